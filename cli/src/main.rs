@@ -1,0 +1,4 @@
+//! The `netcluster` command.
+fn main() {
+    println!("netcluster {}", env!("CARGO_PKG_VERSION"));
+}

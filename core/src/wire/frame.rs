@@ -1,0 +1,294 @@
+//! Whole frames: header, extensions and a typed message of any sub-protocol.
+
+use alloc::vec;
+
+use bytes::Bytes;
+
+use super::codec::{check_room, get_u16};
+use super::error::{Error, Result};
+use super::ext::Extensions;
+use super::header::{
+    write_header, FrameHeader, Protocol, FLAGS_KNOWN, FLAG_EXTENSIONS, HEADER_LEN,
+};
+use super::types::Limits;
+use super::{AdminMessage, DiscoveryMessage, LinkMessage, TrackerMessage};
+
+/// A message of any sub-protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A discovery (beacon) message.
+    Discovery(DiscoveryMessage),
+    /// A link message between neighbours.
+    Link(LinkMessage),
+    /// An admin request, response or event.
+    Admin(AdminMessage),
+    /// A tracker message.
+    Tracker(TrackerMessage),
+}
+
+impl Message {
+    /// The sub-protocol.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Message::Discovery(_) => Protocol::Discovery,
+            Message::Link(_) => Protocol::Link,
+            Message::Admin(_) => Protocol::Admin,
+            Message::Tracker(_) => Protocol::Tracker,
+        }
+    }
+
+    /// The message type code within the sub-protocol.
+    pub fn msg_type(&self) -> u8 {
+        match self {
+            Message::Discovery(m) => m.msg_type(),
+            Message::Link(m) => m.msg_type(),
+            Message::Admin(m) => m.msg_type(),
+            Message::Tracker(m) => m.msg_type(),
+        }
+    }
+
+    /// The message name, as in `docs/PROTOCOL.md`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Message::Discovery(m) => m.name(),
+            Message::Link(m) => m.name(),
+            Message::Admin(m) => m.name(),
+            Message::Tracker(m) => m.name(),
+        }
+    }
+
+    fn body_len(&self) -> usize {
+        match self {
+            Message::Discovery(m) => m.body_len(),
+            Message::Link(m) => m.body_len(),
+            Message::Admin(m) => m.body_len(),
+            Message::Tracker(m) => m.body_len(),
+        }
+    }
+
+    fn emit_body(&self, out: &mut [u8]) -> Result<()> {
+        match self {
+            Message::Discovery(m) => m.emit_body(out),
+            Message::Link(m) => m.emit_body(out),
+            Message::Admin(m) => m.emit_body(out),
+            Message::Tracker(m) => m.emit_body(out),
+        }
+    }
+}
+
+/// A whole frame: the version it is written in, its extensions and its
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Sub-protocol version the frame is written in.
+    pub version: u8,
+    /// Extension TLVs (empty when the header flag is clear).
+    pub extensions: Extensions,
+    /// The message.
+    pub message: Message,
+}
+
+/// A frame split into its parts, before the body is decoded.
+pub(crate) struct FrameParts {
+    pub(crate) protocol: Protocol,
+    pub(crate) version: u8,
+    pub(crate) msg_type: u8,
+    pub(crate) extensions: Extensions,
+    pub(crate) body: Bytes,
+}
+
+/// Link message types whose layout is frozen across every version, so that
+/// peers of any version can always negotiate (HELLO) or say why not (REJECT).
+fn version_independent(protocol: Protocol, msg_type: u8) -> bool {
+    use super::link::{Hello, Reject};
+    protocol == Protocol::Link && (msg_type == Hello::MSG_TYPE || msg_type == Reject::MSG_TYPE)
+}
+
+impl Frame {
+    /// A frame in the newest version of the message's sub-protocol, with no
+    /// extensions.
+    pub fn new(message: impl Into<Message>) -> Self {
+        let message = message.into();
+        Frame {
+            version: message.protocol().supported().max,
+            extensions: Extensions::empty(),
+            message,
+        }
+    }
+
+    /// Parses one whole frame under the default [`Limits`].
+    pub fn parse(buf: &Bytes) -> Result<Frame> {
+        Self::parse_with(buf, &Limits::DEFAULT)
+    }
+
+    /// Parses one whole frame: `buf` must hold exactly the frame.
+    pub fn parse_with(buf: &Bytes, limits: &Limits) -> Result<Frame> {
+        let parts = Self::parse_parts(buf, limits)?;
+        let message = match parts.protocol {
+            Protocol::Discovery => Message::Discovery(DiscoveryMessage::parse_typed(
+                parts.msg_type,
+                &parts.body,
+                limits,
+            )?),
+            Protocol::Link => Message::Link(LinkMessage::parse_typed(
+                parts.msg_type,
+                &parts.body,
+                limits,
+            )?),
+            Protocol::Admin => Message::Admin(AdminMessage::parse_typed(
+                parts.msg_type,
+                &parts.body,
+                limits,
+            )?),
+            Protocol::Tracker => Message::Tracker(TrackerMessage::parse_typed(
+                parts.msg_type,
+                &parts.body,
+                limits,
+            )?),
+        };
+        Ok(Frame {
+            version: parts.version,
+            extensions: parts.extensions,
+            message,
+        })
+    }
+
+    /// Checks the header and extensions and slices out the body.
+    pub(crate) fn parse_parts(buf: &Bytes, limits: &Limits) -> Result<FrameParts> {
+        let h = FrameHeader::new_checked(&buf[..])?;
+        let protocol = Protocol::from_id(h.protocol_id())?;
+        let len = h.length() as usize;
+        if len > limits.max_frame {
+            return Err(Error::Oversized {
+                field: "length",
+                len,
+                max: limits.max_frame,
+            });
+        }
+        if len != buf.len() {
+            return Err(Error::LengthMismatch {
+                header: len,
+                actual: buf.len(),
+            });
+        }
+        let flags = h.flags();
+        if flags & !FLAGS_KNOWN != 0 {
+            return Err(Error::Malformed { field: "flags" });
+        }
+        let version = h.version();
+        let msg_type = h.msg_type();
+        let local = protocol.supported();
+        if !local.contains(version) && !version_independent(protocol, msg_type) {
+            return Err(Error::UnsupportedVersion {
+                protocol,
+                remote: version,
+                local,
+            });
+        }
+        let mut pos = HEADER_LEN;
+        let extensions = if flags & FLAG_EXTENSIONS != 0 {
+            if buf.len() < pos + 2 {
+                return Err(Error::Truncated { field: "ext_len" });
+            }
+            let ext_len = get_u16(buf, pos) as usize;
+            pos += 2;
+            if buf.len() - pos < ext_len {
+                return Err(Error::Truncated { field: "ext_tlv" });
+            }
+            let ext = Extensions::parse(buf.slice(pos..pos + ext_len))?;
+            pos += ext_len;
+            ext
+        } else {
+            Extensions::empty()
+        };
+        Ok(FrameParts {
+            protocol,
+            version,
+            msg_type,
+            extensions,
+            body: buf.slice(pos..),
+        })
+    }
+
+    fn ext_block_len(&self) -> usize {
+        if self.extensions.is_empty() {
+            0
+        } else {
+            2 + self.extensions.len()
+        }
+    }
+
+    /// Exact size of the encoded frame.
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.ext_block_len() + self.message.body_len()
+    }
+
+    /// Writes the frame into `buf`; returns the bytes written (always
+    /// [`buffer_len`](Self::buffer_len)).
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        check_room(buf, len)?;
+        let len32 = u32::try_from(len).map_err(|_| Error::Oversized {
+            field: "length",
+            len,
+            max: u32::MAX as usize,
+        })?;
+        let ext = self.extensions.len();
+        if ext > u16::MAX as usize {
+            return Err(Error::Oversized {
+                field: "ext_len",
+                len: ext,
+                max: u16::MAX as usize,
+            });
+        }
+        let flags = if ext > 0 { FLAG_EXTENSIONS } else { 0 };
+        let msg = &self.message;
+        write_header(
+            buf,
+            msg.protocol(),
+            self.version,
+            msg.msg_type(),
+            flags,
+            len32,
+        );
+        let mut pos = HEADER_LEN;
+        if ext > 0 {
+            buf[pos..pos + 2].copy_from_slice(&(ext as u16).to_be_bytes());
+            buf[pos + 2..pos + 2 + ext].copy_from_slice(self.extensions.as_bytes());
+            pos += 2 + ext;
+        }
+        msg.emit_body(&mut buf[pos..len])?;
+        Ok(len)
+    }
+
+    /// Encodes the frame into a new buffer.
+    pub fn to_bytes(&self) -> Result<Bytes> {
+        let mut v = vec![0u8; self.buffer_len()];
+        self.emit(&mut v)?;
+        Ok(Bytes::from(v))
+    }
+}
+
+impl From<DiscoveryMessage> for Message {
+    fn from(m: DiscoveryMessage) -> Self {
+        Message::Discovery(m)
+    }
+}
+
+impl From<LinkMessage> for Message {
+    fn from(m: LinkMessage) -> Self {
+        Message::Link(m)
+    }
+}
+
+impl From<AdminMessage> for Message {
+    fn from(m: AdminMessage) -> Self {
+        Message::Admin(m)
+    }
+}
+
+impl From<TrackerMessage> for Message {
+    fn from(m: TrackerMessage) -> Self {
+        Message::Tracker(m)
+    }
+}
