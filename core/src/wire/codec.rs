@@ -229,8 +229,6 @@ pub(crate) fn check_len(field: &'static str, len: usize, max: usize) -> Result<(
 /// A fixed-width field type that views can read and write in network byte
 /// order.
 pub trait FieldType: Sized {
-    /// Encoded width in bytes.
-    const WIDTH: usize;
     /// Reads the field at `off`; the view has checked the length.
     fn read(buf: &[u8], off: usize) -> Self;
     /// Writes the field at `off`; the view has checked the length.
@@ -238,7 +236,6 @@ pub trait FieldType: Sized {
 }
 
 impl FieldType for u8 {
-    const WIDTH: usize = 1;
     fn read(buf: &[u8], off: usize) -> Self {
         buf[off]
     }
@@ -248,7 +245,6 @@ impl FieldType for u8 {
 }
 
 impl FieldType for u16 {
-    const WIDTH: usize = 2;
     fn read(buf: &[u8], off: usize) -> Self {
         get_u16(buf, off)
     }
@@ -258,7 +254,6 @@ impl FieldType for u16 {
 }
 
 impl FieldType for u32 {
-    const WIDTH: usize = 4;
     fn read(buf: &[u8], off: usize) -> Self {
         get_u32(buf, off)
     }
@@ -268,7 +263,6 @@ impl FieldType for u32 {
 }
 
 impl FieldType for u64 {
-    const WIDTH: usize = 8;
     fn read(buf: &[u8], off: usize) -> Self {
         get_u64(buf, off)
     }
@@ -278,7 +272,6 @@ impl FieldType for u64 {
 }
 
 impl FieldType for super::types::NodeId {
-    const WIDTH: usize = 16;
     fn read(buf: &[u8], off: usize) -> Self {
         let mut id = [0u8; 16];
         id.copy_from_slice(&buf[off..off + 16]);

@@ -101,6 +101,7 @@ pub(crate) struct FrameParts {
 /// peers of any version can always negotiate (HELLO) or say why not (REJECT).
 fn version_independent(protocol: Protocol, msg_type: u8) -> bool {
     use super::link::{Hello, Reject};
+    use super::Body;
     protocol == Protocol::Link && (msg_type == Hello::MSG_TYPE || msg_type == Reject::MSG_TYPE)
 }
 

@@ -1,0 +1,64 @@
+//! Link sub-protocol (id 2): everything said between two neighbours over a
+//! link (a byte stream such as TCP, or a datagram channel).
+//!
+//! | type | message | module |
+//! | ---: | --- | --- |
+//! | 1 | HELLO | [`handshake`] |
+//! | 2 | WELCOME | [`handshake`] |
+//! | 3 | REJECT | [`handshake`] |
+//! | 4 | ADVERTISE | [`keepalive`] |
+//! | 5 | PING | [`keepalive`] |
+//! | 6 | PONG | [`keepalive`] |
+//! | 7 | LSA | [`routing`] |
+//! | 8 | DATA | [`data`] |
+//! | 9 | ACK | [`data`] |
+//! | 10 | GOODBYE | [`handshake`] |
+//! | 11 | ROUTE_ERROR | [`routing`] |
+//!
+//! HELLO and REJECT keep one layout in every version of the sub-protocol, so
+//! peers of any two versions can always negotiate or say why they cannot.
+
+pub mod data;
+pub mod handshake;
+pub mod keepalive;
+pub mod route;
+pub mod routing;
+
+pub use data::{Ack, AckRange, Data, Semantics};
+pub use handshake::{
+    ChosenVersion, GoodbyeReason, Goodbye, Hello, Intro, Reject, RejectReason, Welcome,
+};
+pub use keepalive::{Advertise, Ping, Pong};
+pub use route::Route;
+pub use routing::{Lsa, Neighbour, RouteError};
+
+use super::header::Protocol;
+use super::protocol_messages;
+
+protocol_messages! {
+    /// Any link message.
+    pub enum LinkMessage(Protocol::Link) {
+        /// Opens a link: who I am, what I speak.
+        Hello(Hello),
+        /// Accepts a link, with the versions chosen.
+        Welcome(Welcome),
+        /// Refuses a link, with the reason.
+        Reject(Reject),
+        /// Announces the sender's keepalive schedule.
+        Advertise(Advertise),
+        /// Liveness probe.
+        Ping(Ping),
+        /// Answer to a probe.
+        Pong(Pong),
+        /// Link-state advertisement.
+        Lsa(Lsa),
+        /// Application data, source-routed.
+        Data(Data),
+        /// End-to-end acknowledgement, source-routed.
+        Ack(Ack),
+        /// Clean close of the link.
+        Goodbye(Goodbye),
+        /// A source route met a dead link.
+        RouteError(RouteError),
+    }
+}

@@ -1,0 +1,195 @@
+//! Source routes: a path or a distribution tree, carried by DATA, ACK and
+//! ROUTE_ERROR.
+//!
+//! A route of `n` entries is `n` node ids (16 bytes each) followed by `n`
+//! parent indices (one byte each). Entry 0 is the origin and its parent is
+//! `0xff`; every other entry's parent is an earlier entry (`parent[i] < i`),
+//! so the entries form a tree rooted at the origin, listed parents first, and
+//! no id appears twice. A unicast path has `parent[i] = i - 1`; its last
+//! entry is the destination.
+//!
+//! A node forwarding a frame finds its own entry and sends the unchanged
+//! frame to each entry whose parent it is: nothing is rewritten, so
+//! forwarding neither copies nor allocates.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::Bytes;
+
+use super::super::codec::Reader;
+use super::super::error::{Error, Result};
+use super::super::lists::{FixedEntry, FixedList};
+use super::super::types::NodeId;
+
+/// Parent index of the root entry.
+pub const ROOT_PARENT: u8 = 0xff;
+
+/// A validated source route.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Route {
+    ids: FixedList<NodeId>,
+    parents: Bytes,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids.iter().zip(self.parents.iter())).finish()
+    }
+}
+
+impl Route {
+    /// Reads `count` entries (ids then parents) and checks the tree rules.
+    pub(crate) fn parse(r: &mut Reader<'_>, count: usize, max: usize) -> Result<Self> {
+        if count == 0 {
+            return Err(Error::Malformed { field: "route_count" });
+        }
+        let ids = FixedList::<NodeId>::parse(r, count, max, "route_ids")?;
+        let parents = r.bytes(count, "route_parents")?;
+        check_tree(ids.as_bytes(), &parents)?;
+        Ok(Route { ids, parents })
+    }
+
+    /// A unicast path: origin first, destination last. Fails on an empty
+    /// path, a repeated id or more than 255 entries.
+    pub fn path(hops: &[NodeId]) -> Result<Route> {
+        let parents: Vec<u8> =
+            (0..hops.len()).map(|i| if i == 0 { ROOT_PARENT } else { (i - 1) as u8 }).collect();
+        Self::tree(hops, &parents)
+    }
+
+    /// A distribution tree from ids and parent indices (see the module doc
+    /// for the rules).
+    pub fn tree(ids: &[NodeId], parents: &[u8]) -> Result<Route> {
+        if ids.is_empty() || ids.len() != parents.len() {
+            return Err(Error::Malformed { field: "route_count" });
+        }
+        if ids.len() > 255 {
+            return Err(Error::Oversized { field: "route_count", len: ids.len(), max: 255 });
+        }
+        let ids = FixedList::from_entries(ids);
+        let parents = Bytes::copy_from_slice(parents);
+        check_tree(ids.as_bytes(), &parents)?;
+        Ok(Route { ids, parents })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// Always false: a route has at least its origin.
+    pub fn is_empty(&self) -> bool {
+        self.parents.is_empty()
+    }
+
+    /// Entry `i`'s id.
+    pub fn id(&self, i: usize) -> Option<NodeId> {
+        self.ids.get(i)
+    }
+
+    /// Entry `i`'s parent index (`None` for the root or out of range).
+    pub fn parent(&self, i: usize) -> Option<usize> {
+        match *self.parents.get(i)? {
+            ROOT_PARENT => None,
+            p => Some(p as usize),
+        }
+    }
+
+    /// The origin (entry 0).
+    pub fn origin(&self) -> NodeId {
+        self.ids.get(0).unwrap_or(NodeId::NIL)
+    }
+
+    /// The last entry: the destination of a unicast path.
+    pub fn last(&self) -> NodeId {
+        self.ids.get(self.len().saturating_sub(1)).unwrap_or(NodeId::NIL)
+    }
+
+    /// Whether the route is a simple path (`parent[i] = i - 1`).
+    pub fn is_path(&self) -> bool {
+        self.parents.iter().enumerate().skip(1).all(|(i, &p)| p as usize == i - 1)
+    }
+
+    /// The index of `id`, if it is on the route.
+    pub fn position(&self, id: &NodeId) -> Option<usize> {
+        self.ids.as_bytes().chunks_exact(16).position(|c| c == id.as_bytes())
+    }
+
+    /// Indices of the entries whose parent is entry `i`.
+    pub fn children(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.parents
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .filter(move |(_, &p)| p != ROOT_PARENT && p as usize == i)
+            .map(|(j, _)| j)
+    }
+
+    /// The ids, in entry order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
+        self.ids.iter()
+    }
+
+    /// The same path walked backwards (destination first); `None` unless
+    /// the route is a path. Used to send ACKs and route errors home.
+    pub fn reversed_path(&self) -> Option<Route> {
+        if !self.is_path() {
+            return None;
+        }
+        let mut ids: Vec<NodeId> = self.ids.iter().collect();
+        ids.reverse();
+        Route::path(&ids).ok()
+    }
+
+    /// The path from the origin to entry `i` (origin first).
+    pub fn path_to(&self, i: usize) -> Option<Route> {
+        let mut chain = Vec::new();
+        let mut at = Some(i);
+        while let Some(j) = at {
+            chain.push(self.ids.get(j)?);
+            at = self.parent(j);
+            if chain.len() > self.len() {
+                return None;
+            }
+        }
+        chain.reverse();
+        Route::path(&chain).ok()
+    }
+
+    /// Encoded size: 17 bytes per entry.
+    pub fn encoded_len(&self) -> usize {
+        self.len() * (NodeId::SIZE + 1)
+    }
+
+    /// The encoded ids.
+    pub(crate) fn id_bytes(&self) -> &Bytes {
+        self.ids.as_bytes()
+    }
+
+    /// The encoded parent indices.
+    pub(crate) fn parent_bytes(&self) -> &Bytes {
+        &self.parents
+    }
+}
+
+fn check_tree(ids: &[u8], parents: &[u8]) -> Result<()> {
+    for (i, &p) in parents.iter().enumerate() {
+        let ok = if i == 0 { p == ROOT_PARENT } else { (p as usize) < i };
+        if !ok {
+            return Err(Error::Malformed { field: "route_parents" });
+        }
+    }
+    // Routes are short (bounded by `max_route`), so the quadratic check is
+    // cheaper than any set; a repeated id would let a frame loop.
+    let n = parents.len();
+    for i in 0..n {
+        let a = &ids[i * 16..i * 16 + 16];
+        for j in i + 1..n {
+            if a == &ids[j * 16..j * 16 + 16] {
+                return Err(Error::Malformed { field: "route_ids" });
+            }
+        }
+    }
+    Ok(())
+}
