@@ -201,3 +201,100 @@ impl DiscoveryMessage {
 }
 
 const _: () = assert!(<super::lists::ProtoRange as FixedEntry>::SIZE == 3);
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wire::testutil::*;
+    use crate::wire::{Frame, Message};
+
+    fn announce() -> impl Strategy<Value = Announce> {
+        (
+            node_id(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>(),
+            state(),
+            addr(),
+            ranges(),
+        )
+            .prop_map(
+                |(
+                    node_id,
+                    cluster_hash,
+                    incarnation,
+                    sequence,
+                    interval_ms,
+                    peer_count,
+                    state,
+                    link_addr,
+                    ranges,
+                )| {
+                    Announce {
+                        node_id,
+                        cluster_hash,
+                        incarnation,
+                        sequence,
+                        interval_ms,
+                        peer_count,
+                        state,
+                        link_addr,
+                        ranges,
+                    }
+                },
+            )
+    }
+
+    fn disc(m: impl Into<DiscoveryMessage>) -> Message {
+        Message::Discovery(m.into())
+    }
+
+    proptest! {
+        #[test]
+        fn beacon_roundtrip(a in announce()) {
+            check_roundtrip(Beacon(a), disc);
+        }
+
+        #[test]
+        fn search_roundtrip(a in announce()) {
+            check_roundtrip(Search(a), disc);
+        }
+
+        #[test]
+        fn notify_roundtrip(a in announce()) {
+            check_roundtrip(Notify(a), disc);
+        }
+    }
+
+    #[test]
+    fn unknown_state_and_family_are_malformed() {
+        let a = Announce {
+            node_id: NodeId([1; 16]),
+            cluster_hash: 2,
+            incarnation: 3,
+            sequence: 4,
+            interval_ms: 1000,
+            peer_count: 0,
+            state: NodeState::Ready,
+            link_addr: "127.0.0.1:1".parse().unwrap(),
+            ranges: VersionRanges::supported(),
+        };
+        let good = Beacon(a).to_bytes().unwrap();
+        let mut bad = good.to_vec();
+        bad[crate::wire::HEADER_LEN + field::STATE] = 9;
+        assert_eq!(
+            Frame::parse(&Bytes::from(bad)),
+            Err(crate::wire::Error::Malformed { field: "state" })
+        );
+        let mut bad = good.to_vec();
+        bad[crate::wire::HEADER_LEN + field::FIXED_LEN] = 5;
+        assert_eq!(
+            Frame::parse(&Bytes::from(bad)),
+            Err(crate::wire::Error::Malformed { field: "link_addr" })
+        );
+    }
+}

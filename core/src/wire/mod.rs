@@ -40,6 +40,8 @@ pub mod link;
 pub mod tracker;
 
 mod frame;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use error::{Error, Result};
 pub use ext::{AuthTag, Extensions, Tlv};

@@ -118,7 +118,8 @@ wire_view! {
 /// DATA (type 8): one fragment of an application message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
-    /// `FLAG_*` bits; [`FLAG_GROUP`] is derived from `group` when emitting.
+    /// `FLAG_SYN`, `FLAG_FIN`, `FLAG_RST`; [`FLAG_GROUP`] is not kept here
+    /// but derived from `group`.
     pub flags: u8,
     /// Delivery semantics.
     pub semantics: Semantics,
@@ -153,7 +154,9 @@ impl Body for Data {
         }
         let (frag_index, frag_count) = (v.frag_index(), v.frag_count());
         if frag_count == 0 || frag_index >= frag_count {
-            return Err(Error::Malformed { field: "frag_index" });
+            return Err(Error::Malformed {
+                field: "frag_index",
+            });
         }
         if v.priority() > 7 {
             return Err(Error::Malformed { field: "priority" });
@@ -170,7 +173,7 @@ impl Body for Data {
             return Err(Error::Malformed { field: "msg_len" });
         }
         Ok(Data {
-            flags,
+            flags: flags & !FLAG_GROUP,
             semantics: Semantics::from_u8(v.semantics())?,
             priority: v.priority(),
             channel: v.channel(),
@@ -232,7 +235,10 @@ impl FixedEntry for AckRange {
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        AckRange { start: get_u64(b, 0), end: get_u64(b, 8) }
+        AckRange {
+            start: get_u64(b, 0),
+            end: get_u64(b, 8),
+        }
     }
     fn encode(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&self.start.to_be_bytes());
@@ -289,10 +295,16 @@ impl Body for Ack {
         let mut r = Reader::new(body, ack_field::FIXED_LEN, body.len());
         let route = Route::parse(&mut r, v.route_count() as usize, limits.max_route)?;
         if !route.is_path() {
-            return Err(Error::Malformed { field: "route_parents" });
+            return Err(Error::Malformed {
+                field: "route_parents",
+            });
         }
-        let ranges =
-            FixedList::parse(&mut r, v.range_count() as usize, limits.max_ack_ranges, "ranges")?;
+        let ranges = FixedList::parse(
+            &mut r,
+            v.range_count() as usize,
+            limits.max_ack_ranges,
+            "ranges",
+        )?;
         r.finish("ack")?;
         Ok(Ack {
             semantics: Semantics::from_u8(v.semantics())?,

@@ -23,10 +23,12 @@ pub mod handshake;
 pub mod keepalive;
 pub mod route;
 pub mod routing;
+#[cfg(test)]
+mod tests;
 
 pub use data::{Ack, AckRange, Data, Semantics};
 pub use handshake::{
-    ChosenVersion, GoodbyeReason, Goodbye, Hello, Intro, Reject, RejectReason, Welcome,
+    ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Reject, RejectReason, Welcome,
 };
 pub use keepalive::{Advertise, Ping, Pong};
 pub use route::Route;

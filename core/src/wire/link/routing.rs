@@ -61,7 +61,10 @@ impl FixedEntry for Neighbour {
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        Neighbour { id: NodeId::decode(&b[..16]), cost: get_u16(b, 16) }
+        Neighbour {
+            id: NodeId::decode(&b[..16]),
+            cost: get_u16(b, 16),
+        }
     }
     fn encode(&self, out: &mut [u8]) {
         out[..16].copy_from_slice(&self.id.0);
@@ -228,7 +231,9 @@ impl Body for RouteError {
         let mut r = Reader::new(body, route_error_field::FIXED_LEN, body.len());
         let route = Route::parse(&mut r, v.route_count() as usize, limits.max_route)?;
         if !route.is_path() {
-            return Err(Error::Malformed { field: "route_parents" });
+            return Err(Error::Malformed {
+                field: "route_parents",
+            });
         }
         r.finish("route_error")?;
         Ok(RouteError {
