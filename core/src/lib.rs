@@ -7,6 +7,8 @@
 //! `netcluster-mio`) and the simulator (`netcluster-sim`) feed it inputs and
 //! carry out its outputs.
 //!
+//! - [`node`]: the [`Node`] state machine and its calling rule;
+//! - [`config`]: [`Config`] with the `lan()` and `wan()` presets;
 //! - [`wire`]: the normative wire format (see `docs/PROTOCOL.md`), zero-copy
 //!   views and typed representations of every message of every sub-protocol.
 //!
@@ -19,7 +21,15 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod config;
+pub mod node;
+pub mod time;
 pub mod wire;
+
+pub use config::{Config, LinkMode};
+pub use node::{Event, Node, PeerInfo, Transmit};
+pub use time::Instant;
+pub use wire::{NodeId, NodeState};
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;

@@ -1,0 +1,210 @@
+//! Node configuration, with presets for a LAN and for a WAN.
+//!
+//! Every default below says why it is what it is. Start from
+//! [`Config::lan`] or [`Config::wan`] and change what your network needs.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddr};
+use core::time::Duration;
+
+use crate::wire::{Limits, VersionRanges};
+
+/// How links between neighbours are carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMode {
+    /// A reliable ordered byte stream per link (TCP in the drivers): the
+    /// driver connects, the core writes frames into it.
+    Stream,
+    /// Link frames travel as individual datagrams to the peer's link
+    /// address; the core handles loss and reordering itself.
+    Datagram,
+}
+
+/// Node configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Cluster (application mesh) name. Nodes of other clusters are ignored:
+    /// their beacons are dropped by hash, their HELLOs rejected by name.
+    pub cluster: String,
+    /// This node's human-readable name (not unique; ids are).
+    pub name: String,
+    /// Key/value attributes announced to every peer.
+    pub headers: Vec<(String, String)>,
+    /// Groups joined at start.
+    pub groups: Vec<String>,
+    /// The address peers should open links to. An unspecified IP (the
+    /// default, `0.0.0.0:7400`) tells receivers to use the source address of
+    /// our beacons, which is right whenever the node is not behind NAT.
+    pub link_addr: SocketAddr,
+    /// Stream links (TCP) by default: the kernel then does loss recovery and
+    /// flow control per link.
+    pub link_mode: LinkMode,
+    /// Incarnation of this process: must grow across restarts of a node that
+    /// keeps its id (drivers use the wall clock in milliseconds), so that
+    /// peers replace, rather than duplicate, the old instance.
+    pub incarnation: u64,
+
+    /// Send beacons at all. Off for networks without multicast or broadcast,
+    /// where seeds, the tracker or DNS do discovery.
+    pub beacons: bool,
+    /// Shortest gap between beacons. 1 s on a LAN: a new or healed segment
+    /// is found within about a second.
+    pub beacon_min_interval: Duration,
+    /// Longest gap between beacons. 60 s bounds how long a partition of a
+    /// large segment can go unnoticed by multicast alone.
+    pub beacon_max_interval: Duration,
+    /// Beacons a node should receive per second from the whole segment; each
+    /// node spaces its beacons by `peers / rate`, so the load per node stays
+    /// flat as the segment grows. 5/s keeps beacon traffic small next to
+    /// keepalives while healing a 20-node partition within ~4 s.
+    pub beacon_rx_per_sec: u32,
+    /// Random spread applied to each beacon gap (fraction of the gap, 0..1),
+    /// so nodes started together do not beacon in lockstep.
+    pub beacon_jitter: f32,
+    /// Send SEARCH at start. A new node then hears from everyone at once,
+    /// without waiting for beacons.
+    pub search_on_start: bool,
+    /// Longest random delay before answering a SEARCH with NOTIFY: answers
+    /// from a large segment spread over this window instead of arriving in
+    /// one burst. 100 ms keeps 50 answers under ~3 per millisecond.
+    pub notify_max_delay: Duration,
+    /// NOTIFY answers allowed in a burst (token bucket size). A SEARCH comes
+    /// from a stranger, so answers are rate-limited: no input can make the
+    /// node send without bound.
+    pub notify_burst: u32,
+    /// Steady NOTIFY rate (tokens per second).
+    pub notify_per_sec: u32,
+    /// How long a node heard only through discovery (beacon, NOTIFY,
+    /// SEARCH) stays a link candidate without being heard again. Three
+    /// times the longest beacon gap, so two lost beacons do not forget it.
+    pub candidate_ttl: Duration,
+
+    /// Static seeds: addresses to open links to, retried forever.
+    pub seeds: Vec<SocketAddr>,
+    /// First retry delay after a failed link attempt to a seed or peer.
+    /// 200 ms: fast enough to join a seed that just came up.
+    pub retry_min: Duration,
+    /// Largest retry delay (exponential backoff caps here). 5 s on a LAN, so
+    /// a seed that appears late is joined within seconds; partitions heal
+    /// on the next attempt.
+    pub retry_max: Duration,
+
+    /// Idle time on a link before this side pings. 1.4 s with `count` 2
+    /// gives a crash detection bound of 2.8 s while one ping and one pong
+    /// per link per interval keep steady traffic near 2 frames per node per
+    /// second on a degree-3 overlay.
+    pub keepalive_interval: Duration,
+    /// A link is closed after `count` intervals with nothing received.
+    /// Liveness is end to end (a node is up while any route reaches it), so
+    /// one falsely closed link does not make a peer look down.
+    pub keepalive_count: u8,
+    /// Time allowed from connect to WELCOME. 5 s: generous for a slow peer,
+    /// short enough that a silent half-open peer is retried soon.
+    pub handshake_timeout: Duration,
+
+    /// Up to this many known nodes, link to every one (full mesh). Beyond it
+    /// the overlay is a ring in id order plus chords, which keeps the degree
+    /// near 3 whatever the size.
+    pub full_mesh_max: usize,
+    /// Chords (long-range links) each node opens beyond its two ring
+    /// neighbours, as a probability per node in percent: 50 gives an average
+    /// degree of 3, enough for a short diameter and to survive any single
+    /// failure.
+    pub chord_percent: u8,
+    /// Most links, incoming included. Past it, HELLOs are rejected with
+    /// reason LIMIT.
+    pub max_links: usize,
+    /// Most nodes tracked (candidates plus routing database).
+    pub max_peers: usize,
+    /// Most groups this node may join, and most groups accepted per peer.
+    pub max_groups: usize,
+
+    /// Minimum gap between two originations of this node's LSA: changes
+    /// made within it are sent together. 20 ms lets a burst of link changes
+    /// at start-up cost one flood instead of many.
+    pub lsa_min_interval: Duration,
+    /// Refresh period of this node's LSA. 30 min, as in OSPF: liveness does
+    /// not depend on refreshes, only the database's self-cleaning does.
+    pub lsa_refresh: Duration,
+    /// LSAs not refreshed within this age are dropped (twice the refresh).
+    pub lsa_max_age: Duration,
+    /// How long the routing entry of an unreachable node is kept, so that a
+    /// quick return needs no new flood. Bounded memory either way.
+    pub unreachable_hold: Duration,
+    /// Delay between a routing change and the SPF run, so that a burst of
+    /// LSAs costs one computation.
+    pub spf_delay: Duration,
+
+    /// Decoding limits for every frame received.
+    pub limits: Limits,
+    /// Most bytes buffered for a link before the frame in progress is
+    /// complete (one frame plus slack); past it the link is closed.
+    pub max_link_buffer: usize,
+    /// Versions offered for each sub-protocol. Defaults to what this build
+    /// speaks; tests change it to model other versions.
+    pub versions: VersionRanges,
+}
+
+impl Config {
+    /// A configuration for a LAN: multicast beacons, quick detection.
+    pub fn lan(cluster: impl Into<String>, name: impl Into<String>) -> Config {
+        Config {
+            cluster: cluster.into(),
+            name: name.into(),
+            headers: Vec::new(),
+            groups: Vec::new(),
+            link_addr: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 7400),
+            link_mode: LinkMode::Stream,
+            incarnation: 1,
+            beacons: true,
+            beacon_min_interval: Duration::from_secs(1),
+            beacon_max_interval: Duration::from_secs(60),
+            beacon_rx_per_sec: 5,
+            beacon_jitter: 0.25,
+            search_on_start: true,
+            notify_max_delay: Duration::from_millis(100),
+            notify_burst: 64,
+            notify_per_sec: 32,
+            candidate_ttl: Duration::from_secs(180),
+            seeds: Vec::new(),
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_secs(5),
+            keepalive_interval: Duration::from_millis(1400),
+            keepalive_count: 2,
+            handshake_timeout: Duration::from_secs(5),
+            full_mesh_max: 8,
+            chord_percent: 50,
+            max_links: 32,
+            max_peers: 4096,
+            max_groups: 256,
+            lsa_min_interval: Duration::from_millis(20),
+            lsa_refresh: Duration::from_secs(1800),
+            lsa_max_age: Duration::from_secs(3600),
+            unreachable_hold: Duration::from_secs(60),
+            spf_delay: Duration::from_millis(2),
+            limits: Limits::DEFAULT,
+            max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
+            versions: VersionRanges::supported(),
+        }
+    }
+
+    /// A configuration for a WAN or the internet: no beacons (seeds, tracker
+    /// or DNS instead), slower keepalive tolerant of long round trips and
+    /// jitter, slower retries.
+    pub fn wan(cluster: impl Into<String>, name: impl Into<String>) -> Config {
+        Config {
+            beacons: false,
+            search_on_start: false,
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_count: 3,
+            handshake_timeout: Duration::from_secs(15),
+            full_mesh_max: 4,
+            lsa_min_interval: Duration::from_millis(200),
+            spf_delay: Duration::from_millis(20),
+            ..Config::lan(cluster, name)
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The sans-IO node: discovery, links, keepalive, link-state routing and
+//! membership in one state machine.
+//!
+//! # The calling rule
+//!
+//! A [`Node`] is driven by its caller (a driver or the simulator) in one
+//! loop, and only this loop:
+//!
+//! 1. feed **one input**: [`handle_datagram`](Node::handle_datagram),
+//!    [`link_accepted`](Node::link_accepted),
+//!    [`link_connected`](Node::link_connected),
+//!    [`handle_link_data`](Node::handle_link_data),
+//!    [`link_closed`](Node::link_closed),
+//!    [`handle_timeout`](Node::handle_timeout), or a command
+//!    ([`join`](Node::join), [`leave`](Node::leave),
+//!    [`set_state`](Node::set_state), [`set_header`](Node::set_header),
+//!    [`add_seed`](Node::add_seed), [`shutdown`](Node::shutdown));
+//! 2. **drain every output**: [`poll_transmit`](Node::poll_transmit) until
+//!    `None` (carry each out, in order), [`poll_event`](Node::poll_event)
+//!    until `None`;
+//! 3. **re-arm the one timer** at [`poll_timeout`](Node::poll_timeout)
+//!    (`None`: nothing scheduled) and, when it fires or whenever
+//!    `now >= deadline`, call [`handle_timeout`](Node::handle_timeout).
+//!
+//! Every `poll_*` call is O(1) or O(log n): outputs are queued as they are
+//! made. Early, late or repeated timeouts are harmless. `now` must come from
+//! a monotonic clock; a `now` earlier than one seen before is clamped.
+//!
+//! ```
+//! use netcluster_core::node::{Node, Transmit};
+//! use netcluster_core::{Config, Instant, NodeId};
+//!
+//! let mut node = Node::new(Config::lan("demo", "a"), NodeId([1; 16]), 42, Instant::ZERO);
+//! let mut now = Instant::ZERO;
+//! for _ in 0..3 {
+//!     // 1. inputs would be fed here (datagrams, link bytes, commands)...
+//!     // 2. ...then every output drained:
+//!     while let Some(t) = node.poll_transmit() {
+//!         match t {
+//!             Transmit::Datagram { to, data } => { /* send `data` to `to` */ }
+//!             Transmit::Connect { link, addr } => { /* connect, then link_connected */ }
+//!             Transmit::Write { link, data } => { /* write to the link */ }
+//!             Transmit::Close { link } => { /* flush and close */ }
+//!         }
+//!     }
+//!     while let Some(event) = node.poll_event() {
+//!         println!("{event:?}");
+//!     }
+//!     // 3. sleep until the deadline, then handle it.
+//!     match node.poll_timeout() {
+//!         Some(deadline) => {
+//!             now = deadline;
+//!             node.handle_timeout(now);
+//!         }
+//!         None => break,
+//!     }
+//! }
+//! ```
+
+mod discovery;
+mod links;
+mod membership;
+mod output;
+mod overlay;
+mod routing;
+mod stats;
+mod timers;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use bytes::Bytes;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use output::{
+    DatagramSource, DatagramTarget, DownReason, Event, LinkCloseReason, LinkId, PeerInfo, Transmit,
+};
+pub use stats::Stats;
+
+use crate::config::Config;
+use crate::time::{Clock, Instant};
+use crate::wire::{Frame, Message, NodeId, NodeState};
+use discovery::Discovery;
+use links::Link;
+use membership::Membership;
+use overlay::Overlay;
+use routing::Routing;
+use timers::{Timer, Timers};
+
+/// Errors of the node's commands. Each says whether anything changed: none
+/// of them does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The group name is longer than 255 bytes. Nothing changed.
+    NameTooLong,
+    /// The node is in [`max_groups`](Config::max_groups) groups already.
+    /// Nothing changed.
+    TooManyGroups,
+    /// The node is shutting down. Nothing changed.
+    ShuttingDown,
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CommandError::NameTooLong => "name longer than 255 bytes",
+            CommandError::TooManyGroups => "group limit reached",
+            CommandError::ShuttingDown => "node is shutting down",
+        })
+    }
+}
+
+impl core::error::Error for CommandError {}
+
+/// A netcluster node: one sans-IO state machine. See the [module
+/// documentation](self) for the calling rule.
+pub struct Node {
+    cfg: Config,
+    id: NodeId,
+    clock: Clock,
+    rng: Xoshiro256PlusPlus,
+    state: NodeState,
+    shutting_down: bool,
+    groups: BTreeSet<String>,
+    headers: BTreeMap<String, String>,
+    /// Our link address as peers should see it, once learned from a link's
+    /// local address when the configured one is unspecified.
+    learned_ip: Option<core::net::IpAddr>,
+    timers: Timers,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    discovery: Discovery,
+    links: BTreeMap<LinkId, Link>,
+    next_link: u64,
+    overlay: Overlay,
+    routing: Routing,
+    membership: Membership,
+}
+
+impl Node {
+    /// A node with identity `id`, its randomness drawn from `seed` (same
+    /// seed and inputs, same outputs), started at `now`.
+    pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Node {
+        let groups: BTreeSet<String> =
+            cfg.groups.iter().filter(|g| g.len() <= 255).take(cfg.max_groups).cloned().collect();
+        let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
+        let mut node = Node {
+            discovery: Discovery::new(&cfg, now),
+            overlay: Overlay::new(&cfg),
+            routing: Routing::new(),
+            membership: Membership::default(),
+            cfg,
+            id,
+            clock: Clock::new(now),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            state: NodeState::Ready,
+            shutting_down: false,
+            groups,
+            headers,
+            learned_ip: None,
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            links: BTreeMap::new(),
+            next_link: 1,
+        };
+        node.start(now);
+        node
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.cfg.beacons {
+            self.timers.set(Timer::Beacon, now);
+        }
+        if self.cfg.search_on_start {
+            self.send_search(now);
+        }
+        self.timers.set(Timer::Overlay, now);
+        self.timers.set(Timer::Originate, now);
+        self.timers.set(Timer::Housekeeping, now + HOUSEKEEPING);
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// This node's state.
+    pub fn state(&self) -> NodeState {
+        self.state
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    /// The groups this node is in.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(String::as_str)
+    }
+
+    /// Every reachable peer, in id order.
+    pub fn peers(&self) -> impl Iterator<Item = &PeerInfo> {
+        self.membership.peers()
+    }
+
+    /// One reachable peer.
+    pub fn peer(&self, id: &NodeId) -> Option<&PeerInfo> {
+        self.membership.get(id)
+    }
+
+    /// The reachable peers in `group`, in id order.
+    pub fn group_members<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a PeerInfo> + 'a {
+        self.membership.peers().filter(move |p| p.groups.iter().any(|g| g == group))
+    }
+
+    /// Links currently up, with their peer.
+    pub fn neighbours(&self) -> impl Iterator<Item = (LinkId, NodeId)> + '_ {
+        self.links.values().filter(|l| l.is_up()).filter_map(|l| Some((l.id, l.peer?)))
+    }
+
+    /// Next output for the caller to carry out, in order.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next application event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called;
+    /// `None` when nothing is scheduled.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clock.observe(now);
+        // Each timer runs at most once per call: one that re-arms itself at
+        // `now` waits for the next call, so a call always returns.
+        let mut ran = 0usize;
+        let budget = self.timers.len() + 8;
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.on_timer(now, timer);
+            ran += 1;
+            if ran >= budget {
+                break;
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Beacon => self.on_beacon_timer(now),
+            Timer::Notify => self.on_notify_timer(now),
+            Timer::Overlay => self.on_overlay_timer(now),
+            Timer::Originate => self.on_originate_timer(now),
+            Timer::Spf => self.on_spf_timer(now),
+            Timer::Housekeeping => self.on_housekeeping(now),
+            Timer::Link(link) => self.on_link_timer(now, link),
+        }
+    }
+
+    /// A datagram arrived from `from` on the beacon or unicast socket.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
+        let now = self.clock.observe(now);
+        self.stats.datagrams_received += 1;
+        self.stats.datagram_bytes_received += data.len() as u64;
+        let frame = match Frame::parse_with(&data, &self.cfg.limits) {
+            Ok(f) => f,
+            Err(e) => {
+                self.count_decode_error(&e);
+                return;
+            }
+        };
+        match frame.message {
+            Message::Discovery(m) => self.on_discovery(now, from, source, m),
+            _ => self.stats.dropped_unexpected += 1,
+        }
+    }
+
+    fn count_decode_error(&mut self, e: &crate::wire::Error) {
+        match e {
+            crate::wire::Error::UnsupportedVersion { .. } => self.stats.dropped_version += 1,
+            crate::wire::Error::Oversized { .. } => self.stats.dropped_limit += 1,
+            _ => self.stats.dropped_malformed += 1,
+        }
+    }
+
+    /// Joins `group`. Peers learn it through this node's next LSA.
+    pub fn join(&mut self, now: Instant, group: &str) -> Result<(), CommandError> {
+        let now = self.clock.observe(now);
+        self.check_command(group)?;
+        if self.groups.contains(group) {
+            return Ok(());
+        }
+        if self.groups.len() >= self.cfg.max_groups {
+            return Err(CommandError::TooManyGroups);
+        }
+        self.groups.insert(group.to_string());
+        self.self_changed(now);
+        Ok(())
+    }
+
+    /// Leaves `group`.
+    pub fn leave(&mut self, now: Instant, group: &str) -> Result<(), CommandError> {
+        let now = self.clock.observe(now);
+        self.check_command(group)?;
+        if self.groups.remove(group) {
+            self.self_changed(now);
+        }
+        Ok(())
+    }
+
+    /// Sets this node's announced state (READY, BUSY, ERROR...). Use
+    /// [`shutdown`](Self::shutdown) to leave.
+    pub fn set_state(&mut self, now: Instant, state: NodeState) -> Result<(), CommandError> {
+        let now = self.clock.observe(now);
+        self.check_command("")?;
+        if state != self.state && state != NodeState::Exit {
+            self.state = state;
+            self.self_changed(now);
+        }
+        Ok(())
+    }
+
+    /// Sets (or with `None`, removes) one announced attribute.
+    pub fn set_header(&mut self, now: Instant, key: &str, value: Option<&str>) -> Result<(), CommandError> {
+        let now = self.clock.observe(now);
+        self.check_command(key)?;
+        let changed = match value {
+            Some(v) => self.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v),
+            None => self.headers.remove(key).is_some(),
+        };
+        if changed {
+            self.self_changed(now);
+        }
+        Ok(())
+    }
+
+    fn check_command(&self, name: &str) -> Result<(), CommandError> {
+        if self.shutting_down {
+            return Err(CommandError::ShuttingDown);
+        }
+        if name.len() > 255 {
+            return Err(CommandError::NameTooLong);
+        }
+        Ok(())
+    }
+
+    /// Something peers see of us changed: re-originate the LSA soon.
+    fn self_changed(&mut self, now: Instant) {
+        self.routing.own_dirty = true;
+        self.schedule_originate(now);
+    }
+
+    /// Adds a static seed (or a seed found by the tracker or DNS): a link is
+    /// opened to it and retried with capped backoff for as long as the node
+    /// runs and the seed's node is not reachable otherwise.
+    pub fn add_seed(&mut self, now: Instant, addr: SocketAddr) {
+        let now = self.clock.observe(now);
+        self.overlay.add_seed(addr);
+        self.timers.set_earliest(Timer::Overlay, now);
+    }
+
+    /// Leaves the mesh cleanly: an EXIT beacon, a flushed LSA and GOODBYE on
+    /// every link, then every link closed. The node stays usable for polling
+    /// until its outputs are drained; it accepts no further links.
+    pub fn shutdown(&mut self, now: Instant) {
+        let now = self.clock.observe(now);
+        if self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        self.state = NodeState::Exit;
+        if self.cfg.beacons {
+            self.send_beacon(now);
+        }
+        self.flood_flush(now);
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for id in ids {
+            self.close_link(now, id, Some(crate::wire::link::GoodbyeReason::SHUTDOWN), "shutdown");
+        }
+        // Nothing is scheduled any more: the caller may stop polling.
+        let all: Vec<Timer> = [
+            Timer::Beacon,
+            Timer::Notify,
+            Timer::Overlay,
+            Timer::Originate,
+            Timer::Spf,
+            Timer::Housekeeping,
+        ]
+        .into();
+        for t in all {
+            self.timers.cancel(t);
+        }
+    }
+
+    fn push_event(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// A uniformly random duration in `[0, max]`.
+    fn random_delay(&mut self, max: core::time::Duration) -> core::time::Duration {
+        let us = max.as_micros() as u64;
+        if us == 0 {
+            return core::time::Duration::ZERO;
+        }
+        core::time::Duration::from_micros(self.next_random() % (us + 1))
+    }
+
+    /// The link address we advertise, with a learned IP in place of an
+    /// unspecified one.
+    fn advertised_addr(&self) -> SocketAddr {
+        let mut a = self.cfg.link_addr;
+        if a.ip().is_unspecified() {
+            if let Some(ip) = self.learned_ip {
+                a.set_ip(ip);
+            }
+        }
+        a
+    }
+}
+
+/// Housekeeping period: LSA ageing, candidate expiry. Coarse on purpose.
+const HOUSEKEEPING: core::time::Duration = core::time::Duration::from_secs(1);

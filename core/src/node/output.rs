@@ -1,0 +1,185 @@
+//! What the node hands to its caller: transmits and application events.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+
+use bytes::Bytes;
+
+use crate::wire::link::RejectReason;
+use crate::wire::{NodeId, NodeState, VersionRange};
+
+/// Handle of one link, chosen by the core. Never reused within a node's
+/// lifetime.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u64);
+
+impl fmt::Debug for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "link#{}", self.0)
+    }
+}
+
+/// Where a datagram goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatagramTarget {
+    /// To the beacon group: every multicast group (or broadcast address) the
+    /// driver is configured for.
+    Beacon,
+    /// To one address.
+    Unicast(SocketAddr),
+}
+
+/// Where a received datagram came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatagramSource {
+    /// On the beacon socket (multicast or broadcast).
+    Beacon,
+    /// On a unicast socket.
+    Unicast,
+}
+
+/// Something the caller must carry out. Drain with
+/// [`Node::poll_transmit`](super::Node::poll_transmit) after every input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a transmit must be carried out"]
+pub enum Transmit {
+    /// Send a datagram.
+    Datagram {
+        /// Destination.
+        to: DatagramTarget,
+        /// The bytes, one whole datagram.
+        data: Bytes,
+    },
+    /// Open a stream link to `addr` and report the result with
+    /// [`Node::link_connected`](super::Node::link_connected) or
+    /// [`Node::link_closed`](super::Node::link_closed).
+    Connect {
+        /// The handle the core will use for this link.
+        link: LinkId,
+        /// Where to connect.
+        addr: SocketAddr,
+    },
+    /// Write bytes to a stream link, in order.
+    Write {
+        /// The link.
+        link: LinkId,
+        /// The bytes (one or more whole frames).
+        data: Bytes,
+    },
+    /// Close a link once the writes queued before this are flushed.
+    Close {
+        /// The link.
+        link: LinkId,
+    },
+}
+
+/// How a node came to be known as gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DownReason {
+    /// It left cleanly: an EXIT beacon, a GOODBYE, or a flushed LSA.
+    Left,
+    /// It stopped answering: no route reaches it after keepalive timeouts.
+    TimedOut,
+    /// Its link was refused (see the [`Event::LinkRejected`] before this).
+    Rejected,
+    /// It restarted: a newer incarnation replaced this one. A
+    /// [`Event::PeerUp`] for the new incarnation follows.
+    Restarted,
+}
+
+impl DownReason {
+    /// Lower-case name, as tools print it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DownReason::Left => "left",
+            DownReason::TimedOut => "timed_out",
+            DownReason::Rejected => "rejected",
+            DownReason::Restarted => "restarted",
+        }
+    }
+}
+
+/// What the node knows of a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its id.
+    pub id: NodeId,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// Its name.
+    pub name: String,
+    /// Its link address as it advertises it (unspecified IP resolved to the
+    /// address it was heard from, where known).
+    pub addr: SocketAddr,
+    /// Its state.
+    pub state: NodeState,
+    /// Its attributes.
+    pub headers: Vec<(String, String)>,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// Hops on the current route (1: a direct link).
+    pub hops: u32,
+}
+
+/// Why a link ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCloseReason {
+    /// The other side closed it (EOF or GOODBYE).
+    Remote,
+    /// A connect attempt failed.
+    ConnectFailed,
+    /// An I/O error.
+    Error,
+}
+
+/// An event for the application. Drain with
+/// [`Node::poll_event`](super::Node::poll_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A peer became reachable.
+    PeerUp(PeerInfo),
+    /// A reachable peer changed state, headers, groups or route length.
+    PeerUpdated(PeerInfo),
+    /// A peer is gone.
+    PeerDown {
+        /// Its id.
+        id: NodeId,
+        /// Its name.
+        name: String,
+        /// Why.
+        reason: DownReason,
+    },
+    /// A reachable peer joined a group.
+    GroupJoined {
+        /// The peer.
+        peer: NodeId,
+        /// The group.
+        group: String,
+    },
+    /// A reachable peer left a group (or went down while in it).
+    GroupLeft {
+        /// The peer.
+        peer: NodeId,
+        /// The group.
+        group: String,
+    },
+    /// A link was refused, by us or by the remote side. Both sides of a
+    /// version mismatch report it, with both ranges.
+    LinkRejected {
+        /// The peer, when its HELLO got far enough to tell.
+        peer: Option<NodeId>,
+        /// The link's remote address.
+        addr: SocketAddr,
+        /// Why.
+        reason: RejectReason,
+        /// True if the remote side refused, false if we did.
+        by_remote: bool,
+        /// For version rejects: the sub-protocol and both ranges
+        /// `(ours, theirs)`.
+        versions: Option<(u8, Option<VersionRange>, Option<VersionRange>)>,
+        /// Detail text.
+        detail: String,
+    },
+}

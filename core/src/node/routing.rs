@@ -1,0 +1,365 @@
+//! Link-state routing: this node's LSA, the database of everyone's, flooding,
+//! and SPF, whose result is the membership (a peer is up while a route to it
+//! exists).
+
+use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use super::links::truncate;
+use super::output::{LinkId, PeerInfo, Transmit};
+use super::timers::Timer;
+use super::Node;
+use crate::time::Instant;
+use crate::wire::link::routing::LSA_FLUSH;
+use crate::wire::link::{Intro, Lsa, Neighbour};
+use crate::wire::{FixedList, Frame, HeaderList, LinkMessage, NodeId, StrList};
+
+/// One stored LSA.
+#[derive(Debug, Clone)]
+pub(crate) struct LsaEntry {
+    pub(crate) lsa: Lsa,
+    /// When it arrived; its age grows from `lsa.age_s` from then on.
+    received: Instant,
+    /// The origin's link address with an unspecified IP resolved, where the
+    /// LSA came straight from the origin.
+    pub(crate) addr: SocketAddr,
+}
+
+/// The route SPF found to one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RouteEntry {
+    pub(crate) cost: u32,
+    pub(crate) hops: u32,
+    /// The neighbour the route starts with.
+    pub(crate) next_hop: NodeId,
+}
+
+pub(crate) struct Routing {
+    pub(crate) db: BTreeMap<NodeId, LsaEntry>,
+    own_seq: u64,
+    /// Something in our own LSA changed since it was last sent.
+    pub(crate) own_dirty: bool,
+    last_originated: Option<Instant>,
+    pub(crate) routes: BTreeMap<NodeId, RouteEntry>,
+    /// When each node in the database was last found unreachable.
+    unreachable_since: BTreeMap<NodeId, Instant>,
+}
+
+impl Routing {
+    pub(crate) fn new() -> Self {
+        Routing {
+            db: BTreeMap::new(),
+            own_seq: 0,
+            own_dirty: true,
+            last_originated: None,
+            routes: BTreeMap::new(),
+            unreachable_since: BTreeMap::new(),
+        }
+    }
+}
+
+impl Node {
+    fn own_lsa(&self, flags: u8) -> Lsa {
+        let mut peers = self.up_peers();
+        peers.sort();
+        peers.dedup();
+        let neighbours: Vec<Neighbour> = peers.into_iter().map(|id| Neighbour { id, cost: 1 }).collect();
+        Lsa {
+            origin: self.id,
+            incarnation: self.cfg.incarnation,
+            sequence: self.routing.own_seq,
+            age_s: 0,
+            state: self.state,
+            flags,
+            link_addr: self.advertised_addr(),
+            name: truncate(&self.cfg.name).into(),
+            neighbours: FixedList::from_entries(neighbours.iter()),
+            groups: StrList::from_names(self.groups.iter()).unwrap_or_default(),
+            headers: HeaderList::from_pairs(self.headers.iter()).unwrap_or_default(),
+        }
+    }
+
+    /// Originates our LSA at the earliest moment damping allows.
+    pub(super) fn schedule_originate(&mut self, now: Instant) {
+        let at = match self.routing.last_originated {
+            Some(last) => (last + self.cfg.lsa_min_interval).max(now),
+            None => now,
+        };
+        self.timers.set_earliest(Timer::Originate, at);
+    }
+
+    pub(super) fn schedule_spf(&mut self, now: Instant) {
+        self.timers.set_earliest(Timer::Spf, now + self.cfg.spf_delay);
+    }
+
+    pub(super) fn on_originate_timer(&mut self, now: Instant) {
+        if self.shutting_down || !self.routing.own_dirty {
+            return;
+        }
+        if let Some(last) = self.routing.last_originated {
+            if now - last < self.cfg.lsa_min_interval {
+                self.schedule_originate(now);
+                return;
+            }
+        }
+        self.routing.own_seq += 1;
+        self.routing.own_dirty = false;
+        self.routing.last_originated = Some(now);
+        self.stats.lsa_originated += 1;
+        let lsa = self.own_lsa(0);
+        self.flood(LinkMessage::Lsa(lsa), None);
+    }
+
+    /// Withdraws our LSA from the mesh (clean shutdown).
+    pub(super) fn flood_flush(&mut self, _now: Instant) {
+        self.routing.own_seq += 1;
+        let lsa = self.own_lsa(LSA_FLUSH);
+        self.flood(LinkMessage::Lsa(lsa), None);
+    }
+
+    /// Sends `msg` on every up link but `except`, encoded once.
+    fn flood(&mut self, msg: LinkMessage, except: Option<LinkId>) {
+        let data = match Frame::new(msg).to_bytes() {
+            Ok(d) => d,
+            Err(_) => {
+                self.stats.dropped_limit += 1;
+                return;
+            }
+        };
+        for link in self.up_links() {
+            if Some(link) == except {
+                continue;
+            }
+            self.stats.frames_sent += 1;
+            self.stats.frame_bytes_sent += data.len() as u64;
+            self.transmits.push_back(Transmit::Write { link, data: data.clone() });
+        }
+    }
+
+    /// A link came up: our LSA changes, and the new neighbour gets our whole
+    /// database so it converges at once.
+    pub(super) fn routing_link_up(&mut self, now: Instant, link: LinkId, intro: &Intro) {
+        if let Some(e) = self.routing.db.get(&intro.node_id) {
+            if e.lsa.incarnation < intro.incarnation {
+                self.routing.db.remove(&intro.node_id);
+            }
+        }
+        // Our own LSA follows from the origination this change schedules.
+        self.self_changed(now);
+        let all: Vec<Lsa> = self.routing.db.values().map(|e| self.aged(e, now)).collect();
+        for lsa in all {
+            self.send_link(link, LinkMessage::Lsa(lsa));
+        }
+        self.schedule_spf(now);
+    }
+
+    pub(super) fn routing_link_down(&mut self, now: Instant, _peer: NodeId) {
+        self.self_changed(now);
+        self.schedule_spf(now);
+    }
+
+    /// A stored LSA with its age brought up to date, for forwarding.
+    fn aged(&self, e: &LsaEntry, now: Instant) -> Lsa {
+        let mut lsa = e.lsa.clone();
+        let secs = (now - e.received).as_secs();
+        lsa.age_s = u16::try_from(u64::from(lsa.age_s) + secs).unwrap_or(u16::MAX);
+        lsa
+    }
+
+    pub(super) fn on_lsa(&mut self, now: Instant, link: LinkId, lsa: Lsa) {
+        if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age && lsa.flags & LSA_FLUSH == 0 {
+            self.stats.lsa_ignored += 1;
+            return;
+        }
+        let origin = lsa.origin;
+        if origin == self.id {
+            // A copy of ours from before: make sure ours supersedes it.
+            if lsa.incarnation == self.cfg.incarnation && lsa.sequence >= self.routing.own_seq {
+                self.routing.own_seq = lsa.sequence;
+                self.self_changed(now);
+            }
+            self.stats.lsa_ignored += 1;
+            return;
+        }
+        if self.membership.is_departed(&origin, lsa.incarnation) {
+            self.stats.lsa_ignored += 1;
+            return;
+        }
+        let key = (lsa.incarnation, lsa.sequence);
+        if let Some(e) = self.routing.db.get(&origin) {
+            let have = (e.lsa.incarnation, e.lsa.sequence);
+            if key <= have {
+                self.stats.lsa_ignored += 1;
+                if key < have {
+                    // The sender is behind: give it ours.
+                    let newer = self.aged(e, now);
+                    self.send_link(link, LinkMessage::Lsa(newer));
+                }
+                return;
+            }
+        } else if self.routing.db.len() >= self.cfg.max_peers {
+            self.stats.dropped_limit += 1;
+            return;
+        }
+        self.stats.lsa_accepted += 1;
+        self.flood(LinkMessage::Lsa(lsa.clone()), Some(link));
+        if lsa.flags & LSA_FLUSH != 0 {
+            self.routing.db.remove(&origin);
+            self.peer_departed(now, origin, lsa.incarnation);
+            return;
+        }
+        let mut addr = lsa.link_addr;
+        if addr.ip().is_unspecified() {
+            if let Some(l) = self.links.get(&link) {
+                if l.peer == Some(origin) {
+                    addr.set_ip(l.addr.ip());
+                }
+            }
+        }
+        self.routing.db.insert(origin, LsaEntry { lsa, received: now, addr });
+        self.schedule_spf(now);
+    }
+
+    /// `id` (incarnation `inc`) left the mesh: forget its routing entry and
+    /// let SPF report it down as left.
+    pub(super) fn peer_departed(&mut self, now: Instant, id: NodeId, inc: u64) {
+        if self.membership.is_departed(&id, inc) {
+            return;
+        }
+        self.membership.mark_departed(id, inc, now, self.cfg.max_peers);
+        if self.routing.db.get(&id).is_some_and(|e| e.lsa.incarnation <= inc) {
+            self.routing.db.remove(&id);
+        }
+        self.schedule_spf(now);
+        self.overlay_changed(now);
+    }
+
+    pub(super) fn on_spf_timer(&mut self, now: Instant) {
+        self.stats.spf_runs += 1;
+        let routes = self.spf();
+        let mut view: BTreeMap<NodeId, PeerInfo> = BTreeMap::new();
+        for (id, r) in &routes {
+            if let Some(info) = self.peer_info(id, r.hops) {
+                view.insert(*id, info);
+            }
+        }
+        for id in self.routing.db.keys() {
+            if routes.contains_key(id) {
+                self.routing.unreachable_since.remove(id);
+            } else {
+                self.routing.unreachable_since.entry(*id).or_insert(now);
+            }
+        }
+        self.routing.routes = routes;
+        self.update_membership(now, view);
+        self.overlay_changed(now);
+    }
+
+    /// What we know of a reachable node: its LSA, or for a neighbour whose
+    /// LSA has not arrived yet, its HELLO.
+    fn peer_info(&self, id: &NodeId, hops: u32) -> Option<PeerInfo> {
+        if let Some(e) = self.routing.db.get(id) {
+            let l = &e.lsa;
+            return Some(PeerInfo {
+                id: *id,
+                incarnation: l.incarnation,
+                name: (*l.name).into(),
+                addr: e.addr,
+                state: l.state,
+                headers: l.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                groups: l.groups.iter().map(|g| (*g).into()).collect(),
+                hops,
+            });
+        }
+        let (intro, link_addr) = self.neighbour_intro(id)?;
+        let mut addr = intro.link_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(link_addr.ip());
+        }
+        Some(PeerInfo {
+            id: *id,
+            incarnation: intro.incarnation,
+            name: (*intro.name).into(),
+            addr,
+            state: intro.state,
+            headers: intro.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            groups: intro.groups.iter().map(|g| (*g).into()).collect(),
+            hops,
+        })
+    }
+
+    /// Dijkstra from this node over links both ends advertise. Our own edges
+    /// are our up links (fresher than any LSA); a neighbour without an LSA
+    /// yet is reachable but leads nowhere.
+    fn spf(&self) -> BTreeMap<NodeId, RouteEntry> {
+        let mut best: BTreeMap<NodeId, RouteEntry> = BTreeMap::new();
+        let mut heap: BinaryHeap<Reverse<(u32, u32, NodeId, NodeId)>> = BinaryHeap::new();
+        for peer in self.up_peers() {
+            heap.push(Reverse((1, 1, peer, peer)));
+        }
+        while let Some(Reverse((cost, hops, node, first))) = heap.pop() {
+            if node == self.id || best.contains_key(&node) {
+                continue;
+            }
+            best.insert(node, RouteEntry { cost, hops, next_hop: first });
+            let Some(e) = self.routing.db.get(&node) else { continue };
+            for n in e.lsa.neighbours.iter() {
+                if n.id == self.id || best.contains_key(&n.id) {
+                    continue;
+                }
+                // Two-way check: the far end must list `node` too.
+                let back = self
+                    .routing
+                    .db
+                    .get(&n.id)
+                    .is_some_and(|f| f.lsa.neighbours.iter().any(|m| m.id == node));
+                if back {
+                    heap.push(Reverse((cost + u32::from(n.cost), hops + 1, n.id, first)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Once a second: age the database, refresh our LSA, expire candidates.
+    pub(super) fn on_housekeeping(&mut self, now: Instant) {
+        let max_age = self.cfg.lsa_max_age;
+        let hold = self.cfg.unreachable_hold;
+        let mut dropped = false;
+        let unreachable = &self.routing.unreachable_since;
+        self.routing.db.retain(|id, e| {
+            let age = Duration::from_secs(u64::from(e.lsa.age_s)) + (now - e.received);
+            let gone = unreachable.get(id).is_some_and(|&t| now - t >= hold);
+            let keep = age < max_age && !gone;
+            dropped |= !keep;
+            keep
+        });
+        let db = &self.routing.db;
+        self.routing.unreachable_since.retain(|id, _| db.contains_key(id));
+        if dropped {
+            self.schedule_spf(now);
+        }
+        if self.routing.last_originated.is_some_and(|t| now - t >= self.cfg.lsa_refresh) {
+            self.self_changed(now);
+        }
+        self.expire_candidates(now);
+        self.membership.expire_departed(now, self.cfg.lsa_max_age);
+        self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
+    }
+
+    /// The best known link address of `id`.
+    pub(super) fn addr_of(&self, id: &NodeId) -> Option<SocketAddr> {
+        if let Some(c) = self.discovery.candidates.get(id) {
+            return Some(c.addr);
+        }
+        if let Some(e) = self.routing.db.get(id) {
+            if !e.addr.ip().is_unspecified() {
+                return Some(e.addr);
+            }
+        }
+        None
+    }
+}

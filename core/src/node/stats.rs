@@ -1,0 +1,95 @@
+//! Counters: what the node sent, received and dropped, by kind.
+
+use core::fmt;
+
+/// Counters of one node. Every drop is counted under its reason, so a flood
+/// of bad input is visible without being logged frame by frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams handed to the driver.
+    pub datagrams_sent: u64,
+    /// Bytes in those datagrams.
+    pub datagram_bytes_sent: u64,
+    /// Datagrams received.
+    pub datagrams_received: u64,
+    /// Bytes in those datagrams.
+    pub datagram_bytes_received: u64,
+    /// Link frames written.
+    pub frames_sent: u64,
+    /// Bytes in those frames.
+    pub frame_bytes_sent: u64,
+    /// Link frames received.
+    pub frames_received: u64,
+    /// Bytes in those frames.
+    pub frame_bytes_received: u64,
+    /// Inputs that failed to decode.
+    pub dropped_malformed: u64,
+    /// Frames of a sub-protocol version we do not speak.
+    pub dropped_version: u64,
+    /// Beacons of another cluster.
+    pub dropped_other_cluster: u64,
+    /// Our own beacons looped back.
+    pub dropped_own: u64,
+    /// Messages that made no sense where they arrived (wrong sub-protocol
+    /// for the socket, handshake message on an up link...).
+    pub dropped_unexpected: u64,
+    /// Inputs dropped because a configured bound was reached (peers, links,
+    /// groups, buffers).
+    pub dropped_limit: u64,
+    /// SEARCHes not answered because the NOTIFY rate limit was reached.
+    pub notify_suppressed: u64,
+    /// Links opened (both directions).
+    pub links_opened: u64,
+    /// Links refused by us.
+    pub links_rejected: u64,
+    /// Links closed after `count` silent keepalive intervals.
+    pub keepalive_timeouts: u64,
+    /// LSAs originated.
+    pub lsa_originated: u64,
+    /// LSAs received that were new.
+    pub lsa_accepted: u64,
+    /// LSAs received that were duplicates or stale.
+    pub lsa_ignored: u64,
+    /// SPF runs.
+    pub spf_runs: u64,
+}
+
+impl Stats {
+    /// Every counter with its name, for tools and the admin protocol.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("datagrams_sent", self.datagrams_sent),
+            ("datagram_bytes_sent", self.datagram_bytes_sent),
+            ("datagrams_received", self.datagrams_received),
+            ("datagram_bytes_received", self.datagram_bytes_received),
+            ("frames_sent", self.frames_sent),
+            ("frame_bytes_sent", self.frame_bytes_sent),
+            ("frames_received", self.frames_received),
+            ("frame_bytes_received", self.frame_bytes_received),
+            ("dropped_malformed", self.dropped_malformed),
+            ("dropped_version", self.dropped_version),
+            ("dropped_other_cluster", self.dropped_other_cluster),
+            ("dropped_own", self.dropped_own),
+            ("dropped_unexpected", self.dropped_unexpected),
+            ("dropped_limit", self.dropped_limit),
+            ("notify_suppressed", self.notify_suppressed),
+            ("links_opened", self.links_opened),
+            ("links_rejected", self.links_rejected),
+            ("keepalive_timeouts", self.keepalive_timeouts),
+            ("lsa_originated", self.lsa_originated),
+            ("lsa_accepted", self.lsa_accepted),
+            ("lsa_ignored", self.lsa_ignored),
+            ("spf_runs", self.spf_runs),
+        ]
+        .into_iter()
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, value) in self.iter() {
+            writeln!(f, "{name} {value}")?;
+        }
+        Ok(())
+    }
+}
