@@ -1,12 +1,58 @@
 //! # netcluster-sim
 //!
-//! A deterministic network simulator for netcluster nodes: virtual time, one
-//! seed, hosts on segments with latency, loss, duplication, reordering and
-//! partitions. Users drive their own scenarios with it.
+//! A deterministic network simulator for netcluster nodes. Everything runs
+//! in virtual time from one seed: the same seed and the same scenario give
+//! the same trace, event for event ([`Sim::trace_hash`]).
 //!
-//! Status: the wire codecs exist; the node state machine and the simulator
-//! itself are being built (see the project's open issues).
+//! - **Topology**: segments (broadcast / multicast domains) with faults
+//!   (latency, jitter, loss, duplication, reordering), hosts with one address
+//!   per segment they sit on, several nodes per host (each with its own
+//!   ports), routers between segments for unicast ([`Sim::route_segments`]).
+//! - **Faults over time**: partitions ([`Sim::partition`], [`Sim::heal`]),
+//!   crashes ([`Sim::crash`]: all state dropped, links go silent) and
+//!   restarts with a new incarnation ([`Sim::restart`]), per-pair faults,
+//!   per-node clock offsets.
+//! - **Links** behave as TCP does: ordered and lossless while connected,
+//!   delayed by retransmission timeouts under loss, stalled by a partition
+//!   and broken after [`STREAM_BREAK_AFTER`] of stall, with the bytes in
+//!   flight lost. Beacons and other datagrams are lost, duplicated and
+//!   reordered one by one.
+//! - **Observation**: each node's events with their times
+//!   ([`Sim::events`]), traffic counters per message type
+//!   ([`Sim::counters`]), and the node itself ([`Sim::node`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use netcluster_core::{Config, Event};
+//! use netcluster_sim::{Faults, Sim};
+//!
+//! let mut sim = Sim::new(7);
+//! let lan = sim.add_segment(Faults::lan());
+//! let nodes: Vec<_> = (0..3)
+//!     .map(|i| {
+//!         let host = sim.add_host(&[lan]);
+//!         sim.add_node(host, Config::lan("demo", format!("n{i}")))
+//!     })
+//!     .collect();
+//! let deadline = sim.now() + Duration::from_secs(2);
+//! let converged = sim.run_until(deadline, |sim| {
+//!     nodes.iter().all(|&n| sim.node(n).map_or(false, |node| node.peers().count() == 2))
+//! });
+//! assert!(converged);
+//! assert!(sim.events(nodes[0]).iter().any(|(_, e)| matches!(e, Event::PeerUp(_))));
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod counters;
+mod net;
+mod stream;
+mod world;
+
+pub use counters::{Counters, Tally};
+pub use net::{Faults, HostId, SegmentId};
+pub use world::{
+    NodeIx, Sim, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, MIN_RTO, STREAM_BREAK_AFTER,
+};
 
 pub use netcluster_core as core;

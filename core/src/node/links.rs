@@ -71,12 +71,18 @@ impl Link {
 
 impl Node {
     /// Opens an outgoing link to `addr`, expecting `expected` there.
-    pub(super) fn open_link(&mut self, now: Instant, addr: SocketAddr, expected: Option<NodeId>) -> LinkId {
+    pub(super) fn open_link(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        expected: Option<NodeId>,
+    ) -> LinkId {
         let id = self.alloc_link(now, addr, true);
         if let Some(l) = self.links.get_mut(&id) {
             l.expected = expected;
         }
-        self.transmits.push_back(Transmit::Connect { link: id, addr });
+        self.transmits
+            .push_back(Transmit::Connect { link: id, addr });
         id
     }
 
@@ -89,7 +95,11 @@ impl Node {
                 id,
                 addr,
                 outgoing,
-                phase: if outgoing { Phase::Connecting } else { Phase::Handshake },
+                phase: if outgoing {
+                    Phase::Connecting
+                } else {
+                    Phase::Handshake
+                },
                 peer: None,
                 expected: None,
                 intro: None,
@@ -101,7 +111,8 @@ impl Node {
             },
         );
         self.stats.links_opened += 1;
-        self.timers.set(Timer::Link(id), now + self.cfg.handshake_timeout);
+        self.timers
+            .set(Timer::Link(id), now + self.cfg.handshake_timeout);
         id
     }
 
@@ -124,7 +135,9 @@ impl Node {
     pub fn link_connected(&mut self, now: Instant, link: LinkId, local: SocketAddr) {
         let now = self.clock.observe(now);
         self.learn_local(now, local);
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         if l.phase != Phase::Connecting {
             self.stats.dropped_unexpected += 1;
             return;
@@ -132,8 +145,18 @@ impl Node {
         l.phase = Phase::Handshake;
         l.last_rx = now;
         let hello = Hello(self.intro());
-        let version = self.cfg.versions.range_of(Protocol::Link.id()).map_or(1, |r| r.max);
-        self.send_frame(link, Frame { version, ..Frame::new(LinkMessage::Hello(hello)) });
+        let version = self
+            .cfg
+            .versions
+            .range_of(Protocol::Link.id())
+            .map_or(1, |r| r.max);
+        self.send_frame(
+            link,
+            Frame {
+                version,
+                ..Frame::new(LinkMessage::Hello(hello))
+            },
+        );
     }
 
     /// Learns the IP peers reach us at from a link's local address, for
@@ -156,7 +179,12 @@ impl Node {
         };
         if l.rx.len() + data.len() > max_buf {
             self.stats.dropped_limit += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
+            self.close_link(
+                now,
+                link,
+                Some(GoodbyeReason::PROTOCOL),
+                "receive buffer limit",
+            );
             return;
         }
         // Whole frames are sliced from `data` when nothing is pending, so
@@ -220,13 +248,17 @@ impl Node {
             self.stats.dropped_unexpected += 1;
             return;
         };
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         l.last_rx = now;
         let phase = l.phase;
         let outgoing = l.outgoing;
         match (phase, msg) {
             (Phase::Handshake, LinkMessage::Hello(h)) if !outgoing => self.on_hello(now, link, h.0),
-            (Phase::Handshake, LinkMessage::Welcome(w)) if outgoing => self.on_welcome(now, link, w),
+            (Phase::Handshake, LinkMessage::Welcome(w)) if outgoing => {
+                self.on_welcome(now, link, w)
+            }
             (Phase::Handshake | Phase::Up, LinkMessage::Reject(r)) => self.on_reject(now, link, r),
             (_, LinkMessage::Goodbye(g)) => self.on_goodbye(now, link, g),
             (Phase::Up, LinkMessage::Advertise(_)) => {
@@ -249,7 +281,10 @@ impl Node {
                 self.arm_keepalive(now, link);
                 self.on_lsa(now, link, lsa);
             }
-            (Phase::Up, LinkMessage::Data(_) | LinkMessage::Ack(_) | LinkMessage::RouteError(_)) => {
+            (
+                Phase::Up,
+                LinkMessage::Data(_) | LinkMessage::Ack(_) | LinkMessage::RouteError(_),
+            ) => {
                 // End-to-end delivery is not part of this build yet: counted
                 // and dropped, never misread.
                 self.arm_keepalive(now, link);
@@ -258,7 +293,12 @@ impl Node {
             (Phase::Connecting, _) | (_, _) => {
                 self.stats.dropped_unexpected += 1;
                 if phase != Phase::Up {
-                    self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected message");
+                    self.close_link(
+                        now,
+                        link,
+                        Some(GoodbyeReason::PROTOCOL),
+                        "unexpected message",
+                    );
                 }
             }
         }
@@ -308,7 +348,11 @@ impl Node {
             _ => None,
         };
         if common.is_none() {
-            return Err(reject(RejectReason::VERSION, link, "no common link version"));
+            return Err(reject(
+                RejectReason::VERSION,
+                link,
+                "no common link version",
+            ));
         }
         if intro.groups.len() > self.cfg.max_groups {
             return Err(reject(RejectReason::LIMIT, 0, "too many groups"));
@@ -354,7 +398,10 @@ impl Node {
             .filter_map(|ours| {
                 let theirs = intro.ranges.range_of(ours.protocol)?;
                 let version = ours.range.highest_common(&theirs)?;
-                Some(ChosenVersion { protocol: ours.protocol, version })
+                Some(ChosenVersion {
+                    protocol: ours.protocol,
+                    version,
+                })
             })
             .collect();
         let welcome = Welcome {
@@ -374,11 +421,18 @@ impl Node {
         }
         let chosen_ok = w.chosen.iter().any(|c| {
             c.protocol == Protocol::Link.id()
-                && self.local_link_range().is_some_and(|r| r.contains(c.version))
+                && self
+                    .local_link_range()
+                    .is_some_and(|r| r.contains(c.version))
         });
         if !chosen_ok {
             self.stats.dropped_unexpected += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad version choice");
+            self.close_link(
+                now,
+                link,
+                Some(GoodbyeReason::PROTOCOL),
+                "bad version choice",
+            );
             return;
         }
         if let Some(l) = self.links.get_mut(&link) {
@@ -386,7 +440,12 @@ impl Node {
         }
         self.overlay_seed_peer(link, intro.node_id);
         if !self.keep_against_duplicates(now, link, &intro) {
-            self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
+            self.close_link(
+                now,
+                link,
+                Some(GoodbyeReason::LINK_DROPPED),
+                "duplicate link",
+            );
             return;
         }
         self.link_up(now, link, intro);
@@ -403,28 +462,46 @@ impl Node {
         let others: Vec<(LinkId, Option<NodeId>, u64, bool)> = self
             .links
             .values()
-            .filter(|l| l.id != link && (l.peer == Some(peer) || (l.peer.is_none() && l.expected == Some(peer))))
+            .filter(|l| {
+                l.id != link
+                    && (l.peer == Some(peer) || (l.peer.is_none() && l.expected == Some(peer)))
+            })
             .map(|l| {
                 let inc = l.intro.as_ref().map_or(0, |i| i.incarnation);
                 (l.id, l.initiator(me), inc, l.is_up())
             })
             .collect();
-        let Some(mine) = self.links.get(&link) else { return false };
+        let Some(mine) = self.links.get(&link) else {
+            return false;
+        };
         let mine_init = mine.initiator(me);
         let mut keep = true;
         for (other, other_init, other_inc, other_up) in others {
             if other_up && other_inc < intro.incarnation {
-                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer restarted");
+                self.close_link(
+                    now,
+                    other,
+                    Some(GoodbyeReason::LINK_DROPPED),
+                    "peer restarted",
+                );
                 continue;
             }
-            let mine_wins = match (mine_init == Some(winner_initiator), other_init == Some(winner_initiator)) {
+            let mine_wins = match (
+                mine_init == Some(winner_initiator),
+                other_init == Some(winner_initiator),
+            ) {
                 (true, false) => true,
                 (false, true) => false,
                 _ => link < other,
             };
             if mine_wins {
                 // A still-connecting link to the same peer is simply dropped.
-                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
+                self.close_link(
+                    now,
+                    other,
+                    Some(GoodbyeReason::LINK_DROPPED),
+                    "duplicate link",
+                );
             } else {
                 keep = false;
             }
@@ -446,7 +523,9 @@ impl Node {
     }
 
     fn on_reject(&mut self, now: Instant, link: LinkId, rej: Reject) {
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let (addr, peer) = (l.addr, l.peer.or(l.expected));
         if rej.reason != RejectReason::DUPLICATE_LINK {
             self.push_event(reject_event(peer, addr, &rej, true));
@@ -457,7 +536,9 @@ impl Node {
     }
 
     fn on_goodbye(&mut self, now: Instant, link: LinkId, g: Goodbye) {
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let peer = l.peer;
         let inc = l.intro.as_ref().map(|i| i.incarnation);
         self.transmits.push_back(Transmit::Close { link });
@@ -471,7 +552,9 @@ impl Node {
 
     fn link_up(&mut self, now: Instant, link: LinkId, intro: Intro) {
         let peer = intro.node_id;
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         l.phase = Phase::Up;
         l.peer = Some(peer);
         l.last_rx = now;
@@ -485,7 +568,8 @@ impl Node {
             }),
         );
         self.arm_keepalive(now, link);
-        self.membership.departed_superseded(&peer, intro.incarnation);
+        self.membership
+            .departed_superseded(&peer, intro.incarnation);
         self.routing_link_up(now, link, &intro);
         self.overlay_link_up(now, link, peer);
     }
@@ -507,10 +591,24 @@ impl Node {
     }
 
     /// Closes a link from our side, with a GOODBYE first when it is up.
-    pub(super) fn close_link(&mut self, now: Instant, link: LinkId, goodbye: Option<GoodbyeReason>, why: &str) {
-        let Some(l) = self.links.get(&link) else { return };
+    pub(super) fn close_link(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        goodbye: Option<GoodbyeReason>,
+        why: &str,
+    ) {
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
-            self.send_link(link, LinkMessage::Goodbye(Goodbye { reason, detail: truncate(why).into() }));
+            self.send_link(
+                link,
+                LinkMessage::Goodbye(Goodbye {
+                    reason,
+                    detail: truncate(why).into(),
+                }),
+            );
         }
         self.transmits.push_back(Transmit::Close { link });
         self.drop_link(now, link, LinkCloseReason::Error);
@@ -524,7 +622,9 @@ impl Node {
 
     /// Forgets a link and updates everything that depended on it.
     fn drop_link(&mut self, now: Instant, link: LinkId, reason: LinkCloseReason) {
-        let Some(l) = self.links.remove(&link) else { return };
+        let Some(l) = self.links.remove(&link) else {
+            return;
+        };
         self.timers.cancel(Timer::Link(link));
         if l.is_up() {
             if let Some(peer) = l.peer {
@@ -535,12 +635,20 @@ impl Node {
     }
 
     pub(super) fn on_link_timer(&mut self, now: Instant, link: LinkId) {
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         if !l.is_up() {
             if now - l.opened >= self.cfg.handshake_timeout {
-                self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "handshake timeout");
+                self.close_link(
+                    now,
+                    link,
+                    Some(GoodbyeReason::PROTOCOL),
+                    "handshake timeout",
+                );
             } else {
-                self.timers.set(Timer::Link(link), l.opened + self.cfg.handshake_timeout);
+                self.timers
+                    .set(Timer::Link(link), l.opened + self.cfg.handshake_timeout);
             }
             return;
         }
@@ -549,7 +657,12 @@ impl Node {
         let silent = now - l.last_rx;
         if silent >= dead_after {
             self.stats.keepalive_timeouts += 1;
-            self.close_link(now, link, Some(GoodbyeReason::KEEPALIVE_TIMEOUT), "keepalive timeout");
+            self.close_link(
+                now,
+                link,
+                Some(GoodbyeReason::KEEPALIVE_TIMEOUT),
+                "keepalive timeout",
+            );
             return;
         }
         let due = silent >= interval && l.last_ping.is_none_or(|p| now - p >= interval);
@@ -557,14 +670,21 @@ impl Node {
             if let Some(l) = self.links.get_mut(&link) {
                 l.last_ping = Some(now);
             }
-            self.send_link(link, LinkMessage::Ping(Ping { token: now.as_micros() }));
+            self.send_link(
+                link,
+                LinkMessage::Ping(Ping {
+                    token: now.as_micros(),
+                }),
+            );
         }
         self.arm_keepalive(now, link);
     }
 
     /// Sets the link's timer to its next ping or its death, whichever first.
     fn arm_keepalive(&mut self, now: Instant, link: LinkId) {
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let interval = self.cfg.keepalive_interval;
         let dead_at = l.last_rx + interval * u32::from(self.cfg.keepalive_count.max(1));
         let next_ping = match l.last_ping {
@@ -577,7 +697,11 @@ impl Node {
 
     /// Shutdown: nothing but GOODBYEs leave any more.
     pub(super) fn up_links(&self) -> Vec<LinkId> {
-        self.links.values().filter(|l| l.is_up()).map(|l| l.id).collect()
+        self.links
+            .values()
+            .filter(|l| l.is_up())
+            .map(|l| l.id)
+            .collect()
     }
 
     /// The intro a neighbour sent, if it is linked.
@@ -590,12 +714,18 @@ impl Node {
 
     /// Whether some link (in any phase) goes to `peer`.
     pub(super) fn has_link_to(&self, peer: &NodeId) -> bool {
-        self.links.values().any(|l| l.peer.as_ref() == Some(peer) || l.expected.as_ref() == Some(peer))
+        self.links
+            .values()
+            .any(|l| l.peer.as_ref() == Some(peer) || l.expected.as_ref() == Some(peer))
     }
 
     /// The peers of up links.
     pub(super) fn up_peers(&self) -> Vec<NodeId> {
-        self.links.values().filter(|l| l.is_up()).filter_map(|l| l.peer).collect()
+        self.links
+            .values()
+            .filter(|l| l.is_up())
+            .filter_map(|l| l.peer)
+            .collect()
     }
 }
 
@@ -631,4 +761,3 @@ pub(super) fn truncate(s: &str) -> &str {
     }
     &s[..end]
 }
-

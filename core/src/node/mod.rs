@@ -146,8 +146,13 @@ impl Node {
     /// A node with identity `id`, its randomness drawn from `seed` (same
     /// seed and inputs, same outputs), started at `now`.
     pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Node {
-        let groups: BTreeSet<String> =
-            cfg.groups.iter().filter(|g| g.len() <= 255).take(cfg.max_groups).cloned().collect();
+        let groups: BTreeSet<String> = cfg
+            .groups
+            .iter()
+            .filter(|g| g.len() <= 255)
+            .take(cfg.max_groups)
+            .cloned()
+            .collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
         let mut node = Node {
             discovery: Discovery::new(&cfg, now),
@@ -228,12 +233,17 @@ impl Node {
 
     /// The reachable peers in `group`, in id order.
     pub fn group_members<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a PeerInfo> + 'a {
-        self.membership.peers().filter(move |p| p.groups.iter().any(|g| g == group))
+        self.membership
+            .peers()
+            .filter(move |p| p.groups.iter().any(|g| g == group))
     }
 
     /// Links currently up, with their peer.
     pub fn neighbours(&self) -> impl Iterator<Item = (LinkId, NodeId)> + '_ {
-        self.links.values().filter(|l| l.is_up()).filter_map(|l| Some((l.id, l.peer?)))
+        self.links
+            .values()
+            .filter(|l| l.is_up())
+            .filter_map(|l| Some((l.id, l.peer?)))
     }
 
     /// Next output for the caller to carry out, in order.
@@ -284,7 +294,13 @@ impl Node {
     }
 
     /// A datagram arrived from `from` on the beacon or unicast socket.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        source: DatagramSource,
+        data: Bytes,
+    ) {
         let now = self.clock.observe(now);
         self.stats.datagrams_received += 1;
         self.stats.datagram_bytes_received += data.len() as u64;
@@ -347,11 +363,21 @@ impl Node {
     }
 
     /// Sets (or with `None`, removes) one announced attribute.
-    pub fn set_header(&mut self, now: Instant, key: &str, value: Option<&str>) -> Result<(), CommandError> {
+    pub fn set_header(
+        &mut self,
+        now: Instant,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), CommandError> {
         let now = self.clock.observe(now);
         self.check_command(key)?;
         let changed = match value {
-            Some(v) => self.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v),
+            Some(v) => {
+                self.headers
+                    .insert(key.to_string(), v.to_string())
+                    .as_deref()
+                    != Some(v)
+            }
             None => self.headers.remove(key).is_some(),
         };
         if changed {
@@ -401,7 +427,12 @@ impl Node {
         self.flood_flush(now);
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for id in ids {
-            self.close_link(now, id, Some(crate::wire::link::GoodbyeReason::SHUTDOWN), "shutdown");
+            self.close_link(
+                now,
+                id,
+                Some(crate::wire::link::GoodbyeReason::SHUTDOWN),
+                "shutdown",
+            );
         }
         // Nothing is scheduled any more: the caller may stop polling.
         let all: Vec<Timer> = [

@@ -101,7 +101,8 @@ fn id_hash(id: &NodeId) -> u64 {
 impl Node {
     /// Something the overlay depends on changed.
     pub(super) fn overlay_changed(&mut self, now: Instant) {
-        self.timers.set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
+        self.timers
+            .set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
     }
 
     /// The nodes we consider alive and linkable, this node included.
@@ -157,9 +158,11 @@ impl Node {
             *next = Some(next.map_or(at, |n: Instant| n.min(at)));
         };
         let connecting = self.links.values().filter(|l| !l.is_up()).count();
-        let mut budget = self.cfg.max_links.saturating_sub(self.links.len()).min(
-            self.cfg.max_links.saturating_sub(connecting),
-        );
+        let mut budget = self
+            .cfg
+            .max_links
+            .saturating_sub(self.links.len())
+            .min(self.cfg.max_links.saturating_sub(connecting));
         for peer in &want {
             if self.has_link_to(peer) {
                 continue;
@@ -170,7 +173,9 @@ impl Node {
                     continue;
                 }
             }
-            let Some(addr) = self.addr_of(peer) else { continue };
+            let Some(addr) = self.addr_of(peer) else {
+                continue;
+            };
             if budget == 0 {
                 break;
             }
@@ -180,7 +185,8 @@ impl Node {
         self.run_seeds(now, &mut next);
         self.prune(now, &want, &mut next);
         if let Some(at) = next {
-            self.timers.set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
+            self.timers
+                .set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
         }
     }
 
@@ -191,7 +197,9 @@ impl Node {
                 continue;
             }
             // A seed whose node we reach anyway needs no link of its own.
-            if s.peer.is_some_and(|p| self.routing.routes.contains_key(&p) || self.has_link_to(&p)) {
+            if s.peer
+                .is_some_and(|p| self.routing.routes.contains_key(&p) || self.has_link_to(&p))
+            {
                 continue;
             }
             if now < s.next_attempt {
@@ -217,7 +225,12 @@ impl Node {
                 if want.contains(&peer) || seeded {
                     continue;
                 }
-                let since = self.overlay.unwanted_since.get(&l.id).copied().unwrap_or(now);
+                let since = self
+                    .overlay
+                    .unwanted_since
+                    .get(&l.id)
+                    .copied()
+                    .unwrap_or(now);
                 if now - since >= PRUNE_GRACE {
                     close.push(l.id);
                 } else {
@@ -229,7 +242,12 @@ impl Node {
         }
         self.overlay.unwanted_since = still;
         for link in close {
-            self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "overlay pruned");
+            self.close_link(
+                now,
+                link,
+                Some(GoodbyeReason::LINK_DROPPED),
+                "overlay pruned",
+            );
         }
     }
 
@@ -264,14 +282,22 @@ impl Node {
                     backoff: Duration::ZERO,
                     next_attempt: now,
                 });
-                r.backoff = if was_up { Duration::ZERO } else { grow(r.backoff) };
+                r.backoff = if was_up {
+                    Duration::ZERO
+                } else {
+                    grow(r.backoff)
+                };
                 r.next_attempt = now + if was_up { min } else { r.backoff };
             }
         }
         for s in &mut self.overlay.seeds {
             if s.link == Some(l.id) {
                 s.link = None;
-                s.backoff = if was_up { Duration::ZERO } else { grow(s.backoff) };
+                s.backoff = if was_up {
+                    Duration::ZERO
+                } else {
+                    grow(s.backoff)
+                };
                 s.next_attempt = now + if was_up { min } else { s.backoff };
             }
         }
@@ -281,7 +307,9 @@ impl Node {
 
     /// The remote side refused a link we opened.
     pub(super) fn overlay_rejected(&mut self, now: Instant, link: LinkId, reason: RejectReason) {
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let peer = l.peer.or(l.expected);
         if reason == RejectReason::DUPLICATE_ID {
             for s in &mut self.overlay.seeds {

@@ -66,7 +66,10 @@ impl Node {
         let mut peers = self.up_peers();
         peers.sort();
         peers.dedup();
-        let neighbours: Vec<Neighbour> = peers.into_iter().map(|id| Neighbour { id, cost: 1 }).collect();
+        let neighbours: Vec<Neighbour> = peers
+            .into_iter()
+            .map(|id| Neighbour { id, cost: 1 })
+            .collect();
         Lsa {
             origin: self.id,
             incarnation: self.cfg.incarnation,
@@ -92,7 +95,8 @@ impl Node {
     }
 
     pub(super) fn schedule_spf(&mut self, now: Instant) {
-        self.timers.set_earliest(Timer::Spf, now + self.cfg.spf_delay);
+        self.timers
+            .set_earliest(Timer::Spf, now + self.cfg.spf_delay);
     }
 
     pub(super) fn on_originate_timer(&mut self, now: Instant) {
@@ -135,7 +139,10 @@ impl Node {
             }
             self.stats.frames_sent += 1;
             self.stats.frame_bytes_sent += data.len() as u64;
-            self.transmits.push_back(Transmit::Write { link, data: data.clone() });
+            self.transmits.push_back(Transmit::Write {
+                link,
+                data: data.clone(),
+            });
         }
     }
 
@@ -149,7 +156,12 @@ impl Node {
         }
         // Our own LSA follows from the origination this change schedules.
         self.self_changed(now);
-        let all: Vec<Lsa> = self.routing.db.values().map(|e| self.aged(e, now)).collect();
+        let all: Vec<Lsa> = self
+            .routing
+            .db
+            .values()
+            .map(|e| self.aged(e, now))
+            .collect();
         for lsa in all {
             self.send_link(link, LinkMessage::Lsa(lsa));
         }
@@ -170,7 +182,9 @@ impl Node {
     }
 
     pub(super) fn on_lsa(&mut self, now: Instant, link: LinkId, lsa: Lsa) {
-        if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age && lsa.flags & LSA_FLUSH == 0 {
+        if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age
+            && lsa.flags & LSA_FLUSH == 0
+        {
             self.stats.lsa_ignored += 1;
             return;
         }
@@ -219,7 +233,14 @@ impl Node {
                 }
             }
         }
-        self.routing.db.insert(origin, LsaEntry { lsa, received: now, addr });
+        self.routing.db.insert(
+            origin,
+            LsaEntry {
+                lsa,
+                received: now,
+                addr,
+            },
+        );
         self.schedule_spf(now);
     }
 
@@ -229,8 +250,14 @@ impl Node {
         if self.membership.is_departed(&id, inc) {
             return;
         }
-        self.membership.mark_departed(id, inc, now, self.cfg.max_peers);
-        if self.routing.db.get(&id).is_some_and(|e| e.lsa.incarnation <= inc) {
+        self.membership
+            .mark_departed(id, inc, now, self.cfg.max_peers);
+        if self
+            .routing
+            .db
+            .get(&id)
+            .is_some_and(|e| e.lsa.incarnation <= inc)
+        {
             self.routing.db.remove(&id);
         }
         self.schedule_spf(now);
@@ -269,7 +296,11 @@ impl Node {
                 name: (*l.name).into(),
                 addr: e.addr,
                 state: l.state,
-                headers: l.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                headers: l
+                    .headers
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
                 groups: l.groups.iter().map(|g| (*g).into()).collect(),
                 hops,
             });
@@ -285,7 +316,11 @@ impl Node {
             name: (*intro.name).into(),
             addr,
             state: intro.state,
-            headers: intro.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            headers: intro
+                .headers
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
             groups: intro.groups.iter().map(|g| (*g).into()).collect(),
             hops,
         })
@@ -304,8 +339,17 @@ impl Node {
             if node == self.id || best.contains_key(&node) {
                 continue;
             }
-            best.insert(node, RouteEntry { cost, hops, next_hop: first });
-            let Some(e) = self.routing.db.get(&node) else { continue };
+            best.insert(
+                node,
+                RouteEntry {
+                    cost,
+                    hops,
+                    next_hop: first,
+                },
+            );
+            let Some(e) = self.routing.db.get(&node) else {
+                continue;
+            };
             for n in e.lsa.neighbours.iter() {
                 if n.id == self.id || best.contains_key(&n.id) {
                     continue;
@@ -338,16 +382,23 @@ impl Node {
             keep
         });
         let db = &self.routing.db;
-        self.routing.unreachable_since.retain(|id, _| db.contains_key(id));
+        self.routing
+            .unreachable_since
+            .retain(|id, _| db.contains_key(id));
         if dropped {
             self.schedule_spf(now);
         }
-        if self.routing.last_originated.is_some_and(|t| now - t >= self.cfg.lsa_refresh) {
+        if self
+            .routing
+            .last_originated
+            .is_some_and(|t| now - t >= self.cfg.lsa_refresh)
+        {
             self.self_changed(now);
         }
         self.expire_candidates(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
-        self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
+        self.timers
+            .set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }
 
     /// The best known link address of `id`.

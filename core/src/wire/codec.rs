@@ -83,16 +83,6 @@ impl<'a> Reader<'a> {
         Ok(get_u16(self.buf, at))
     }
 
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32> {
-        let at = self.take(4, field)?;
-        Ok(get_u32(self.buf, at))
-    }
-
-    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64> {
-        let at = self.take(8, field)?;
-        Ok(get_u64(self.buf, at))
-    }
-
     pub(crate) fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
         let at = self.take(N, field)?;
         let mut out = [0u8; N];
@@ -104,6 +94,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes> {
         let at = self.take(n, field)?;
         Ok(self.buf.slice(at..at + n))
+    }
+
+    /// Everything up to the end, zero-copy, without consuming it: lets a
+    /// decoder that works on a [`Bytes`] buffer (a
+    /// [`VarRecord`](super::lists::VarRecord)) look ahead, after which the
+    /// caller consumes what it used with [`bytes`](Self::bytes).
+    pub(crate) fn peek_rest(&self) -> Bytes {
+        self.buf.slice(self.pos..self.end)
     }
 
     /// Everything up to the end, zero-copy.
@@ -167,14 +165,6 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn u16(&mut self, v: u16) {
-        self.put(&v.to_be_bytes());
-    }
-
-    pub(crate) fn u32(&mut self, v: u32) {
-        self.put(&v.to_be_bytes());
-    }
-
-    pub(crate) fn u64(&mut self, v: u64) {
         self.put(&v.to_be_bytes());
     }
 

@@ -5,6 +5,7 @@
 //! message copies them verbatim and equality is byte equality.
 
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -14,7 +15,7 @@ use bytestring::ByteString;
 use super::codec::{get_u16, Reader};
 use super::error::{Error, Result};
 use super::header::VersionRange;
-use super::types::NodeId;
+use super::types::{Limits, NodeId};
 
 /// An entry of fixed encoded size in a [`FixedList`].
 pub trait FixedEntry: Sized {
@@ -84,7 +85,12 @@ impl<E: FixedEntry> FixedList<E> {
                 max,
             });
         }
-        let raw = r.bytes(count * E::SIZE, field)?;
+        // `count <= max` may still overflow with generous limits on 32-bit
+        // targets; such a count cannot fit in the input anyway.
+        let len = count
+            .checked_mul(E::SIZE)
+            .ok_or(Error::Truncated { field })?;
+        let raw = r.bytes(len, field)?;
         for chunk in raw.chunks_exact(E::SIZE) {
             E::validate(chunk)?;
         }
@@ -490,3 +496,216 @@ impl Iterator for HeaderIter<'_> {
         Some((k, v))
     }
 }
+
+/// A record of variable encoded size in a [`VarList`]: an admin member,
+/// group, route or counter, a tracker peer entry...
+///
+/// The methods mirror [`Body`](super::Body): `parse_record` reads one record
+/// from the start of a buffer, `encoded_len` is its exact size and
+/// `emit_record` writes exactly that many bytes. Implementations must round
+/// trip: parsing what `emit_record` wrote gives back an equal record and
+/// reports `encoded_len` bytes used.
+pub trait VarRecord: Sized {
+    /// Parses one record from the start of `buf` under `limits`, slicing
+    /// strings and payloads out of `buf` without copying. `buf` may hold more
+    /// bytes after the record; returns the record and the bytes it used.
+    fn parse_record(buf: &Bytes, limits: &Limits) -> Result<(Self, usize)>;
+
+    /// Exact encoded size of the record.
+    fn encoded_len(&self) -> usize;
+
+    /// Writes the record into the first [`encoded_len`](Self::encoded_len)
+    /// bytes of `out` (which holds at least that many); fails if a field does
+    /// not fit its encoding (a name over 255 bytes, a list too long for its
+    /// count).
+    fn emit_record(&self, out: &mut [u8]) -> Result<()>;
+}
+
+/// Limits under which records of a [`VarList`] are decoded again while
+/// iterating: every bound was enforced when the list was parsed, so none
+/// applies twice (and a list parsed under generous limits still iterates).
+const REVALIDATE: Limits = Limits {
+    max_frame: usize::MAX,
+    max_route: usize::MAX,
+    max_groups: usize::MAX,
+    max_name: usize::MAX,
+    max_headers: usize::MAX,
+    max_neighbours: usize::MAX,
+    max_ack_ranges: usize::MAX,
+    max_entries: usize::MAX,
+};
+
+/// A list of variable-size records whose count is carried elsewhere in the
+/// message (see each message's field table).
+///
+/// Zero-copy like the other lists: parsing validates every record once and
+/// keeps the raw bytes; [`iter`](Self::iter) decodes the records again (no
+/// allocation, strings and payloads are slices of the frame). Equality is
+/// byte equality, and re-emitting a parsed list copies its bytes verbatim.
+pub struct VarList<R> {
+    raw: Bytes,
+    count: usize,
+    _record: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for VarList<R> {
+    fn clone(&self) -> Self {
+        VarList {
+            raw: self.raw.clone(),
+            count: self.count,
+            _record: PhantomData,
+        }
+    }
+}
+
+impl<R> PartialEq for VarList<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.raw == other.raw
+    }
+}
+
+impl<R> Eq for VarList<R> {}
+
+impl<R> Default for VarList<R> {
+    fn default() -> Self {
+        VarList {
+            raw: Bytes::new(),
+            count: 0,
+            _record: PhantomData,
+        }
+    }
+}
+
+impl<R: VarRecord + fmt::Debug> fmt::Debug for VarList<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<R: VarRecord> VarList<R> {
+    /// Reads and validates `count` records under `limits`; fails with
+    /// [`Error::Oversized`] naming `field` if `count > max`.
+    pub(crate) fn parse(
+        r: &mut Reader<'_>,
+        count: usize,
+        max: usize,
+        limits: &Limits,
+        field: &'static str,
+    ) -> Result<Self> {
+        if count > max {
+            return Err(Error::Oversized {
+                field,
+                len: count,
+                max,
+            });
+        }
+        let start = r.pos();
+        for _ in 0..count {
+            let (_, used) = R::parse_record(&r.peek_rest(), limits)?;
+            r.bytes(used, field)?;
+        }
+        Ok(VarList {
+            raw: r.slice_from(start),
+            count,
+            _record: PhantomData,
+        })
+    }
+
+    /// Encodes records into a new list (allocates; for senders). Accepts
+    /// records or references to them.
+    pub fn from_records<I>(records: I) -> Result<Self>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<R>,
+    {
+        let mut raw = Vec::new();
+        let mut count = 0;
+        for rec in records {
+            let rec = rec.borrow();
+            let at = raw.len();
+            raw.resize(at + rec.encoded_len(), 0);
+            rec.emit_record(&mut raw[at..])?;
+            count += 1;
+        }
+        Ok(VarList {
+            raw: Bytes::from(raw),
+            count,
+            _record: PhantomData,
+        })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The records in order, decoded on the fly.
+    pub fn iter(&self) -> VarIter<'_, R> {
+        VarIter {
+            raw: &self.raw,
+            pos: 0,
+            left: self.count,
+            _record: PhantomData,
+        }
+    }
+
+    /// Encoded size of the records (the count is not included: it lives in
+    /// the message's fixed part).
+    pub fn encoded_len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// The encoded records.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.raw
+    }
+}
+
+impl<'a, R: VarRecord> IntoIterator for &'a VarList<R> {
+    type Item = R;
+    type IntoIter = VarIter<'a, R>;
+    fn into_iter(self) -> VarIter<'a, R> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`VarList`].
+pub struct VarIter<'a, R> {
+    raw: &'a Bytes,
+    pos: usize,
+    left: usize,
+    _record: PhantomData<fn() -> R>,
+}
+
+impl<R: VarRecord> Iterator for VarIter<'_, R> {
+    type Item = R;
+    fn next(&mut self) -> Option<R> {
+        if self.left == 0 || self.pos > self.raw.len() {
+            return None;
+        }
+        // Validated at parse time (or written by `from_records`), so this
+        // cannot fail; if it somehow did, the iteration just ends.
+        match R::parse_record(&self.raw.slice(self.pos..), &REVALIDATE) {
+            Ok((rec, used)) => {
+                self.pos += used;
+                self.left -= 1;
+                Some(rec)
+            }
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<R: VarRecord> ExactSizeIterator for VarIter<'_, R> {}

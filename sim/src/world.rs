@@ -1,0 +1,934 @@
+//! The simulation engine: one event queue in virtual time, nodes driven by
+//! the core's calling rule, and the network model.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use netcluster_core::node::{DatagramSource, DatagramTarget, LinkCloseReason, LinkId};
+use netcluster_core::{Config, Event, Instant, Node, NodeId, Transmit};
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::counters::Counters;
+use crate::net::{host_ip, Faults, Host, HostId, Segment, SegmentId};
+use crate::stream::{Conn, ConnId, Dir, Pipe};
+
+/// Port of the first node's link listener on a host; the k-th node on a
+/// host listens on `LINK_PORT + k`.
+pub const LINK_PORT: u16 = 7400;
+/// Port of the first node's unicast discovery socket on a host.
+pub const DISCOVERY_PORT: u16 = 17400;
+
+/// Index of a node in the simulation (stable across crash and restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeIx(pub usize);
+
+pub(crate) struct SimNode {
+    pub(crate) node: Option<Node>,
+    pub(crate) id: NodeId,
+    pub(crate) host: HostId,
+    pub(crate) slot: u16,
+    pub(crate) cfg: Config,
+    pub(crate) clock_offset: Duration,
+    pub(crate) events: Vec<(Instant, Event)>,
+    pub(crate) counters: Counters,
+    /// Bumped on crash: queued deliveries for an older life are dropped.
+    pub(crate) life: u32,
+    pub(crate) timer: Option<Instant>,
+    /// Link handle -> connection.
+    pub(crate) links: BTreeMap<LinkId, ConnId>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Action {
+    Datagram {
+        to: usize,
+        life: u32,
+        from: SocketAddr,
+        source: DatagramSource,
+        data: Bytes,
+    },
+    Accept {
+        conn: ConnId,
+    },
+    Connected {
+        conn: ConnId,
+    },
+    ConnectFailed {
+        node: usize,
+        life: u32,
+        link: LinkId,
+    },
+    Deliver {
+        conn: ConnId,
+        dir: Dir,
+        seq: u64,
+        chunk: Option<Bytes>,
+    },
+    Retry {
+        conn: ConnId,
+        dir: Dir,
+    },
+}
+
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// How long a stream connection may stay stalled by a partition before it
+/// breaks (both ends see the link closed, the bytes in flight are lost).
+pub const STREAM_BREAK_AFTER: Duration = Duration::from_secs(20);
+/// Time a connect to an unreachable address takes to fail.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Smallest stream retransmission timeout, as in Linux.
+pub const MIN_RTO: Duration = Duration::from_millis(200);
+
+/// A deterministic network simulation. See the [crate documentation](crate).
+pub struct Sim {
+    now: Instant,
+    rng: Xoshiro256PlusPlus,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) nodes: Vec<SimNode>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    timers: BTreeSet<(Instant, usize)>,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn: u64,
+    routed: BTreeSet<(SegmentId, SegmentId)>,
+    pair_faults: BTreeMap<(HostId, HostId), Faults>,
+    next_label: u32,
+    trace: u64,
+    processed: u64,
+    check_every: Duration,
+}
+
+impl Sim {
+    /// An empty simulation whose every random choice derives from `seed`.
+    pub fn new(seed: u64) -> Sim {
+        Sim {
+            now: Instant::ZERO,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            segments: Vec::new(),
+            hosts: Vec::new(),
+            nodes: Vec::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            timers: BTreeSet::new(),
+            conns: BTreeMap::new(),
+            next_conn: 0,
+            routed: BTreeSet::new(),
+            pair_faults: BTreeMap::new(),
+            next_label: 1,
+            trace: 0xcbf2_9ce4_8422_2325,
+            processed: 0,
+            check_every: Duration::from_millis(1),
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Adds a segment with the given faults; beacons are multicast on it.
+    pub fn add_segment(&mut self, faults: Faults) -> SegmentId {
+        self.segments.push(Segment {
+            faults,
+            multicast: true,
+            hosts: Vec::new(),
+        });
+        SegmentId(self.segments.len() - 1)
+    }
+
+    /// Turns multicast (beacons) on or off for a segment.
+    pub fn set_multicast(&mut self, seg: SegmentId, on: bool) {
+        self.segments[seg.0].multicast = on;
+    }
+
+    /// Changes a segment's faults from now on.
+    pub fn set_faults(&mut self, seg: SegmentId, faults: Faults) {
+        self.segments[seg.0].faults = faults;
+    }
+
+    /// Overrides the faults between two hosts (both directions).
+    pub fn set_pair_faults(&mut self, a: HostId, b: HostId, faults: Faults) {
+        self.pair_faults.insert((a.min(b), a.max(b)), faults);
+    }
+
+    /// Lets unicast (not multicast) cross between two segments, as a router
+    /// would.
+    pub fn route_segments(&mut self, a: SegmentId, b: SegmentId) {
+        self.routed.insert((a.min(b), a.max(b)));
+    }
+
+    /// Adds a host with one address on each of `segments`.
+    pub fn add_host(&mut self, segments: &[SegmentId]) -> HostId {
+        let id = HostId(self.hosts.len());
+        let addrs = segments.iter().map(|&s| (s, host_ip(s, id))).collect();
+        self.hosts.push(Host {
+            addrs,
+            label: 0,
+            nodes: Vec::new(),
+        });
+        for s in segments {
+            self.segments[s.0].hosts.push(id);
+        }
+        id
+    }
+
+    /// Starts a node on `host` now. The simulation sets the node's link
+    /// address (port), keeps everything else of `cfg`, and draws its id and
+    /// seed from the simulation's seed.
+    pub fn add_node(&mut self, host: HostId, mut cfg: Config) -> NodeIx {
+        let slot = self.hosts[host.0].nodes.len() as u16;
+        let mut id = [0u8; 16];
+        self.rng.fill_bytes(&mut id);
+        let ix = self.nodes.len();
+        cfg.link_addr = SocketAddr::new(
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            LINK_PORT + slot,
+        );
+        self.hosts[host.0].nodes.push(ix);
+        self.nodes.push(SimNode {
+            node: None,
+            id: NodeId(id),
+            host,
+            slot,
+            cfg,
+            clock_offset: Duration::ZERO,
+            events: Vec::new(),
+            counters: Counters::default(),
+            life: 0,
+            timer: None,
+            links: BTreeMap::new(),
+        });
+        self.boot(ix);
+        NodeIx(ix)
+    }
+
+    /// Makes node `n`'s clock read `offset` ahead of virtual time (takes
+    /// effect at its next restart if already running, from the start
+    /// otherwise).
+    pub fn set_clock_offset(&mut self, n: NodeIx, offset: Duration) {
+        self.nodes[n.0].clock_offset = offset;
+    }
+
+    fn boot(&mut self, ix: usize) {
+        let seed = self.rng.next_u64();
+        let sn = &mut self.nodes[ix];
+        let local = self.now + sn.clock_offset;
+        sn.node = Some(Node::new(sn.cfg.clone(), sn.id, seed, local));
+        self.drain(ix);
+    }
+
+    /// Drops every bit of node `n`'s state at once, as a power cut would:
+    /// nothing is sent, its links go silent.
+    pub fn crash(&mut self, n: NodeIx) {
+        let sn = &mut self.nodes[n.0];
+        sn.node = None;
+        sn.life += 1;
+        if let Some(at) = sn.timer.take() {
+            self.timers.remove(&(at, n.0));
+        }
+        let links: Vec<ConnId> = std::mem::take(&mut sn.links).into_values().collect();
+        for c in links {
+            if let Some(conn) = self.conns.get_mut(&c) {
+                conn.dead_end(n.0);
+            }
+        }
+        self.note(n.0, "crash");
+    }
+
+    /// Restarts a crashed node with the same id and addresses and the next
+    /// incarnation.
+    pub fn restart(&mut self, n: NodeIx) {
+        if self.nodes[n.0].node.is_some() {
+            return;
+        }
+        self.nodes[n.0].cfg.incarnation += 1;
+        // Connections to the old life answer with a reset from now on.
+        for conn in self.conns.values_mut() {
+            conn.reset_dead_end(n.0);
+        }
+        self.note(n.0, "restart");
+        self.boot(n.0);
+    }
+
+    /// Shuts node `n` down cleanly now (EXIT beacon, GOODBYEs).
+    pub fn shutdown(&mut self, n: NodeIx) {
+        let local = self.local_now(n.0);
+        if let Some(node) = self.nodes[n.0].node.as_mut() {
+            node.shutdown(local);
+        }
+        self.drain(n.0);
+    }
+
+    /// Runs a command against node `n` at the current time, then drains its
+    /// outputs. The closure gets the node and its local `now`.
+    pub fn with_node<R>(
+        &mut self,
+        n: NodeIx,
+        f: impl FnOnce(&mut Node, Instant) -> R,
+    ) -> Option<R> {
+        let local = self.local_now(n.0);
+        let r = self.nodes[n.0].node.as_mut().map(|node| f(node, local));
+        self.drain(n.0);
+        r
+    }
+
+    /// Cuts `hosts` off from every other host: they still reach each other.
+    pub fn partition(&mut self, hosts: &[HostId]) {
+        let label = self.next_label;
+        self.next_label += 1;
+        for h in hosts {
+            self.hosts[h.0].label = label;
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        for h in &mut self.hosts {
+            h.label = 0;
+        }
+    }
+
+    /// The node (`None` while crashed).
+    pub fn node(&self, n: NodeIx) -> Option<&Node> {
+        self.nodes[n.0].node.as_ref()
+    }
+
+    /// Node `n`'s id.
+    pub fn node_id(&self, n: NodeIx) -> NodeId {
+        self.nodes[n.0].id
+    }
+
+    /// Every node index.
+    pub fn node_ixs(&self) -> impl Iterator<Item = NodeIx> {
+        (0..self.nodes.len()).map(NodeIx)
+    }
+
+    /// Node `n`'s link address on its host's first segment (for seeds).
+    pub fn link_addr(&self, n: NodeIx) -> SocketAddr {
+        let sn = &self.nodes[n.0];
+        let ip = self.hosts[sn.host.0].addrs[0].1;
+        SocketAddr::new(ip, LINK_PORT + sn.slot)
+    }
+
+    /// The events node `n` has emitted, with their (virtual) times.
+    pub fn events(&self, n: NodeIx) -> &[(Instant, Event)] {
+        &self.nodes[n.0].events
+    }
+
+    /// Node `n`'s counters.
+    pub fn counters(&self, n: NodeIx) -> &Counters {
+        &self.nodes[n.0].counters
+    }
+
+    /// Clears every node's recorded events and counters (the trace hash is
+    /// kept).
+    pub fn clear_records(&mut self) {
+        for sn in &mut self.nodes {
+            sn.events.clear();
+            sn.counters = Counters::default();
+        }
+    }
+
+    /// A hash of everything that happened: every application event of every
+    /// node with its time, crashes and restarts. Same seed and scenario, same
+    /// hash.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace
+    }
+
+    /// Inputs processed so far (for wall-clock cost figures).
+    pub fn steps(&self) -> u64 {
+        self.processed
+    }
+
+    /// How often (virtual time) `run_until` checks its predicate.
+    pub fn set_check_interval(&mut self, every: Duration) {
+        self.check_every = every;
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until, |_| false);
+    }
+
+    /// Runs until `pred` holds (checked every check interval of virtual time)
+    /// or virtual time reaches `deadline`. Returns whether `pred` held.
+    pub fn run_until(&mut self, deadline: Instant, mut pred: impl FnMut(&Sim) -> bool) -> bool {
+        if pred(self) {
+            return true;
+        }
+        let mut next_check = self.now + self.check_every;
+        loop {
+            let q = self.queue.peek().map(|Reverse(s)| s.at);
+            let t = self.timers.first().map(|&(at, _)| at);
+            let next = match (q, t) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => deadline,
+            };
+            while next_check <= next.min(deadline) {
+                self.now = self.now.max(next_check.min(deadline));
+                if pred(self) {
+                    return true;
+                }
+                next_check += self.check_every;
+            }
+            if next > deadline {
+                self.now = deadline;
+                return pred(self);
+            }
+            self.now = next;
+            self.step();
+        }
+    }
+
+    /// Runs the single earliest thing due.
+    fn step(&mut self) {
+        self.processed += 1;
+        let q = self.queue.peek().map(|Reverse(s)| (s.at, s.seq));
+        let t = self.timers.first().copied();
+        let timer_first = match (q, t) {
+            (Some((qa, _)), Some((ta, _))) => ta < qa,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if timer_first {
+            let (at, ix) = self.timers.pop_first().expect("peeked");
+            self.nodes[ix].timer = None;
+            let local = at + self.nodes[ix].clock_offset;
+            if let Some(node) = self.nodes[ix].node.as_mut() {
+                node.handle_timeout(local);
+            }
+            self.drain(ix);
+            return;
+        }
+        if let Some(Reverse(s)) = self.queue.pop() {
+            self.run_action(s.action);
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, at: Instant, action: Action) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        }));
+    }
+
+    fn local_now(&self, ix: usize) -> Instant {
+        self.now + self.nodes[ix].clock_offset
+    }
+
+    pub(crate) fn random(&mut self) -> f64 {
+        (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn random_duration(&mut self, max: Duration) -> Duration {
+        if max.is_zero() {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.rng.next_u64() % (max.as_micros() as u64 + 1))
+    }
+
+    fn note(&mut self, ix: usize, what: &str) {
+        let mut s = String::new();
+        let _ = write!(s, "{}|{}|{}", self.now.as_micros(), ix, what);
+        self.hash_str(&s);
+    }
+
+    fn hash_str(&mut self, s: &str) {
+        for b in s.as_bytes() {
+            self.trace ^= u64::from(*b);
+            self.trace = self.trace.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// Carries out every output of node `ix` and re-arms its timer.
+    pub(crate) fn drain(&mut self, ix: usize) {
+        loop {
+            let Some(node) = self.nodes[ix].node.as_mut() else {
+                break;
+            };
+            let Some(t) = node.poll_transmit() else { break };
+            self.transmit(ix, t);
+        }
+        while let Some(e) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_event()) {
+            let mut s = String::new();
+            let _ = write!(s, "{}|{}|{:?}", self.now.as_micros(), ix, e);
+            self.hash_str(&s);
+            self.nodes[ix].events.push((self.now, e));
+        }
+        let next = self.nodes[ix].node.as_ref().and_then(|n| n.poll_timeout());
+        let sn = &mut self.nodes[ix];
+        if let Some(old) = sn.timer.take() {
+            self.timers.remove(&(old, ix));
+        }
+        if let Some(local) = next {
+            // Back to virtual time; a deadline in the past runs next.
+            let at = local.saturating_sub(sn.clock_offset).max(self.now);
+            sn.timer = Some(at);
+            self.timers.insert((at, ix));
+        }
+    }
+
+    fn transmit(&mut self, ix: usize, t: Transmit) {
+        match t {
+            Transmit::Datagram { to, data } => {
+                self.nodes[ix].counters.sent(&data, true);
+                match to {
+                    DatagramTarget::Beacon => self.multicast(ix, data),
+                    DatagramTarget::Unicast(addr) => self.unicast(ix, addr, data),
+                }
+            }
+            Transmit::Connect { link, addr } => self.connect(ix, link, addr),
+            Transmit::Write { link, data } => {
+                self.nodes[ix].counters.sent(&data, false);
+                if let Some(&c) = self.nodes[ix].links.get(&link) {
+                    self.write(c, ix, link, Some(data));
+                }
+            }
+            Transmit::Close { link } => {
+                if let Some(c) = self.nodes[ix].links.remove(&link) {
+                    self.write(c, ix, link, None);
+                }
+            }
+        }
+    }
+
+    /// Whether host `a` can send to address `ip` right now, and over which
+    /// segment (for faults).
+    fn path(&self, a: HostId, ip: IpAddr) -> Option<(HostId, SegmentId)> {
+        let (b, seg) = self.owner(ip)?;
+        if a == b {
+            return Some((b, seg));
+        }
+        if self.hosts[a.0].label != self.hosts[b.0].label {
+            return None;
+        }
+        let reach = self.hosts[a.0]
+            .addrs
+            .iter()
+            .any(|&(s, _)| s == seg || self.routed.contains(&(s.min(seg), s.max(seg))));
+        reach.then_some((b, seg))
+    }
+
+    fn owner(&self, ip: IpAddr) -> Option<(HostId, SegmentId)> {
+        // Addresses encode segment and host: 10.seg.hi.lo.
+        let IpAddr::V4(v4) = ip else { return None };
+        let o = v4.octets();
+        if o[0] != 10 {
+            return None;
+        }
+        let h = (usize::from(o[2]) * 256 + usize::from(o[3])).checked_sub(1)?;
+        let host = self.hosts.get(h)?;
+        let seg = host.addrs.iter().find(|(_, a)| *a == ip)?.0;
+        Some((HostId(h), seg))
+    }
+
+    /// The source address host `a` uses towards segment `seg`.
+    fn source_ip(&self, a: HostId, seg: SegmentId) -> IpAddr {
+        let h = &self.hosts[a.0];
+        h.addrs
+            .iter()
+            .find(|(s, _)| *s == seg)
+            .or_else(|| {
+                h.addrs
+                    .iter()
+                    .find(|(s, _)| self.routed.contains(&((*s).min(seg), (*s).max(seg))))
+            })
+            .or(h.addrs.first())
+            .map(|(_, ip)| *ip)
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    }
+
+    fn faults(&self, a: HostId, b: HostId, seg: SegmentId) -> Faults {
+        if a == b {
+            return Faults {
+                latency: Duration::from_micros(10),
+                ..Faults::lan()
+            };
+        }
+        self.pair_faults
+            .get(&(a.min(b), a.max(b)))
+            .copied()
+            .unwrap_or(self.segments[seg.0].faults)
+    }
+
+    fn multicast(&mut self, ix: usize, data: Bytes) {
+        let host = self.nodes[ix].host;
+        let port = DISCOVERY_PORT + self.nodes[ix].slot;
+        let segs: Vec<SegmentId> = self.hosts[host.0].addrs.iter().map(|(s, _)| *s).collect();
+        for seg in segs {
+            if !self.segments[seg.0].multicast {
+                continue;
+            }
+            let from = SocketAddr::new(self.source_ip(host, seg), port);
+            let members = self.segments[seg.0].hosts.clone();
+            for h in members {
+                if self.hosts[h.0].label != self.hosts[host.0].label {
+                    continue;
+                }
+                let faults = self.faults(host, h, seg);
+                for to in self.hosts[h.0].nodes.clone() {
+                    self.send_datagram(to, from, DatagramSource::Beacon, data.clone(), faults);
+                }
+            }
+        }
+    }
+
+    fn unicast(&mut self, ix: usize, addr: SocketAddr, data: Bytes) {
+        let host = self.nodes[ix].host;
+        let Some((b, seg)) = self.path(host, addr.ip()) else {
+            return;
+        };
+        let Some(slot) = addr.port().checked_sub(DISCOVERY_PORT) else {
+            return;
+        };
+        let Some(&to) = self.hosts[b.0].nodes.get(usize::from(slot)) else {
+            return;
+        };
+        let from = SocketAddr::new(
+            self.source_ip(host, seg),
+            DISCOVERY_PORT + self.nodes[ix].slot,
+        );
+        let faults = self.faults(host, b, seg);
+        self.send_datagram(to, from, DatagramSource::Unicast, data, faults);
+    }
+
+    fn send_datagram(
+        &mut self,
+        to: usize,
+        from: SocketAddr,
+        source: DatagramSource,
+        data: Bytes,
+        f: Faults,
+    ) {
+        if self.random() < f.loss {
+            return;
+        }
+        let copies = if self.random() < f.duplicate { 2 } else { 1 };
+        for _ in 0..copies {
+            let mut delay = f.latency + self.random_duration(f.jitter);
+            if self.random() < f.reorder {
+                delay += f.reorder_delay;
+            }
+            let life = self.nodes[to].life;
+            self.schedule(
+                self.now + delay,
+                Action::Datagram {
+                    to,
+                    life,
+                    from,
+                    source,
+                    data: data.clone(),
+                },
+            );
+        }
+    }
+
+    fn connect(&mut self, ix: usize, link: LinkId, addr: SocketAddr) {
+        let host = self.nodes[ix].host;
+        let life = self.nodes[ix].life;
+        let target = self.path(host, addr.ip()).and_then(|(b, seg)| {
+            let slot = usize::from(addr.port().checked_sub(LINK_PORT)?);
+            let to = *self.hosts[b.0].nodes.get(slot)?;
+            Some((b, seg, to))
+        });
+        let Some((b, seg, to)) = target else {
+            self.schedule(
+                self.now + CONNECT_TIMEOUT,
+                Action::ConnectFailed {
+                    node: ix,
+                    life,
+                    link,
+                },
+            );
+            return;
+        };
+        let faults = self.faults(host, b, seg);
+        if self.nodes[to].node.is_none() {
+            // Host up, nobody listening: refused after a round trip.
+            self.schedule(
+                self.now + faults.latency * 2,
+                Action::ConnectFailed {
+                    node: ix,
+                    life,
+                    link,
+                },
+            );
+            return;
+        }
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let local = SocketAddr::new(self.source_ip(host, seg), 40000 + (id.0 % 20000) as u16);
+        let conn = Conn::new(ix, life, link, local, to, self.nodes[to].life, addr, faults);
+        self.conns.insert(id, conn);
+        self.nodes[ix].links.insert(link, id);
+        self.schedule(self.now + faults.latency, Action::Accept { conn: id });
+    }
+
+    fn write(&mut self, c: ConnId, from: usize, link: LinkId, chunk: Option<Bytes>) {
+        let now = self.now;
+        let Some(conn) = self.conns.get(&c) else {
+            return;
+        };
+        let dir = conn.dir_from(from, link);
+        let (src_host, dst_ip) = (self.nodes[from].host, conn.addr_of(dir.flip()).ip());
+        let up = self.path(src_host, dst_ip).is_some();
+        let faults = conn.faults;
+        let mut delay = faults.latency;
+        let mut rto = MIN_RTO.max(faults.latency * 4);
+        while self.random() < faults.loss {
+            delay += rto;
+            rto *= 2;
+        }
+        let Some(conn) = self.conns.get_mut(&c) else {
+            return;
+        };
+        let pipe = conn.pipe(dir);
+        let seq = pipe.take_seq();
+        if !up || pipe.is_stuck() {
+            if pipe.stick(now, seq, chunk) {
+                let at = now + pipe.rto;
+                self.schedule(at, Action::Retry { conn: c, dir });
+            }
+            return;
+        }
+        let at = pipe.next_delivery(now + delay);
+        self.schedule(
+            at,
+            Action::Deliver {
+                conn: c,
+                dir,
+                seq,
+                chunk,
+            },
+        );
+    }
+
+    fn run_action(&mut self, action: Action) {
+        match action {
+            Action::Datagram {
+                to,
+                life,
+                from,
+                source,
+                data,
+            } => {
+                if self.nodes[to].life != life {
+                    return;
+                }
+                let local = self.local_now(to);
+                let sn = &mut self.nodes[to];
+                let Some(node) = sn.node.as_mut() else { return };
+                sn.counters.received(&data, true);
+                node.handle_datagram(local, from, source, data);
+                self.drain(to);
+            }
+            Action::Accept { conn } => self.accept(conn),
+            Action::Connected { conn } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                let (ix, life, link, local) = (c.a, c.a_life, c.a_link, c.a_addr);
+                if self.nodes[ix].life != life {
+                    return;
+                }
+                let now = self.local_now(ix);
+                if let Some(node) = self.nodes[ix].node.as_mut() {
+                    node.link_connected(now, link, local);
+                }
+                self.drain(ix);
+            }
+            Action::ConnectFailed {
+                node: ix,
+                life,
+                link,
+            } => {
+                if self.nodes[ix].life != life {
+                    return;
+                }
+                self.nodes[ix].links.remove(&link);
+                let now = self.local_now(ix);
+                if let Some(node) = self.nodes[ix].node.as_mut() {
+                    node.link_closed(now, link, LinkCloseReason::ConnectFailed);
+                }
+                self.drain(ix);
+            }
+            Action::Deliver {
+                conn,
+                dir,
+                seq,
+                chunk,
+            } => self.deliver(conn, dir, seq, chunk),
+            Action::Retry { conn, dir } => self.retry(conn, dir),
+        }
+    }
+
+    fn accept(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(&id) else { return };
+        let (b, b_life, remote, local, latency) =
+            (c.b, c.b_life, c.a_addr, c.b_addr, c.faults.latency);
+        if self.nodes[b].life != b_life || self.nodes[b].node.is_none() {
+            let (a, a_life, a_link) = (c.a, c.a_life, c.a_link);
+            self.conns.remove(&id);
+            self.schedule(
+                self.now + latency,
+                Action::ConnectFailed {
+                    node: a,
+                    life: a_life,
+                    link: a_link,
+                },
+            );
+            return;
+        }
+        let now = self.local_now(b);
+        let Some(node) = self.nodes[b].node.as_mut() else {
+            return;
+        };
+        let link = node.link_accepted(now, remote, local);
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.b_link = Some(link);
+        }
+        self.nodes[b].links.insert(link, id);
+        self.drain(b);
+        self.schedule(self.now + latency, Action::Connected { conn: id });
+    }
+
+    fn deliver(&mut self, id: ConnId, dir: Dir, seq: u64, chunk: Option<Bytes>) {
+        let now = self.now;
+        let Some(c) = self.conns.get(&id) else { return };
+        let (to, to_life, to_link) = c.end(dir.flip());
+        let from_host = self.nodes[c.end(dir).0].host;
+        let to_ip = c.addr_of(dir.flip()).ip();
+        if c.is_reset(dir.flip()) {
+            // The far end restarted: its stack answers with a reset.
+            let (from, from_life, from_link) = c.end(dir);
+            self.conns.remove(&id);
+            self.close_end(from, from_life, from_link, LinkCloseReason::Error);
+            return;
+        }
+        if c.is_dead(dir.flip()) {
+            return;
+        }
+        let up = self.path(from_host, to_ip).is_some();
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let pipe = c.pipe(dir);
+        if !up || pipe.is_stuck() {
+            if pipe.stick(now, seq, chunk) {
+                let at = now + pipe.rto;
+                self.schedule(at, Action::Retry { conn: id, dir });
+            }
+            return;
+        }
+        let Some(link) = to_link else { return };
+        match chunk {
+            Some(data) => {
+                if self.nodes[to].life != to_life {
+                    return;
+                }
+                self.nodes[to].counters.received(&data, false);
+                let local = self.local_now(to);
+                if let Some(node) = self.nodes[to].node.as_mut() {
+                    node.handle_link_data(local, link, data);
+                }
+                self.drain(to);
+            }
+            None => {
+                if c.close_dir(dir) {
+                    self.conns.remove(&id);
+                }
+                self.close_end(to, to_life, Some(link), LinkCloseReason::Remote);
+            }
+        }
+    }
+
+    fn close_end(&mut self, ix: usize, life: u32, link: Option<LinkId>, reason: LinkCloseReason) {
+        let Some(link) = link else { return };
+        if self.nodes[ix].life != life || self.nodes[ix].links.remove(&link).is_none() {
+            return;
+        }
+        let now = self.local_now(ix);
+        if let Some(node) = self.nodes[ix].node.as_mut() {
+            node.link_closed(now, link, reason);
+        }
+        self.drain(ix);
+    }
+
+    fn retry(&mut self, id: ConnId, dir: Dir) {
+        let now = self.now;
+        let Some(c) = self.conns.get(&id) else { return };
+        let from_host = self.nodes[c.end(dir).0].host;
+        let up = self.path(from_host, c.addr_of(dir.flip()).ip()).is_some();
+        let latency = c.faults.latency;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let pipe: &mut Pipe = c.pipe(dir);
+        if up {
+            let chunks = pipe.unstick();
+            let mut at = now + latency;
+            let mut plan = Vec::with_capacity(chunks.len());
+            for (seq, chunk) in chunks {
+                at = pipe.next_delivery(at);
+                plan.push((at, seq, chunk));
+            }
+            for (at, seq, chunk) in plan {
+                self.schedule(
+                    at,
+                    Action::Deliver {
+                        conn: id,
+                        dir,
+                        seq,
+                        chunk,
+                    },
+                );
+            }
+            return;
+        }
+        if pipe.stuck_for(now) >= STREAM_BREAK_AFTER {
+            // Broken: both ends learn it, the bytes in flight are lost.
+            let c = self.conns.remove(&id).expect("present");
+            let (a, al, alink) = c.end(Dir::AtoB);
+            let (b, bl, blink) = c.end(Dir::BtoA);
+            self.close_end(a, al, alink, LinkCloseReason::Error);
+            self.close_end(b, bl, blink, LinkCloseReason::Error);
+            return;
+        }
+        pipe.backoff();
+        let at = now + pipe.rto;
+        self.schedule(at, Action::Retry { conn: id, dir });
+    }
+}
