@@ -8,7 +8,8 @@
 #   RUSTC_BOOTSTRAP=1. No nightly toolchain is needed.
 # - Installs cargo-fuzz (`cargo install cargo-fuzz --locked`) if it is missing.
 # - Seeds fuzz/corpus/<target>/ with the golden vectors tests/vectors/**/*.hex
-#   (hex text; `#` starts a comment; whitespace ignored), if there are any.
+#   (hex text; `#` starts a comment; whitespace ignored), if there are any,
+#   plus a bare frame header, and passes every target fuzz/netcluster.dict.
 # - Builds in $CARGO_TARGET_DIR (default: the workspace's target/), so repeated
 #   runs, and the rest of the workspace, share one build cache.
 # - Exits non-zero if any target finds a crash; the crashing inputs are left
@@ -126,6 +127,17 @@ if [[ -d $root/tests/vectors ]]; then
     done < <(find "$root/tests/vectors" -type f -name '*.hex' -print0 | sort -z)
 fi
 echo "$seeded vector(s) seeded into fuzz/corpus/<target>/"
+# With no vectors, libFuzzer can stay stuck before the magic for a whole short
+# run: give every target a bare header (a discovery frame of length 10) too.
+for t in "${targets[@]}"; do
+    mkdir -p "$fuzz_dir/corpus/$t"
+    case $t in
+    stream) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
+    discovery | link | admin | tracker) printf '\x01' ;;
+    *) printf 'NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
+    esac >"$fuzz_dir/corpus/$t/seed-header"
+done
+dict=$fuzz_dir/netcluster.dict
 
 section "fuzz: build (sanitizer: $sanitizer)"
 build_start=$(date +%s)
@@ -153,7 +165,8 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     status=0
     cargo fuzz run --fuzz-dir "$fuzz_dir" -s "$sanitizer" "$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 "${extra_args[@]}" >"$log" 2>&1 || status=$?
+        -max_total_time="$secs" -dict="$dict" -print_final_stats=1 "${extra_args[@]}" \
+        >"$log" 2>&1 || status=$?
     elapsed=$(($(date +%s) - start))
     runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)
     cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE .*cov: \([0-9]*\).*/\1/p' "$log" | tail -n 1)

@@ -103,6 +103,10 @@ impl Ord for Scheduled {
 pub const STREAM_BREAK_AFTER: Duration = Duration::from_secs(20);
 /// Time a connect to an unreachable address takes to fail.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Steps at one virtual instant after which the simulation reports a
+/// livelock instead of spinning.
+const LIVELOCK_STEPS: u64 = 5_000_000;
+
 /// Smallest stream retransmission timeout, as in Linux.
 pub const MIN_RTO: Duration = Duration::from_millis(200);
 
@@ -387,6 +391,7 @@ impl Sim {
             return true;
         }
         let mut next_check = self.now + self.check_every;
+        let mut same_instant = 0u64;
         loop {
             let q = self.queue.peek().map(|Reverse(s)| s.at);
             let t = self.timers.first().map(|&(at, _)| at);
@@ -406,9 +411,25 @@ impl Sim {
                 self.now = deadline;
                 return pred(self);
             }
+            if next == self.now {
+                same_instant += 1;
+                // A node that keeps asking to be woken at the instant it was
+                // just woken would spin a real driver too: report it.
+                assert!(same_instant < LIVELOCK_STEPS, "livelock at {:?}: {}", self.now, self.livelock_report());
+            } else {
+                same_instant = 0;
+            }
             self.now = next;
             self.step();
         }
+    }
+
+    fn livelock_report(&self) -> String {
+        let mut out = String::new();
+        for (at, ix) in self.timers.iter().take(5) {
+            let _ = write!(out, "node {ix} timer {at:?}; ");
+        }
+        out
     }
 
     /// Runs the single earliest thing due.

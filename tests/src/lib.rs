@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod sim_helpers;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

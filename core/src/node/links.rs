@@ -5,6 +5,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use core::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 
 use super::output::{Event, LinkCloseReason, LinkId, Transmit};
@@ -652,8 +654,8 @@ impl Node {
             }
             return;
         }
-        let interval = self.cfg.keepalive_interval;
-        let dead_after = interval * u32::from(self.cfg.keepalive_count.max(1));
+        let interval = self.ping_interval(l);
+        let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
         let silent = now - l.last_rx;
         if silent >= dead_after {
             self.stats.keepalive_timeouts += 1;
@@ -680,14 +682,31 @@ impl Node {
         self.arm_keepalive(now, link);
     }
 
+    /// How long this side lets a link idle before pinging. Both sides may
+    /// ping, but the side with the larger id waits half an interval more: as
+    /// long as the other side's pings arrive it never needs to, so a link
+    /// costs one PING and one PONG per interval, not two of each. Detection
+    /// is unchanged: either side closes after `count` silent intervals.
+    fn ping_interval(&self, l: &Link) -> Duration {
+        let i = self.cfg.keepalive_interval;
+        if l.peer.is_some_and(|p| p < self.id) {
+            i + i / 2
+        } else {
+            i
+        }
+    }
+
     /// Sets the link's timer to its next ping or its death, whichever first.
     fn arm_keepalive(&mut self, now: Instant, link: LinkId) {
         let Some(l) = self.links.get(&link) else {
             return;
         };
-        let interval = self.cfg.keepalive_interval;
-        let dead_at = l.last_rx + interval * u32::from(self.cfg.keepalive_count.max(1));
+        let interval = self.ping_interval(l);
+        let dead_at =
+            l.last_rx + self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
         let next_ping = match l.last_ping {
+            // Without the peer's ADVERTISE we may not ping: only death is due.
+            _ if !l.peer_keepalive => dead_at,
             Some(p) if p >= l.last_rx => p + interval,
             _ => l.last_rx + interval,
         };
