@@ -25,7 +25,9 @@ struct Row {
 
 fn everyone_sees_everyone(sim: &Sim, nodes: &[NodeIx]) -> bool {
     let want = nodes.len() - 1;
-    nodes.iter().all(|&n| sim.node(n).is_some_and(|node| node.peers().count() == want))
+    nodes
+        .iter()
+        .all(|&n| sim.node(n).is_some_and(|node| node.peers().count() == want))
 }
 
 fn measure(n: usize, seed: u64) -> Row {
@@ -40,7 +42,9 @@ fn measure(n: usize, seed: u64) -> Row {
     let start = sim.now();
     let wall = WallInstant::now();
     sim.set_check_interval(Duration::from_millis(5));
-    let converged = sim.run_until(start + Duration::from_secs(30), |s| everyone_sees_everyone(s, &nodes));
+    let converged = sim.run_until(start + Duration::from_secs(30), |s| {
+        everyone_sees_everyone(s, &nodes)
+    });
     let full_view = converged.then(|| sim.now() - start);
 
     // Let start-up traffic settle, then measure a steady minute.
@@ -69,7 +73,9 @@ fn measure(n: usize, seed: u64) -> Row {
     let others: Vec<NodeIx> = nodes.iter().copied().filter(|&x| x != victim).collect();
     let detected = sim.run_until(crashed_at + Duration::from_secs(30), |s| {
         others.iter().all(|&o| {
-            s.events(o).iter().any(|(_, e)| matches!(e, Event::PeerDown { id, .. } if *id == victim_id))
+            s.events(o)
+                .iter()
+                .any(|(_, e)| matches!(e, Event::PeerDown { id, .. } if *id == victim_id))
         })
     });
     let crash_detect = detected.then(|| sim.now() - crashed_at);
@@ -91,8 +97,15 @@ fn fmt(d: Option<Duration>) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![10, 100, 1000] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10, 100, 1000]
+    } else {
+        sizes
+    };
     println!(
         "| N | full view | msgs sent/node/s | msgs recv/node/s | bytes sent/node/s | bytes recv/node/s | crash seen by all | wall s per sim s |"
     );

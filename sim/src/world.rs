@@ -415,7 +415,12 @@ impl Sim {
                 same_instant += 1;
                 // A node that keeps asking to be woken at the instant it was
                 // just woken would spin a real driver too: report it.
-                assert!(same_instant < LIVELOCK_STEPS, "livelock at {:?}: {}", self.now, self.livelock_report());
+                assert!(
+                    same_instant < LIVELOCK_STEPS,
+                    "livelock at {:?}: {}",
+                    self.now,
+                    self.livelock_report()
+                );
             } else {
                 same_instant = 0;
             }

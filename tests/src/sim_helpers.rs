@@ -34,7 +34,9 @@ pub fn lan_nodes(
     cluster: &str,
     prefix: &str,
 ) -> Vec<NodeIx> {
-    lan_nodes_with(sim, seg, n, |i| Config::lan(cluster, format!("{prefix}{i}")))
+    lan_nodes_with(sim, seg, n, |i| {
+        Config::lan(cluster, format!("{prefix}{i}"))
+    })
 }
 
 /// Like [`lan_nodes`], with the configuration of node `i` from `cfg(i)`.
@@ -195,8 +197,11 @@ pub fn describe_views(sim: &Sim, nodes: &[NodeIx]) -> String {
             }
             Some(node) => {
                 let me = sim.node_id(n);
-                let want: BTreeSet<NodeId> =
-                    nodes.iter().map(|&o| sim.node_id(o)).filter(|i| *i != me).collect();
+                let want: BTreeSet<NodeId> = nodes
+                    .iter()
+                    .map(|&o| sim.node_id(o))
+                    .filter(|i| *i != me)
+                    .collect();
                 let have: BTreeSet<NodeId> = node.peers().map(|p| p.id).collect();
                 let missing = want.difference(&have).count();
                 let extra = have.difference(&want).count();

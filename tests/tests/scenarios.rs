@@ -20,9 +20,8 @@ use netcluster_core::wire::{ProtoRange, Protocol, VersionRange, VersionRanges};
 use netcluster_core::{Config, Event, Instant, NodeId};
 use netcluster_sim::{Faults, NodeIx, Sim, LINK_PORT};
 use netcluster_tests::sim_helpers::{
-    all_see_all, converge, describe_views, downs_of, elapsed, events_matching,
-    first_event, ids_of, is_down_of, is_up_of, lan_nodes, lan_nodes_with, peer_ids, sees_exactly,
-    view_from_events,
+    all_see_all, converge, describe_views, downs_of, elapsed, events_matching, first_event, ids_of,
+    is_down_of, is_up_of, lan_nodes, lan_nodes_with, peer_ids, sees_exactly, view_from_events,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -195,7 +194,10 @@ fn s03_crash_reported_timed_out_within_keepalive_bound() {
         first = first.min(d);
         last = last.max(d);
         assert_eq!(reason, DownReason::TimedOut, "{n:?}: reason");
-        assert!(d <= upper, "{n:?} reported the crash after {d:?} > {upper:?}");
+        assert!(
+            d <= upper,
+            "{n:?} reported the crash after {d:?} > {upper:?}"
+        );
         assert!(
             d >= lower,
             "{n:?} reported the crash after only {d:?} < {lower:?}"
@@ -249,7 +251,11 @@ fn s04_lossy_network_no_flapping_and_join() {
         downs.len(),
         &downs[..downs.len().min(5)]
     );
-    assert!(all_see_all(&sim, &nodes), "views after 10 minutes:\n{}", describe_views(&sim, &nodes));
+    assert!(
+        all_see_all(&sim, &nodes),
+        "views after 10 minutes:\n{}",
+        describe_views(&sim, &nodes)
+    );
 
     let host = sim.add_host(&[lan]);
     let newbie = sim.add_node(host, Config::lan("scn", "late"));
@@ -258,7 +264,10 @@ fn s04_lossy_network_no_flapping_and_join() {
     all.push(newbie);
     sim.set_check_interval(10 * MS);
     let ok = sim.run_until(t_join + secs(10), |s| all_see_all(s, &all));
-    eprintln!("[s04] newcomer converged: {ok} after {:?}", elapsed(sim.now(), t_join));
+    eprintln!(
+        "[s04] newcomer converged: {ok} after {:?}",
+        elapsed(sim.now(), t_join)
+    );
     assert!(
         ok,
         "the newcomer did not converge within 10 s under loss:\n{}",
@@ -284,7 +293,11 @@ fn s05_partition_and_heal() {
         .collect();
     sim.set_check_interval(10 * MS);
     let took = converge(&mut sim, &nodes, secs(5));
-    assert!(took.is_some(), "no convergence:\n{}", describe_views(&sim, &nodes));
+    assert!(
+        took.is_some(),
+        "no convergence:\n{}",
+        describe_views(&sim, &nodes)
+    );
     sim.run_for(secs(3));
     let (a, b) = nodes.split_at(10);
     let t_split = sim.now();
@@ -346,7 +359,10 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         .collect();
     let mut cfg = Config::lan("scn", "v99");
     cfg.versions = VersionRanges::from_entries(ranges.iter());
-    assert_eq!(cfg.versions.range_of(Protocol::Discovery.id()), Some(VersionRange::new(1, 1)));
+    assert_eq!(
+        cfg.versions.range_of(Protocol::Discovery.id()),
+        Some(VersionRange::new(1, 1))
+    );
     let host = sim.add_host(&[lan]);
     let odd = sim.add_node(host, cfg);
     let odd_id = sim.node_id(odd);
@@ -386,27 +402,51 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         sim.events(odd)
     );
     for (_, e) in &odd_rejects {
-        let Event::LinkRejected { by_remote, peer, .. } = e else { unreachable!() };
+        let Event::LinkRejected {
+            by_remote, peer, ..
+        } = e
+        else {
+            unreachable!()
+        };
         // It refuses HELLOs itself (by_remote false) or is refused on the
         // links it opens (by_remote true); a known peer must be a normal node.
         let _ = by_remote;
         if let Some(p) = peer {
-            assert!(ids_of(&sim, &normal).contains(p), "reject names an unknown peer {p:?}");
+            assert!(
+                ids_of(&sim, &normal).contains(p),
+                "reject names an unknown peer {p:?}"
+            );
         }
     }
     // Both directions happen: it opens links (refused by the normal node)
     // and normal nodes open links to it (refused by it).
     let by_remote_kinds: BTreeSet<bool> = odd_rejects
         .iter()
-        .map(|(_, e)| matches!(e, Event::LinkRejected { by_remote: true, .. }))
+        .map(|(_, e)| {
+            matches!(
+                e,
+                Event::LinkRejected {
+                    by_remote: true,
+                    ..
+                }
+            )
+        })
         .collect();
-    eprintln!("[s06] v99 node rejects: {} (by_remote kinds {by_remote_kinds:?})", odd_rejects.len());
+    eprintln!(
+        "[s06] v99 node rejects: {} (by_remote kinds {by_remote_kinds:?})",
+        odd_rejects.len()
+    );
 
     // At least one normal node reports it, with the ranges the other way round.
     let mut normal_reports = 0;
     for &n in &normal {
         for (_, e) in events_matching(&sim, n, Instant::ZERO, |e| version_reject(e, ours, v99)) {
-            let Event::LinkRejected { peer, by_remote, .. } = &e else { unreachable!() };
+            let Event::LinkRejected {
+                peer, by_remote, ..
+            } = &e
+            else {
+                unreachable!()
+            };
             if let Some(p) = peer {
                 assert_eq!(*p, odd_id, "{n:?}: version reject names the wrong peer");
             }
@@ -422,13 +462,28 @@ fn s06_incompatible_link_version_rejected_both_sides() {
     // there) is one the normal node received (by_remote true), and back.
     let odd_sent = odd_rejects
         .iter()
-        .filter(|(_, e)| matches!(e, Event::LinkRejected { by_remote: false, .. }))
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::LinkRejected {
+                    by_remote: false,
+                    ..
+                }
+            )
+        })
         .count();
     let normal_received: usize = normal
         .iter()
         .map(|&n| {
             events_matching(&sim, n, Instant::ZERO, |e| {
-                version_reject(e, ours, v99) && matches!(e, Event::LinkRejected { by_remote: true, .. })
+                version_reject(e, ours, v99)
+                    && matches!(
+                        e,
+                        Event::LinkRejected {
+                            by_remote: true,
+                            ..
+                        }
+                    )
             })
             .len()
         })
@@ -470,7 +525,9 @@ fn s07_two_clusters_stay_apart() {
     let mut all = a.clone();
     all.extend(&b);
     sim.set_check_interval(10 * MS);
-    let ok = sim.run_until(sim.now() + secs(3), |s| all_see_all(s, &a) && all_see_all(s, &b));
+    let ok = sim.run_until(sim.now() + secs(3), |s| {
+        all_see_all(s, &a) && all_see_all(s, &b)
+    });
     assert!(
         ok,
         "clusters did not converge within 3 s:\na:\n{}b:\n{}",
@@ -486,9 +543,12 @@ fn s07_two_clusters_stay_apart() {
                 "{n:?} (cluster {name}) does not see exactly its cluster:\n{}",
                 describe_views(&sim, &all)
             );
-            let leaked = events_matching(&sim, n, Instant::ZERO, |e| {
-                matches!(e, Event::PeerUp(p) if foreign.contains(&p.id))
-            });
+            let leaked = events_matching(
+                &sim,
+                n,
+                Instant::ZERO,
+                |e| matches!(e, Event::PeerUp(p) if foreign.contains(&p.id)),
+            );
             assert!(leaked.is_empty(), "{n:?} saw the other cluster: {leaked:?}");
         }
     }
@@ -516,7 +576,11 @@ fn s08_five_nodes_on_one_host() {
         describe_views(&sim, &nodes)
     );
     sim.run_for(secs(10));
-    assert!(all_see_all(&sim, &nodes), "unstable:\n{}", describe_views(&sim, &nodes));
+    assert!(
+        all_see_all(&sim, &nodes),
+        "unstable:\n{}",
+        describe_views(&sim, &nodes)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -536,7 +600,12 @@ fn s09_segments_joined_by_late_seed() {
     let seed_host = sim.add_host(&[seg_b]);
     let h = seed_host.0 + 1;
     let seed_addr = SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::new(10, seg_b.0 as u8, (h / 256) as u8, (h % 256) as u8)),
+        IpAddr::V4(Ipv4Addr::new(
+            10,
+            seg_b.0 as u8,
+            (h / 256) as u8,
+            (h % 256) as u8,
+        )),
         LINK_PORT,
     );
     let a = lan_nodes_with(&mut sim, seg_a, 5, |i| {
@@ -646,11 +715,17 @@ fn s11_crash_restart_new_incarnation() {
             }
             let ids = peer_ids(s, n);
             let uniq: BTreeSet<NodeId> = ids.iter().copied().collect();
-            assert_eq!(ids.len(), uniq.len(), "{n:?} lists a peer twice at {:?}", s.now());
+            assert_eq!(
+                ids.len(),
+                uniq.len(),
+                "{n:?} lists a peer twice at {:?}",
+                s.now()
+            );
             assert!(ids.len() <= nodes.len() - 1, "{n:?} lists too many peers");
             let from_events = view_from_events(s, n);
             assert_eq!(
-                uniq, from_events,
+                uniq,
+                from_events,
                 "{n:?} at {:?}: peers() disagrees with its PeerUp/PeerDown events",
                 s.now()
             );
@@ -676,15 +751,27 @@ fn s11_crash_restart_new_incarnation() {
         assert!(down_at < t_restart, "{n:?}: down only after the restart");
         let up = events_matching(&sim, n, t_crash, |e| is_up_of(e, vid));
         assert!(!up.is_empty(), "{n:?} never saw the restarted node up");
-        let (up_at, Event::PeerUp(info)) = &up[0] else { unreachable!() };
-        assert!(*up_at >= t_restart && *up_at > down_at, "{n:?}: up before down/restart");
-        assert_eq!(info.incarnation, new_inc, "{n:?}: PeerUp with the old incarnation");
+        let (up_at, Event::PeerUp(info)) = &up[0] else {
+            unreachable!()
+        };
+        assert!(
+            *up_at >= t_restart && *up_at > down_at,
+            "{n:?}: up before down/restart"
+        );
+        assert_eq!(
+            info.incarnation, new_inc,
+            "{n:?}: PeerUp with the old incarnation"
+        );
         assert_eq!(
             sim.node(n).unwrap().peer(&vid).map(|p| p.incarnation),
             Some(new_inc),
             "{n:?} does not list the new incarnation at the end"
         );
-        assert_eq!(downs.len(), 1, "{n:?} saw it go down more than once: {downs:?}");
+        assert_eq!(
+            downs.len(),
+            1,
+            "{n:?} saw it go down more than once: {downs:?}"
+        );
         assert_eq!(up.len(), 1, "{n:?} saw it come up more than once");
     }
     assert!(

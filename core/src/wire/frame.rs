@@ -193,6 +193,11 @@ impl Frame {
             }
             let ext_len = get_u16(buf, pos) as usize;
             pos += 2;
+            // The flag promises TLVs: an empty block would not re-emit
+            // byte for byte, so it is refused.
+            if ext_len == 0 {
+                return Err(Error::Malformed { field: "ext_len" });
+            }
             if buf.len() - pos < ext_len {
                 return Err(Error::Truncated { field: "ext_tlv" });
             }

@@ -166,6 +166,12 @@ impl Body for Data {
         let group = if flags & FLAG_GROUP != 0 {
             Some(r.str8("group", limits.max_name)?)
         } else {
+            // Unicast data follows a path; only group data fans out.
+            if !route.is_path() {
+                return Err(Error::Malformed {
+                    field: "route_parents",
+                });
+            }
             None
         };
         let payload = r.rest();

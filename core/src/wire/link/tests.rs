@@ -94,23 +94,26 @@ fn data() -> impl Strategy<Value = Data> {
         any::<u32>(),
         any::<u64>(),
         (1u16..1000).prop_flat_map(|c| (0..c, Just(c))),
-        route(),
+        (route(), path()),
         proptest::option::of(name()),
         payload(200),
     )
         .prop_map(
-            |(flags, semantics, priority, channel, seq, (fi, fc), route, group, payload)| Data {
-                flags,
-                semantics,
-                priority,
-                channel,
-                seq,
-                frag_index: fi,
-                frag_count: fc,
-                msg_len: payload.len() as u32 + 17,
-                route,
-                group,
-                payload,
+            |(flags, semantics, priority, channel, seq, (fi, fc), (tree, path), group, payload)| {
+                Data {
+                    flags,
+                    semantics,
+                    priority,
+                    channel,
+                    seq,
+                    frag_index: fi,
+                    frag_count: fc,
+                    msg_len: payload.len() as u32 + 17,
+                    // Group data may fan out over a tree; unicast data follows a path.
+                    route: if group.is_some() { tree } else { path },
+                    group,
+                    payload,
+                }
             },
         )
 }
