@@ -304,6 +304,28 @@ impl Sim {
         r
     }
 
+    /// Hands node `n` a datagram now, as if it had arrived from `from`
+    /// (hostile or malformed input, traffic from outside the simulation).
+    pub fn inject_datagram(
+        &mut self,
+        n: NodeIx,
+        from: SocketAddr,
+        source: DatagramSource,
+        data: Bytes,
+    ) {
+        let life = self.nodes[n.0].life;
+        self.schedule(
+            self.now,
+            Action::Datagram {
+                to: n.0,
+                life,
+                from,
+                source,
+                data,
+            },
+        );
+    }
+
     /// Cuts `hosts` off from every other host: they still reach each other.
     pub fn partition(&mut self, hosts: &[HostId]) {
         let label = self.next_label;

@@ -1,0 +1,275 @@
+//! Hostile and bogus input: every bound holds, every drop is counted, and
+//! the node keeps working for its real peers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use netcluster_core::node::{DatagramSource, Transmit};
+use netcluster_core::wire::discovery::{Announce, Beacon, Search};
+use netcluster_core::wire::link::{Hello, Intro, Lsa};
+use netcluster_core::wire::{
+    cluster_hash, Body, FixedList, HeaderList, NodeId, NodeState, StrList, VersionRanges,
+};
+use netcluster_core::{Config, Instant, Node};
+use netcluster_sim::{Faults, NodeIx, Sim};
+
+fn announce(i: u32, cluster: &str) -> Announce {
+    let mut id = [0u8; 16];
+    id[..4].copy_from_slice(&i.to_be_bytes());
+    id[15] = 0xee;
+    Announce {
+        node_id: NodeId(id),
+        cluster_hash: cluster_hash(cluster),
+        incarnation: 1,
+        sequence: i,
+        interval_ms: 1000,
+        peer_count: 0,
+        state: NodeState::Ready,
+        link_addr: format!("10.99.{}.{}:7400", (i >> 8) & 0xff, i & 0xff)
+            .parse()
+            .unwrap(),
+        ranges: VersionRanges::supported(),
+    }
+}
+
+fn from(i: u32) -> SocketAddr {
+    format!("10.99.{}.{}:17400", (i >> 8) & 0xff, i & 0xff)
+        .parse()
+        .unwrap()
+}
+
+/// Drains a node's outputs, returning (datagrams, connects).
+fn drain(node: &mut Node) -> (usize, usize) {
+    let (mut d, mut c) = (0, 0);
+    while let Some(t) = node.poll_transmit() {
+        match t {
+            Transmit::Datagram { .. } => d += 1,
+            Transmit::Connect { .. } => c += 1,
+            _ => {}
+        }
+    }
+    while node.poll_event().is_some() {}
+    (d, c)
+}
+
+fn small_limits() -> Config {
+    let mut cfg = Config::lan("c", "victim");
+    cfg.max_peers = 100;
+    cfg.max_links = 8;
+    cfg
+}
+
+#[test]
+fn garbage_datagrams_are_counted_and_never_answered() {
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    drain(&mut node);
+    let mut x: u64 = 0x1234_5678;
+    let mut sent = 0;
+    for i in 0..20_000u32 {
+        // A cheap deterministic byte soup, with valid magic half the time so
+        // the decoders past the header are exercised too.
+        let len = (i % 300) as usize;
+        let mut v: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if i % 2 == 0 && len >= 2 {
+            v[0] = b'N';
+            v[1] = b'C';
+        }
+        node.handle_datagram(
+            Instant::from_micros(u64::from(i)),
+            from(i),
+            DatagramSource::Beacon,
+            Bytes::from(v),
+        );
+        sent += drain(&mut node).0;
+    }
+    let s = node.stats();
+    assert_eq!(s.datagrams_received, 20_000);
+    assert!(
+        s.dropped_malformed + s.dropped_version + s.dropped_limit + s.dropped_unexpected >= 19_000,
+        "{s:?}"
+    );
+    assert_eq!(sent, 0, "garbage must not make the node send anything");
+}
+
+#[test]
+fn search_flood_is_rate_limited_and_candidates_are_bounded() {
+    let cfg = small_limits();
+    let (burst, rate) = (cfg.notify_burst as usize, cfg.notify_per_sec as usize);
+    let mut node = Node::new(cfg, NodeId([1; 16]), 1, Instant::ZERO);
+    drain(&mut node);
+    let mut notifies = 0;
+    let mut connects = 0;
+    // 10,000 strangers SEARCH within one second.
+    for i in 0..10_000u32 {
+        let now = Instant::from_micros(u64::from(i) * 100);
+        let data = Search(announce(i, "c")).to_bytes().unwrap();
+        node.handle_datagram(now, from(i), DatagramSource::Beacon, data);
+        let (d, c) = drain(&mut node);
+        notifies += d;
+        connects += c;
+        if let Some(t) = node.poll_timeout() {
+            if t <= now {
+                node.handle_timeout(now);
+                let (d, c) = drain(&mut node);
+                notifies += d;
+                connects += c;
+            }
+        }
+    }
+    node.handle_timeout(Instant::from_millis(2_000));
+    notifies += drain(&mut node).0;
+    // Beacons are datagrams too: at most a few in 2 s.
+    assert!(
+        notifies <= burst + 2 * rate + 4,
+        "{notifies} datagrams for 10,000 searches"
+    );
+    assert!(node.stats().notify_suppressed > 9_000);
+    assert!(
+        node.stats().dropped_limit > 9_000,
+        "candidates past max_peers are refused"
+    );
+    assert!(
+        connects <= 8 * 3,
+        "link attempts stay within the link bound: {connects}"
+    );
+}
+
+#[test]
+fn other_cluster_and_own_beacons_are_ignored() {
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    drain(&mut node);
+    for i in 0..100u32 {
+        let data = Beacon(announce(i, "other")).to_bytes().unwrap();
+        node.handle_datagram(
+            Instant::from_millis(1),
+            from(i),
+            DatagramSource::Beacon,
+            data,
+        );
+    }
+    let mut own = announce(0, "c");
+    own.node_id = NodeId([1; 16]);
+    node.handle_datagram(
+        Instant::from_millis(2),
+        from(0),
+        DatagramSource::Beacon,
+        Beacon(own).to_bytes().unwrap(),
+    );
+    node.handle_timeout(Instant::from_millis(50));
+    let (_, connects) = drain(&mut node);
+    assert_eq!(connects, 0);
+    assert_eq!(node.stats().dropped_other_cluster, 100);
+    assert_eq!(node.stats().dropped_own, 1);
+}
+
+fn lsa(i: u32) -> Lsa {
+    let mut id = [0u8; 16];
+    id[..4].copy_from_slice(&i.to_be_bytes());
+    id[15] = 0x77;
+    Lsa {
+        origin: NodeId(id),
+        incarnation: 1,
+        sequence: 1,
+        age_s: 0,
+        state: NodeState::Ready,
+        flags: 0,
+        link_addr: "10.98.0.1:7400".parse().unwrap(),
+        name: "fake".into(),
+        neighbours: FixedList::default(),
+        groups: StrList::default(),
+        headers: HeaderList::default(),
+    }
+}
+
+#[test]
+fn hostile_link_is_bounded_and_closed_on_bad_framing() {
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    drain(&mut node);
+    let remote: SocketAddr = "10.98.0.1:40000".parse().unwrap();
+    let local: SocketAddr = "10.98.0.2:7400".parse().unwrap();
+    let link = node.link_accepted(Instant::from_millis(1), remote, local);
+    let hello = Hello(Intro {
+        node_id: NodeId([9; 16]),
+        incarnation: 1,
+        capabilities: 0,
+        state: NodeState::Ready,
+        link_addr: "10.98.0.1:7400".parse().unwrap(),
+        cluster: "c".into(),
+        name: "attacker".into(),
+        ranges: VersionRanges::supported(),
+        headers: HeaderList::default(),
+        groups: StrList::default(),
+    });
+    node.handle_link_data(Instant::from_millis(2), link, hello.to_bytes().unwrap());
+    drain(&mut node);
+    // 1,000 LSAs from made-up origins: the database holds at most max_peers.
+    let mut stream = Vec::new();
+    for i in 0..1_000 {
+        stream.extend_from_slice(&lsa(i).to_bytes().unwrap());
+    }
+    node.handle_link_data(Instant::from_millis(3), link, Bytes::from(stream));
+    node.handle_timeout(Instant::from_millis(10));
+    drain(&mut node);
+    assert!(node.stats().dropped_limit >= 900, "{:?}", node.stats());
+    assert!(node.peers().count() <= 100);
+    // A frame header announcing 2 GiB closes the link instead of buffering.
+    let mut huge = vec![b'N', b'C', 2, 1, 5, 0];
+    huge.extend_from_slice(&0x8000_0000u32.to_be_bytes());
+    node.handle_link_data(Instant::from_millis(20), link, Bytes::from(huge));
+    let mut closed = false;
+    while let Some(t) = node.poll_transmit() {
+        if let Transmit::Close { link: l } = t {
+            closed |= l == link;
+        }
+    }
+    assert!(closed, "bad framing must close the link");
+    assert!(node.stats().dropped_malformed >= 1);
+}
+
+#[test]
+fn mesh_keeps_working_under_a_datagram_flood() {
+    let mut sim = Sim::new(5);
+    let lan = sim.add_segment(Faults::lan());
+    let nodes: Vec<NodeIx> = (0..5)
+        .map(|i| {
+            let h = sim.add_host(&[lan]);
+            sim.add_node(h, Config::lan("c", format!("n{i}")))
+        })
+        .collect();
+    // Every millisecond for 5 s, the first node gets a SEARCH from a new
+    // stranger and a malformed datagram.
+    for i in 0..5_000u32 {
+        let data = Search(announce(i, "c")).to_bytes().unwrap();
+        sim.inject_datagram(nodes[0], from(i), DatagramSource::Beacon, data);
+        sim.inject_datagram(
+            nodes[0],
+            from(i),
+            DatagramSource::Unicast,
+            Bytes::from_static(b"NC\x09"),
+        );
+        sim.run_for(Duration::from_millis(1));
+    }
+    for &n in &nodes {
+        let real = sim
+            .node(n)
+            .unwrap()
+            .peers()
+            .filter(|p| p.name.starts_with('n'))
+            .count();
+        assert_eq!(real, 4, "node {n:?} lost its real peers");
+    }
+    let stats = sim.node(nodes[0]).unwrap().stats().clone();
+    assert!(stats.notify_suppressed > 4_000, "{stats:?}");
+    assert!(
+        stats.dropped_malformed + stats.dropped_unexpected >= 5_000,
+        "{stats:?}"
+    );
+}
