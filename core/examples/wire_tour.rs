@@ -38,10 +38,7 @@ fn main() {
         link_addr: SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 7946),
         ranges: VersionRanges::supported(),
     });
-    let beacon_bytes = show(
-        "discovery: BEACON",
-        Frame::new(DiscoveryMessage::Beacon(beacon)),
-    );
+    let beacon_bytes = show("discovery: BEACON", Frame::new(DiscoveryMessage::Beacon(beacon)));
 
     // Link: the HELLO that opens a link, then a keepalive PING.
     let hello = Hello(Intro {
@@ -57,10 +54,7 @@ fn main() {
         groups: StrList::from_names(["jobs", "logs"]).expect("a small group list"),
     });
     let hello_bytes = show("link: HELLO", Frame::new(LinkMessage::Hello(hello)));
-    show(
-        "link: PING",
-        Frame::new(LinkMessage::Ping(Ping { token: 0x0102_0304 })),
-    );
+    show("link: PING", Frame::new(LinkMessage::Ping(Ping { token: 0x0102_0304 })));
 
     // Tracker: a node registering with the rendezvous server.
     show(
@@ -114,10 +108,7 @@ fn main() {
         }]),
         detail: "no common link version".into(),
     };
-    show(
-        "link: REJECT (the answer to that HELLO)",
-        Frame::new(LinkMessage::Reject(reject)),
-    );
+    show("link: REJECT (the answer to that HELLO)", Frame::new(LinkMessage::Reject(reject)));
 
     // Truncated frames: what a stream transport and the parser make of them.
     section("truncated frames");
@@ -131,11 +122,7 @@ fn main() {
     report(&short);
 
     let cut = hello_bytes.slice(..hello_bytes.len() - 8);
-    println!(
-        "\nthe HELLO without its last 8 bytes ({} of {}):",
-        cut.len(),
-        hello_bytes.len()
-    );
+    println!("\nthe HELLO without its last 8 bytes ({} of {}):", cut.len(), hello_bytes.len());
     println!(
         "peek_frame_len: {:?} (the whole frame is not there yet)",
         peek_frame_len(&cut, Limits::DEFAULT.max_frame)

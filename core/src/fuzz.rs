@@ -43,11 +43,7 @@ const TIGHT: Limits = Limits {
 fn parse_and_check(data: &Bytes, limits: &Limits) -> Option<Frame> {
     let frame = Frame::parse_with(data, limits).ok()?;
     let emitted = frame.to_bytes().expect("a parsed frame re-emits");
-    assert_eq!(
-        emitted.len(),
-        frame.buffer_len(),
-        "emit wrote a length other than buffer_len()"
-    );
+    assert_eq!(emitted.len(), frame.buffer_len(), "emit wrote a length other than buffer_len()");
     let reparsed = Frame::parse_with(&emitted, limits).expect("a re-emitted frame parses");
     assert_eq!(frame, reparsed, "parse(emit(parse(x))) != parse(x)");
     let again = reparsed.to_bytes().expect("a re-parsed frame re-emits");
@@ -147,10 +143,7 @@ struct Deframed {
 /// yields (each at least 1), with [`peek_frame_len`] as a stream transport
 /// does; checks every frame cut out.
 fn deframe(stream: &[u8], max_frame: usize, mut chunk: impl FnMut() -> usize) -> Deframed {
-    let mut out = Deframed {
-        frames: Vec::new(),
-        failed: false,
-    };
+    let mut out = Deframed { frames: Vec::new(), failed: false };
     let mut buf: Vec<u8> = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {

@@ -4,12 +4,12 @@
 //! and the wall-clock cost of a simulated second.
 //!
 //! ```text
-//! cargo run --release -p netcluster-sim --example scale [N ...]
+//! cargo run --release -p netcluster-sim --example scale [N ...] [datagram] [lossy]
 //! ```
 
 use std::time::{Duration, Instant as WallInstant};
 
-use netcluster_core::{Config, Event};
+use netcluster_core::{Config, Event, LinkMode};
 use netcluster_sim::{Faults, NodeIx, Sim};
 
 struct Row {
@@ -25,26 +25,25 @@ struct Row {
 
 fn everyone_sees_everyone(sim: &Sim, nodes: &[NodeIx]) -> bool {
     let want = nodes.len() - 1;
-    nodes
-        .iter()
-        .all(|&n| sim.node(n).is_some_and(|node| node.peers().count() == want))
+    nodes.iter().all(|&n| sim.node(n).is_some_and(|node| node.peers().count() == want))
 }
 
-fn measure(n: usize, seed: u64) -> Row {
+fn measure(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> Row {
     let mut sim = Sim::new(seed);
-    let lan = sim.add_segment(Faults::lan());
+    let lan = sim.add_segment(faults);
     let nodes: Vec<NodeIx> = (0..n)
         .map(|i| {
             let host = sim.add_host(&[lan]);
-            sim.add_node(host, Config::lan("scale", format!("n{i}")))
+            let mut cfg = Config::lan("scale", format!("n{i}"));
+            cfg.link_mode = mode;
+            sim.add_node(host, cfg)
         })
         .collect();
     let start = sim.now();
     let wall = WallInstant::now();
     sim.set_check_interval(Duration::from_millis(5));
-    let converged = sim.run_until(start + Duration::from_secs(30), |s| {
-        everyone_sees_everyone(s, &nodes)
-    });
+    let converged =
+        sim.run_until(start + Duration::from_secs(30), |s| everyone_sees_everyone(s, &nodes));
     let full_view = converged.then(|| sim.now() - start);
 
     // Let start-up traffic settle, then measure a steady minute.
@@ -97,21 +96,25 @@ fn fmt(d: Option<Duration>) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![10, 100, 1000]
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() { vec![10, 100, 1000] } else { sizes };
+    // `datagram` runs the nodes with datagram links; `lossy` adds 20% loss,
+    // 5% duplication and 10% reordering.
+    let mode =
+        if args.iter().any(|a| a == "datagram") { LinkMode::Datagram } else { LinkMode::Stream };
+    let faults = if args.iter().any(|a| a == "lossy") {
+        Faults::lan().with_loss(0.2, 0.05, 0.1)
     } else {
-        sizes
+        Faults::lan()
     };
+    println!("link mode {mode:?}, faults {faults:?}");
     println!(
         "| N | full view | msgs sent/node/s | msgs recv/node/s | bytes sent/node/s | bytes recv/node/s | crash seen by all | wall s per sim s |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
-        let r = measure(n, 1);
+        let r = measure(n, 1, mode, faults);
         println!(
             "| {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {:.4} |",
             r.n,

@@ -8,10 +8,7 @@ use netcluster_core::Config;
 use netcluster_sim::{Faults, NodeIx, Sim};
 use std::time::Duration;
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let mut sim = Sim::new(1);
     let lan = sim.add_segment(Faults::lan());
     let nodes: Vec<NodeIx> = (0..n)

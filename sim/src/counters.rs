@@ -46,10 +46,7 @@ impl Counters {
 
     /// Units of one message type, sent and received.
     pub fn of(&self, protocol: u8, msg_type: u8) -> Tally {
-        self.by_type
-            .get(&(protocol, msg_type))
-            .copied()
-            .unwrap_or_default()
+        self.by_type.get(&(protocol, msg_type)).copied().unwrap_or_default()
     }
 
     pub(crate) fn sent(&mut self, data: &[u8], datagram: bool) {
@@ -85,11 +82,7 @@ impl Counters {
                 (0, 0)
             };
             let n = u.len() as u64;
-            let total = if datagram {
-                &mut self.datagrams
-            } else {
-                &mut self.frames
-            };
+            let total = if datagram { &mut self.datagrams } else { &mut self.frames };
             for t in [total, self.by_type.entry(key).or_default()] {
                 if sent {
                     t.sent += 1;

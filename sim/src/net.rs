@@ -44,12 +44,7 @@ impl Faults {
 
     /// `self` with `loss`, `duplicate` and `reorder` set.
     pub fn with_loss(self, loss: f64, duplicate: f64, reorder: f64) -> Faults {
-        Faults {
-            loss,
-            duplicate,
-            reorder,
-            ..self
-        }
+        Faults { loss, duplicate, reorder, ..self }
     }
 }
 
@@ -83,10 +78,5 @@ pub(crate) struct Host {
 /// unique across the simulation.
 pub(crate) fn host_ip(seg: SegmentId, host: HostId) -> IpAddr {
     let h = host.0 + 1;
-    IpAddr::V4(Ipv4Addr::new(
-        10,
-        (seg.0 % 256) as u8,
-        ((h / 256) % 256) as u8,
-        (h % 256) as u8,
-    ))
+    IpAddr::V4(Ipv4Addr::new(10, (seg.0 % 256) as u8, ((h / 256) % 256) as u8, (h % 256) as u8))
 }

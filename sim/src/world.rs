@@ -45,34 +45,12 @@ pub(crate) struct SimNode {
 
 #[derive(Debug)]
 pub(crate) enum Action {
-    Datagram {
-        to: usize,
-        life: u32,
-        from: SocketAddr,
-        source: DatagramSource,
-        data: Bytes,
-    },
-    Accept {
-        conn: ConnId,
-    },
-    Connected {
-        conn: ConnId,
-    },
-    ConnectFailed {
-        node: usize,
-        life: u32,
-        link: LinkId,
-    },
-    Deliver {
-        conn: ConnId,
-        dir: Dir,
-        seq: u64,
-        chunk: Option<Bytes>,
-    },
-    Retry {
-        conn: ConnId,
-        dir: Dir,
-    },
+    Datagram { to: usize, life: u32, from: SocketAddr, source: DatagramSource, data: Bytes },
+    Accept { conn: ConnId },
+    Connected { conn: ConnId },
+    ConnectFailed { node: usize, life: u32, link: LinkId },
+    Deliver { conn: ConnId, dir: Dir, seq: u64, chunk: Option<Bytes> },
+    Retry { conn: ConnId, dir: Dir },
 }
 
 struct Scheduled {
@@ -160,11 +138,7 @@ impl Sim {
 
     /// Adds a segment with the given faults; beacons are multicast on it.
     pub fn add_segment(&mut self, faults: Faults) -> SegmentId {
-        self.segments.push(Segment {
-            faults,
-            multicast: true,
-            hosts: Vec::new(),
-        });
+        self.segments.push(Segment { faults, multicast: true, hosts: Vec::new() });
         SegmentId(self.segments.len() - 1)
     }
 
@@ -193,11 +167,7 @@ impl Sim {
     pub fn add_host(&mut self, segments: &[SegmentId]) -> HostId {
         let id = HostId(self.hosts.len());
         let addrs = segments.iter().map(|&s| (s, host_ip(s, id))).collect();
-        self.hosts.push(Host {
-            addrs,
-            label: 0,
-            nodes: Vec::new(),
-        });
+        self.hosts.push(Host { addrs, label: 0, nodes: Vec::new() });
         for s in segments {
             self.segments[s.0].hosts.push(id);
         }
@@ -212,10 +182,8 @@ impl Sim {
         let mut id = [0u8; 16];
         self.rng.fill_bytes(&mut id);
         let ix = self.nodes.len();
-        cfg.link_addr = SocketAddr::new(
-            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            LINK_PORT + slot,
-        );
+        cfg.link_addr =
+            SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), LINK_PORT + slot);
         self.hosts[host.0].nodes.push(ix);
         self.nodes.push(SimNode {
             node: None,
@@ -314,16 +282,7 @@ impl Sim {
         data: Bytes,
     ) {
         let life = self.nodes[n.0].life;
-        self.schedule(
-            self.now,
-            Action::Datagram {
-                to: n.0,
-                life,
-                from,
-                source,
-                data,
-            },
-        );
+        self.schedule(self.now, Action::Datagram { to: n.0, life, from, source, data });
     }
 
     /// Cuts `hosts` off from every other host: they still reach each other.
@@ -486,11 +445,7 @@ impl Sim {
 
     pub(crate) fn schedule(&mut self, at: Instant, action: Action) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.seq,
-            action,
-        }));
+        self.queue.push(Reverse(Scheduled { at, seq: self.seq, action }));
     }
 
     fn local_now(&self, ix: usize) -> Instant {
@@ -610,9 +565,7 @@ impl Sim {
             .iter()
             .find(|(s, _)| *s == seg)
             .or_else(|| {
-                h.addrs
-                    .iter()
-                    .find(|(s, _)| self.routed.contains(&((*s).min(seg), (*s).max(seg))))
+                h.addrs.iter().find(|(s, _)| self.routed.contains(&((*s).min(seg), (*s).max(seg))))
             })
             .or(h.addrs.first())
             .map(|(_, ip)| *ip)
@@ -621,20 +574,14 @@ impl Sim {
 
     fn faults(&self, a: HostId, b: HostId, seg: SegmentId) -> Faults {
         if a == b {
-            return Faults {
-                latency: Duration::from_micros(10),
-                ..Faults::lan()
-            };
+            return Faults { latency: Duration::from_micros(10), ..Faults::lan() };
         }
-        self.pair_faults
-            .get(&(a.min(b), a.max(b)))
-            .copied()
-            .unwrap_or(self.segments[seg.0].faults)
+        self.pair_faults.get(&(a.min(b), a.max(b))).copied().unwrap_or(self.segments[seg.0].faults)
     }
 
     fn multicast(&mut self, ix: usize, data: Bytes) {
         let host = self.nodes[ix].host;
-        let port = DISCOVERY_PORT + self.nodes[ix].slot;
+        let port = self.udp_port(ix);
         let segs: Vec<SegmentId> = self.hosts[host.0].addrs.iter().map(|(s, _)| *s).collect();
         for seg in segs {
             if !self.segments[seg.0].multicast {
@@ -659,18 +606,26 @@ impl Sim {
         let Some((b, seg)) = self.path(host, addr.ip()) else {
             return;
         };
-        let Some(slot) = addr.port().checked_sub(DISCOVERY_PORT) else {
-            return;
+        // A node's unicast socket is its discovery port, or its link port
+        // when its links are datagram links (one socket for both).
+        let slot = match addr.port().checked_sub(DISCOVERY_PORT) {
+            Some(s) => Some(s),
+            None => addr.port().checked_sub(LINK_PORT),
         };
-        let Some(&to) = self.hosts[b.0].nodes.get(usize::from(slot)) else {
-            return;
-        };
-        let from = SocketAddr::new(
-            self.source_ip(host, seg),
-            DISCOVERY_PORT + self.nodes[ix].slot,
-        );
+        let Some(slot) = slot else { return };
+        let Some(&to) = self.hosts[b.0].nodes.get(usize::from(slot)) else { return };
+        let from = SocketAddr::new(self.source_ip(host, seg), self.udp_port(ix));
         let faults = self.faults(host, b, seg);
         self.send_datagram(to, from, DatagramSource::Unicast, data, faults);
+    }
+
+    /// The port node `ix` sends datagrams from.
+    fn udp_port(&self, ix: usize) -> u16 {
+        let sn = &self.nodes[ix];
+        match sn.cfg.link_mode {
+            netcluster_core::LinkMode::Datagram => LINK_PORT + sn.slot,
+            netcluster_core::LinkMode::Stream => DISCOVERY_PORT + sn.slot,
+        }
     }
 
     fn send_datagram(
@@ -693,13 +648,7 @@ impl Sim {
             let life = self.nodes[to].life;
             self.schedule(
                 self.now + delay,
-                Action::Datagram {
-                    to,
-                    life,
-                    from,
-                    source,
-                    data: data.clone(),
-                },
+                Action::Datagram { to, life, from, source, data: data.clone() },
             );
         }
     }
@@ -715,11 +664,7 @@ impl Sim {
         let Some((b, seg, to)) = target else {
             self.schedule(
                 self.now + CONNECT_TIMEOUT,
-                Action::ConnectFailed {
-                    node: ix,
-                    life,
-                    link,
-                },
+                Action::ConnectFailed { node: ix, life, link },
             );
             return;
         };
@@ -728,11 +673,7 @@ impl Sim {
             // Host up, nobody listening: refused after a round trip.
             self.schedule(
                 self.now + faults.latency * 2,
-                Action::ConnectFailed {
-                    node: ix,
-                    life,
-                    link,
-                },
+                Action::ConnectFailed { node: ix, life, link },
             );
             return;
         }
@@ -773,26 +714,12 @@ impl Sim {
             return;
         }
         let at = pipe.next_delivery(now + delay);
-        self.schedule(
-            at,
-            Action::Deliver {
-                conn: c,
-                dir,
-                seq,
-                chunk,
-            },
-        );
+        self.schedule(at, Action::Deliver { conn: c, dir, seq, chunk });
     }
 
     fn run_action(&mut self, action: Action) {
         match action {
-            Action::Datagram {
-                to,
-                life,
-                from,
-                source,
-                data,
-            } => {
+            Action::Datagram { to, life, from, source, data } => {
                 if self.nodes[to].life != life {
                     return;
                 }
@@ -818,11 +745,7 @@ impl Sim {
                 }
                 self.drain(ix);
             }
-            Action::ConnectFailed {
-                node: ix,
-                life,
-                link,
-            } => {
+            Action::ConnectFailed { node: ix, life, link } => {
                 if self.nodes[ix].life != life {
                     return;
                 }
@@ -833,12 +756,7 @@ impl Sim {
                 }
                 self.drain(ix);
             }
-            Action::Deliver {
-                conn,
-                dir,
-                seq,
-                chunk,
-            } => self.deliver(conn, dir, seq, chunk),
+            Action::Deliver { conn, dir, seq, chunk } => self.deliver(conn, dir, seq, chunk),
             Action::Retry { conn, dir } => self.retry(conn, dir),
         }
     }
@@ -852,11 +770,7 @@ impl Sim {
             self.conns.remove(&id);
             self.schedule(
                 self.now + latency,
-                Action::ConnectFailed {
-                    node: a,
-                    life: a_life,
-                    link: a_link,
-                },
+                Action::ConnectFailed { node: a, life: a_life, link: a_link },
             );
             return;
         }
@@ -954,15 +868,7 @@ impl Sim {
                 plan.push((at, seq, chunk));
             }
             for (at, seq, chunk) in plan {
-                self.schedule(
-                    at,
-                    Action::Deliver {
-                        conn: id,
-                        dir,
-                        seq,
-                        chunk,
-                    },
-                );
+                self.schedule(at, Action::Deliver { conn: id, dir, seq, chunk });
             }
             return;
         }

@@ -32,11 +32,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
                 continue;
             }
             let d = c.to_digit(16).ok_or_else(|| {
-                format!(
-                    "line {}, column {}: {c:?} is not a hex digit",
-                    line_no + 1,
-                    col + 1
-                )
+                format!("line {}, column {}: {c:?} is not a hex digit", line_no + 1, col + 1)
             })?;
             digits.push(d as u8);
         }

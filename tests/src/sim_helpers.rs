@@ -34,9 +34,7 @@ pub fn lan_nodes(
     cluster: &str,
     prefix: &str,
 ) -> Vec<NodeIx> {
-    lan_nodes_with(sim, seg, n, |i| {
-        Config::lan(cluster, format!("{prefix}{i}"))
-    })
+    lan_nodes_with(sim, seg, n, |i| Config::lan(cluster, format!("{prefix}{i}")))
 }
 
 /// Like [`lan_nodes`], with the configuration of node `i` from `cfg(i)`.
@@ -57,9 +55,7 @@ pub fn lan_nodes_with(
 /// The ids of the peers node `n` lists in [`peers()`](netcluster_core::Node::peers),
 /// in its order (empty while `n` is crashed).
 pub fn peer_ids(sim: &Sim, n: NodeIx) -> Vec<NodeId> {
-    sim.node(n)
-        .map(|node| node.peers().map(|p| p.id).collect())
-        .unwrap_or_default()
+    sim.node(n).map(|node| node.peers().map(|p| p.id).collect()).unwrap_or_default()
 }
 
 /// The ids of `nodes`.
@@ -74,11 +70,8 @@ pub fn sees_exactly(sim: &Sim, n: NodeIx, expected: &[NodeIx]) -> bool {
         return false;
     }
     let me = sim.node_id(n);
-    let want: BTreeSet<NodeId> = expected
-        .iter()
-        .map(|&o| sim.node_id(o))
-        .filter(|id| *id != me)
-        .collect();
+    let want: BTreeSet<NodeId> =
+        expected.iter().map(|&o| sim.node_id(o)).filter(|id| *id != me).collect();
     let have = peer_ids(sim, n);
     have.len() == want.len() && have.iter().all(|id| want.contains(id))
 }
@@ -102,8 +95,7 @@ pub fn all_see(sim: &Sim, watchers: &[NodeIx], target: NodeIx) -> bool {
 /// returns the time it took, `None` if it never held.
 pub fn converge(sim: &mut Sim, nodes: &[NodeIx], within: Duration) -> Option<Duration> {
     let start = sim.now();
-    sim.run_until(start + within, |s| all_see_all(s, nodes))
-        .then(|| sim.now() - start)
+    sim.run_until(start + within, |s| all_see_all(s, nodes)).then(|| sim.now() - start)
 }
 
 /// The time of node `n`'s first event at or after `since` that matches
@@ -114,10 +106,7 @@ pub fn first_event(
     since: Instant,
     mut pred: impl FnMut(&Event) -> bool,
 ) -> Option<Instant> {
-    sim.events(n)
-        .iter()
-        .find(|(t, e)| *t >= since && pred(e))
-        .map(|(t, _)| *t)
+    sim.events(n).iter().find(|(t, e)| *t >= since && pred(e)).map(|(t, _)| *t)
 }
 
 /// Node `n`'s events at or after `since` that match `pred`, with their
@@ -128,11 +117,7 @@ pub fn events_matching(
     since: Instant,
     mut pred: impl FnMut(&Event) -> bool,
 ) -> Vec<(Instant, Event)> {
-    sim.events(n)
-        .iter()
-        .filter(|(t, e)| *t >= since && pred(e))
-        .cloned()
-        .collect()
+    sim.events(n).iter().filter(|(t, e)| *t >= since && pred(e)).cloned().collect()
 }
 
 /// Whether `e` is a [`Event::PeerUp`] for `id`.
@@ -171,10 +156,9 @@ pub fn view_from_events(sim: &Sim, n: NodeIx) -> BTreeSet<NodeId> {
                 "node {n:?}: PeerUp at {t:?} for {:?}, which was already up",
                 p.id
             ),
-            Event::PeerDown { id, .. } => assert!(
-                up.remove(id),
-                "node {n:?}: PeerDown at {t:?} for {id:?}, which was not up"
-            ),
+            Event::PeerDown { id, .. } => {
+                assert!(up.remove(id), "node {n:?}: PeerDown at {t:?} for {id:?}, which was not up")
+            }
             _ => {}
         }
     }
@@ -197,11 +181,8 @@ pub fn describe_views(sim: &Sim, nodes: &[NodeIx]) -> String {
             }
             Some(node) => {
                 let me = sim.node_id(n);
-                let want: BTreeSet<NodeId> = nodes
-                    .iter()
-                    .map(|&o| sim.node_id(o))
-                    .filter(|i| *i != me)
-                    .collect();
+                let want: BTreeSet<NodeId> =
+                    nodes.iter().map(|&o| sim.node_id(o)).filter(|i| *i != me).collect();
                 let have: BTreeSet<NodeId> = node.peers().map(|p| p.id).collect();
                 let missing = want.difference(&have).count();
                 let extra = have.difference(&want).count();

@@ -112,12 +112,7 @@ fn parsing_a_data_frame_allocates_nothing() {
         let Message::Link(LinkMessage::Data(data)) = &frame.message else {
             panic!("not a DATA frame")
         };
-        let checksum: u32 = data
-            .route
-            .ids()
-            .flat_map(|id| id.0)
-            .map(u32::from)
-            .sum::<u32>()
+        let checksum: u32 = data.route.ids().flat_map(|id| id.0).map(u32::from).sum::<u32>()
             + data.payload[..].iter().map(|&b| u32::from(b)).sum::<u32>();
         let payload: Bytes = data.payload.clone();
         (checksum, payload.len(), data.route.last())

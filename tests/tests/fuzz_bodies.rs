@@ -34,11 +34,7 @@ fn hex(data: &[u8]) -> String {
 /// input came from and the input itself, so it can be replayed.
 fn run(name: &str, body: FuzzBody, origin: &str, data: &[u8]) {
     if catch_unwind(AssertUnwindSafe(|| body(data))).is_err() {
-        panic!(
-            "fuzz body `{name}` panicked on {origin} ({} bytes): {}",
-            data.len(),
-            hex(data)
-        );
+        panic!("fuzz body `{name}` panicked on {origin} ({} bytes): {}", data.len(), hex(data));
     }
 }
 
@@ -53,14 +49,13 @@ fn run_all(origin: &str, data: &[u8]) {
 /// all ones.
 fn flips(data: &[u8]) -> impl Iterator<Item = (usize, Vec<u8>)> + '_ {
     (0..data.len()).flat_map(move |i| {
-        [data[i] ^ 0x01, data[i] ^ 0x80, 0x00, 0xff]
-            .into_iter()
-            .filter(move |&b| b != data[i])
-            .map(move |b| {
+        [data[i] ^ 0x01, data[i] ^ 0x80, 0x00, 0xff].into_iter().filter(move |&b| b != data[i]).map(
+            move |b| {
                 let mut v = data.to_vec();
                 v[i] = b;
                 (i, v)
-            })
+            },
+        )
     })
 }
 
@@ -79,12 +74,7 @@ fn run_vector(origin: &str, v: &[u8]) {
     for seed in [0x00u8, 0x07, 0x3f] {
         let mut s = vec![seed];
         s.extend_from_slice(v);
-        run(
-            "stream",
-            fuzz::stream,
-            &format!("{origin} as a stream, seed {seed:#04x}"),
-            &s,
-        );
+        run("stream", fuzz::stream, &format!("{origin} as a stream, seed {seed:#04x}"), &s);
     }
     if v.len() >= HEADER_LEN && v[5] == 0 {
         let bodies: [(Protocol, FuzzBody); 4] = [
@@ -117,27 +107,15 @@ fn fuzz_bodies_on_golden_vectors() {
     let vectors = read_hex_vectors();
     let root = netcluster_tests::vectors_dir();
     for (path, bytes) in &vectors {
-        let name = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .display()
-            .to_string();
+        let name = path.strip_prefix(&root).unwrap_or(path).display().to_string();
         run_vector(&format!("vector {name}"), bytes);
     }
     // All vectors back to back, as one stream, delivered in small chunks.
-    let stream: Vec<u8> = vectors
-        .iter()
-        .flat_map(|(_, b)| b.iter().copied())
-        .collect();
+    let stream: Vec<u8> = vectors.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     for seed in [0x00u8, 0x05, 0x3f] {
         let mut s = vec![seed];
         s.extend_from_slice(&stream);
-        run(
-            "stream",
-            fuzz::stream,
-            &format!("all vectors as a stream, seed {seed:#04x}"),
-            &s,
-        );
+        run("stream", fuzz::stream, &format!("all vectors as a stream, seed {seed:#04x}"), &s);
     }
     eprintln!("fuzz bodies ran over {} golden vector(s)", vectors.len());
 }
@@ -177,42 +155,31 @@ fn discovery_frame() -> impl Strategy<Value = Vec<u8>> {
         (any::<[u8; 16]>(), any::<u16>())
             .prop_map(|(ip, port)| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port)),
     ];
-    (
-        any::<[u8; 16]>(),
-        any::<(u64, u64, u32, u32, u16)>(),
-        0u8..5,
-        addr,
-        0u8..3,
+    (any::<[u8; 16]>(), any::<(u64, u64, u32, u32, u16)>(), 0u8..5, addr, 0u8..3).prop_map(
+        |(id, (hash, inc, seq, interval, peers), state, link_addr, kind)| {
+            let a = Announce {
+                node_id: NodeId(id),
+                cluster_hash: hash,
+                incarnation: inc,
+                sequence: seq,
+                interval_ms: interval,
+                peer_count: peers,
+                state: NodeState::from_u8(state).expect("0..5 are states"),
+                link_addr,
+                ranges: VersionRanges::supported(),
+            };
+            let bytes = match kind {
+                0 => Beacon(a).to_bytes(),
+                1 => Search(a).to_bytes(),
+                _ => Notify(a).to_bytes(),
+            };
+            bytes.expect("a valid announcement emits").to_vec()
+        },
     )
-        .prop_map(
-            |(id, (hash, inc, seq, interval, peers), state, link_addr, kind)| {
-                let a = Announce {
-                    node_id: NodeId(id),
-                    cluster_hash: hash,
-                    incarnation: inc,
-                    sequence: seq,
-                    interval_ms: interval,
-                    peer_count: peers,
-                    state: NodeState::from_u8(state).expect("0..5 are states"),
-                    link_addr,
-                    ranges: VersionRanges::supported(),
-                };
-                let bytes = match kind {
-                    0 => Beacon(a).to_bytes(),
-                    1 => Search(a).to_bytes(),
-                    _ => Notify(a).to_bytes(),
-                };
-                bytes.expect("a valid announcement emits").to_vec()
-            },
-        )
 }
 
 fn deterministic_runner(cases: u32) -> TestRunner {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
@@ -233,20 +200,17 @@ fn fuzz_bodies_on_pseudo_random_inputs() {
 fn fuzz_bodies_on_valid_and_mutated_discovery_frames() {
     let mut runner = deterministic_runner(500);
     runner
-        .run(
-            &(discovery_frame(), any::<usize>(), any::<u8>()),
-            |(frame, at, b)| {
-                for (_, body) in BODIES {
-                    body(&frame);
-                }
-                let mut mutated = frame.clone();
-                let i = at % mutated.len();
-                mutated[i] ^= b | 1;
-                for (_, body) in BODIES {
-                    body(&mutated);
-                }
-                Ok(())
-            },
-        )
+        .run(&(discovery_frame(), any::<usize>(), any::<u8>()), |(frame, at, b)| {
+            for (_, body) in BODIES {
+                body(&frame);
+            }
+            let mut mutated = frame.clone();
+            let i = at % mutated.len();
+            mutated[i] ^= b | 1;
+            for (_, body) in BODIES {
+                body(&mutated);
+            }
+            Ok(())
+        })
         .unwrap();
 }

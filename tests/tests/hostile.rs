@@ -26,17 +26,13 @@ fn announce(i: u32, cluster: &str) -> Announce {
         interval_ms: 1000,
         peer_count: 0,
         state: NodeState::Ready,
-        link_addr: format!("10.99.{}.{}:7400", (i >> 8) & 0xff, i & 0xff)
-            .parse()
-            .unwrap(),
+        link_addr: format!("10.99.{}.{}:7400", (i >> 8) & 0xff, i & 0xff).parse().unwrap(),
         ranges: VersionRanges::supported(),
     }
 }
 
 fn from(i: u32) -> SocketAddr {
-    format!("10.99.{}.{}:17400", (i >> 8) & 0xff, i & 0xff)
-        .parse()
-        .unwrap()
+    format!("10.99.{}.{}:17400", (i >> 8) & 0xff, i & 0xff).parse().unwrap()
 }
 
 /// Drains a node's outputs, returning (datagrams, connects).
@@ -127,19 +123,10 @@ fn search_flood_is_rate_limited_and_candidates_are_bounded() {
     node.handle_timeout(Instant::from_millis(2_000));
     notifies += drain(&mut node).0;
     // Beacons are datagrams too: at most a few in 2 s.
-    assert!(
-        notifies <= burst + 2 * rate + 4,
-        "{notifies} datagrams for 10,000 searches"
-    );
+    assert!(notifies <= burst + 2 * rate + 4, "{notifies} datagrams for 10,000 searches");
     assert!(node.stats().notify_suppressed > 9_000);
-    assert!(
-        node.stats().dropped_limit > 9_000,
-        "candidates past max_peers are refused"
-    );
-    assert!(
-        connects <= 8 * 3,
-        "link attempts stay within the link bound: {connects}"
-    );
+    assert!(node.stats().dropped_limit > 9_000, "candidates past max_peers are refused");
+    assert!(connects <= 8 * 3, "link attempts stay within the link bound: {connects}");
 }
 
 #[test]
@@ -148,12 +135,7 @@ fn other_cluster_and_own_beacons_are_ignored() {
     drain(&mut node);
     for i in 0..100u32 {
         let data = Beacon(announce(i, "other")).to_bytes().unwrap();
-        node.handle_datagram(
-            Instant::from_millis(1),
-            from(i),
-            DatagramSource::Beacon,
-            data,
-        );
+        node.handle_datagram(Instant::from_millis(1), from(i), DatagramSource::Beacon, data);
     }
     let mut own = announce(0, "c");
     own.node_id = NodeId([1; 16]);
@@ -258,18 +240,10 @@ fn mesh_keeps_working_under_a_datagram_flood() {
         sim.run_for(Duration::from_millis(1));
     }
     for &n in &nodes {
-        let real = sim
-            .node(n)
-            .unwrap()
-            .peers()
-            .filter(|p| p.name.starts_with('n'))
-            .count();
+        let real = sim.node(n).unwrap().peers().filter(|p| p.name.starts_with('n')).count();
         assert_eq!(real, 4, "node {n:?} lost its real peers");
     }
     let stats = sim.node(nodes[0]).unwrap().stats().clone();
     assert!(stats.notify_suppressed > 4_000, "{stats:?}");
-    assert!(
-        stats.dropped_malformed + stats.dropped_unexpected >= 5_000,
-        "{stats:?}"
-    );
+    assert!(stats.dropped_malformed + stats.dropped_unexpected >= 5_000, "{stats:?}");
 }

@@ -85,11 +85,7 @@ fn s01_fifty_nodes_full_view_within_3s() {
     sim.set_check_interval(5 * MS);
     let ok = sim.run_until(start + secs(3), |s| all_see_all(s, &nodes));
     eprintln!("[s01] full view: {ok} at {:?}", elapsed(sim.now(), start));
-    assert!(
-        ok,
-        "not every node sees all 49 others within 3 s:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    assert!(ok, "not every node sees all 49 others within 3 s:\n{}", describe_views(&sim, &nodes));
     for &n in &nodes {
         let node = sim.node(n).expect("running");
         assert_eq!(node.peers().count(), 49, "{n:?} peer count");
@@ -121,32 +117,21 @@ fn s02_clean_shutdown_reported_left_within_50ms() {
     sim.shutdown(victim);
     sim.set_check_interval(MS);
     sim.run_until(t0 + ms(50), |s| {
-        rest.iter()
-            .all(|&n| first_event(s, n, t0, |e| is_down_of(e, vid)).is_some())
+        rest.iter().all(|&n| first_event(s, n, t0, |e| is_down_of(e, vid)).is_some())
     });
     // Keep running a while: nothing else may be said about it.
     sim.run_for(secs(5));
     let mut worst = Duration::ZERO;
     for &n in &rest {
         let downs = downs_of(&sim, n, vid, t0);
-        assert!(
-            !downs.is_empty(),
-            "{n:?} never reported the shut-down node down"
-        );
+        assert!(!downs.is_empty(), "{n:?} never reported the shut-down node down");
         let (t, reason) = downs[0];
-        assert_eq!(
-            reason,
-            DownReason::Left,
-            "{n:?} reported the clean shutdown as {reason:?}"
-        );
+        assert_eq!(reason, DownReason::Left, "{n:?} reported the clean shutdown as {reason:?}");
         let d = elapsed(t, t0);
         worst = worst.max(d);
         assert!(d <= ms(50), "{n:?} reported it Left only after {d:?}");
         assert_eq!(downs.len(), 1, "{n:?} reported it down more than once");
-        assert!(
-            sim.node(n).unwrap().peer(&vid).is_none(),
-            "{n:?} still lists it"
-        );
+        assert!(sim.node(n).unwrap().peer(&vid).is_none(), "{n:?} still lists it");
         // No ghost return of the departed instance.
         assert!(
             first_event(&sim, n, t, |e| is_up_of(e, vid)).is_none(),
@@ -178,30 +163,20 @@ fn s03_crash_reported_timed_out_within_keepalive_bound() {
     sim.crash(victim);
     sim.set_check_interval(10 * MS);
     sim.run_until(t0 + upper, |s| {
-        rest.iter()
-            .all(|&n| first_event(s, n, t0, |e| is_down_of(e, vid)).is_some())
+        rest.iter().all(|&n| first_event(s, n, t0, |e| is_down_of(e, vid)).is_some())
     });
     sim.run_for(secs(2));
     let (mut first, mut last) = (Duration::MAX, Duration::ZERO);
     for &n in &rest {
         let downs = downs_of(&sim, n, vid, t0);
-        assert!(
-            !downs.is_empty(),
-            "{n:?} never reported the crashed node down (bound {upper:?})"
-        );
+        assert!(!downs.is_empty(), "{n:?} never reported the crashed node down (bound {upper:?})");
         let (t, reason) = downs[0];
         let d = elapsed(t, t0);
         first = first.min(d);
         last = last.max(d);
         assert_eq!(reason, DownReason::TimedOut, "{n:?}: reason");
-        assert!(
-            d <= upper,
-            "{n:?} reported the crash after {d:?} > {upper:?}"
-        );
-        assert!(
-            d >= lower,
-            "{n:?} reported the crash after only {d:?} < {lower:?}"
-        );
+        assert!(d <= upper, "{n:?} reported the crash after {d:?} > {upper:?}");
+        assert!(d >= lower, "{n:?} reported the crash after only {d:?} < {lower:?}");
     }
     eprintln!("[s03] crash reported between {first:?} and {last:?} (bounds {lower:?}..{upper:?})");
 }
@@ -251,11 +226,7 @@ fn s04_lossy_network_no_flapping_and_join() {
         downs.len(),
         &downs[..downs.len().min(5)]
     );
-    assert!(
-        all_see_all(&sim, &nodes),
-        "views after 10 minutes:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    assert!(all_see_all(&sim, &nodes), "views after 10 minutes:\n{}", describe_views(&sim, &nodes));
 
     let host = sim.add_host(&[lan]);
     let newbie = sim.add_node(host, Config::lan("scn", "late"));
@@ -264,10 +235,7 @@ fn s04_lossy_network_no_flapping_and_join() {
     all.push(newbie);
     sim.set_check_interval(10 * MS);
     let ok = sim.run_until(t_join + secs(10), |s| all_see_all(s, &all));
-    eprintln!(
-        "[s04] newcomer converged: {ok} after {:?}",
-        elapsed(sim.now(), t_join)
-    );
+    eprintln!("[s04] newcomer converged: {ok} after {:?}", elapsed(sim.now(), t_join));
     assert!(
         ok,
         "the newcomer did not converge within 10 s under loss:\n{}",
@@ -293,11 +261,7 @@ fn s05_partition_and_heal() {
         .collect();
     sim.set_check_interval(10 * MS);
     let took = converge(&mut sim, &nodes, secs(5));
-    assert!(
-        took.is_some(),
-        "no convergence:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    assert!(took.is_some(), "no convergence:\n{}", describe_views(&sim, &nodes));
     sim.run_for(secs(3));
     let (a, b) = nodes.split_at(10);
     let t_split = sim.now();
@@ -359,10 +323,7 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         .collect();
     let mut cfg = Config::lan("scn", "v99");
     cfg.versions = VersionRanges::from_entries(ranges.iter());
-    assert_eq!(
-        cfg.versions.range_of(Protocol::Discovery.id()),
-        Some(VersionRange::new(1, 1))
-    );
+    assert_eq!(cfg.versions.range_of(Protocol::Discovery.id()), Some(VersionRange::new(1, 1)));
     let host = sim.add_host(&[lan]);
     let odd = sim.add_node(host, cfg);
     let odd_id = sim.node_id(odd);
@@ -402,35 +363,19 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         sim.events(odd)
     );
     for (_, e) in &odd_rejects {
-        let Event::LinkRejected {
-            by_remote, peer, ..
-        } = e
-        else {
-            unreachable!()
-        };
+        let Event::LinkRejected { by_remote, peer, .. } = e else { unreachable!() };
         // It refuses HELLOs itself (by_remote false) or is refused on the
         // links it opens (by_remote true); a known peer must be a normal node.
         let _ = by_remote;
         if let Some(p) = peer {
-            assert!(
-                ids_of(&sim, &normal).contains(p),
-                "reject names an unknown peer {p:?}"
-            );
+            assert!(ids_of(&sim, &normal).contains(p), "reject names an unknown peer {p:?}");
         }
     }
     // Both directions happen: it opens links (refused by the normal node)
     // and normal nodes open links to it (refused by it).
     let by_remote_kinds: BTreeSet<bool> = odd_rejects
         .iter()
-        .map(|(_, e)| {
-            matches!(
-                e,
-                Event::LinkRejected {
-                    by_remote: true,
-                    ..
-                }
-            )
-        })
+        .map(|(_, e)| matches!(e, Event::LinkRejected { by_remote: true, .. }))
         .collect();
     eprintln!(
         "[s06] v99 node rejects: {} (by_remote kinds {by_remote_kinds:?})",
@@ -441,12 +386,7 @@ fn s06_incompatible_link_version_rejected_both_sides() {
     let mut normal_reports = 0;
     for &n in &normal {
         for (_, e) in events_matching(&sim, n, Instant::ZERO, |e| version_reject(e, ours, v99)) {
-            let Event::LinkRejected {
-                peer, by_remote, ..
-            } = &e
-            else {
-                unreachable!()
-            };
+            let Event::LinkRejected { peer, by_remote, .. } = &e else { unreachable!() };
             if let Some(p) = peer {
                 assert_eq!(*p, odd_id, "{n:?}: version reject names the wrong peer");
             }
@@ -462,28 +402,14 @@ fn s06_incompatible_link_version_rejected_both_sides() {
     // there) is one the normal node received (by_remote true), and back.
     let odd_sent = odd_rejects
         .iter()
-        .filter(|(_, e)| {
-            matches!(
-                e,
-                Event::LinkRejected {
-                    by_remote: false,
-                    ..
-                }
-            )
-        })
+        .filter(|(_, e)| matches!(e, Event::LinkRejected { by_remote: false, .. }))
         .count();
     let normal_received: usize = normal
         .iter()
         .map(|&n| {
             events_matching(&sim, n, Instant::ZERO, |e| {
                 version_reject(e, ours, v99)
-                    && matches!(
-                        e,
-                        Event::LinkRejected {
-                            by_remote: true,
-                            ..
-                        }
-                    )
+                    && matches!(e, Event::LinkRejected { by_remote: true, .. })
             })
             .len()
         })
@@ -525,9 +451,7 @@ fn s07_two_clusters_stay_apart() {
     let mut all = a.clone();
     all.extend(&b);
     sim.set_check_interval(10 * MS);
-    let ok = sim.run_until(sim.now() + secs(3), |s| {
-        all_see_all(s, &a) && all_see_all(s, &b)
-    });
+    let ok = sim.run_until(sim.now() + secs(3), |s| all_see_all(s, &a) && all_see_all(s, &b));
     assert!(
         ok,
         "clusters did not converge within 3 s:\na:\n{}b:\n{}",
@@ -564,9 +488,8 @@ fn s08_five_nodes_on_one_host() {
     let mut sim = Sim::new(808);
     let lan = sim.add_segment(Faults::lan());
     let host = sim.add_host(&[lan]);
-    let nodes: Vec<NodeIx> = (0..5)
-        .map(|i| sim.add_node(host, Config::lan("scn", format!("h{i}"))))
-        .collect();
+    let nodes: Vec<NodeIx> =
+        (0..5).map(|i| sim.add_node(host, Config::lan("scn", format!("h{i}")))).collect();
     sim.set_check_interval(5 * MS);
     let took = converge(&mut sim, &nodes, secs(3));
     eprintln!("[s08] converged: {took:?}");
@@ -576,11 +499,7 @@ fn s08_five_nodes_on_one_host() {
         describe_views(&sim, &nodes)
     );
     sim.run_for(secs(10));
-    assert!(
-        all_see_all(&sim, &nodes),
-        "unstable:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    assert!(all_see_all(&sim, &nodes), "unstable:\n{}", describe_views(&sim, &nodes));
 }
 
 // ---------------------------------------------------------------------------
@@ -600,12 +519,7 @@ fn s09_segments_joined_by_late_seed() {
     let seed_host = sim.add_host(&[seg_b]);
     let h = seed_host.0 + 1;
     let seed_addr = SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::new(
-            10,
-            seg_b.0 as u8,
-            (h / 256) as u8,
-            (h % 256) as u8,
-        )),
+        IpAddr::V4(Ipv4Addr::new(10, seg_b.0 as u8, (h / 256) as u8, (h % 256) as u8)),
         LINK_PORT,
     );
     let a = lan_nodes_with(&mut sim, seg_a, 5, |i| {
@@ -665,10 +579,7 @@ fn s10_newcomer_fast_join_with_spread_notifies() {
         let now = sim.counters(newbie).of(notify.0, notify.1).received;
         let in_ms = now - last;
         last = now;
-        assert!(
-            in_ms <= 10,
-            "{in_ms} NOTIFYs reached the newcomer in millisecond {step}"
-        );
+        assert!(in_ms <= 10, "{in_ms} NOTIFYs reached the newcomer in millisecond {step}");
         worst_ms = worst_ms.max(in_ms);
         if full_at.is_none() && sees_exactly(&sim, newbie, &nodes) {
             full_at = Some(step);
@@ -685,10 +596,7 @@ fn s10_newcomer_fast_join_with_spread_notifies() {
         peer_ids(&sim, newbie).len()
     );
     // Found through SEARCH/NOTIFY: (nearly) every node answered.
-    assert!(
-        notifies >= 45,
-        "only {notifies} NOTIFYs answered the newcomer's SEARCH"
-    );
+    assert!(notifies >= 45, "only {notifies} NOTIFYs answered the newcomer's SEARCH");
     let _ = t0;
 }
 
@@ -715,12 +623,7 @@ fn s11_crash_restart_new_incarnation() {
             }
             let ids = peer_ids(s, n);
             let uniq: BTreeSet<NodeId> = ids.iter().copied().collect();
-            assert_eq!(
-                ids.len(),
-                uniq.len(),
-                "{n:?} lists a peer twice at {:?}",
-                s.now()
-            );
+            assert_eq!(ids.len(), uniq.len(), "{n:?} lists a peer twice at {:?}", s.now());
             assert!(ids.len() <= nodes.len() - 1, "{n:?} lists too many peers");
             let from_events = view_from_events(s, n);
             assert_eq!(
@@ -751,34 +654,18 @@ fn s11_crash_restart_new_incarnation() {
         assert!(down_at < t_restart, "{n:?}: down only after the restart");
         let up = events_matching(&sim, n, t_crash, |e| is_up_of(e, vid));
         assert!(!up.is_empty(), "{n:?} never saw the restarted node up");
-        let (up_at, Event::PeerUp(info)) = &up[0] else {
-            unreachable!()
-        };
-        assert!(
-            *up_at >= t_restart && *up_at > down_at,
-            "{n:?}: up before down/restart"
-        );
-        assert_eq!(
-            info.incarnation, new_inc,
-            "{n:?}: PeerUp with the old incarnation"
-        );
+        let (up_at, Event::PeerUp(info)) = &up[0] else { unreachable!() };
+        assert!(*up_at >= t_restart && *up_at > down_at, "{n:?}: up before down/restart");
+        assert_eq!(info.incarnation, new_inc, "{n:?}: PeerUp with the old incarnation");
         assert_eq!(
             sim.node(n).unwrap().peer(&vid).map(|p| p.incarnation),
             Some(new_inc),
             "{n:?} does not list the new incarnation at the end"
         );
-        assert_eq!(
-            downs.len(),
-            1,
-            "{n:?} saw it go down more than once: {downs:?}"
-        );
+        assert_eq!(downs.len(), 1, "{n:?} saw it go down more than once: {downs:?}");
         assert_eq!(up.len(), 1, "{n:?} saw it come up more than once");
     }
-    assert!(
-        all_see_all(&sim, &nodes),
-        "final views:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    assert!(all_see_all(&sim, &nodes), "final views:\n{}", describe_views(&sim, &nodes));
     let took_up = rest
         .iter()
         .filter_map(|&n| first_event(&sim, n, t_restart, |e| is_up_of(e, vid)))

@@ -37,22 +37,13 @@ fn snake(name: &str) -> String {
 
 /// `tests/vectors/link/ping.hex` -> `link/ping.hex`.
 fn rel(path: &Path) -> String {
-    path.strip_prefix(vectors_dir())
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    path.strip_prefix(vectors_dir()).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
 fn vectors() -> Vec<(PathBuf, Bytes)> {
-    let v: Vec<(PathBuf, Bytes)> = read_hex_vectors()
-        .into_iter()
-        .map(|(p, b)| (p, Bytes::from(b)))
-        .collect();
-    assert!(
-        !v.is_empty(),
-        "no vectors under {}",
-        vectors_dir().display()
-    );
+    let v: Vec<(PathBuf, Bytes)> =
+        read_hex_vectors().into_iter().map(|(p, b)| (p, Bytes::from(b))).collect();
+    assert!(!v.is_empty(), "no vectors under {}", vectors_dir().display());
     v
 }
 
@@ -110,20 +101,14 @@ fn every_vector_is_named_after_its_message() {
     for (path, bytes) in vectors() {
         let name = rel(&path);
         let frame = Frame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let dir = path
-            .parent()
-            .and_then(Path::file_name)
-            .and_then(|d| d.to_str())
-            .unwrap_or_default();
+        let dir =
+            path.parent().and_then(Path::file_name).and_then(|d| d.to_str()).unwrap_or_default();
         assert_eq!(
             dir,
             frame.message.protocol().to_string(),
             "{name}: directory is not the sub-protocol"
         );
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let msg = snake(frame.message.name());
         assert!(
             stem == msg || stem.starts_with(&format!("{msg}_")),
@@ -189,10 +174,7 @@ fn every_message_type_has_a_vector() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "message types without a vector: {missing:?}"
-    );
+    assert!(missing.is_empty(), "message types without a vector: {missing:?}");
 }
 
 #[test]
@@ -200,9 +182,7 @@ fn the_probe_finds_the_link_message_types() {
     // Guards the probe above against finding nothing or everything.
     let link: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Link, t)).collect();
     assert_eq!(link, (1..=11).collect::<Vec<u8>>());
-    let discovery: Vec<u8> = (0..=255)
-        .filter(|&t| known(Protocol::Discovery, t))
-        .collect();
+    let discovery: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Discovery, t)).collect();
     assert_eq!(discovery, [1, 2, 3]);
 }
 
@@ -222,9 +202,7 @@ fn unknown_optional_tlv_is_skipped() {
     assert_eq!(frame.message, plain.message);
     assert_eq!(
         frame.message,
-        Message::Link(LinkMessage::Ping(Ping {
-            token: 0x0123_4567_89ab_cdef
-        }))
+        Message::Link(LinkMessage::Ping(Ping { token: 0x0123_4567_89ab_cdef }))
     );
     // Kept, so the frame re-emits byte for byte.
     assert_eq!(frame.to_bytes().unwrap(), bytes);
@@ -256,19 +234,11 @@ fn known_tlvs_are_read_and_accepted_even_when_mandatory() {
     assert_eq!(f.extensions.replay_counter(), Some(42));
     // A replay counter of the wrong size is malformed.
     let bad = with_byte(&bytes, 15, |b| b - 1);
-    assert_eq!(
-        Frame::parse(&bad),
-        Err(Error::Malformed {
-            field: "ext_replay_counter"
-        })
-    );
+    assert_eq!(Frame::parse(&bad), Err(Error::Malformed { field: "ext_replay_counter" }));
 }
 
 fn is_frozen(m: &Message) -> bool {
-    matches!(
-        m,
-        Message::Link(LinkMessage::Hello(_)) | Message::Link(LinkMessage::Reject(_))
-    )
+    matches!(m, Message::Link(LinkMessage::Hello(_)) | Message::Link(LinkMessage::Reject(_)))
 }
 
 #[test]
@@ -308,11 +278,7 @@ fn version_mismatch_is_reported_with_both_versions() {
 #[test]
 fn hello_with_only_link_version_99_still_parses() {
     let ranges = VersionRanges::from_entries(
-        [ProtoRange {
-            protocol: Protocol::Link.id(),
-            range: VersionRange::new(99, 99),
-        }]
-        .iter(),
+        [ProtoRange { protocol: Protocol::Link.id(), range: VersionRange::new(99, 99) }].iter(),
     );
     let hello = Hello(Intro {
         node_id: NodeId([0x42; 16]),
@@ -354,12 +320,7 @@ fn hello_with_only_link_version_99_still_parses() {
     };
     let wire = reject.to_bytes().unwrap();
     let back = Frame::parse(&with_byte(&wire, VERSION_AT, |_| 99)).unwrap();
-    let Message::Link(LinkMessage::Reject(r)) = back.message else {
-        panic!("not a REJECT")
-    };
+    let Message::Link(LinkMessage::Reject(r)) = back.message else { panic!("not a REJECT") };
     assert_eq!(r.reason, RejectReason::VERSION);
-    assert_eq!(
-        r.version_ranges(),
-        (Some(local), Some(VersionRange::new(99, 99)))
-    );
+    assert_eq!(r.version_ranges(), (Some(local), Some(VersionRange::new(99, 99))));
 }

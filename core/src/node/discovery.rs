@@ -101,11 +101,7 @@ impl Node {
     }
 
     pub(super) fn send_beacon(&mut self, now: Instant) {
-        let interval = if self.shutting_down {
-            Duration::ZERO
-        } else {
-            self.beacon_interval()
-        };
+        let interval = if self.shutting_down { Duration::ZERO } else { self.beacon_interval() };
         let a = self.announce(interval);
         let _ = now;
         self.send_datagram(DatagramTarget::Beacon, DiscoveryMessage::Beacon(Beacon(a)));
@@ -139,11 +135,7 @@ impl Node {
         // Gap in [interval * (1 - j), interval]: never later than the
         // `interval_ms` the beacon promised.
         let spread = (interval.as_micros() as f32 * j) as u64;
-        let cut = if spread == 0 {
-            0
-        } else {
-            self.next_random() % (spread + 1)
-        };
+        let cut = if spread == 0 { 0 } else { self.next_random() % (spread + 1) };
         let gap = interval.saturating_sub(Duration::from_micros(cut));
         self.timers.set(Timer::Beacon, now + gap);
     }
@@ -161,10 +153,7 @@ impl Node {
                 continue;
             }
             let a = self.announce(Duration::ZERO);
-            self.send_datagram(
-                DatagramTarget::Unicast(to),
-                DiscoveryMessage::Notify(Notify(a)),
-            );
+            self.send_datagram(DatagramTarget::Unicast(to), DiscoveryMessage::Notify(Notify(a)));
         }
     }
 
@@ -200,22 +189,11 @@ impl Node {
         }
         // A node whose beacon offers no common link version is still tried
         // once: its REJECT lets both sides report the mismatch.
-        let known = self
-            .discovery
-            .candidates
-            .get(&id)
-            .map(|c| (c.incarnation, c.addr));
+        let known = self.discovery.candidates.get(&id).map(|c| (c.incarnation, c.addr));
         if known.is_none() && self.discovery.candidates.len() >= self.cfg.max_peers {
             self.stats.dropped_limit += 1;
         } else {
-            self.discovery.candidates.insert(
-                id,
-                Candidate {
-                    addr,
-                    incarnation,
-                    last_heard: now,
-                },
-            );
+            self.discovery.candidates.insert(id, Candidate { addr, incarnation, last_heard: now });
             if known != Some((incarnation, addr)) {
                 self.overlay_changed(now);
             }
@@ -237,9 +215,7 @@ impl Node {
         }
         let at = now + self.random_delay(self.cfg.notify_max_delay);
         self.discovery.pending_counter += 1;
-        self.discovery
-            .pending_notify
-            .insert((at, self.discovery.pending_counter), from);
+        self.discovery.pending_notify.insert((at, self.discovery.pending_counter), from);
         self.timers.set_earliest(Timer::Notify, at);
     }
 
@@ -247,9 +223,7 @@ impl Node {
     pub(super) fn expire_candidates(&mut self, now: Instant) {
         let ttl = self.cfg.candidate_ttl;
         let before = self.discovery.candidates.len();
-        self.discovery
-            .candidates
-            .retain(|_, c| now - c.last_heard < ttl);
+        self.discovery.candidates.retain(|_, c| now - c.last_heard < ttl);
         if self.discovery.candidates.len() != before {
             self.overlay_changed(now);
         }

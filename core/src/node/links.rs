@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use alloc::collections::BTreeMap;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -12,9 +13,10 @@ use bytes::{Bytes, BytesMut};
 use super::output::{Event, LinkCloseReason, LinkId, Transmit};
 use super::timers::Timer;
 use super::Node;
+use crate::config::LinkMode;
 use crate::time::Instant;
 use crate::wire::link::{
-    Advertise, ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Ping, Pong, Reject,
+    Advertise, ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, LsaKey, Pong, Reject,
     RejectReason, Welcome,
 };
 use crate::wire::{
@@ -49,10 +51,18 @@ pub(crate) struct Link {
     pub(crate) intro: Option<Intro>,
     pub(crate) opened: Instant,
     pub(crate) last_rx: Instant,
-    last_ping: Option<Instant>,
+    pub(crate) last_ping: Option<Instant>,
     /// The peer sent ADVERTISE: it answers pings.
-    peer_keepalive: bool,
-    rx: BytesMut,
+    pub(crate) peer_keepalive: bool,
+    pub(crate) rx: BytesMut,
+    /// Datagram links: when HELLO was last sent, and the current gap
+    /// before it is sent again.
+    pub(crate) hello_at: Instant,
+    pub(crate) hello_rto: Duration,
+    /// Datagram links: LSAs sent and not yet acknowledged, latest per
+    /// origin, with the time they are next due again.
+    pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes)>,
+    pub(crate) rxmt_at: Option<Instant>,
 }
 
 impl Link {
@@ -83,12 +93,28 @@ impl Node {
         if let Some(l) = self.links.get_mut(&id) {
             l.expected = expected;
         }
-        self.transmits
-            .push_back(Transmit::Connect { link: id, addr });
+        if self.cfg.link_mode == LinkMode::Datagram {
+            // No connection to wait for: the HELLO goes out now and is
+            // repeated until answered.
+            self.dgram_links.insert(addr, id);
+            if let Some(l) = self.links.get_mut(&id) {
+                l.phase = Phase::Handshake;
+            }
+            self.send_hello(id);
+            self.timers.set(Timer::Link(id), now + HELLO_RTO);
+        } else {
+            self.transmits.push_back(Transmit::Connect { link: id, addr });
+        }
         id
     }
 
-    fn alloc_link(&mut self, now: Instant, addr: SocketAddr, outgoing: bool) -> LinkId {
+    pub(super) fn send_hello(&mut self, link: LinkId) {
+        let hello = Hello(self.intro());
+        let version = self.cfg.versions.range_of(Protocol::Link.id()).map_or(1, |r| r.max);
+        self.send_frame(link, Frame { version, ..Frame::new(LinkMessage::Hello(hello)) });
+    }
+
+    pub(super) fn alloc_link(&mut self, now: Instant, addr: SocketAddr, outgoing: bool) -> LinkId {
         let id = LinkId(self.next_link);
         self.next_link += 1;
         self.links.insert(
@@ -97,11 +123,7 @@ impl Node {
                 id,
                 addr,
                 outgoing,
-                phase: if outgoing {
-                    Phase::Connecting
-                } else {
-                    Phase::Handshake
-                },
+                phase: if outgoing { Phase::Connecting } else { Phase::Handshake },
                 peer: None,
                 expected: None,
                 intro: None,
@@ -110,11 +132,14 @@ impl Node {
                 last_ping: None,
                 peer_keepalive: false,
                 rx: BytesMut::new(),
+                hello_at: now,
+                hello_rto: HELLO_RTO,
+                rxmt: BTreeMap::new(),
+                rxmt_at: None,
             },
         );
         self.stats.links_opened += 1;
-        self.timers
-            .set(Timer::Link(id), now + self.cfg.handshake_timeout);
+        self.timers.set(Timer::Link(id), now + self.cfg.handshake_timeout);
         id
     }
 
@@ -146,19 +171,7 @@ impl Node {
         }
         l.phase = Phase::Handshake;
         l.last_rx = now;
-        let hello = Hello(self.intro());
-        let version = self
-            .cfg
-            .versions
-            .range_of(Protocol::Link.id())
-            .map_or(1, |r| r.max);
-        self.send_frame(
-            link,
-            Frame {
-                version,
-                ..Frame::new(LinkMessage::Hello(hello))
-            },
-        );
+        self.send_hello(link);
     }
 
     /// Learns the IP peers reach us at from a link's local address, for
@@ -181,12 +194,7 @@ impl Node {
         };
         if l.rx.len() + data.len() > max_buf {
             self.stats.dropped_limit += 1;
-            self.close_link(
-                now,
-                link,
-                Some(GoodbyeReason::PROTOCOL),
-                "receive buffer limit",
-            );
+            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
             return;
         }
         // Whole frames are sliced from `data` when nothing is pending, so
@@ -246,6 +254,11 @@ impl Node {
                 return;
             }
         };
+        self.on_link_frame(now, link, frame);
+    }
+
+    /// One decoded frame on a link, whatever carried it.
+    pub(super) fn on_link_frame(&mut self, now: Instant, link: LinkId, frame: Frame) {
         let Message::Link(msg) = frame.message else {
             self.stats.dropped_unexpected += 1;
             return;
@@ -283,6 +296,13 @@ impl Node {
                 self.arm_keepalive(now, link);
                 self.on_lsa(now, link, lsa);
             }
+            (Phase::Up, LinkMessage::LsaAck(ack)) => {
+                self.arm_keepalive(now, link);
+                self.on_lsa_ack(link, ack);
+            }
+            // Datagram links: our WELCOME was lost and the HELLO repeated.
+            (Phase::Up, LinkMessage::Hello(h)) if !outgoing => self.rewelcome(now, link, h.0),
+            (Phase::Up, LinkMessage::Welcome(_)) if outgoing => {}
             (
                 Phase::Up,
                 LinkMessage::Data(_) | LinkMessage::Ack(_) | LinkMessage::RouteError(_),
@@ -295,12 +315,7 @@ impl Node {
             (Phase::Connecting, _) | (_, _) => {
                 self.stats.dropped_unexpected += 1;
                 if phase != Phase::Up {
-                    self.close_link(
-                        now,
-                        link,
-                        Some(GoodbyeReason::PROTOCOL),
-                        "unexpected message",
-                    );
+                    self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected message");
                 }
             }
         }
@@ -350,11 +365,7 @@ impl Node {
             _ => None,
         };
         if common.is_none() {
-            return Err(reject(
-                RejectReason::VERSION,
-                link,
-                "no common link version",
-            ));
+            return Err(reject(RejectReason::VERSION, link, "no common link version"));
         }
         if intro.groups.len() > self.cfg.max_groups {
             return Err(reject(RejectReason::LIMIT, 0, "too many groups"));
@@ -393,6 +404,28 @@ impl Node {
             self.refuse(now, link, Some(intro.node_id), rej);
             return;
         }
+        let welcome = self.welcome_for(&intro);
+        self.send_link(link, LinkMessage::Welcome(welcome));
+        self.link_up(now, link, intro);
+    }
+
+    /// Repeats the WELCOME for a repeated HELLO from the same instance.
+    fn rewelcome(&mut self, now: Instant, link: LinkId, intro: Intro) {
+        let same = self
+            .links
+            .get(&link)
+            .and_then(|l| l.intro.as_ref())
+            .is_some_and(|i| i.node_id == intro.node_id && i.incarnation == intro.incarnation);
+        if same {
+            let welcome = self.welcome_for(&intro);
+            self.send_link(link, LinkMessage::Welcome(welcome));
+        } else {
+            self.stats.dropped_unexpected += 1;
+            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected hello");
+        }
+    }
+
+    fn welcome_for(&self, intro: &Intro) -> Welcome {
         let chosen: Vec<ChosenVersion> = self
             .cfg
             .versions
@@ -400,18 +433,10 @@ impl Node {
             .filter_map(|ours| {
                 let theirs = intro.ranges.range_of(ours.protocol)?;
                 let version = ours.range.highest_common(&theirs)?;
-                Some(ChosenVersion {
-                    protocol: ours.protocol,
-                    version,
-                })
+                Some(ChosenVersion { protocol: ours.protocol, version })
             })
             .collect();
-        let welcome = Welcome {
-            intro: self.intro(),
-            chosen: crate::wire::FixedList::from_entries(chosen.iter()),
-        };
-        self.send_link(link, LinkMessage::Welcome(welcome));
-        self.link_up(now, link, intro);
+        Welcome { intro: self.intro(), chosen: crate::wire::FixedList::from_entries(chosen.iter()) }
     }
 
     fn on_welcome(&mut self, now: Instant, link: LinkId, w: Welcome) {
@@ -423,18 +448,11 @@ impl Node {
         }
         let chosen_ok = w.chosen.iter().any(|c| {
             c.protocol == Protocol::Link.id()
-                && self
-                    .local_link_range()
-                    .is_some_and(|r| r.contains(c.version))
+                && self.local_link_range().is_some_and(|r| r.contains(c.version))
         });
         if !chosen_ok {
             self.stats.dropped_unexpected += 1;
-            self.close_link(
-                now,
-                link,
-                Some(GoodbyeReason::PROTOCOL),
-                "bad version choice",
-            );
+            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad version choice");
             return;
         }
         if let Some(l) = self.links.get_mut(&link) {
@@ -442,12 +460,7 @@ impl Node {
         }
         self.overlay_seed_peer(link, intro.node_id);
         if !self.keep_against_duplicates(now, link, &intro) {
-            self.close_link(
-                now,
-                link,
-                Some(GoodbyeReason::LINK_DROPPED),
-                "duplicate link",
-            );
+            self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
             return;
         }
         self.link_up(now, link, intro);
@@ -480,30 +493,18 @@ impl Node {
         let mut keep = true;
         for (other, other_init, other_inc, other_up) in others {
             if other_up && other_inc < intro.incarnation {
-                self.close_link(
-                    now,
-                    other,
-                    Some(GoodbyeReason::LINK_DROPPED),
-                    "peer restarted",
-                );
+                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer restarted");
                 continue;
             }
-            let mine_wins = match (
-                mine_init == Some(winner_initiator),
-                other_init == Some(winner_initiator),
-            ) {
-                (true, false) => true,
-                (false, true) => false,
-                _ => link < other,
-            };
+            let mine_wins =
+                match (mine_init == Some(winner_initiator), other_init == Some(winner_initiator)) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => link < other,
+                };
             if mine_wins {
                 // A still-connecting link to the same peer is simply dropped.
-                self.close_link(
-                    now,
-                    other,
-                    Some(GoodbyeReason::LINK_DROPPED),
-                    "duplicate link",
-                );
+                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
             } else {
                 keep = false;
             }
@@ -520,7 +521,7 @@ impl Node {
             }
         }
         self.send_link(link, LinkMessage::Reject(rej));
-        self.transmits.push_back(Transmit::Close { link });
+        self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Error);
     }
 
@@ -533,7 +534,7 @@ impl Node {
             self.push_event(reject_event(peer, addr, &rej, true));
         }
         self.overlay_rejected(now, link, rej.reason);
-        self.transmits.push_back(Transmit::Close { link });
+        self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Remote);
     }
 
@@ -543,7 +544,7 @@ impl Node {
         };
         let peer = l.peer;
         let inc = l.intro.as_ref().map(|i| i.incarnation);
-        self.transmits.push_back(Transmit::Close { link });
+        self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Remote);
         if g.reason == GoodbyeReason::SHUTDOWN {
             if let (Some(p), Some(inc)) = (peer, inc) {
@@ -570,8 +571,7 @@ impl Node {
             }),
         );
         self.arm_keepalive(now, link);
-        self.membership
-            .departed_superseded(&peer, intro.incarnation);
+        self.membership.departed_superseded(&peer, intro.incarnation);
         self.routing_link_up(now, link, &intro);
         self.overlay_link_up(now, link, peer);
     }
@@ -583,12 +583,32 @@ impl Node {
 
     fn send_frame(&mut self, link: LinkId, frame: Frame) {
         match frame.to_bytes() {
-            Ok(data) => {
-                self.stats.frames_sent += 1;
-                self.stats.frame_bytes_sent += data.len() as u64;
-                self.transmits.push_back(Transmit::Write { link, data });
-            }
+            Ok(data) => self.send_link_bytes(link, data),
             Err(_) => self.stats.dropped_limit += 1,
+        }
+    }
+
+    /// Sends one encoded frame: a write on a stream link, a datagram to the
+    /// peer's address on a datagram link.
+    pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
+        self.stats.frames_sent += 1;
+        self.stats.frame_bytes_sent += data.len() as u64;
+        if self.cfg.link_mode == LinkMode::Datagram {
+            let Some(l) = self.links.get(&link) else { return };
+            let to = crate::node::DatagramTarget::Unicast(l.addr);
+            self.stats.datagrams_sent += 1;
+            self.stats.datagram_bytes_sent += data.len() as u64;
+            self.transmits.push_back(Transmit::Datagram { to, data });
+        } else {
+            self.transmits.push_back(Transmit::Write { link, data });
+        }
+    }
+
+    /// Asks the driver to close a stream link; datagram links have nothing
+    /// to close.
+    fn push_close(&mut self, link: LinkId) {
+        if self.cfg.link_mode == LinkMode::Stream {
+            self.transmits.push_back(Transmit::Close { link });
         }
     }
 
@@ -606,13 +626,10 @@ impl Node {
         if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
             self.send_link(
                 link,
-                LinkMessage::Goodbye(Goodbye {
-                    reason,
-                    detail: truncate(why).into(),
-                }),
+                LinkMessage::Goodbye(Goodbye { reason, detail: truncate(why).into() }),
             );
         }
-        self.transmits.push_back(Transmit::Close { link });
+        self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Error);
     }
 
@@ -623,10 +640,13 @@ impl Node {
     }
 
     /// Forgets a link and updates everything that depended on it.
-    fn drop_link(&mut self, now: Instant, link: LinkId, reason: LinkCloseReason) {
+    pub(super) fn drop_link(&mut self, now: Instant, link: LinkId, reason: LinkCloseReason) {
         let Some(l) = self.links.remove(&link) else {
             return;
         };
+        if self.dgram_links.get(&l.addr) == Some(&link) {
+            self.dgram_links.remove(&l.addr);
+        }
         self.timers.cancel(Timer::Link(link));
         if l.is_up() {
             if let Some(peer) = l.peer {
@@ -636,91 +656,9 @@ impl Node {
         self.overlay_link_down(now, &l, reason);
     }
 
-    pub(super) fn on_link_timer(&mut self, now: Instant, link: LinkId) {
-        let Some(l) = self.links.get(&link) else {
-            return;
-        };
-        if !l.is_up() {
-            if now - l.opened >= self.cfg.handshake_timeout {
-                self.close_link(
-                    now,
-                    link,
-                    Some(GoodbyeReason::PROTOCOL),
-                    "handshake timeout",
-                );
-            } else {
-                self.timers
-                    .set(Timer::Link(link), l.opened + self.cfg.handshake_timeout);
-            }
-            return;
-        }
-        let interval = self.ping_interval(l);
-        let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
-        let silent = now - l.last_rx;
-        if silent >= dead_after {
-            self.stats.keepalive_timeouts += 1;
-            self.close_link(
-                now,
-                link,
-                Some(GoodbyeReason::KEEPALIVE_TIMEOUT),
-                "keepalive timeout",
-            );
-            return;
-        }
-        let due = silent >= interval && l.last_ping.is_none_or(|p| now - p >= interval);
-        if due && l.peer_keepalive {
-            if let Some(l) = self.links.get_mut(&link) {
-                l.last_ping = Some(now);
-            }
-            self.send_link(
-                link,
-                LinkMessage::Ping(Ping {
-                    token: now.as_micros(),
-                }),
-            );
-        }
-        self.arm_keepalive(now, link);
-    }
-
-    /// How long this side lets a link idle before pinging. Both sides may
-    /// ping, but the side with the larger id waits half an interval more: as
-    /// long as the other side's pings arrive it never needs to, so a link
-    /// costs one PING and one PONG per interval, not two of each. Detection
-    /// is unchanged: either side closes after `count` silent intervals.
-    fn ping_interval(&self, l: &Link) -> Duration {
-        let i = self.cfg.keepalive_interval;
-        if l.peer.is_some_and(|p| p < self.id) {
-            i + i / 2
-        } else {
-            i
-        }
-    }
-
-    /// Sets the link's timer to its next ping or its death, whichever first.
-    fn arm_keepalive(&mut self, now: Instant, link: LinkId) {
-        let Some(l) = self.links.get(&link) else {
-            return;
-        };
-        let interval = self.ping_interval(l);
-        let dead_at =
-            l.last_rx + self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
-        let next_ping = match l.last_ping {
-            // Without the peer's ADVERTISE we may not ping: only death is due.
-            _ if !l.peer_keepalive => dead_at,
-            Some(p) if p >= l.last_rx => p + interval,
-            _ => l.last_rx + interval,
-        };
-        let at = dead_at.min(next_ping).max(now);
-        self.timers.set(Timer::Link(link), at);
-    }
-
     /// Shutdown: nothing but GOODBYEs leave any more.
     pub(super) fn up_links(&self) -> Vec<LinkId> {
-        self.links
-            .values()
-            .filter(|l| l.is_up())
-            .map(|l| l.id)
-            .collect()
+        self.links.values().filter(|l| l.is_up()).map(|l| l.id).collect()
     }
 
     /// The intro a neighbour sent, if it is linked.
@@ -740,11 +678,7 @@ impl Node {
 
     /// The peers of up links.
     pub(super) fn up_peers(&self) -> Vec<NodeId> {
-        self.links
-            .values()
-            .filter(|l| l.is_up())
-            .filter_map(|l| l.peer)
-            .collect()
+        self.links.values().filter(|l| l.is_up()).filter_map(|l| l.peer).collect()
     }
 }
 
@@ -767,6 +701,9 @@ fn reject_event(peer: Option<NodeId>, addr: SocketAddr, rej: &Reject, by_remote:
         detail: String::from(&*rej.detail),
     }
 }
+
+/// First gap before a datagram link's HELLO is repeated (doubling after).
+pub(super) const HELLO_RTO: Duration = Duration::from_millis(250);
 
 /// Names go on the wire in str8 fields: longer ones are cut at a character
 /// boundary rather than refused.

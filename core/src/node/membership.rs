@@ -35,11 +35,7 @@ impl Membership {
     pub(crate) fn mark_departed(&mut self, id: NodeId, inc: u64, now: Instant, max: usize) {
         if self.departed.len() >= max && !self.departed.contains_key(&id) {
             // Bounded: forget the oldest departure first.
-            if let Some(oldest) = self
-                .departed
-                .iter()
-                .min_by_key(|(_, (_, t))| *t)
-                .map(|(k, _)| *k)
+            if let Some(oldest) = self.departed.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k)
             {
                 self.departed.remove(&oldest);
             }
@@ -73,11 +69,7 @@ impl Node {
                     } else {
                         DownReason::TimedOut
                     };
-                    events.push(Event::PeerDown {
-                        id: *id,
-                        name: info.name.clone(),
-                        reason,
-                    });
+                    events.push(Event::PeerDown { id: *id, name: info.name.clone(), reason });
                 }
                 Some(new) if new.incarnation != info.incarnation => {
                     events.push(Event::PeerDown {
@@ -118,15 +110,9 @@ fn same_but_hops(a: &PeerInfo, b: &PeerInfo) -> bool {
 
 fn group_changes(events: &mut Vec<Event>, peer: &NodeId, old: &[String], new: &[String]) {
     for g in new.iter().filter(|g| !old.contains(g)) {
-        events.push(Event::GroupJoined {
-            peer: *peer,
-            group: g.clone(),
-        });
+        events.push(Event::GroupJoined { peer: *peer, group: g.clone() });
     }
     for g in old.iter().filter(|g| !new.contains(g)) {
-        events.push(Event::GroupLeft {
-            peer: *peer,
-            group: g.clone(),
-        });
+        events.push(Event::GroupLeft { peer: *peer, group: g.clone() });
     }
 }

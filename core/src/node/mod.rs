@@ -57,7 +57,9 @@
 //! }
 //! ```
 
+mod dgram;
 mod discovery;
+mod keepalive;
 mod links;
 mod membership;
 mod output;
@@ -136,6 +138,8 @@ pub struct Node {
     stats: Stats,
     discovery: Discovery,
     links: BTreeMap<LinkId, Link>,
+    /// Datagram links by peer address.
+    dgram_links: BTreeMap<SocketAddr, LinkId>,
     next_link: u64,
     overlay: Overlay,
     routing: Routing,
@@ -146,13 +150,8 @@ impl Node {
     /// A node with identity `id`, its randomness drawn from `seed` (same
     /// seed and inputs, same outputs), started at `now`.
     pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Node {
-        let groups: BTreeSet<String> = cfg
-            .groups
-            .iter()
-            .filter(|g| g.len() <= 255)
-            .take(cfg.max_groups)
-            .cloned()
-            .collect();
+        let groups: BTreeSet<String> =
+            cfg.groups.iter().filter(|g| g.len() <= 255).take(cfg.max_groups).cloned().collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
         let mut node = Node {
             discovery: Discovery::new(&cfg, now),
@@ -173,6 +172,7 @@ impl Node {
             events: VecDeque::new(),
             stats: Stats::default(),
             links: BTreeMap::new(),
+            dgram_links: BTreeMap::new(),
             next_link: 1,
         };
         node.start(now);
@@ -233,17 +233,12 @@ impl Node {
 
     /// The reachable peers in `group`, in id order.
     pub fn group_members<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a PeerInfo> + 'a {
-        self.membership
-            .peers()
-            .filter(move |p| p.groups.iter().any(|g| g == group))
+        self.membership.peers().filter(move |p| p.groups.iter().any(|g| g == group))
     }
 
     /// Links currently up, with their peer.
     pub fn neighbours(&self) -> impl Iterator<Item = (LinkId, NodeId)> + '_ {
-        self.links
-            .values()
-            .filter(|l| l.is_up())
-            .filter_map(|l| Some((l.id, l.peer?)))
+        self.links.values().filter(|l| l.is_up()).filter_map(|l| Some((l.id, l.peer?)))
     }
 
     /// Next output for the caller to carry out, in order.
@@ -311,6 +306,9 @@ impl Node {
                 return;
             }
         };
+        if let Message::Link(_) = frame.message {
+            return self.on_link_datagram(now, from, frame);
+        }
         match frame.message {
             Message::Discovery(m) => self.on_discovery(now, from, source, m),
             _ => self.stats.dropped_unexpected += 1,
@@ -372,12 +370,7 @@ impl Node {
         let now = self.clock.observe(now);
         self.check_command(key)?;
         let changed = match value {
-            Some(v) => {
-                self.headers
-                    .insert(key.to_string(), v.to_string())
-                    .as_deref()
-                    != Some(v)
-            }
+            Some(v) => self.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v),
             None => self.headers.remove(key).is_some(),
         };
         if changed {
@@ -427,12 +420,7 @@ impl Node {
         self.flood_flush(now);
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for id in ids {
-            self.close_link(
-                now,
-                id,
-                Some(crate::wire::link::GoodbyeReason::SHUTDOWN),
-                "shutdown",
-            );
+            self.close_link(now, id, Some(crate::wire::link::GoodbyeReason::SHUTDOWN), "shutdown");
         }
         // Nothing is scheduled any more: the caller may stop polling.
         let all: Vec<Timer> = [

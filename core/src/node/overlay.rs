@@ -101,8 +101,7 @@ fn id_hash(id: &NodeId) -> u64 {
 impl Node {
     /// Something the overlay depends on changed.
     pub(super) fn overlay_changed(&mut self, now: Instant) {
-        self.timers
-            .set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
+        self.timers.set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
     }
 
     /// The nodes we consider alive and linkable, this node included.
@@ -185,8 +184,7 @@ impl Node {
         self.run_seeds(now, &mut next);
         self.prune(now, &want, &mut next);
         if let Some(at) = next {
-            self.timers
-                .set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
+            self.timers.set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
         }
     }
 
@@ -197,8 +195,7 @@ impl Node {
                 continue;
             }
             // A seed whose node we reach anyway needs no link of its own.
-            if s.peer
-                .is_some_and(|p| self.routing.routes.contains_key(&p) || self.has_link_to(&p))
+            if s.peer.is_some_and(|p| self.routing.routes.contains_key(&p) || self.has_link_to(&p))
             {
                 continue;
             }
@@ -225,12 +222,7 @@ impl Node {
                 if want.contains(&peer) || seeded {
                     continue;
                 }
-                let since = self
-                    .overlay
-                    .unwanted_since
-                    .get(&l.id)
-                    .copied()
-                    .unwrap_or(now);
+                let since = self.overlay.unwanted_since.get(&l.id).copied().unwrap_or(now);
                 if now - since >= PRUNE_GRACE {
                     close.push(l.id);
                 } else {
@@ -242,12 +234,7 @@ impl Node {
         }
         self.overlay.unwanted_since = still;
         for link in close {
-            self.close_link(
-                now,
-                link,
-                Some(GoodbyeReason::LINK_DROPPED),
-                "overlay pruned",
-            );
+            self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "overlay pruned");
         }
     }
 
@@ -278,26 +265,19 @@ impl Node {
         let was_up = l.is_up();
         if l.outgoing {
             if let Some(peer) = l.peer.or(l.expected) {
-                let r = self.overlay.retry.entry(peer).or_insert(Retry {
-                    backoff: Duration::ZERO,
-                    next_attempt: now,
-                });
-                r.backoff = if was_up {
-                    Duration::ZERO
-                } else {
-                    grow(r.backoff)
-                };
+                let r = self
+                    .overlay
+                    .retry
+                    .entry(peer)
+                    .or_insert(Retry { backoff: Duration::ZERO, next_attempt: now });
+                r.backoff = if was_up { Duration::ZERO } else { grow(r.backoff) };
                 r.next_attempt = now + if was_up { min } else { r.backoff };
             }
         }
         for s in &mut self.overlay.seeds {
             if s.link == Some(l.id) {
                 s.link = None;
-                s.backoff = if was_up {
-                    Duration::ZERO
-                } else {
-                    grow(s.backoff)
-                };
+                s.backoff = if was_up { Duration::ZERO } else { grow(s.backoff) };
                 s.next_attempt = now + if was_up { min } else { s.backoff };
             }
         }

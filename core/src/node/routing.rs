@@ -9,12 +9,14 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use super::links::truncate;
-use super::output::{LinkId, PeerInfo, Transmit};
+use bytes::Bytes;
+
+use super::output::{LinkId, PeerInfo};
 use super::timers::Timer;
 use super::Node;
 use crate::time::Instant;
 use crate::wire::link::routing::LSA_FLUSH;
-use crate::wire::link::{Intro, Lsa, Neighbour};
+use crate::wire::link::{Intro, Lsa, LsaKey, Neighbour};
 use crate::wire::{FixedList, Frame, HeaderList, LinkMessage, NodeId, StrList};
 
 /// One stored LSA.
@@ -66,10 +68,8 @@ impl Node {
         let mut peers = self.up_peers();
         peers.sort();
         peers.dedup();
-        let neighbours: Vec<Neighbour> = peers
-            .into_iter()
-            .map(|id| Neighbour { id, cost: 1 })
-            .collect();
+        let neighbours: Vec<Neighbour> =
+            peers.into_iter().map(|id| Neighbour { id, cost: 1 }).collect();
         Lsa {
             origin: self.id,
             incarnation: self.cfg.incarnation,
@@ -95,8 +95,7 @@ impl Node {
     }
 
     pub(super) fn schedule_spf(&mut self, now: Instant) {
-        self.timers
-            .set_earliest(Timer::Spf, now + self.cfg.spf_delay);
+        self.timers.set_earliest(Timer::Spf, now + self.cfg.spf_delay);
     }
 
     pub(super) fn on_originate_timer(&mut self, now: Instant) {
@@ -114,35 +113,41 @@ impl Node {
         self.routing.last_originated = Some(now);
         self.stats.lsa_originated += 1;
         let lsa = self.own_lsa(0);
-        self.flood(LinkMessage::Lsa(lsa), None);
+        self.flood(now, &lsa, None);
     }
 
     /// Withdraws our LSA from the mesh (clean shutdown).
-    pub(super) fn flood_flush(&mut self, _now: Instant) {
+    pub(super) fn flood_flush(&mut self, now: Instant) {
         self.routing.own_seq += 1;
         let lsa = self.own_lsa(LSA_FLUSH);
-        self.flood(LinkMessage::Lsa(lsa), None);
+        self.flood(now, &lsa, None);
     }
 
-    /// Sends `msg` on every up link but `except`, encoded once.
-    fn flood(&mut self, msg: LinkMessage, except: Option<LinkId>) {
-        let data = match Frame::new(msg).to_bytes() {
-            Ok(d) => d,
+    /// Sends `lsa` on every up link but `except`, encoded once.
+    fn flood(&mut self, now: Instant, lsa: &Lsa, except: Option<LinkId>) {
+        let Some((key, data)) = self.encode_lsa(lsa) else { return };
+        for link in self.up_links() {
+            if Some(link) != except {
+                self.send_lsa(now, link, key, data.clone());
+            }
+        }
+    }
+
+    fn encode_lsa(&mut self, lsa: &Lsa) -> Option<(LsaKey, Bytes)> {
+        let key =
+            LsaKey { origin: lsa.origin, incarnation: lsa.incarnation, sequence: lsa.sequence };
+        match Frame::new(LinkMessage::Lsa(lsa.clone())).to_bytes() {
+            Ok(d) => Some((key, d)),
             Err(_) => {
                 self.stats.dropped_limit += 1;
-                return;
+                None
             }
-        };
-        for link in self.up_links() {
-            if Some(link) == except {
-                continue;
-            }
-            self.stats.frames_sent += 1;
-            self.stats.frame_bytes_sent += data.len() as u64;
-            self.transmits.push_back(Transmit::Write {
-                link,
-                data: data.clone(),
-            });
+        }
+    }
+
+    fn send_one_lsa(&mut self, now: Instant, link: LinkId, lsa: &Lsa) {
+        if let Some((key, data)) = self.encode_lsa(lsa) {
+            self.send_lsa(now, link, key, data);
         }
     }
 
@@ -156,14 +161,9 @@ impl Node {
         }
         // Our own LSA follows from the origination this change schedules.
         self.self_changed(now);
-        let all: Vec<Lsa> = self
-            .routing
-            .db
-            .values()
-            .map(|e| self.aged(e, now))
-            .collect();
+        let all: Vec<Lsa> = self.routing.db.values().map(|e| self.aged(e, now)).collect();
         for lsa in all {
-            self.send_link(link, LinkMessage::Lsa(lsa));
+            self.send_one_lsa(now, link, &lsa);
         }
         self.schedule_spf(now);
     }
@@ -189,6 +189,8 @@ impl Node {
             return;
         }
         let origin = lsa.origin;
+        // Datagram links: whatever becomes of it, it arrived.
+        self.ack_lsa(link, LsaKey { origin, incarnation: lsa.incarnation, sequence: lsa.sequence });
         if origin == self.id {
             // A copy of ours from before: make sure ours supersedes it.
             if lsa.incarnation == self.cfg.incarnation && lsa.sequence >= self.routing.own_seq {
@@ -210,7 +212,7 @@ impl Node {
                 if key < have {
                     // The sender is behind: give it ours.
                     let newer = self.aged(e, now);
-                    self.send_link(link, LinkMessage::Lsa(newer));
+                    self.send_one_lsa(now, link, &newer);
                 }
                 return;
             }
@@ -219,7 +221,7 @@ impl Node {
             return;
         }
         self.stats.lsa_accepted += 1;
-        self.flood(LinkMessage::Lsa(lsa.clone()), Some(link));
+        self.flood(now, &lsa, Some(link));
         if lsa.flags & LSA_FLUSH != 0 {
             self.routing.db.remove(&origin);
             self.peer_departed(now, origin, lsa.incarnation);
@@ -233,14 +235,7 @@ impl Node {
                 }
             }
         }
-        self.routing.db.insert(
-            origin,
-            LsaEntry {
-                lsa,
-                received: now,
-                addr,
-            },
-        );
+        self.routing.db.insert(origin, LsaEntry { lsa, received: now, addr });
         self.schedule_spf(now);
     }
 
@@ -250,14 +245,8 @@ impl Node {
         if self.membership.is_departed(&id, inc) {
             return;
         }
-        self.membership
-            .mark_departed(id, inc, now, self.cfg.max_peers);
-        if self
-            .routing
-            .db
-            .get(&id)
-            .is_some_and(|e| e.lsa.incarnation <= inc)
-        {
+        self.membership.mark_departed(id, inc, now, self.cfg.max_peers);
+        if self.routing.db.get(&id).is_some_and(|e| e.lsa.incarnation <= inc) {
             self.routing.db.remove(&id);
         }
         self.schedule_spf(now);
@@ -296,11 +285,7 @@ impl Node {
                 name: (*l.name).into(),
                 addr: e.addr,
                 state: l.state,
-                headers: l
-                    .headers
-                    .iter()
-                    .map(|(k, v)| ((*k).into(), (*v).into()))
-                    .collect(),
+                headers: l.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
                 groups: l.groups.iter().map(|g| (*g).into()).collect(),
                 hops,
             });
@@ -316,11 +301,7 @@ impl Node {
             name: (*intro.name).into(),
             addr,
             state: intro.state,
-            headers: intro
-                .headers
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
+            headers: intro.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
             groups: intro.groups.iter().map(|g| (*g).into()).collect(),
             hops,
         })
@@ -339,14 +320,7 @@ impl Node {
             if node == self.id || best.contains_key(&node) {
                 continue;
             }
-            best.insert(
-                node,
-                RouteEntry {
-                    cost,
-                    hops,
-                    next_hop: first,
-                },
-            );
+            best.insert(node, RouteEntry { cost, hops, next_hop: first });
             let Some(e) = self.routing.db.get(&node) else {
                 continue;
             };
@@ -382,23 +356,16 @@ impl Node {
             keep
         });
         let db = &self.routing.db;
-        self.routing
-            .unreachable_since
-            .retain(|id, _| db.contains_key(id));
+        self.routing.unreachable_since.retain(|id, _| db.contains_key(id));
         if dropped {
             self.schedule_spf(now);
         }
-        if self
-            .routing
-            .last_originated
-            .is_some_and(|t| now - t >= self.cfg.lsa_refresh)
-        {
+        if self.routing.last_originated.is_some_and(|t| now - t >= self.cfg.lsa_refresh) {
             self.self_changed(now);
         }
         self.expire_candidates(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
-        self.timers
-            .set(Timer::Housekeeping, now + super::HOUSEKEEPING);
+        self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }
 
     /// The best known link address of `id`.

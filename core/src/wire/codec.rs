@@ -42,11 +42,7 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over `buf[start..end]`.
     pub(crate) fn new(buf: &'a Bytes, start: usize, end: usize) -> Self {
-        Reader {
-            buf,
-            pos: start,
-            end,
-        }
+        Reader { buf, pos: start, end }
     }
 
     /// Current offset in the underlying buffer.
@@ -198,10 +194,7 @@ impl<'a> Writer<'a> {
 /// Checks that a buffer can hold `needed` bytes.
 pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<()> {
     if buf.len() < needed {
-        Err(Error::BufferTooSmall {
-            needed,
-            available: buf.len(),
-        })
+        Err(Error::BufferTooSmall { needed, available: buf.len() })
     } else {
         Ok(())
     }

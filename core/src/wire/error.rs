@@ -94,11 +94,7 @@ impl fmt::Display for Error {
                 write!(f, "bad magic 0x{found:04x}, expected 0x4e43 (\"NC\")")
             }
             Error::UnknownProtocol { id } => write!(f, "unknown sub-protocol id {id}"),
-            Error::UnsupportedVersion {
-                protocol,
-                remote,
-                local,
-            } => write!(
+            Error::UnsupportedVersion { protocol, remote, local } => write!(
                 f,
                 "{protocol} version {remote} not supported (local range {}..={})",
                 local.min, local.max

@@ -94,14 +94,10 @@ impl Extensions {
             let code = ty & !MANDATORY;
             match code {
                 EXT_REPLAY_COUNTER if len != 8 => {
-                    return Err(Error::Malformed {
-                        field: "ext_replay_counter",
-                    })
+                    return Err(Error::Malformed { field: "ext_replay_counter" })
                 }
                 EXT_AUTH_TAG if !(2..=1 + MAX_AUTH_TAG).contains(&len) => {
-                    return Err(Error::Malformed {
-                        field: "ext_auth_tag",
-                    })
+                    return Err(Error::Malformed { field: "ext_auth_tag" })
                 }
                 EXT_REPLAY_COUNTER | EXT_AUTH_TAG => {}
                 _ if ty & MANDATORY != 0 => {
@@ -131,31 +127,23 @@ impl Extensions {
 
     /// Every TLV, known or not, in wire order.
     pub fn iter(&self) -> TlvIter<'_> {
-        TlvIter {
-            raw: &self.raw,
-            pos: 0,
-        }
+        TlvIter { raw: &self.raw, pos: 0 }
     }
 
     /// The replay counter, if present.
     pub fn replay_counter(&self) -> Option<u64> {
-        self.iter()
-            .find(|t| t.ext_type == EXT_REPLAY_COUNTER)
-            .map(|t| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&t.value);
-                u64::from_be_bytes(b)
-            })
+        self.iter().find(|t| t.ext_type == EXT_REPLAY_COUNTER).map(|t| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&t.value);
+            u64::from_be_bytes(b)
+        })
     }
 
     /// The authentication tag, if present.
     pub fn auth_tag(&self) -> Option<AuthTag> {
         self.iter()
             .find(|t| t.ext_type == EXT_AUTH_TAG)
-            .map(|t| AuthTag {
-                key_id: t.value[0],
-                tag: t.value.slice(1..),
-            })
+            .map(|t| AuthTag { key_id: t.value[0], tag: t.value.slice(1..) })
     }
 
     /// Starts building a block.
@@ -219,8 +207,7 @@ impl ExtensionsBuilder {
         let value = &value[..value.len().min(u16::MAX as usize)];
         let ty = (ext_type & !MANDATORY) | if mandatory { MANDATORY } else { 0 };
         self.raw.extend_from_slice(&ty.to_be_bytes());
-        self.raw
-            .extend_from_slice(&(value.len() as u16).to_be_bytes());
+        self.raw.extend_from_slice(&(value.len() as u16).to_be_bytes());
         self.raw.extend_from_slice(value);
         self
     }

@@ -131,27 +131,17 @@ impl Frame {
                 &parts.body,
                 limits,
             )?),
-            Protocol::Link => Message::Link(LinkMessage::parse_typed(
-                parts.msg_type,
-                &parts.body,
-                limits,
-            )?),
-            Protocol::Admin => Message::Admin(AdminMessage::parse_typed(
-                parts.msg_type,
-                &parts.body,
-                limits,
-            )?),
-            Protocol::Tracker => Message::Tracker(TrackerMessage::parse_typed(
-                parts.msg_type,
-                &parts.body,
-                limits,
-            )?),
+            Protocol::Link => {
+                Message::Link(LinkMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
+            }
+            Protocol::Admin => {
+                Message::Admin(AdminMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
+            }
+            Protocol::Tracker => {
+                Message::Tracker(TrackerMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
+            }
         };
-        Ok(Frame {
-            version: parts.version,
-            extensions: parts.extensions,
-            message,
-        })
+        Ok(Frame { version: parts.version, extensions: parts.extensions, message })
     }
 
     /// Checks the header and extensions and slices out the body.
@@ -160,17 +150,10 @@ impl Frame {
         let protocol = Protocol::from_id(h.protocol_id())?;
         let len = h.length() as usize;
         if len > limits.max_frame {
-            return Err(Error::Oversized {
-                field: "length",
-                len,
-                max: limits.max_frame,
-            });
+            return Err(Error::Oversized { field: "length", len, max: limits.max_frame });
         }
         if len != buf.len() {
-            return Err(Error::LengthMismatch {
-                header: len,
-                actual: buf.len(),
-            });
+            return Err(Error::LengthMismatch { header: len, actual: buf.len() });
         }
         let flags = h.flags();
         if flags & !FLAGS_KNOWN != 0 {
@@ -180,11 +163,7 @@ impl Frame {
         let msg_type = h.msg_type();
         let local = protocol.supported();
         if !local.contains(version) && !version_independent(protocol, msg_type) {
-            return Err(Error::UnsupportedVersion {
-                protocol,
-                remote: version,
-                local,
-            });
+            return Err(Error::UnsupportedVersion { protocol, remote: version, local });
         }
         let mut pos = HEADER_LEN;
         let extensions = if flags & FLAG_EXTENSIONS != 0 {
@@ -207,13 +186,7 @@ impl Frame {
         } else {
             Extensions::empty()
         };
-        Ok(FrameParts {
-            protocol,
-            version,
-            msg_type,
-            extensions,
-            body: buf.slice(pos..),
-        })
+        Ok(FrameParts { protocol, version, msg_type, extensions, body: buf.slice(pos..) })
     }
 
     fn ext_block_len(&self) -> usize {
@@ -241,22 +214,11 @@ impl Frame {
         })?;
         let ext = self.extensions.len();
         if ext > u16::MAX as usize {
-            return Err(Error::Oversized {
-                field: "ext_len",
-                len: ext,
-                max: u16::MAX as usize,
-            });
+            return Err(Error::Oversized { field: "ext_len", len: ext, max: u16::MAX as usize });
         }
         let flags = if ext > 0 { FLAG_EXTENSIONS } else { 0 };
         let msg = &self.message;
-        write_header(
-            buf,
-            msg.protocol(),
-            self.version,
-            msg.msg_type(),
-            flags,
-            len32,
-        );
+        write_header(buf, msg.protocol(), self.version, msg.msg_type(), flags, len32);
         let mut pos = HEADER_LEN;
         if ext > 0 {
             buf[pos..pos + 2].copy_from_slice(&(ext as u16).to_be_bytes());

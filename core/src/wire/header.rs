@@ -62,12 +62,8 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every sub-protocol, in id order.
-    pub const ALL: [Protocol; 4] = [
-        Protocol::Discovery,
-        Protocol::Link,
-        Protocol::Admin,
-        Protocol::Tracker,
-    ];
+    pub const ALL: [Protocol; 4] =
+        [Protocol::Discovery, Protocol::Link, Protocol::Admin, Protocol::Tracker];
 
     /// The sub-protocol with wire id `id`.
     pub fn from_id(id: u8) -> Result<Protocol> {
@@ -213,9 +209,7 @@ pub(crate) fn write_header(
 pub fn peek_frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>> {
     if buf.len() < HEADER_LEN {
         if buf.len() >= 2 && get_u16(buf, 0) != MAGIC {
-            return Err(Error::BadMagic {
-                found: get_u16(buf, 0),
-            });
+            return Err(Error::BadMagic { found: get_u16(buf, 0) });
         }
         return Ok(None);
     }
@@ -225,11 +219,7 @@ pub fn peek_frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>> {
         return Err(Error::Malformed { field: "length" });
     }
     if len > max_frame {
-        return Err(Error::Oversized {
-            field: "length",
-            len,
-            max: max_frame,
-        });
+        return Err(Error::Oversized { field: "length", len, max: max_frame });
     }
     Ok(Some(len))
 }

@@ -40,10 +40,7 @@ pub struct FixedList<E> {
 
 impl<E> Clone for FixedList<E> {
     fn clone(&self) -> Self {
-        FixedList {
-            raw: self.raw.clone(),
-            _entry: PhantomData,
-        }
+        FixedList { raw: self.raw.clone(), _entry: PhantomData }
     }
 }
 
@@ -57,10 +54,7 @@ impl<E> Eq for FixedList<E> {}
 
 impl<E> Default for FixedList<E> {
     fn default() -> Self {
-        FixedList {
-            raw: Bytes::new(),
-            _entry: PhantomData,
-        }
+        FixedList { raw: Bytes::new(), _entry: PhantomData }
     }
 }
 
@@ -79,25 +73,16 @@ impl<E: FixedEntry> FixedList<E> {
         field: &'static str,
     ) -> Result<Self> {
         if count > max {
-            return Err(Error::Oversized {
-                field,
-                len: count,
-                max,
-            });
+            return Err(Error::Oversized { field, len: count, max });
         }
         // `count <= max` may still overflow with generous limits on 32-bit
         // targets; such a count cannot fit in the input anyway.
-        let len = count
-            .checked_mul(E::SIZE)
-            .ok_or(Error::Truncated { field })?;
+        let len = count.checked_mul(E::SIZE).ok_or(Error::Truncated { field })?;
         let raw = r.bytes(len, field)?;
         for chunk in raw.chunks_exact(E::SIZE) {
             E::validate(chunk)?;
         }
-        Ok(FixedList {
-            raw,
-            _entry: PhantomData,
-        })
+        Ok(FixedList { raw, _entry: PhantomData })
     }
 
     /// Encodes entries into a new list (allocates; for senders).
@@ -112,10 +97,7 @@ impl<E: FixedEntry> FixedList<E> {
             raw.resize(at + E::SIZE, 0);
             e.encode(&mut raw[at..]);
         }
-        FixedList {
-            raw: Bytes::from(raw),
-            _entry: PhantomData,
-        }
+        FixedList { raw: Bytes::from(raw), _entry: PhantomData }
     }
 
     /// Number of entries.
@@ -172,17 +154,12 @@ impl FixedEntry for ProtoRange {
     const SIZE: usize = 3;
     fn validate(b: &[u8]) -> Result<()> {
         if b[1] > b[2] || b[1] == 0 {
-            return Err(Error::Malformed {
-                field: "version_range",
-            });
+            return Err(Error::Malformed { field: "version_range" });
         }
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        ProtoRange {
-            protocol: b[0],
-            range: VersionRange::new(b[1], b[2]),
-        }
+        ProtoRange { protocol: b[0], range: VersionRange::new(b[1], b[2]) }
     }
     fn encode(&self, out: &mut [u8]) {
         out[0] = self.protocol;
@@ -197,17 +174,13 @@ pub type VersionRanges = FixedList<ProtoRange>;
 impl VersionRanges {
     /// The range offered for sub-protocol `protocol`, if any.
     pub fn range_of(&self, protocol: u8) -> Option<VersionRange> {
-        self.iter()
-            .find(|p| p.protocol == protocol)
-            .map(|p| p.range)
+        self.iter().find(|p| p.protocol == protocol).map(|p| p.range)
     }
 
     /// The ranges this codec speaks, for every sub-protocol it knows.
     pub fn supported() -> Self {
-        let all = super::header::Protocol::ALL.map(|p| ProtoRange {
-            protocol: p.id(),
-            range: p.supported(),
-        });
+        let all = super::header::Protocol::ALL
+            .map(|p| ProtoRange { protocol: p.id(), range: p.supported() });
         FixedList::from_entries(all.iter())
     }
 }
@@ -221,9 +194,7 @@ pub struct StrList {
 
 impl Default for StrList {
     fn default() -> Self {
-        StrList {
-            raw: Bytes::from_static(&[0, 0]),
-        }
+        StrList { raw: Bytes::from_static(&[0, 0]) }
     }
 }
 
@@ -245,18 +216,12 @@ impl StrList {
         let start = r.pos();
         let count = r.u16(field)? as usize;
         if count > max {
-            return Err(Error::Oversized {
-                field,
-                len: count,
-                max,
-            });
+            return Err(Error::Oversized { field, len: count, max });
         }
         for _ in 0..count {
             r.str8(field, max_name)?;
         }
-        Ok(StrList {
-            raw: r.slice_from(start),
-        })
+        Ok(StrList { raw: r.slice_from(start) })
     }
 
     /// Encodes names into a new list (allocates; for senders). Names longer
@@ -271,27 +236,17 @@ impl StrList {
         for n in names {
             let n = n.as_ref();
             if n.len() > 255 {
-                return Err(Error::Oversized {
-                    field: "name",
-                    len: n.len(),
-                    max: 255,
-                });
+                return Err(Error::Oversized { field: "name", len: n.len(), max: 255 });
             }
             raw.push(n.len() as u8);
             raw.extend_from_slice(n.as_bytes());
             count += 1;
         }
         if count > u16::MAX as usize {
-            return Err(Error::Oversized {
-                field: "count",
-                len: count,
-                max: u16::MAX as usize,
-            });
+            return Err(Error::Oversized { field: "count", len: count, max: u16::MAX as usize });
         }
         raw[..2].copy_from_slice(&(count as u16).to_be_bytes());
-        Ok(StrList {
-            raw: Bytes::from(raw),
-        })
+        Ok(StrList { raw: Bytes::from(raw) })
     }
 
     /// Number of names.
@@ -306,10 +261,7 @@ impl StrList {
 
     /// The names, zero-copy.
     pub fn iter(&self) -> StrIter<'_> {
-        StrIter {
-            raw: &self.raw,
-            pos: 2,
-        }
+        StrIter { raw: &self.raw, pos: 2 }
     }
 
     /// Whether `name` is in the list.
@@ -341,12 +293,7 @@ impl Iterator for StrIter<'_> {
         let start = self.pos + 1;
         let end = start + len;
         self.pos = end;
-        ByteString::try_from(
-            self.raw
-                .get(start..end)
-                .map(|_| self.raw.slice(start..end))?,
-        )
-        .ok()
+        ByteString::try_from(self.raw.get(start..end).map(|_| self.raw.slice(start..end))?).ok()
     }
 }
 
@@ -359,9 +306,7 @@ pub struct HeaderList {
 
 impl Default for HeaderList {
     fn default() -> Self {
-        HeaderList {
-            raw: Bytes::from_static(&[0, 0]),
-        }
+        HeaderList { raw: Bytes::from_static(&[0, 0]) }
     }
 }
 
@@ -381,16 +326,10 @@ impl HeaderList {
             r.str16(field, u16::MAX as usize)?;
             let len = r.pos() - start;
             if len > max_bytes {
-                return Err(Error::Oversized {
-                    field,
-                    len,
-                    max: max_bytes,
-                });
+                return Err(Error::Oversized { field, len, max: max_bytes });
             }
         }
-        Ok(HeaderList {
-            raw: r.slice_from(start),
-        })
+        Ok(HeaderList { raw: r.slice_from(start) })
     }
 
     /// Encodes pairs into a new list (allocates; for senders).
@@ -405,11 +344,7 @@ impl HeaderList {
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
             if k.len() > 255 {
-                return Err(Error::Oversized {
-                    field: "header_key",
-                    len: k.len(),
-                    max: 255,
-                });
+                return Err(Error::Oversized { field: "header_key", len: k.len(), max: 255 });
             }
             if v.len() > u16::MAX as usize {
                 return Err(Error::Oversized {
@@ -425,16 +360,10 @@ impl HeaderList {
             count += 1;
         }
         if count > u16::MAX as usize {
-            return Err(Error::Oversized {
-                field: "count",
-                len: count,
-                max: u16::MAX as usize,
-            });
+            return Err(Error::Oversized { field: "count", len: count, max: u16::MAX as usize });
         }
         raw[..2].copy_from_slice(&(count as u16).to_be_bytes());
-        Ok(HeaderList {
-            raw: Bytes::from(raw),
-        })
+        Ok(HeaderList { raw: Bytes::from(raw) })
     }
 
     /// Number of pairs.
@@ -449,10 +378,7 @@ impl HeaderList {
 
     /// The pairs, zero-copy.
     pub fn iter(&self) -> HeaderIter<'_> {
-        HeaderIter {
-            raw: &self.raw,
-            pos: 2,
-        }
+        HeaderIter { raw: &self.raw, pos: 2 }
     }
 
     /// The value of the first pair with key `key`.
@@ -550,11 +476,7 @@ pub struct VarList<R> {
 
 impl<R> Clone for VarList<R> {
     fn clone(&self) -> Self {
-        VarList {
-            raw: self.raw.clone(),
-            count: self.count,
-            _record: PhantomData,
-        }
+        VarList { raw: self.raw.clone(), count: self.count, _record: PhantomData }
     }
 }
 
@@ -568,11 +490,7 @@ impl<R> Eq for VarList<R> {}
 
 impl<R> Default for VarList<R> {
     fn default() -> Self {
-        VarList {
-            raw: Bytes::new(),
-            count: 0,
-            _record: PhantomData,
-        }
+        VarList { raw: Bytes::new(), count: 0, _record: PhantomData }
     }
 }
 
@@ -593,22 +511,14 @@ impl<R: VarRecord> VarList<R> {
         field: &'static str,
     ) -> Result<Self> {
         if count > max {
-            return Err(Error::Oversized {
-                field,
-                len: count,
-                max,
-            });
+            return Err(Error::Oversized { field, len: count, max });
         }
         let start = r.pos();
         for _ in 0..count {
             let (_, used) = R::parse_record(&r.peek_rest(), limits)?;
             r.bytes(used, field)?;
         }
-        Ok(VarList {
-            raw: r.slice_from(start),
-            count,
-            _record: PhantomData,
-        })
+        Ok(VarList { raw: r.slice_from(start), count, _record: PhantomData })
     }
 
     /// Encodes records into a new list (allocates; for senders). Accepts
@@ -627,11 +537,7 @@ impl<R: VarRecord> VarList<R> {
             rec.emit_record(&mut raw[at..])?;
             count += 1;
         }
-        Ok(VarList {
-            raw: Bytes::from(raw),
-            count,
-            _record: PhantomData,
-        })
+        Ok(VarList { raw: Bytes::from(raw), count, _record: PhantomData })
     }
 
     /// Number of records.
@@ -646,12 +552,7 @@ impl<R: VarRecord> VarList<R> {
 
     /// The records in order, decoded on the fly.
     pub fn iter(&self) -> VarIter<'_, R> {
-        VarIter {
-            raw: &self.raw,
-            pos: 0,
-            left: self.count,
-            _record: PhantomData,
-        }
+        VarIter { raw: &self.raw, pos: 0, left: self.count, _record: PhantomData }
     }
 
     /// Encoded size of the records (the count is not included: it lives in

@@ -112,10 +112,7 @@ pub trait Body: Sized {
     fn parse(frame: &Bytes) -> Result<Self> {
         let f = Frame::parse_parts(frame, &Limits::DEFAULT)?;
         if f.protocol != Self::PROTOCOL || f.msg_type != Self::MSG_TYPE {
-            return Err(Error::UnknownMessage {
-                protocol: f.protocol,
-                msg_type: f.msg_type,
-            });
+            return Err(Error::UnknownMessage { protocol: f.protocol, msg_type: f.msg_type });
         }
         Self::parse_body(&f.body, &Limits::DEFAULT)
     }

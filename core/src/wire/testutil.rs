@@ -87,18 +87,12 @@ where
     let len = msg.buffer_len();
     let mut buf = alloc::vec![0xa5u8; len + 7];
     assert_eq!(msg.emit(&mut buf).unwrap(), len);
-    assert!(
-        buf[len..].iter().all(|&b| b == 0xa5),
-        "emit wrote past buffer_len"
-    );
+    assert!(buf[len..].iter().all(|&b| b == 0xa5), "emit wrote past buffer_len");
     let bytes = Bytes::copy_from_slice(&buf[..len]);
     assert_eq!(M::parse(&bytes).unwrap(), msg);
 
     let mut small = alloc::vec![0u8; len - 1];
-    assert!(matches!(
-        msg.emit(&mut small),
-        Err(super::Error::BufferTooSmall { .. })
-    ));
+    assert!(matches!(msg.emit(&mut small), Err(super::Error::BufferTooSmall { .. })));
 
     let frame = Frame::new(wrap(msg));
     assert_eq!(frame.buffer_len(), len);
@@ -106,9 +100,6 @@ where
     assert_eq!(again, bytes);
     assert_eq!(Frame::parse(&again).unwrap(), frame);
     for cut in 0..len {
-        assert!(
-            Frame::parse(&bytes.slice(..cut)).is_err(),
-            "prefix of {cut} bytes parsed"
-        );
+        assert!(Frame::parse(&bytes.slice(..cut)).is_err(), "prefix of {cut} bytes parsed");
     }
 }

@@ -312,11 +312,7 @@ impl VarRecord for PeerEntry {
         let v = PeerEntryView::new_checked(&buf[..])?;
         let mut r = Reader::new(buf, peer::FIXED_LEN, buf.len());
         let link_addr = decode_addr(&mut r, "link_addr")?;
-        let entry = PeerEntry {
-            node_id: v.node_id(),
-            incarnation: v.incarnation(),
-            link_addr,
-        };
+        let entry = PeerEntry { node_id: v.node_id(), incarnation: v.incarnation(), link_addr };
         Ok((entry, r.pos()))
     }
 
@@ -392,12 +388,7 @@ impl Body for Peers {
         let peers = VarList::parse(&mut r, count, max, limits, "peer_count")?;
         r.finish("peers")?;
         Self::check_total(v.total(), v.offset(), count)?;
-        Ok(Peers {
-            cluster_hash: v.cluster_hash(),
-            total: v.total(),
-            offset: v.offset(),
-            peers,
-        })
+        Ok(Peers { cluster_hash: v.cluster_hash(), total: v.total(), offset: v.offset(), peers })
     }
 
     fn body_len(&self) -> usize {
@@ -468,42 +459,26 @@ mod tests {
     }
 
     fn arb_register() -> impl Strategy<Value = Register> {
-        (
-            any::<u64>(),
-            arb_node_id(),
-            any::<u64>(),
-            any::<u16>(),
-            arb_addr(),
+        (any::<u64>(), arb_node_id(), any::<u64>(), any::<u16>(), arb_addr()).prop_map(
+            |(cluster_hash, node_id, incarnation, ttl_s, link_addr)| Register {
+                cluster_hash,
+                node_id,
+                incarnation,
+                ttl_s,
+                link_addr,
+            },
         )
-            .prop_map(
-                |(cluster_hash, node_id, incarnation, ttl_s, link_addr)| Register {
-                    cluster_hash,
-                    node_id,
-                    incarnation,
-                    ttl_s,
-                    link_addr,
-                },
-            )
     }
 
     fn arb_query() -> impl Strategy<Value = Query> {
         (any::<u64>(), arb_node_id(), any::<u16>(), any::<u16>()).prop_map(
-            |(cluster_hash, node_id, offset, max)| Query {
-                cluster_hash,
-                node_id,
-                offset,
-                max,
-            },
+            |(cluster_hash, node_id, offset, max)| Query { cluster_hash, node_id, offset, max },
         )
     }
 
     fn arb_entry() -> impl Strategy<Value = PeerEntry> {
         (arb_node_id(), any::<u64>(), arb_addr()).prop_map(|(node_id, incarnation, link_addr)| {
-            PeerEntry {
-                node_id,
-                incarnation,
-                link_addr,
-            }
+            PeerEntry { node_id, incarnation, link_addr }
         })
     }
 
@@ -682,10 +657,7 @@ mod tests {
         let mut v = m.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + peers::TOTAL..HEADER_LEN + peers::TOTAL + 2]
             .copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(
-            Frame::parse(&Bytes::from(v)),
-            Err(Error::Malformed { field: "total" })
-        );
+        assert_eq!(Frame::parse(&Bytes::from(v)), Err(Error::Malformed { field: "total" }));
         let bad = Peers { total: 2, ..m };
         assert_eq!(bad.to_bytes(), Err(Error::Malformed { field: "total" }));
     }
@@ -698,17 +670,10 @@ mod tests {
             offset: 0,
             peers: VarList::from_records(sample_peers(3)).unwrap(),
         };
-        let limits = Limits {
-            max_entries: 2,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits { max_entries: 2, ..Limits::DEFAULT };
         assert_eq!(
             Frame::parse_with(&m.to_bytes().unwrap(), &limits),
-            Err(Error::Oversized {
-                field: "peer_count",
-                len: 3,
-                max: 2,
-            })
+            Err(Error::Oversized { field: "peer_count", len: 3, max: 2 })
         );
     }
 
@@ -723,9 +688,6 @@ mod tests {
         };
         let mut v = m.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + register::FIXED_LEN] = 5;
-        assert_eq!(
-            Frame::parse(&Bytes::from(v)),
-            Err(Error::Malformed { field: "link_addr" })
-        );
+        assert_eq!(Frame::parse(&Bytes::from(v)), Err(Error::Malformed { field: "link_addr" }));
     }
 }

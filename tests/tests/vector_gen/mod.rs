@@ -91,10 +91,7 @@ fn supported_ranges() -> VersionRanges {
 fn ranges(entries: &[(u8, u8, u8)]) -> VersionRanges {
     let v: Vec<ProtoRange> = entries
         .iter()
-        .map(|&(protocol, min, max)| ProtoRange {
-            protocol,
-            range: VersionRange::new(min, max),
-        })
+        .map(|&(protocol, min, max)| ProtoRange { protocol, range: VersionRange::new(min, max) })
         .collect();
     VersionRanges::from_entries(v.iter())
 }
@@ -132,10 +129,7 @@ impl Enc {
         self.raw(&v.to_be_bytes(), format!("{name} = 0x{v:016x}"))
     }
     fn id(&mut self, id: NodeId, name: &str) -> &mut Self {
-        self.raw(
-            id.as_bytes(),
-            format!("{name} = {} ({})", id, node_name(&id)),
-        )
+        self.raw(id.as_bytes(), format!("{name} = {} ({})", id, node_name(&id)))
     }
     fn state(&mut self, s: NodeState) -> &mut Self {
         self.u8_as(s as u8, format!("state = {} ({})", s as u8, s.as_str()))
@@ -169,10 +163,7 @@ impl Enc {
                 } else {
                     ""
                 };
-                self.raw(
-                    &v4.ip().octets(),
-                    format!("{name}: address = {}{note}", v4.ip()),
-                )
+                self.raw(&v4.ip().octets(), format!("{name}: address = {}{note}", v4.ip()))
             }
             SocketAddr::V6(v6) => {
                 self.u8_as(6, format!("{name}: family = 6 (IPv6)"));
@@ -187,10 +178,7 @@ impl Enc {
         for &(p, min, max) in rs {
             self.raw(
                 &[p, min, max],
-                format!(
-                    "{name}: protocol {p} ({}), versions {min}..={max}",
-                    proto_name(p)
-                ),
+                format!("{name}: protocol {p} ({}), versions {min}..={max}", proto_name(p)),
             );
         }
         self
@@ -272,10 +260,7 @@ fn frame_fields(
     let mut f = Enc::default();
     f.raw(&[], "header");
     f.raw(&MAGIC.to_be_bytes(), "magic = \"NC\"");
-    f.u8_as(
-        protocol.id(),
-        format!("protocol = {} ({protocol})", protocol.id()),
-    );
+    f.u8_as(protocol.id(), format!("protocol = {} ({protocol})", protocol.id()));
     f.u8(version, "version");
     f.u8_as(msg_type, format!("msg_type = {msg_type} ({msg_name})"));
     match ext {
@@ -352,10 +337,7 @@ fn vector(path: &str, about: &[&str], frame: Frame, ext: Option<&Enc>, body: &En
     );
     let parsed = Frame::parse(&Bytes::from(mine)).expect("the vector parses");
     assert_eq!(parsed, frame, "{path}: the vector parses to another frame");
-    Vector {
-        path: path.to_string(),
-        text: render(path, about, &fields),
-    }
+    Vector { path: path.to_string(), text: render(path, about, &fields) }
 }
 
 fn disc(m: impl Into<netcluster_core::wire::DiscoveryMessage>) -> Frame {
@@ -392,17 +374,11 @@ fn announce_a() -> Announce {
 }
 
 fn announce_fields(a: &Announce) -> Enc {
-    let rs: Vec<(u8, u8, u8)> = a
-        .ranges
-        .iter()
-        .map(|r| (r.protocol, r.range.min, r.range.max))
-        .collect();
+    let rs: Vec<(u8, u8, u8)> =
+        a.ranges.iter().map(|r| (r.protocol, r.range.min, r.range.max)).collect();
     let mut e = Enc::default();
     e.id(a.node_id, "node_id")
-        .u64_hex(
-            a.cluster_hash,
-            &format!("cluster_hash (FNV-1a 64 of {CLUSTER:?})"),
-        )
+        .u64_hex(a.cluster_hash, &format!("cluster_hash (FNV-1a 64 of {CLUSTER:?})"))
         .u64(a.incarnation, "incarnation")
         .u32(a.sequence, "sequence")
         .u32(a.interval_ms, "interval_ms")
@@ -438,19 +414,13 @@ fn discovery() -> Vec<Vector> {
         .build()
         .expect("valid extensions");
     let mut ext = Enc::default();
-    ext.raw(
-        &EXT_REPLAY_COUNTER.to_be_bytes(),
-        "tlv type = 0x0001 (REPLAY_COUNTER, optional)",
-    )
-    .u16(8, "tlv length")
-    .u64(42, "replay_counter")
-    .raw(
-        &EXT_AUTH_TAG.to_be_bytes(),
-        "tlv type = 0x0002 (AUTH_TAG, optional)",
-    )
-    .u16(17, "tlv length")
-    .u8(1, "key_id")
-    .raw(&tag, "tag (16 bytes; placeholder, not a real MAC)");
+    ext.raw(&EXT_REPLAY_COUNTER.to_be_bytes(), "tlv type = 0x0001 (REPLAY_COUNTER, optional)")
+        .u16(8, "tlv length")
+        .u64(42, "replay_counter")
+        .raw(&EXT_AUTH_TAG.to_be_bytes(), "tlv type = 0x0002 (AUTH_TAG, optional)")
+        .u16(17, "tlv length")
+        .u8(1, "key_id")
+        .raw(&tag, "tag (16 bytes; placeholder, not a real MAC)");
     out.push(vector(
         "discovery/beacon_ext.hex",
         &[
@@ -554,10 +524,7 @@ fn intro_fields(e: &mut Enc, s: &IntroSpec) {
     };
     e.id(s.id, "node_id")
         .u64(s.incarnation, "incarnation")
-        .u64_hex(
-            cluster_hash(CLUSTER),
-            &format!("cluster_hash (FNV-1a 64 of {CLUSTER:?})"),
-        )
+        .u64_hex(cluster_hash(CLUSTER), &format!("cluster_hash (FNV-1a 64 of {CLUSTER:?})"))
         .raw(&s.capabilities.to_be_bytes(), caps)
         .state(NodeState::Ready)
         .u8(s.ranges.len() as u8, "range_count")
@@ -609,13 +576,8 @@ fn handshake() -> Vec<Vector> {
         &e,
     ));
 
-    let chosen: Vec<ChosenVersion> = ALL_V1
-        .iter()
-        .map(|&(protocol, _, max)| ChosenVersion {
-            protocol,
-            version: max,
-        })
-        .collect();
+    let chosen: Vec<ChosenVersion> =
+        ALL_V1.iter().map(|&(protocol, _, max)| ChosenVersion { protocol, version: max }).collect();
     let mut e = Enc::default();
     intro_fields(&mut e, &WELCOME_B);
     e.u8(chosen.len() as u8, "chosen_count");
@@ -637,10 +599,7 @@ fn handshake() -> Vec<Vector> {
             "Its own intro (no capabilities, no headers, group \"chat\"), then the",
             "version chosen for each sub-protocol: 1 everywhere.",
         ],
-        link(Welcome {
-            intro: intro(&WELCOME_B),
-            chosen: FixedList::from_entries(chosen.iter()),
-        }),
+        link(Welcome { intro: intro(&WELCOME_B), chosen: FixedList::from_entries(chosen.iter()) }),
         None,
         &e,
     ));
@@ -682,10 +641,7 @@ fn handshake() -> Vec<Vector> {
             "GOODBYE (link type 10), version 1: the sender is shutting down; the",
             "last frame it writes on the link.",
         ],
-        link(Goodbye {
-            reason: GoodbyeReason::SHUTDOWN,
-            detail: "bye".into(),
-        }),
+        link(Goodbye { reason: GoodbyeReason::SHUTDOWN, detail: "bye".into() }),
         None,
         &e,
     ));
@@ -702,10 +658,7 @@ fn keepalive() -> Vec<Vector> {
             "ADVERTISE (link type 4), version 1: the sender pings after 5000 ms",
             "of idle link and gives up after 3 unanswered pings.",
         ],
-        link(Advertise {
-            interval_ms: 5000,
-            count: 3,
-        }),
+        link(Advertise { interval_ms: 5000, count: 3 }),
         None,
         &e,
     ));
@@ -737,12 +690,9 @@ fn keepalive() -> Vec<Vector> {
         .build()
         .expect("an optional TLV is accepted");
     let mut ext = Enc::default();
-    ext.raw(
-        &0x0100u16.to_be_bytes(),
-        "tlv type = 0x0100 (unknown, optional: M bit clear)",
-    )
-    .u16(3, "tlv length")
-    .raw(b"opt", "tlv value = \"opt\"");
+    ext.raw(&0x0100u16.to_be_bytes(), "tlv type = 0x0100 (unknown, optional: M bit clear)")
+        .u16(3, "tlv length")
+        .raw(b"opt", "tlv value = \"opt\"");
     out.push(vector(
         "link/ping_unknown_optional_tlv.hex",
         &[
@@ -751,11 +701,7 @@ fn keepalive() -> Vec<Vector> {
             "mandatory bit clear: a receiver skips it and takes the PING.",
             "The same TLV with type 0x8100 (mandatory) is refused.",
         ],
-        Frame {
-            version: 1,
-            extensions: exts,
-            message: Message::Link(Ping { token }.into()),
-        },
+        Frame { version: 1, extensions: exts, message: Message::Link(Ping { token }.into()) },
         Some(&ext),
         &e,
     ));
@@ -791,8 +737,7 @@ fn routing() -> Vec<Vector> {
     for n in &neighbours {
         e.id(n.id, "neighbours: id").u16(n.cost, "neighbours: cost");
     }
-    e.str_list(&["chat"], "groups")
-        .header_list(&[("role", "worker")], "headers");
+    e.str_list(&["chat"], "groups").header_list(&[("role", "worker")], "headers");
     out.push(vector(
         "link/lsa.hex",
         &[
@@ -1048,8 +993,7 @@ fn admin_requests() -> Vec<Vector> {
     let mut e = Enc::default();
     e.u32(9, "request_id");
     mode_field(&mut e, DeliveryMode::Reliable);
-    e.str8("bravo", "target")
-        .raw(b"hello", "payload = \"hello\"");
+    e.str8("bravo", "target").raw(b"hello", "payload = \"hello\"");
     out.push(vector(
         "admin/send.hex",
         &[
@@ -1069,8 +1013,7 @@ fn admin_requests() -> Vec<Vector> {
     let mut e = Enc::default();
     e.u32(11, "request_id");
     mode_field(&mut e, DeliveryMode::Datagram);
-    e.str8("chat", "group")
-        .raw(b"hi all", "payload = \"hi all\"");
+    e.str8("chat", "group").raw(b"hi all", "payload = \"hi all\"");
     out.push(vector(
         "admin/shout.hex",
         &[
@@ -1092,10 +1035,7 @@ fn admin_requests() -> Vec<Vector> {
     out.push(vector(
         "admin/join.hex",
         &["JOIN (admin type 13), version 1, request_id 13: join group \"jobs\"."],
-        admin(JoinRequest {
-            request_id: 13,
-            group: "jobs".into(),
-        }),
+        admin(JoinRequest { request_id: 13, group: "jobs".into() }),
         None,
         &e,
     ));
@@ -1105,40 +1045,27 @@ fn admin_requests() -> Vec<Vector> {
     out.push(vector(
         "admin/leave.hex",
         &["LEAVE (admin type 15), version 1, request_id 15: leave group \"jobs\"."],
-        admin(LeaveRequest {
-            request_id: 15,
-            group: "jobs".into(),
-        }),
+        admin(LeaveRequest { request_id: 15, group: "jobs".into() }),
         None,
         &e,
     ));
 
     let mut e = Enc::default();
-    e.u32(17, "request_id")
-        .u16(3, "count")
-        .str8("bravo", "target");
+    e.u32(17, "request_id").u16(3, "count").str8("bravo", "target");
     out.push(vector(
         "admin/ping.hex",
         &["PING (admin type 17), version 1, request_id 17: ping \"bravo\" 3 times."],
-        admin(PingRequest {
-            request_id: 17,
-            count: 3,
-            target: "bravo".into(),
-        }),
+        admin(PingRequest { request_id: 17, count: 3, target: "bravo".into() }),
         None,
         &e,
     ));
 
-    let mask: EventMask = [EventKind::PeerUp, EventKind::PeerDown, EventKind::Message]
-        .into_iter()
-        .collect();
+    let mask: EventMask =
+        [EventKind::PeerUp, EventKind::PeerDown, EventKind::Message].into_iter().collect();
     let mut e = Enc::default();
     e.u32(19, "request_id").raw(
         &mask.bits().to_be_bytes(),
-        format!(
-            "event_mask = 0x{:08x} (peer_up | peer_down | message)",
-            mask.bits()
-        ),
+        format!("event_mask = 0x{:08x} (peer_up | peer_down | message)", mask.bits()),
     );
     out.push(vector(
         "admin/subscribe.hex",
@@ -1146,10 +1073,7 @@ fn admin_requests() -> Vec<Vector> {
             "SUBSCRIBE (admin type 19), version 1, request_id 19: events peer_up,",
             "peer_down and message (bits 0, 2, 5).",
         ],
-        admin(SubscribeRequest {
-            request_id: 19,
-            events: mask,
-        }),
+        admin(SubscribeRequest { request_id: 19, events: mask }),
         None,
         &e,
     ));
@@ -1201,10 +1125,7 @@ fn admin_responses() -> Vec<Vector> {
                     name: "chat".into(),
                     members: FixedList::from_entries([A, B].iter()),
                 },
-                GroupRecord {
-                    name: "jobs".into(),
-                    members: FixedList::from_entries([A].iter()),
-                },
+                GroupRecord { name: "jobs".into(), members: FixedList::from_entries([A].iter()) },
             ])
             .expect("records"),
         }),
@@ -1270,14 +1191,8 @@ fn admin_responses() -> Vec<Vector> {
         admin(Stats {
             request_id: 7,
             counters: VarList::from_records([
-                Counter {
-                    name: "frames_received".into(),
-                    value: 1234,
-                },
-                Counter {
-                    name: "links_open".into(),
-                    value: 2,
-                },
+                Counter { name: "frames_received".into(), value: 1234 },
+                Counter { name: "links_open".into(), value: 2 },
             ])
             .expect("records"),
         }),
@@ -1286,38 +1201,24 @@ fn admin_responses() -> Vec<Vector> {
     ));
 
     let mut e = Enc::default();
-    e.u32(9, "request_id")
-        .u8_as(Status::Ok as u8, "status = 0 (ok)")
-        .str16("delivered", "detail");
+    e.u32(9, "request_id").u8_as(Status::Ok as u8, "status = 0 (ok)").str16("delivered", "detail");
     out.push(vector(
         "admin/result.hex",
         &["RESULT (admin type 10), version 1, answering request_id 9 (the SEND): ok."],
-        admin(AdminResult {
-            request_id: 9,
-            status: Status::Ok,
-            detail: "delivered".into(),
-        }),
+        admin(AdminResult { request_id: 9, status: Status::Ok, detail: "delivered".into() }),
         None,
         &e,
     ));
 
     let mut e = Enc::default();
-    e.u32(17, "request_id")
-        .id(B, "target")
-        .u16(0, "sequence")
-        .u32(1500, "rtt_us");
+    e.u32(17, "request_id").id(B, "target").u16(0, "sequence").u32(1500, "rtt_us");
     out.push(vector(
         "admin/ping_reply.hex",
         &[
             "PING_REPLY (admin type 18), version 1, answering request_id 17: B",
             "answered ping 0 in 1500 microseconds.",
         ],
-        admin(PingReply {
-            request_id: 17,
-            target: B,
-            sequence: 0,
-            rtt_us: 1500,
-        }),
+        admin(PingReply { request_id: 17, target: B, sequence: 0, rtt_us: 1500 }),
         None,
         &e,
     ));
@@ -1326,12 +1227,7 @@ fn admin_responses() -> Vec<Vector> {
 
 fn admin_events() -> Vec<Vector> {
     let mut out = Vec::new();
-    let ev = |event: AdminEvent| {
-        admin(Event {
-            request_id: 19,
-            event,
-        })
-    };
+    let ev = |event: AdminEvent| admin(Event { request_id: 19, event });
 
     let mut e = Enc::default();
     e.u32(19, "request_id");
@@ -1369,11 +1265,7 @@ fn admin_events() -> Vec<Vector> {
     out.push(vector(
         "admin/event_peer_down.hex",
         &["EVENT (admin type 20), version 1: peer_down, B (\"bravo\") timed out."],
-        ev(AdminEvent::PeerDown {
-            node_id: B,
-            reason: DownReason::TimedOut,
-            name: "bravo".into(),
-        }),
+        ev(AdminEvent::PeerDown { node_id: B, reason: DownReason::TimedOut, name: "bravo".into() }),
         None,
         &e,
     ));
@@ -1385,10 +1277,7 @@ fn admin_events() -> Vec<Vector> {
     out.push(vector(
         "admin/event_joined.hex",
         &["EVENT (admin type 20), version 1: joined, C joined group \"chat\"."],
-        ev(AdminEvent::Joined {
-            node_id: C,
-            group: "chat".into(),
-        }),
+        ev(AdminEvent::Joined { node_id: C, group: "chat".into() }),
         None,
         &e,
     ));
@@ -1400,10 +1289,7 @@ fn admin_events() -> Vec<Vector> {
     out.push(vector(
         "admin/event_left.hex",
         &["EVENT (admin type 20), version 1: left, C left group \"chat\"."],
-        ev(AdminEvent::Left {
-            node_id: C,
-            group: "chat".into(),
-        }),
+        ev(AdminEvent::Left { node_id: C, group: "chat".into() }),
         None,
         &e,
     ));
@@ -1413,9 +1299,7 @@ fn admin_events() -> Vec<Vector> {
     event_kind_field(&mut e, EventKind::Message);
     e.id(B, "from");
     mode_field(&mut e, DeliveryMode::Datagram);
-    e.u8_as(1, "has_group = 1")
-        .str8("chat", "group")
-        .raw(b"hi all", "payload = \"hi all\"");
+    e.u8_as(1, "has_group = 1").str8("chat", "group").raw(b"hi all", "payload = \"hi all\"");
     out.push(vector(
         "admin/event_message.hex",
         &[
@@ -1437,8 +1321,7 @@ fn admin_events() -> Vec<Vector> {
     event_kind_field(&mut e, EventKind::Message);
     e.id(B, "from");
     mode_field(&mut e, DeliveryMode::Reliable);
-    e.u8_as(0, "has_group = 0 (sent to this node alone)")
-        .raw(b"hello", "payload = \"hello\"");
+    e.u8_as(0, "has_group = 0 (sent to this node alone)").raw(b"hello", "payload = \"hello\"");
     out.push(vector(
         "admin/event_message_direct.hex",
         &[
@@ -1512,16 +1395,8 @@ fn trackers() -> Vec<Vector> {
             total: 2,
             offset: 0,
             peers: VarList::from_records([
-                PeerEntry {
-                    node_id: B,
-                    incarnation: 2,
-                    link_addr: addr("192.0.2.2:7400"),
-                },
-                PeerEntry {
-                    node_id: C,
-                    incarnation: 3,
-                    link_addr: addr("[2001:db8::3]:7400"),
-                },
+                PeerEntry { node_id: B, incarnation: 2, link_addr: addr("192.0.2.2:7400") },
+                PeerEntry { node_id: C, incarnation: 3, link_addr: addr("[2001:db8::3]:7400") },
             ])
             .expect("records"),
         }),
@@ -1540,12 +1415,7 @@ fn trackers() -> Vec<Vector> {
             "QUERY (tracker type 3), version 1: node D asks for the first page of",
             "cluster \"demo\" without registering. Answered by PEERS.",
         ],
-        tracker(Query {
-            cluster_hash: hash,
-            node_id: D,
-            offset: 0,
-            max: 0,
-        }),
+        tracker(Query { cluster_hash: hash, node_id: D, offset: 0, max: 0 }),
         None,
         &e,
     ));

@@ -208,11 +208,7 @@ impl AdminEvent {
                 let mut r = Reader::new(body, at + peer_down::FIXED_LEN, body.len());
                 let name = r.str8("name", limits.max_name)?;
                 r.finish("event")?;
-                Ok(AdminEvent::PeerDown {
-                    node_id: v.node_id(),
-                    reason,
-                    name,
-                })
+                Ok(AdminEvent::PeerDown { node_id: v.node_id(), reason, name })
             }
             EventKind::Joined | EventKind::Left => {
                 let v = GroupChangeView::new_checked(&body[at..])?;
@@ -235,12 +231,7 @@ impl AdminEvent {
                     1 => Some(r.str8("group", limits.max_name)?),
                     _ => return Err(Error::Malformed { field: "has_group" }),
                 };
-                Ok(AdminEvent::Message {
-                    from: v.from(),
-                    mode,
-                    group,
-                    payload: r.rest(),
-                })
+                Ok(AdminEvent::Message { from: v.from(), mode, group, payload: r.rest() })
             }
         }
     }
@@ -264,11 +255,7 @@ impl AdminEvent {
     fn emit(&self, out: &mut [u8]) -> Result<()> {
         match self {
             AdminEvent::PeerUp(rec) | AdminEvent::PeerUpdated(rec) => rec.emit_record(out),
-            AdminEvent::PeerDown {
-                node_id,
-                reason,
-                name,
-            } => {
+            AdminEvent::PeerDown { node_id, reason, name } => {
                 let mut v = PeerDownView::new_checked(&mut out[..])?;
                 v.set_node_id(*node_id);
                 v.set_reason(*reason as u8);
@@ -282,12 +269,7 @@ impl AdminEvent {
                 w.skip(group_change::FIXED_LEN);
                 w.str8(group, "group")
             }
-            AdminEvent::Message {
-                from,
-                mode,
-                group,
-                payload,
-            } => {
+            AdminEvent::Message { from, mode, group, payload } => {
                 let mut v = MessageView::new_checked(&mut out[..])?;
                 v.set_from(*from);
                 v.set_mode(*mode as u8);
@@ -320,10 +302,7 @@ impl Body for Event {
     fn parse_body(body: &Bytes, limits: &Limits) -> Result<Self> {
         let v = EventView::new_checked(&body[..])?;
         let kind = EventKind::from_u8(v.kind())?;
-        Ok(Event {
-            request_id: v.request_id(),
-            event: AdminEvent::parse(kind, body, limits)?,
-        })
+        Ok(Event { request_id: v.request_id(), event: AdminEvent::parse(kind, body, limits)? })
     }
 
     fn body_len(&self) -> usize {

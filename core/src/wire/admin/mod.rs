@@ -277,10 +277,7 @@ impl EventKind {
 
     /// Decodes the wire value of field `kind`.
     pub fn from_u8(v: u8) -> Result<Self> {
-        EventKind::ALL
-            .get(usize::from(v))
-            .copied()
-            .ok_or(Error::Malformed { field: "kind" })
+        EventKind::ALL.get(usize::from(v)).copied().ok_or(Error::Malformed { field: "kind" })
     }
 
     /// The bit selecting this kind in an [`EventMask`].
@@ -319,9 +316,7 @@ impl EventMask {
     /// [`Error::Malformed`] (`event_mask`).
     pub fn from_bits(bits: u32) -> Result<Self> {
         if bits & !Self::ALL.0 != 0 {
-            return Err(Error::Malformed {
-                field: "event_mask",
-            });
+            return Err(Error::Malformed { field: "event_mask" });
         }
         Ok(EventMask(bits))
     }

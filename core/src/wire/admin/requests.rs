@@ -235,12 +235,7 @@ impl Body for SendRequest {
         let mode = DeliveryMode::from_u8(v.mode())?;
         let mut r = Reader::new(body, send::FIXED_LEN, body.len());
         let target = r.str8("target", limits.max_name)?;
-        Ok(SendRequest {
-            request_id: v.request_id(),
-            mode,
-            target,
-            payload: r.rest(),
-        })
+        Ok(SendRequest { request_id: v.request_id(), mode, target, payload: r.rest() })
     }
 
     fn body_len(&self) -> usize {
@@ -293,12 +288,7 @@ impl Body for ShoutRequest {
         let mode = DeliveryMode::from_u8(v.mode())?;
         let mut r = Reader::new(body, shout::FIXED_LEN, body.len());
         let group = r.str8("group", limits.max_name)?;
-        Ok(ShoutRequest {
-            request_id: v.request_id(),
-            mode,
-            group,
-            payload: r.rest(),
-        })
+        Ok(ShoutRequest { request_id: v.request_id(), mode, group, payload: r.rest() })
     }
 
     fn body_len(&self) -> usize {
@@ -349,11 +339,7 @@ impl Body for PingRequest {
         let mut r = Reader::new(body, ping::FIXED_LEN, body.len());
         let target = r.str8("target", limits.max_name)?;
         r.finish("ping")?;
-        Ok(PingRequest {
-            request_id: v.request_id(),
-            count: v.count(),
-            target,
-        })
+        Ok(PingRequest { request_id: v.request_id(), count: v.count(), target })
     }
 
     fn body_len(&self) -> usize {

@@ -198,10 +198,7 @@ listing! {
 impl Stats {
     /// The value of the counter named `name`, if present.
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.counters
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.value)
+        self.counters.iter().find(|c| c.name == name).map(|c| c.value)
     }
 }
 
@@ -238,11 +235,7 @@ impl Body for AdminResult {
         let mut r = Reader::new(body, result::FIXED_LEN, body.len());
         let detail = r.str16("detail", u16::MAX as usize)?;
         r.finish("result")?;
-        Ok(AdminResult {
-            request_id: v.request_id(),
-            status,
-            detail,
-        })
+        Ok(AdminResult { request_id: v.request_id(), status, detail })
     }
 
     fn body_len(&self) -> usize {

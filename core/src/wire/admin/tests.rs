@@ -58,53 +58,39 @@ fn arb_mode() -> impl Strategy<Value = DeliveryMode> {
 
 fn arb_member() -> impl Strategy<Value = MemberRecord> {
     (
-        (
-            arb_node_id(),
-            any::<u64>(),
-            arb_state(),
-            any::<u8>(),
-            arb_addr(),
-        ),
+        (arb_node_id(), any::<u64>(), arb_state(), any::<u8>(), arb_addr()),
         arb_text(),
         vec(arb_text(), 0..4),
         vec((arb_text(), arb_text()), 0..4),
     )
-        .prop_map(
-            |((node_id, incarnation, state, hops, link_addr), name, groups, headers)| {
-                MemberRecord {
-                    node_id,
-                    incarnation,
-                    state,
-                    hops,
-                    link_addr,
-                    name,
-                    groups: StrList::from_names(&groups).unwrap(),
-                    headers: HeaderList::from_pairs(headers).unwrap(),
-                }
-            },
-        )
+        .prop_map(|((node_id, incarnation, state, hops, link_addr), name, groups, headers)| {
+            MemberRecord {
+                node_id,
+                incarnation,
+                state,
+                hops,
+                link_addr,
+                name,
+                groups: StrList::from_names(&groups).unwrap(),
+                headers: HeaderList::from_pairs(headers).unwrap(),
+            }
+        })
 }
 
 fn arb_group() -> impl Strategy<Value = GroupRecord> {
-    (arb_text(), vec(arb_node_id(), 0..5)).prop_map(|(name, ids)| GroupRecord {
-        name,
-        members: FixedList::from_entries(&ids),
-    })
+    (arb_text(), vec(arb_node_id(), 0..5))
+        .prop_map(|(name, ids)| GroupRecord { name, members: FixedList::from_entries(&ids) })
 }
 
 fn arb_route() -> impl Strategy<Value = RouteRecord> {
-    (
-        arb_node_id(),
-        arb_node_id(),
-        any::<u32>(),
-        vec(arb_node_id(), 0..6),
-    )
-        .prop_map(|(destination, next_hop, cost, path)| RouteRecord {
+    (arb_node_id(), arb_node_id(), any::<u32>(), vec(arb_node_id(), 0..6)).prop_map(
+        |(destination, next_hop, cost, path)| RouteRecord {
             destination,
             next_hop,
             cost,
             path: FixedList::from_entries(&path),
-        })
+        },
+    )
 }
 
 fn arb_counter() -> impl Strategy<Value = Counter> {
@@ -116,31 +102,23 @@ fn list<R: VarRecord>(records: Vec<R>) -> VarList<R> {
 }
 
 fn arb_members() -> impl Strategy<Value = Members> {
-    (any::<u32>(), vec(arb_member(), 0..4)).prop_map(|(request_id, m)| Members {
-        request_id,
-        members: list(m),
-    })
+    (any::<u32>(), vec(arb_member(), 0..4))
+        .prop_map(|(request_id, m)| Members { request_id, members: list(m) })
 }
 
 fn arb_groups() -> impl Strategy<Value = Groups> {
-    (any::<u32>(), vec(arb_group(), 0..5)).prop_map(|(request_id, g)| Groups {
-        request_id,
-        groups: list(g),
-    })
+    (any::<u32>(), vec(arb_group(), 0..5))
+        .prop_map(|(request_id, g)| Groups { request_id, groups: list(g) })
 }
 
 fn arb_routes() -> impl Strategy<Value = Routes> {
-    (any::<u32>(), vec(arb_route(), 0..5)).prop_map(|(request_id, r)| Routes {
-        request_id,
-        routes: list(r),
-    })
+    (any::<u32>(), vec(arb_route(), 0..5))
+        .prop_map(|(request_id, r)| Routes { request_id, routes: list(r) })
 }
 
 fn arb_stats() -> impl Strategy<Value = Stats> {
-    (any::<u32>(), vec(arb_counter(), 0..8)).prop_map(|(request_id, c)| Stats {
-        request_id,
-        counters: list(c),
-    })
+    (any::<u32>(), vec(arb_counter(), 0..8))
+        .prop_map(|(request_id, c)| Stats { request_id, counters: list(c) })
 }
 
 fn arb_event() -> impl Strategy<Value = AdminEvent> {
@@ -148,28 +126,15 @@ fn arb_event() -> impl Strategy<Value = AdminEvent> {
         arb_member().prop_map(AdminEvent::PeerUp),
         arb_member().prop_map(AdminEvent::PeerUpdated),
         (arb_node_id(), 0u8..=3, arb_text()).prop_map(|(node_id, r, name)| {
-            AdminEvent::PeerDown {
-                node_id,
-                reason: DownReason::from_u8(r).unwrap(),
-                name,
-            }
+            AdminEvent::PeerDown { node_id, reason: DownReason::from_u8(r).unwrap(), name }
         }),
         (arb_node_id(), arb_text())
             .prop_map(|(node_id, group)| AdminEvent::Joined { node_id, group }),
         (arb_node_id(), arb_text())
             .prop_map(|(node_id, group)| AdminEvent::Left { node_id, group }),
-        (
-            arb_node_id(),
-            arb_mode(),
-            proptest::option::of(arb_text()),
-            arb_payload()
-        )
-            .prop_map(|(from, mode, group, payload)| AdminEvent::Message {
-                from,
-                mode,
-                group,
-                payload,
-            }),
+        (arb_node_id(), arb_mode(), proptest::option::of(arb_text()), arb_payload()).prop_map(
+            |(from, mode, group, payload)| AdminEvent::Message { from, mode, group, payload }
+        ),
     ]
 }
 
@@ -187,32 +152,15 @@ fn arb_message() -> BoxedStrategy<AdminMessage> {
         arb_stats().prop_map(AdminMessage::from),
         (id(), arb_mode(), arb_text(), arb_payload()).prop_map(
             |(request_id, mode, target, payload)| {
-                SendRequest {
-                    request_id,
-                    mode,
-                    target,
-                    payload,
-                }
-                .into()
+                SendRequest { request_id, mode, target, payload }.into()
             }
         ),
         (id(), 0u8..=9, arb_text()).prop_map(|(request_id, s, detail)| {
-            AdminResult {
-                request_id,
-                status: Status::from_u8(s).unwrap(),
-                detail,
-            }
-            .into()
+            AdminResult { request_id, status: Status::from_u8(s).unwrap(), detail }.into()
         }),
         (id(), arb_mode(), arb_text(), arb_payload()).prop_map(
             |(request_id, mode, group, payload)| {
-                ShoutRequest {
-                    request_id,
-                    mode,
-                    group,
-                    payload,
-                }
-                .into()
+                ShoutRequest { request_id, mode, group, payload }.into()
             }
         ),
         (id(), arb_text()).prop_map(|(request_id, group)| JoinRequest { request_id, group }.into()),
@@ -226,21 +174,11 @@ fn arb_message() -> BoxedStrategy<AdminMessage> {
         .into()),
         (id(), arb_node_id(), any::<u16>(), any::<u32>()).prop_map(
             |(request_id, target, sequence, rtt_us)| {
-                PingReply {
-                    request_id,
-                    target,
-                    sequence,
-                    rtt_us,
-                }
-                .into()
+                PingReply { request_id, target, sequence, rtt_us }.into()
             }
         ),
         (id(), 0..=EventMask::ALL.bits()).prop_map(|(request_id, bits)| {
-            SubscribeRequest {
-                request_id,
-                events: EventMask::from_bits(bits).unwrap(),
-            }
-            .into()
+            SubscribeRequest { request_id, events: EventMask::from_bits(bits).unwrap() }.into()
         }),
         (id(), arb_event()).prop_map(|(request_id, event)| Event { request_id, event }.into()),
     ]
@@ -274,15 +212,9 @@ where
     assert_eq!(bytes.len(), len);
     let mut buf = alloc::vec![0xa5u8; len + 9];
     assert_eq!(m.emit(&mut buf).unwrap(), len);
-    assert!(
-        buf[len..].iter().all(|&b| b == 0xa5),
-        "emit wrote past buffer_len"
-    );
+    assert!(buf[len..].iter().all(|&b| b == 0xa5), "emit wrote past buffer_len");
     assert_eq!(&buf[..len], &bytes[..]);
-    assert!(matches!(
-        m.emit(&mut buf[..len - 1]),
-        Err(Error::BufferTooSmall { .. })
-    ));
+    assert!(matches!(m.emit(&mut buf[..len - 1]), Err(Error::BufferTooSmall { .. })));
 
     let frame = Frame::new(Message::Admin(m.clone().into()));
     assert_eq!(frame.buffer_len(), len);
@@ -506,36 +438,19 @@ fn member_record_limits() {
     };
     assert_eq!(
         strict(|l| l.max_groups = 1),
-        Err(Error::Oversized {
-            field: "groups",
-            len: 2,
-            max: 1
-        })
+        Err(Error::Oversized { field: "groups", len: 2, max: 1 })
     );
-    assert_eq!(
-        strict(|l| l.max_name = 4),
-        Err(Error::Oversized {
-            field: "name",
-            len: 5,
-            max: 4
-        })
-    );
+    assert_eq!(strict(|l| l.max_name = 4), Err(Error::Oversized { field: "name", len: 5, max: 4 }));
     assert!(matches!(
         strict(|l| l.max_headers = 4),
-        Err(Error::Oversized {
-            field: "headers",
-            ..
-        })
+        Err(Error::Oversized { field: "headers", .. })
     ));
     assert!(Frame::parse(&bytes).is_ok());
 }
 
 #[test]
 fn names_over_max_name_are_oversized() {
-    let limits = Limits {
-        max_name: 3,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { max_name: 3, ..Limits::DEFAULT };
     let send = SendRequest {
         request_id: 1,
         mode: DeliveryMode::Reliable,
@@ -544,23 +459,12 @@ fn names_over_max_name_are_oversized() {
     };
     assert_eq!(
         Frame::parse_with(&send.to_bytes().unwrap(), &limits),
-        Err(Error::Oversized {
-            field: "target",
-            len: 4,
-            max: 3
-        })
+        Err(Error::Oversized { field: "target", len: 4, max: 3 })
     );
-    let join = JoinRequest {
-        request_id: 1,
-        group: ByteString::from_static("chat"),
-    };
+    let join = JoinRequest { request_id: 1, group: ByteString::from_static("chat") };
     assert_eq!(
         Frame::parse_with(&join.to_bytes().unwrap(), &limits),
-        Err(Error::Oversized {
-            field: "group",
-            len: 4,
-            max: 3
-        })
+        Err(Error::Oversized { field: "group", len: 4, max: 3 })
     );
 }
 
@@ -573,14 +477,7 @@ fn emit_refuses_what_does_not_fit() {
         target: long,
         payload: Bytes::new(),
     };
-    assert_eq!(
-        send.to_bytes(),
-        Err(Error::Oversized {
-            field: "target",
-            len: 256,
-            max: 255
-        })
-    );
+    assert_eq!(send.to_bytes(), Err(Error::Oversized { field: "target", len: 256, max: 255 }));
 
     let ids: Vec<NodeId> = (0..256u32).map(|i| NodeId([i as u8; 16])).collect();
     let route = RouteRecord {
@@ -591,32 +488,16 @@ fn emit_refuses_what_does_not_fit() {
     };
     assert_eq!(
         VarList::<RouteRecord>::from_records([route]),
-        Err(Error::Oversized {
-            field: "hops",
-            len: 256,
-            max: 255
-        })
+        Err(Error::Oversized { field: "hops", len: 256, max: 255 })
     );
 
     let counters = list(
-        (0..=u16::MAX as usize)
-            .map(|_| Counter {
-                name: ByteString::new(),
-                value: 0,
-            })
-            .collect(),
+        (0..=u16::MAX as usize).map(|_| Counter { name: ByteString::new(), value: 0 }).collect(),
     );
-    let stats = Stats {
-        request_id: 1,
-        counters,
-    };
+    let stats = Stats { request_id: 1, counters };
     assert_eq!(
         stats.to_bytes(),
-        Err(Error::Oversized {
-            field: "counter_count",
-            len: 65_536,
-            max: 65_535
-        })
+        Err(Error::Oversized { field: "counter_count", len: 65_536, max: 65_535 })
     );
 }
 
@@ -633,30 +514,18 @@ fn bad_enum_values_are_malformed() {
         target: ByteString::from_static("n"),
         payload: Bytes::new(),
     };
-    assert_eq!(
-        patched(&send, requests::send::MODE, 4),
-        Err(Error::Malformed { field: "mode" })
-    );
+    assert_eq!(patched(&send, requests::send::MODE, 4), Err(Error::Malformed { field: "mode" }));
 
-    let res = AdminResult {
-        request_id: 1,
-        status: Status::Ok,
-        detail: ByteString::new(),
-    };
+    let res = AdminResult { request_id: 1, status: Status::Ok, detail: ByteString::new() };
     assert_eq!(
         patched(&res, responses::result::STATUS, 10),
         Err(Error::Malformed { field: "status" })
     );
 
-    let sub = SubscribeRequest {
-        request_id: 1,
-        events: EventMask::ALL,
-    };
+    let sub = SubscribeRequest { request_id: 1, events: EventMask::ALL };
     assert_eq!(
         patched(&sub, requests::subscribe::EVENT_MASK + 3, 0x40),
-        Err(Error::Malformed {
-            field: "event_mask"
-        })
+        Err(Error::Malformed { field: "event_mask" })
     );
 
     let ev = Event {
@@ -668,10 +537,7 @@ fn bad_enum_values_are_malformed() {
             payload: Bytes::from_static(b"x"),
         },
     };
-    assert_eq!(
-        patched(&ev, event_field::KIND, 6),
-        Err(Error::Malformed { field: "kind" })
-    );
+    assert_eq!(patched(&ev, event_field::KIND, 6), Err(Error::Malformed { field: "kind" }));
     assert_eq!(
         patched(&ev, event_field::FIXED_LEN + event::message::HAS_GROUP, 2),
         Err(Error::Malformed { field: "has_group" })
@@ -690,10 +556,7 @@ fn bad_enum_values_are_malformed() {
         Err(Error::Malformed { field: "reason" })
     );
 
-    let up = Event {
-        request_id: 1,
-        event: AdminEvent::PeerUp(sample_member(&[], &[])),
-    };
+    let up = Event { request_id: 1, event: AdminEvent::PeerUp(sample_member(&[], &[])) };
     assert_eq!(
         patched(&up, event_field::FIXED_LEN + records::member::STATE, 5),
         Err(Error::Malformed { field: "state" })
@@ -722,22 +585,10 @@ fn message_types_and_request_ids() {
         GroupsRequest { request_id: 1 }.into(),
         RoutesRequest { request_id: 1 }.into(),
         StatsRequest { request_id: 1 }.into(),
-        JoinRequest {
-            request_id: 1,
-            group: ByteString::new()
-        }
-        .into(),
-        SubscribeRequest {
-            request_id: 1,
-            events: EventMask::NONE.with(EventKind::Message)
-        }
-        .into(),
-        AdminResult {
-            request_id: 1,
-            status: Status::NotSubscribed,
-            detail: ByteString::new()
-        }
-        .into(),
+        JoinRequest { request_id: 1, group: ByteString::new() }.into(),
+        SubscribeRequest { request_id: 1, events: EventMask::NONE.with(EventKind::Message) }.into(),
+        AdminResult { request_id: 1, status: Status::NotSubscribed, detail: ByteString::new() }
+            .into(),
     ];
     let mut seen = Vec::new();
     for m in &msgs {

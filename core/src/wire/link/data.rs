@@ -154,9 +154,7 @@ impl Body for Data {
         }
         let (frag_index, frag_count) = (v.frag_index(), v.frag_count());
         if frag_count == 0 || frag_index >= frag_count {
-            return Err(Error::Malformed {
-                field: "frag_index",
-            });
+            return Err(Error::Malformed { field: "frag_index" });
         }
         if v.priority() > 7 {
             return Err(Error::Malformed { field: "priority" });
@@ -168,9 +166,7 @@ impl Body for Data {
         } else {
             // Unicast data follows a path; only group data fans out.
             if !route.is_path() {
-                return Err(Error::Malformed {
-                    field: "route_parents",
-                });
+                return Err(Error::Malformed { field: "route_parents" });
             }
             None
         };
@@ -241,10 +237,7 @@ impl FixedEntry for AckRange {
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        AckRange {
-            start: get_u64(b, 0),
-            end: get_u64(b, 8),
-        }
+        AckRange { start: get_u64(b, 0), end: get_u64(b, 8) }
     }
     fn encode(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&self.start.to_be_bytes());
@@ -301,16 +294,10 @@ impl Body for Ack {
         let mut r = Reader::new(body, ack_field::FIXED_LEN, body.len());
         let route = Route::parse(&mut r, v.route_count() as usize, limits.max_route)?;
         if !route.is_path() {
-            return Err(Error::Malformed {
-                field: "route_parents",
-            });
+            return Err(Error::Malformed { field: "route_parents" });
         }
-        let ranges = FixedList::parse(
-            &mut r,
-            v.range_count() as usize,
-            limits.max_ack_ranges,
-            "ranges",
-        )?;
+        let ranges =
+            FixedList::parse(&mut r, v.range_count() as usize, limits.max_ack_ranges, "ranges")?;
         r.finish("ack")?;
         Ok(Ack {
             semantics: Semantics::from_u8(v.semantics())?,

@@ -111,9 +111,7 @@ impl Intro {
         let headers = HeaderList::parse(r, limits.max_headers, "headers")?;
         let groups = StrList::parse(r, limits.max_groups, limits.max_name, "groups")?;
         if super::super::cluster_hash(&cluster) != v.cluster_hash() {
-            return Err(Error::Malformed {
-                field: "cluster_hash",
-            });
+            return Err(Error::Malformed { field: "cluster_hash" });
         }
         Ok(Intro {
             node_id: v.node_id(),
@@ -202,10 +200,7 @@ impl FixedEntry for ChosenVersion {
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        ChosenVersion {
-            protocol: b[0],
-            version: b[1],
-        }
+        ChosenVersion { protocol: b[0], version: b[1] }
     }
     fn encode(&self, out: &mut [u8]) {
         out[0] = self.protocol;
@@ -330,10 +325,7 @@ impl Reject {
     /// The version ranges both sides had for the sub-protocol concerned:
     /// `(rejecter's, peer's)`.
     pub fn version_ranges(&self) -> (Option<VersionRange>, Option<VersionRange>) {
-        (
-            self.local_ranges.range_of(self.protocol),
-            self.remote_ranges.range_of(self.protocol),
-        )
+        (self.local_ranges.range_of(self.protocol), self.remote_ranges.range_of(self.protocol))
     }
 }
 

@@ -56,10 +56,7 @@ impl Body for Advertise {
     fn parse_body(body: &Bytes, _limits: &Limits) -> Result<Self> {
         exact(body, advertise_field::FIXED_LEN, "advertise")?;
         let v = AdvertiseView::new_checked(&body[..])?;
-        Ok(Advertise {
-            interval_ms: v.interval_ms(),
-            count: v.count(),
-        })
+        Ok(Advertise { interval_ms: v.interval_ms(), count: v.count() })
     }
     fn body_len(&self) -> usize {
         advertise_field::FIXED_LEN

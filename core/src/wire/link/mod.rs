@@ -14,6 +14,7 @@
 //! | 9 | ACK | [`data`] |
 //! | 10 | GOODBYE | [`handshake`] |
 //! | 11 | ROUTE_ERROR | [`routing`] |
+//! | 12 | LSA_ACK | [`routing`] |
 //!
 //! HELLO and REJECT keep one layout in every version of the sub-protocol, so
 //! peers of any two versions can always negotiate or say why they cannot.
@@ -32,7 +33,7 @@ pub use handshake::{
 };
 pub use keepalive::{Advertise, Ping, Pong};
 pub use route::Route;
-pub use routing::{Lsa, Neighbour, RouteError};
+pub use routing::{Lsa, LsaAck, LsaKey, Neighbour, RouteError};
 
 use super::header::Protocol;
 use super::protocol_messages;
@@ -62,5 +63,7 @@ protocol_messages! {
         Goodbye(Goodbye),
         /// A source route met a dead link.
         RouteError(RouteError),
+        /// LSAs received on a datagram link.
+        LsaAck(LsaAck),
     }
 }

@@ -34,9 +34,7 @@ pub struct Route {
 
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.ids.iter().zip(self.parents.iter()))
-            .finish()
+        f.debug_list().entries(self.ids.iter().zip(self.parents.iter())).finish()
     }
 }
 
@@ -44,9 +42,7 @@ impl Route {
     /// Reads `count` entries (ids then parents) and checks the tree rules.
     pub(crate) fn parse(r: &mut Reader<'_>, count: usize, max: usize) -> Result<Self> {
         if count == 0 {
-            return Err(Error::Malformed {
-                field: "route_count",
-            });
+            return Err(Error::Malformed { field: "route_count" });
         }
         let ids = FixedList::<NodeId>::parse(r, count, max, "route_ids")?;
         let parents = r.bytes(count, "route_parents")?;
@@ -57,9 +53,8 @@ impl Route {
     /// A unicast path: origin first, destination last. Fails on an empty
     /// path, a repeated id or more than 255 entries.
     pub fn path(hops: &[NodeId]) -> Result<Route> {
-        let parents: Vec<u8> = (0..hops.len())
-            .map(|i| if i == 0 { ROOT_PARENT } else { (i - 1) as u8 })
-            .collect();
+        let parents: Vec<u8> =
+            (0..hops.len()).map(|i| if i == 0 { ROOT_PARENT } else { (i - 1) as u8 }).collect();
         Self::tree(hops, &parents)
     }
 
@@ -67,16 +62,10 @@ impl Route {
     /// for the rules).
     pub fn tree(ids: &[NodeId], parents: &[u8]) -> Result<Route> {
         if ids.is_empty() || ids.len() != parents.len() {
-            return Err(Error::Malformed {
-                field: "route_count",
-            });
+            return Err(Error::Malformed { field: "route_count" });
         }
         if ids.len() > 255 {
-            return Err(Error::Oversized {
-                field: "route_count",
-                len: ids.len(),
-                max: 255,
-            });
+            return Err(Error::Oversized { field: "route_count", len: ids.len(), max: 255 });
         }
         let ids = FixedList::from_entries(ids);
         let parents = Bytes::copy_from_slice(parents);
@@ -114,26 +103,17 @@ impl Route {
 
     /// The last entry: the destination of a unicast path.
     pub fn last(&self) -> NodeId {
-        self.ids
-            .get(self.len().saturating_sub(1))
-            .unwrap_or(NodeId::NIL)
+        self.ids.get(self.len().saturating_sub(1)).unwrap_or(NodeId::NIL)
     }
 
     /// Whether the route is a simple path (`parent[i] = i - 1`).
     pub fn is_path(&self) -> bool {
-        self.parents
-            .iter()
-            .enumerate()
-            .skip(1)
-            .all(|(i, &p)| p as usize == i - 1)
+        self.parents.iter().enumerate().skip(1).all(|(i, &p)| p as usize == i - 1)
     }
 
     /// The index of `id`, if it is on the route.
     pub fn position(&self, id: &NodeId) -> Option<usize> {
-        self.ids
-            .as_bytes()
-            .chunks_exact(16)
-            .position(|c| c == id.as_bytes())
+        self.ids.as_bytes().chunks_exact(16).position(|c| c == id.as_bytes())
     }
 
     /// Indices of the entries whose parent is entry `i`.
@@ -195,15 +175,9 @@ impl Route {
 
 fn check_tree(ids: &[u8], parents: &[u8]) -> Result<()> {
     for (i, &p) in parents.iter().enumerate() {
-        let ok = if i == 0 {
-            p == ROOT_PARENT
-        } else {
-            (p as usize) < i
-        };
+        let ok = if i == 0 { p == ROOT_PARENT } else { (p as usize) < i };
         if !ok {
-            return Err(Error::Malformed {
-                field: "route_parents",
-            });
+            return Err(Error::Malformed { field: "route_parents" });
         }
     }
     // Routes are short (bounded by `max_route`), so the quadratic check is

@@ -21,6 +21,11 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
+//! LSA_ACK body: `count` (u16), then `count` x (`origin` 16 bytes,
+//! `incarnation` u64, `sequence` u64): the LSAs received, so the sender
+//! stops retransmitting them (datagram links only; stream links are
+//! reliable).
+//!
 //! ROUTE_ERROR body: `reporter` (16), `unreachable` (16), `seq` (u64),
 //! `channel` (u32), `semantics` (u8), `route_count` (u8), then the path from
 //! the reporter back to the data's source.
@@ -61,10 +66,7 @@ impl FixedEntry for Neighbour {
         Ok(())
     }
     fn decode(b: &[u8]) -> Self {
-        Neighbour {
-            id: NodeId::decode(&b[..16]),
-            cost: get_u16(b, 16),
-        }
+        Neighbour { id: NodeId::decode(&b[..16]), cost: get_u16(b, 16) }
     }
     fn encode(&self, out: &mut [u8]) {
         out[..16].copy_from_slice(&self.id.0);
@@ -231,9 +233,7 @@ impl Body for RouteError {
         let mut r = Reader::new(body, route_error_field::FIXED_LEN, body.len());
         let route = Route::parse(&mut r, v.route_count() as usize, limits.max_route)?;
         if !route.is_path() {
-            return Err(Error::Malformed {
-                field: "route_parents",
-            });
+            return Err(Error::Malformed { field: "route_parents" });
         }
         r.finish("route_error")?;
         Ok(RouteError {
@@ -261,6 +261,72 @@ impl Body for RouteError {
         w.skip(route_error_field::FIXED_LEN);
         w.put(self.route.id_bytes());
         w.put(self.route.parent_bytes());
+        Ok(())
+    }
+}
+
+/// One acknowledged LSA instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LsaKey {
+    /// The LSA's origin.
+    pub origin: NodeId,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// Its sequence.
+    pub sequence: u64,
+}
+
+impl FixedEntry for LsaKey {
+    const SIZE: usize = 32;
+    fn decode(b: &[u8]) -> Self {
+        LsaKey {
+            origin: NodeId::decode(&b[..16]),
+            incarnation: super::super::codec::get_u64(b, 16),
+            sequence: super::super::codec::get_u64(b, 24),
+        }
+    }
+    fn encode(&self, out: &mut [u8]) {
+        out[..16].copy_from_slice(&self.origin.0);
+        out[16..24].copy_from_slice(&self.incarnation.to_be_bytes());
+        out[24..32].copy_from_slice(&self.sequence.to_be_bytes());
+    }
+}
+
+wire_view! {
+    /// Zero-copy view of the fixed part of an LSA_ACK body.
+    pub struct LsaAckView;
+    pub mod lsa_ack_field;
+    fixed_len = 2;
+    /// `count`: entries that follow.
+    count, set_count, COUNT: u16 = 0;
+}
+
+/// LSA_ACK (type 12): acknowledges LSAs received on a datagram link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsaAck {
+    /// The LSA instances received.
+    pub keys: FixedList<LsaKey>,
+}
+
+impl Body for LsaAck {
+    const PROTOCOL: Protocol = Protocol::Link;
+    const MSG_TYPE: u8 = 12;
+    fn parse_body(body: &Bytes, limits: &Limits) -> Result<Self> {
+        let v = LsaAckView::new_checked(&body[..])?;
+        let mut r = Reader::new(body, lsa_ack_field::FIXED_LEN, body.len());
+        let keys = FixedList::parse(&mut r, v.count() as usize, limits.max_entries, "keys")?;
+        r.finish("lsa_ack")?;
+        Ok(LsaAck { keys })
+    }
+    fn body_len(&self) -> usize {
+        lsa_ack_field::FIXED_LEN + self.keys.len() * LsaKey::SIZE
+    }
+    fn emit_body(&self, out: &mut [u8]) -> Result<()> {
+        check_len("count", self.keys.len(), u16::MAX as usize)?;
+        LsaAckView::new_checked(&mut out[..])?.set_count(self.keys.len() as u16);
+        let mut w = Writer::new(out);
+        w.skip(lsa_ack_field::FIXED_LEN);
+        w.put(self.keys.as_bytes());
         Ok(())
     }
 }

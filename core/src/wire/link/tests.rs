@@ -15,16 +15,7 @@ fn link(m: impl Into<LinkMessage>) -> Message {
 }
 
 fn intro() -> impl Strategy<Value = Intro> {
-    (
-        node_id(),
-        any::<u64>(),
-        any::<u32>(),
-        state(),
-        addr(),
-        name(),
-        name(),
-        ranges(),
-    )
+    (node_id(), any::<u64>(), any::<u32>(), state(), addr(), name(), name(), ranges())
         .prop_flat_map(|t| (Just(t), headers(), groups()))
         .prop_map(
             |(
@@ -54,13 +45,7 @@ pub(crate) fn route() -> impl Strategy<Value = Route> {
         .prop_flat_map(|ids| {
             let n = ids.len();
             let parents: Vec<BoxedStrategy<u8>> = (0..n)
-                .map(|i| {
-                    if i == 0 {
-                        Just(0xffu8).boxed()
-                    } else {
-                        (0..i as u8).boxed()
-                    }
-                })
+                .map(|i| if i == 0 { Just(0xffu8).boxed() } else { (0..i as u8).boxed() })
                 .collect();
             (Just(ids), parents)
         })
@@ -83,12 +68,7 @@ fn semantics() -> impl Strategy<Value = Semantics> {
 
 fn data() -> impl Strategy<Value = Data> {
     (
-        prop_oneof![
-            Just(0u8),
-            Just(FLAG_SYN),
-            Just(FLAG_FIN),
-            Just(FLAG_RST | FLAG_FIN)
-        ],
+        prop_oneof![Just(0u8), Just(FLAG_SYN), Just(FLAG_FIN), Just(FLAG_RST | FLAG_FIN)],
         semantics(),
         0u8..8,
         any::<u32>(),
@@ -132,10 +112,7 @@ fn ack() -> impl Strategy<Value = Ack> {
                 .into_iter()
                 .map(|(s, l)| {
                     let s = s.min(u64::MAX - l);
-                    AckRange {
-                        start: s,
-                        end: s + l,
-                    }
+                    AckRange { start: s, end: s + l }
                 })
                 .collect();
             Ack {
@@ -177,10 +154,8 @@ fn lsa() -> impl Strategy<Value = Lsa> {
                 groups,
                 headers,
             )| {
-                let ns: Vec<Neighbour> = ns
-                    .into_iter()
-                    .map(|(id, cost)| Neighbour { id, cost })
-                    .collect();
+                let ns: Vec<Neighbour> =
+                    ns.into_iter().map(|(id, cost)| Neighbour { id, cost }).collect();
                 Lsa {
                     origin,
                     incarnation,
@@ -261,6 +236,12 @@ proptest! {
     }
 
     #[test]
+    fn lsa_ack_roundtrip(keys in proptest::collection::vec((node_id(), any::<u64>(), any::<u64>()), 0..20)) {
+        let keys: Vec<LsaKey> = keys.into_iter().map(|(origin, incarnation, sequence)| LsaKey { origin, incarnation, sequence }).collect();
+        check_roundtrip(LsaAck { keys: FixedList::from_entries(keys.iter()) }, link);
+    }
+
+    #[test]
     fn route_children_cover_tree(r in route()) {
         // Every entry but the root is the child of exactly one entry, and a
         // path to every entry exists.
@@ -279,10 +260,7 @@ proptest! {
 fn sample_hello(link_max: u8) -> Hello {
     let ranges = VersionRanges::from_entries(
         [
-            ProtoRangeAlias {
-                protocol: 1,
-                range: crate::wire::VersionRange::new(1, 1),
-            },
+            ProtoRangeAlias { protocol: 1, range: crate::wire::VersionRange::new(1, 1) },
             ProtoRangeAlias {
                 protocol: 2,
                 range: crate::wire::VersionRange::new(link_max, link_max),
@@ -311,23 +289,14 @@ fn hello_of_any_version_parses_but_other_messages_do_not() {
     let mut bytes = sample_hello(99).to_bytes().unwrap().to_vec();
     bytes[3] = 99; // header version
     let frame = Frame::parse(&Bytes::from(bytes)).unwrap();
-    let Message::Link(LinkMessage::Hello(h)) = frame.message else {
-        panic!("not a hello")
-    };
+    let Message::Link(LinkMessage::Hello(h)) = frame.message else { panic!("not a hello") };
     assert_eq!(frame.version, 99);
-    assert_eq!(
-        h.0.ranges.range_of(2),
-        Some(crate::wire::VersionRange::new(99, 99))
-    );
+    assert_eq!(h.0.ranges.range_of(2), Some(crate::wire::VersionRange::new(99, 99)));
 
     let mut ping = Ping { token: 1 }.to_bytes().unwrap().to_vec();
     ping[3] = 99;
     match Frame::parse(&Bytes::from(ping)) {
-        Err(Error::UnsupportedVersion {
-            protocol,
-            remote,
-            local,
-        }) => {
+        Err(Error::UnsupportedVersion { protocol, remote, local }) => {
             assert_eq!(protocol, crate::wire::Protocol::Link);
             assert_eq!(remote, 99);
             assert_eq!(local, crate::wire::VersionRange::new(1, 1));
@@ -341,10 +310,7 @@ fn route_rules_are_enforced() {
     let a = NodeId([1; 16]);
     let b = NodeId([2; 16]);
     assert!(Route::path(&[a, b, a]).is_err(), "repeated id accepted");
-    assert!(
-        Route::tree(&[a, b], &[0xff, 1]).is_err(),
-        "self-parent accepted"
-    );
+    assert!(Route::tree(&[a, b], &[0xff, 1]).is_err(), "self-parent accepted");
     assert!(Route::path(&[]).is_err());
     let p = Route::path(&[a, b]).unwrap();
     assert_eq!(p.reversed_path().unwrap().origin(), b);
@@ -369,26 +335,13 @@ fn data_limits_are_enforced() {
     let bytes = d.to_bytes().unwrap();
     assert!(matches!(
         Frame::parse(&bytes),
-        Err(Error::Oversized {
-            field: "route_ids",
-            len: 70,
-            max: 64
-        })
+        Err(Error::Oversized { field: "route_ids", len: 70, max: 64 })
     ));
-    let roomy = Limits {
-        max_route: 128,
-        ..Limits::DEFAULT
-    };
+    let roomy = Limits { max_route: 128, ..Limits::DEFAULT };
     assert!(Frame::parse_with(&bytes, &roomy).is_ok());
     // A header that lies about the length is refused.
     let mut v = bytes.to_vec();
     v[9] ^= 1;
-    assert!(matches!(
-        Frame::parse(&Bytes::from(v)),
-        Err(Error::LengthMismatch { .. })
-    ));
-    assert_eq!(
-        FrameHeader::new_checked(&bytes[..]).unwrap().msg_type(),
-        Data::MSG_TYPE
-    );
+    assert!(matches!(Frame::parse(&Bytes::from(v)), Err(Error::LengthMismatch { .. })));
+    assert_eq!(FrameHeader::new_checked(&bytes[..]).unwrap().msg_type(), Data::MSG_TYPE);
 }
