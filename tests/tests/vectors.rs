@@ -181,7 +181,7 @@ fn every_message_type_has_a_vector() {
 fn the_probe_finds_the_link_message_types() {
     // Guards the probe above against finding nothing or everything.
     let link: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Link, t)).collect();
-    assert_eq!(link, (1..=11).collect::<Vec<u8>>());
+    assert_eq!(link, (1..=12).collect::<Vec<u8>>());
     let discovery: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Discovery, t)).collect();
     assert_eq!(discovery, [1, 2, 3]);
 }

@@ -31,7 +31,8 @@ use netcluster_core::wire::link::handshake::CAP_AUTH;
 use netcluster_core::wire::link::route::ROOT_PARENT;
 use netcluster_core::wire::link::{
     Ack, AckRange, Advertise, ChosenVersion, Data, Goodbye, GoodbyeReason, Hello, Intro, Lsa,
-    Neighbour, Ping, Pong, Reject, RejectReason, Route, RouteError, Semantics, Welcome,
+    LsaAck, LsaKey, Neighbour, Ping, Pong, Reject, RejectReason, Route, RouteError, Semantics,
+    Welcome,
 };
 use netcluster_core::wire::lists::VarList;
 use netcluster_core::wire::tracker::{PeerEntry, Peers, Query, Register};
@@ -772,6 +773,23 @@ fn routing() -> Vec<Vector> {
             channel: 1,
             semantics: Semantics::Reliable,
             route: Route::path(&[B, A]).expect("path"),
+        }),
+        None,
+        &e,
+    ));
+
+    let mut e = Enc::default();
+    e.u16(1, "count").id(A, "origin").u64(1, "incarnation").u64(5, "sequence");
+    out.push(vector(
+        "link/lsa_ack.hex",
+        &[
+            "LSA_ACK (link type 12), version 1: on a datagram link, B acknowledges",
+            "the LSA of link/lsa.hex (origin A, incarnation 1, sequence 5).",
+        ],
+        link(LsaAck {
+            keys: FixedList::from_entries(
+                [LsaKey { origin: A, incarnation: 1, sequence: 5 }].iter(),
+            ),
         }),
         None,
         &e,
