@@ -478,11 +478,7 @@ impl Sim {
 
     /// Carries out every output of node `ix` and re-arms its timer.
     pub(crate) fn drain(&mut self, ix: usize) {
-        loop {
-            let Some(node) = self.nodes[ix].node.as_mut() else {
-                break;
-            };
-            let Some(t) = node.poll_transmit() else { break };
+        while let Some(t) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_transmit()) {
             self.transmit(ix, t);
         }
         while let Some(e) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_event()) {

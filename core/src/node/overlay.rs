@@ -108,7 +108,7 @@ impl Node {
     fn live_set(&self, now: Instant) -> BTreeSet<NodeId> {
         let mut live: BTreeSet<NodeId> = self.routing.routes.keys().copied().collect();
         live.extend(self.discovery.candidates.keys().copied());
-        live.retain(|id| !self.overlay.held.get(id).is_some_and(|&until| now < until));
+        live.retain(|id| self.overlay.held.get(id).is_none_or(|&until| now >= until));
         live.insert(self.id);
         live
     }
