@@ -23,6 +23,7 @@ extern crate std;
 
 pub mod config;
 pub mod node;
+pub mod spf;
 pub mod time;
 pub mod wire;
 

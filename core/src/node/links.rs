@@ -283,6 +283,10 @@ impl Node {
                 self.arm_keepalive(now, link);
             }
             (Phase::Up, LinkMessage::Ping(p)) => {
+                // A peer that pings answers pings, ADVERTISE lost or not.
+                if let Some(l) = self.links.get_mut(&link) {
+                    l.peer_keepalive = true;
+                }
                 self.send_link(link, LinkMessage::Pong(Pong { token: p.token }));
                 self.arm_keepalive(now, link);
             }
@@ -310,6 +314,11 @@ impl Node {
                 // End-to-end delivery is not part of this build yet: counted
                 // and dropped, never misread.
                 self.arm_keepalive(now, link);
+                self.stats.dropped_unexpected += 1;
+            }
+            // Datagram links: the acceptor's first frames after a lost or
+            // overtaken WELCOME; the repeated HELLO will bring the WELCOME.
+            (Phase::Handshake, _) if outgoing && self.cfg.link_mode == LinkMode::Datagram => {
                 self.stats.dropped_unexpected += 1;
             }
             (Phase::Connecting, _) | (_, _) => {

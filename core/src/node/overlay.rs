@@ -128,19 +128,15 @@ impl Node {
         want.insert(ring[(me + n - 1) % n]);
         let h = id_hash(&self.id);
         if h % 100 < u64::from(self.cfg.chord_percent) {
-            // The chord goes to the first node at or after a point on the
-            // ring chosen by our id: stable as nodes come and go.
+            // The chord goes to the node whose hash follows a point chosen
+            // by our id (wrapping around): stable as nodes come and go, and
+            // spread evenly over the ring whatever the ids.
             let point = mix(h);
-            let idx = ring.partition_point(|id| id_hash(id) < point) % n;
-            let mut pick = None;
-            for k in 0..n {
-                let cand = ring[(idx + k) % n];
-                if cand != self.id && !want.contains(&cand) {
-                    pick = Some(cand);
-                    break;
-                }
-            }
-            if let Some(c) = pick {
+            let pick = ring
+                .iter()
+                .filter(|id| **id != self.id && !want.contains(id))
+                .min_by_key(|id| id_hash(id).wrapping_sub(point));
+            if let Some(&c) = pick {
                 want.insert(c);
             }
         }
@@ -261,7 +257,12 @@ impl Node {
 
     pub(super) fn overlay_link_down(&mut self, now: Instant, l: &Link, _reason: LinkCloseReason) {
         let (min, max) = (self.cfg.retry_min, self.cfg.retry_max);
-        let grow = |b: Duration| if b.is_zero() { min } else { (b * 2).min(max) };
+        // A longer hold set by a refusal is kept; otherwise double up to max.
+        let grow = |b: Duration| match b {
+            b if b.is_zero() => min,
+            b if b > max => b,
+            b => (b * 2).min(max),
+        };
         let was_up = l.is_up();
         if l.outgoing {
             if let Some(peer) = l.peer.or(l.expected) {

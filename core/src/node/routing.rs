@@ -2,9 +2,8 @@
 //! and SPF, whose result is the membership (a peer is up while a route to it
 //! exists).
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::cmp::Reverse;
 use core::net::SocketAddr;
 use core::time::Duration;
 
@@ -14,6 +13,7 @@ use bytes::Bytes;
 use super::output::{LinkId, PeerInfo};
 use super::timers::Timer;
 use super::Node;
+use crate::spf::{Graph, Ix};
 use crate::time::Instant;
 use crate::wire::link::routing::LSA_FLUSH;
 use crate::wire::link::{Intro, Lsa, LsaKey, Neighbour};
@@ -182,15 +182,15 @@ impl Node {
     }
 
     pub(super) fn on_lsa(&mut self, now: Instant, link: LinkId, lsa: Lsa) {
+        let origin = lsa.origin;
+        // Datagram links: whatever becomes of it, it arrived.
+        self.ack_lsa(link, LsaKey { origin, incarnation: lsa.incarnation, sequence: lsa.sequence });
         if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age
             && lsa.flags & LSA_FLUSH == 0
         {
             self.stats.lsa_ignored += 1;
             return;
         }
-        let origin = lsa.origin;
-        // Datagram links: whatever becomes of it, it arrived.
-        self.ack_lsa(link, LsaKey { origin, incarnation: lsa.incarnation, sequence: lsa.sequence });
         if origin == self.id {
             // A copy of ours from before: make sure ours supersedes it.
             if lsa.incarnation == self.cfg.incarnation && lsa.sequence >= self.routing.own_seq {
@@ -311,33 +311,47 @@ impl Node {
     /// are our up links (fresher than any LSA); a neighbour without an LSA
     /// yet is reachable but leads nowhere.
     fn spf(&self) -> BTreeMap<NodeId, RouteEntry> {
-        let mut best: BTreeMap<NodeId, RouteEntry> = BTreeMap::new();
-        let mut heap: BinaryHeap<Reverse<(u32, u32, NodeId, NodeId)>> = BinaryHeap::new();
-        for peer in self.up_peers() {
-            heap.push(Reverse((1, 1, peer, peer)));
+        let mut g = Graph::new();
+        let me = g.intern(self.id);
+        // Each origin's advertised neighbours, by index, sorted for the
+        // two-way check.
+        let mut adv: Vec<(Ix, Vec<(Ix, u16)>)> = Vec::with_capacity(self.routing.db.len());
+        for (origin, e) in &self.routing.db {
+            let u = g.intern(*origin);
+            let mut ns: Vec<(Ix, u16)> =
+                e.lsa.neighbours.iter().map(|n| (g.intern(n.id), n.cost)).collect();
+            ns.sort_unstable();
+            adv.push((u, ns));
         }
-        while let Some(Reverse((cost, hops, node, first))) = heap.pop() {
-            if node == self.id || best.contains_key(&node) {
-                continue;
-            }
-            best.insert(node, RouteEntry { cost, hops, next_hop: first });
-            let Some(e) = self.routing.db.get(&node) else {
-                continue;
-            };
-            for n in e.lsa.neighbours.iter() {
-                if n.id == self.id || best.contains_key(&n.id) {
+        let mut by_ix: Vec<Option<usize>> = alloc::vec![None; g.len()];
+        for (k, (u, _)) in adv.iter().enumerate() {
+            by_ix[*u as usize] = Some(k);
+        }
+        for (u, ns) in &adv {
+            for &(v, cost) in ns {
+                if v == me {
                     continue;
                 }
-                // Two-way check: the far end must list `node` too.
-                let back = self
-                    .routing
-                    .db
-                    .get(&n.id)
-                    .is_some_and(|f| f.lsa.neighbours.iter().any(|m| m.id == node));
+                let back = by_ix[v as usize]
+                    .is_some_and(|k| adv[k].1.binary_search_by_key(u, |&(x, _)| x).is_ok());
                 if back {
-                    heap.push(Reverse((cost + u32::from(n.cost), hops + 1, n.id, first)));
+                    g.edge(*u, v, u32::from(cost));
                 }
             }
+        }
+        for peer in self.up_peers() {
+            let p = g.intern(peer);
+            g.edge(me, p, 1);
+        }
+        let tree = g.shortest_paths(me);
+        let mut best = BTreeMap::new();
+        for ix in tree.reachable() {
+            let (Some(cost), Some(hops), Some(first)) =
+                (tree.cost(ix), tree.hops(ix), tree.first_hop(ix))
+            else {
+                continue;
+            };
+            best.insert(g.id(ix), RouteEntry { cost, hops, next_hop: g.id(first) });
         }
         best
     }
