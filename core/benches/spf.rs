@@ -28,7 +28,7 @@ fn graph(n: usize, degree: usize, seed: u64) -> Graph {
         })
         .collect();
     // Undirected edges: n from the ring, the rest random, n * degree / 2 in all.
-    let mut add = |g: &mut Graph, a: u32, b: u32, c: u32| {
+    let add = |g: &mut Graph, a: u32, b: u32, c: u32| {
         g.edge(a, b, c);
         g.edge(b, a, c);
     };
