@@ -97,3 +97,8 @@ mod tests {
         assert!(parse_hex("4g").is_err());
     }
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
