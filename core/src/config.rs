@@ -136,6 +136,33 @@ pub struct Config {
     /// LSAs costs one computation.
     pub spf_delay: Duration,
 
+    /// Messages in flight (sent, not yet acknowledged) per destination and
+    /// channel. Past it `send` refuses with `WouldBlock` and an event says
+    /// when there is room again: a slow or gone destination costs bounded
+    /// memory. 256 keeps a LAN link busy at 1 KiB messages.
+    pub send_window: usize,
+    /// How long a reliable message may go unacknowledged before it is
+    /// reported failed. 10 s on a LAN: several route repairs fit in it.
+    pub delivery_timeout: Duration,
+    /// Largest payload in one DATA frame; larger messages are fragmented.
+    /// 8 KiB on stream links; datagram links use at most 1,100 bytes so a
+    /// frame fits a 1,280-byte IPv6 datagram.
+    pub fragment_size: usize,
+    /// Largest message `send` accepts (16 MiB).
+    pub max_message: usize,
+    /// Reassembly memory per source node (4 MiB): fragments past it are
+    /// dropped and retransmitted later.
+    pub reassembly_per_peer: usize,
+    /// Reassembly memory over all sources (32 MiB).
+    pub reassembly_total: usize,
+    /// First retransmission timeout, before any round trip is measured.
+    pub rto_initial: Duration,
+    /// Smallest retransmission timeout. 20 ms on a LAN: round trips are a
+    /// few milliseconds.
+    pub rto_min: Duration,
+    /// Largest retransmission timeout (after backoff).
+    pub rto_max: Duration,
+
     /// Decoding limits for every frame received.
     pub limits: Limits,
     /// Most bytes buffered for a link before the frame in progress is
@@ -183,6 +210,15 @@ impl Config {
             lsa_max_age: Duration::from_secs(3600),
             unreachable_hold: Duration::from_secs(60),
             spf_delay: Duration::from_millis(2),
+            send_window: 256,
+            delivery_timeout: Duration::from_secs(10),
+            fragment_size: 8 * 1024,
+            max_message: 16 << 20,
+            reassembly_per_peer: 4 << 20,
+            reassembly_total: 32 << 20,
+            rto_initial: Duration::from_millis(200),
+            rto_min: Duration::from_millis(20),
+            rto_max: Duration::from_secs(2),
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),
@@ -204,6 +240,10 @@ impl Config {
             full_mesh_max: 4,
             lsa_min_interval: Duration::from_millis(200),
             spf_delay: Duration::from_millis(20),
+            delivery_timeout: Duration::from_secs(60),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(10),
             ..Config::lan(cluster, name)
         }
     }

@@ -26,6 +26,7 @@ fn show(sim: &Sim, nodes: &[NodeIx], from: &mut [usize]) {
                 Event::GroupJoined { group, .. } => format!("sees a peer join {group:?}"),
                 Event::GroupLeft { group, .. } => format!("sees a peer leave {group:?}"),
                 Event::LinkRejected { reason, .. } => format!("link rejected: {reason:?}"),
+                _ => continue,
             };
             lines.push((*t, i, line));
         }

@@ -143,13 +143,15 @@ pub fn downs_of(sim: &Sim, n: NodeIx, id: NodeId, since: Instant) -> Vec<(Instan
         .collect()
 }
 
-/// The peer set node `n`'s events imply: every [`Event::PeerUp`] adds its
-/// peer, every [`Event::PeerDown`] removes it, in order. Panics, naming the
-/// event, on a PeerUp for a peer already up or a PeerDown for one not up:
-/// the event stream must tell a consistent story.
-pub fn view_from_events(sim: &Sim, n: NodeIx) -> BTreeSet<NodeId> {
+/// The peer set node `n`'s events since `since` imply: every
+/// [`Event::PeerUp`] adds its peer, every [`Event::PeerDown`] removes it, in
+/// order. Pass the time the node (re)started as `since`: the events of an
+/// earlier life, before a crash, stay recorded but describe another
+/// instance. Panics, naming the event, on a PeerUp for a peer already up or
+/// a PeerDown for one not up: the event stream must tell a consistent story.
+pub fn view_from_events(sim: &Sim, n: NodeIx, since: Instant) -> BTreeSet<NodeId> {
     let mut up = BTreeSet::new();
-    for (t, e) in sim.events(n) {
+    for (t, e) in sim.events(n).iter().filter(|(t, _)| *t >= since) {
         match e {
             Event::PeerUp(p) => assert!(
                 up.insert(p.id),

@@ -204,6 +204,8 @@ fn s04_lossy_network_no_flapping_and_join() {
     let t_conv = sim.now();
     sim.set_check_interval(secs(1));
     sim.run_for(secs(600));
+    // Every phase is checked before failing, so one run reports them all.
+    let mut problems: Vec<String> = Vec::new();
     let mut downs = Vec::new();
     for &n in &nodes {
         for (t, e) in events_matching(&sim, n, t_conv, |e| matches!(e, Event::PeerDown { .. })) {
@@ -220,13 +222,16 @@ fn s04_lossy_network_no_flapping_and_join() {
         stats.0,
         stats.1
     );
-    assert!(
-        downs.is_empty(),
-        "{} PeerDown events during 10 minutes of loss after convergence; first ones: {:?}",
-        downs.len(),
-        &downs[..downs.len().min(5)]
-    );
-    assert!(all_see_all(&sim, &nodes), "views after 10 minutes:\n{}", describe_views(&sim, &nodes));
+    if !downs.is_empty() {
+        problems.push(format!(
+            "{} PeerDown events during 10 minutes of loss after convergence; first ones: {:?}",
+            downs.len(),
+            &downs[..downs.len().min(5)]
+        ));
+    }
+    if !all_see_all(&sim, &nodes) {
+        problems.push(format!("views after 10 minutes:\n{}", describe_views(&sim, &nodes)));
+    }
 
     let host = sim.add_host(&[lan]);
     let newbie = sim.add_node(host, Config::lan("scn", "late"));
@@ -236,11 +241,13 @@ fn s04_lossy_network_no_flapping_and_join() {
     sim.set_check_interval(10 * MS);
     let ok = sim.run_until(t_join + secs(10), |s| all_see_all(s, &all));
     eprintln!("[s04] newcomer converged: {ok} after {:?}", elapsed(sim.now(), t_join));
-    assert!(
-        ok,
-        "the newcomer did not converge within 10 s under loss:\n{}",
-        describe_views(&sim, &all)
-    );
+    if !ok {
+        problems.push(format!(
+            "the newcomer did not converge within 10 s under loss:\n{}",
+            describe_views(&sim, &all)
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------
@@ -248,10 +255,11 @@ fn s04_lossy_network_no_flapping_and_join() {
 //    all 20 see each other within 5 s of healing.
 // ---------------------------------------------------------------------------
 
-#[test]
-fn s05_partition_and_heal() {
-    let _t = Timing::start("s05");
-    let mut sim = Sim::new(505);
+/// Splits a converged 20-node segment in two halves for `split`, heals it,
+/// and returns what went wrong (empty: nothing).
+fn partition_and_heal(seed: u64, split: Duration) -> Vec<String> {
+    let tag = format!("[s05 {}s]", split.as_secs());
+    let mut sim = Sim::new(seed);
     let lan = sim.add_segment(Faults::lan());
     let hosts: Vec<_> = (0..20).map(|_| sim.add_host(&[lan])).collect();
     let nodes: Vec<NodeIx> = hosts
@@ -266,40 +274,62 @@ fn s05_partition_and_heal() {
     let (a, b) = nodes.split_at(10);
     let t_split = sim.now();
     sim.partition(&hosts[..10]);
-    sim.run_for(secs(60));
+    sim.run_for(split);
+    // Every phase is checked before failing, so one run reports them all.
+    let mut problems: Vec<String> = Vec::new();
+    let mut latest_down = Duration::ZERO;
     for (mine, theirs) in [(a, b), (b, a)] {
         for &n in mine {
             for &o in theirs {
                 let oid = sim.node_id(o);
-                assert!(
-                    first_event(&sim, n, t_split, |e| is_down_of(e, oid)).is_some(),
-                    "{n:?} never reported {o:?} (other side) down during the partition"
-                );
+                match first_event(&sim, n, t_split, |e| is_down_of(e, oid)) {
+                    Some(t) => latest_down = latest_down.max(elapsed(t, t_split)),
+                    None => problems.push(format!(
+                        "{n:?} never reported {o:?} (other side) down during the partition"
+                    )),
+                }
             }
-            assert!(
-                sees_exactly(&sim, n, mine),
-                "{n:?} should see exactly its own half at the end of the partition:\n{}",
-                describe_views(&sim, &nodes)
-            );
+            if !sees_exactly(&sim, n, mine) {
+                problems.push(format!(
+                    "{n:?} does not see exactly its own half at the end of the partition"
+                ));
+            }
         }
+    }
+    eprintln!("{tag} other half reported down, the last after {latest_down:?}");
+    if !problems.is_empty() {
+        problems
+            .push(format!("views at the end of the partition:\n{}", describe_views(&sim, &nodes)));
     }
     let t_heal = sim.now();
     sim.heal();
     let ok = sim.run_until(t_heal + secs(5), |s| all_see_all(s, &nodes));
     let d = elapsed(sim.now(), t_heal);
+    eprintln!("{tag} healed within 5 s: {ok} ({d:?})");
     if !ok {
+        let views = describe_views(&sim, &nodes);
         let late = sim.run_until(t_heal + secs(60), |s| all_see_all(s, &nodes));
-        eprintln!(
-            "[s05] healed view: {late} after {:?} (required within 5 s)",
-            elapsed(sim.now(), t_heal)
-        );
+        let when = elapsed(sim.now(), t_heal);
+        eprintln!("{tag} healed at all: {late} after {when:?}");
+        problems.push(format!(
+            "all 20 did not see each other within 5 s of healing (full view: {late} after {when:?}); views at 5 s:\n{views}"
+        ));
     }
-    eprintln!("[s05] healed: {ok} after {d:?}");
-    assert!(
-        ok,
-        "all 20 did not see each other within 5 s of healing:\n{}",
-        describe_views(&sim, &nodes)
-    );
+    for p in &mut problems {
+        p.insert_str(0, &format!("{tag} "));
+    }
+    problems
+}
+
+#[test]
+fn s05_partition_and_heal() {
+    let _t = Timing::start("s05");
+    // The 60 s of the scenario, and 56 s: healing must not depend on where
+    // the partition's end falls in the nodes' retry schedule (with retries
+    // every CONNECT_TIMEOUT + retry_max = 8 s, 56 s ends just after one).
+    let mut problems = partition_and_heal(505, secs(60));
+    problems.extend(partition_and_heal(505, secs(56)));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------
@@ -363,16 +393,12 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         sim.events(odd)
     );
     for (_, e) in &odd_rejects {
-        let Event::LinkRejected { by_remote, peer, .. } = e else { unreachable!() };
-        // It refuses HELLOs itself (by_remote false) or is refused on the
-        // links it opens (by_remote true); a known peer must be a normal node.
-        let _ = by_remote;
-        if let Some(p) = peer {
-            assert!(ids_of(&sim, &normal).contains(p), "reject names an unknown peer {p:?}");
-        }
+        let Event::LinkRejected { peer: Some(p), .. } = e else { continue };
+        assert!(ids_of(&sim, &normal).contains(p), "reject names an unknown peer {p:?}");
     }
-    // Both directions happen: it opens links (refused by the normal node)
-    // and normal nodes open links to it (refused by it).
+    // Both directions happen, each reported as such: the v99 node refuses
+    // the HELLOs of normal nodes that try it (by_remote false), and normal
+    // nodes refuse the links it opens to them (by_remote true).
     let by_remote_kinds: BTreeSet<bool> = odd_rejects
         .iter()
         .map(|(_, e)| matches!(e, Event::LinkRejected { by_remote: true, .. }))
@@ -381,16 +407,19 @@ fn s06_incompatible_link_version_rejected_both_sides() {
         "[s06] v99 node rejects: {} (by_remote kinds {by_remote_kinds:?})",
         odd_rejects.len()
     );
+    assert_eq!(
+        by_remote_kinds,
+        BTreeSet::from([false, true]),
+        "the v99 node should report both rejects it sent and rejects it received"
+    );
 
     // At least one normal node reports it, with the ranges the other way round.
     let mut normal_reports = 0;
     for &n in &normal {
         for (_, e) in events_matching(&sim, n, Instant::ZERO, |e| version_reject(e, ours, v99)) {
-            let Event::LinkRejected { peer, by_remote, .. } = &e else { unreachable!() };
-            if let Some(p) = peer {
+            if let Event::LinkRejected { peer: Some(p), .. } = &e {
                 assert_eq!(*p, odd_id, "{n:?}: version reject names the wrong peer");
             }
-            let _ = by_remote;
             normal_reports += 1;
         }
     }
@@ -565,6 +594,7 @@ fn s10_newcomer_fast_join_with_spread_notifies() {
     let (mut sim, nodes, took) = converged_lan(1010, 50, secs(5));
     eprintln!("[s10] 50 converged in {took:?}");
     sim.run_for(secs(5));
+    // `converged_lan` built the one segment there is.
     let seg = netcluster_sim::SegmentId(0);
     let host = sim.add_host(&[seg]);
     let newbie = sim.add_node(host, Config::lan("scn", "new"));
@@ -595,9 +625,16 @@ fn s10_newcomer_fast_join_with_spread_notifies() {
         "the newcomer did not see all 50 within 300 ms: {} peers",
         peer_ids(&sim, newbie).len()
     );
+    for &o in &nodes {
+        let id = sim.node_id(o);
+        let up = first_event(&sim, newbie, t0, |e| is_up_of(e, id));
+        assert!(
+            up.is_some_and(|t| elapsed(t, t0) <= ms(300)),
+            "the newcomer has no PeerUp for {o:?} within 300 ms"
+        );
+    }
     // Found through SEARCH/NOTIFY: (nearly) every node answered.
     assert!(notifies >= 45, "only {notifies} NOTIFYs answered the newcomer's SEARCH");
-    let _ = t0;
 }
 
 // ---------------------------------------------------------------------------
@@ -615,6 +652,9 @@ fn s11_crash_restart_new_incarnation() {
     let vid = sim.node_id(victim);
     let old_inc = sim.node(victim).unwrap().config().incarnation;
     let rest = others(&nodes, victim);
+    // When the victim's current life began (its older events describe the
+    // crashed instance).
+    let victim_life = std::cell::Cell::new(Instant::ZERO);
     // Checks every 10 ms: ids unique, the count matches what the events say.
     let check = |s: &Sim| {
         for &n in &nodes {
@@ -624,8 +664,9 @@ fn s11_crash_restart_new_incarnation() {
             let ids = peer_ids(s, n);
             let uniq: BTreeSet<NodeId> = ids.iter().copied().collect();
             assert_eq!(ids.len(), uniq.len(), "{n:?} lists a peer twice at {:?}", s.now());
-            assert!(ids.len() <= nodes.len() - 1, "{n:?} lists too many peers");
-            let from_events = view_from_events(s, n);
+            assert!(ids.len() < nodes.len(), "{n:?} lists too many peers");
+            let since = if n == victim { victim_life.get() } else { Instant::ZERO };
+            let from_events = view_from_events(s, n, since);
             assert_eq!(
                 uniq,
                 from_events,
@@ -643,27 +684,48 @@ fn s11_crash_restart_new_incarnation() {
     sim.run_until(t_crash + secs(10), check);
     let t_restart = sim.now();
     sim.restart(victim);
+    victim_life.set(t_restart);
     let new_inc = sim.node(victim).unwrap().config().incarnation;
     assert!(new_inc > old_inc);
     sim.run_until(t_restart + secs(10), check);
 
     for &n in &rest {
+        // What this node said about the victim since the crash, for messages.
+        let story: Vec<String> =
+            events_matching(&sim, n, t_crash, |e| is_up_of(e, vid) || is_down_of(e, vid))
+                .iter()
+                .map(|(t, e)| {
+                    let at = elapsed(*t, t_crash);
+                    match e {
+                        Event::PeerUp(p) => format!("{at:?} PeerUp(incarnation {})", p.incarnation),
+                        Event::PeerDown { reason, .. } => format!("{at:?} PeerDown({reason:?})"),
+                        _ => unreachable!(),
+                    }
+                })
+                .collect();
+        let story = format!(
+            "{n:?} about the victim (crash at 0, restart at {:?}): {story:?}",
+            elapsed(t_restart, t_crash)
+        );
         let downs = downs_of(&sim, n, vid, t_crash);
-        assert!(!downs.is_empty(), "{n:?} never saw the crashed node down");
+        assert!(!downs.is_empty(), "never saw the crashed node down: {story}");
         let down_at = downs[0].0;
-        assert!(down_at < t_restart, "{n:?}: down only after the restart");
+        assert!(down_at < t_restart, "down only after the restart: {story}");
         let up = events_matching(&sim, n, t_crash, |e| is_up_of(e, vid));
-        assert!(!up.is_empty(), "{n:?} never saw the restarted node up");
+        assert!(!up.is_empty(), "never saw the restarted node up: {story}");
         let (up_at, Event::PeerUp(info)) = &up[0] else { unreachable!() };
-        assert!(*up_at >= t_restart && *up_at > down_at, "{n:?}: up before down/restart");
-        assert_eq!(info.incarnation, new_inc, "{n:?}: PeerUp with the old incarnation");
+        assert!(*up_at >= t_restart && *up_at > down_at, "up before down/restart: {story}");
+        assert_eq!(
+            info.incarnation, new_inc,
+            "first PeerUp after the restart has the crashed instance's incarnation: {story}"
+        );
         assert_eq!(
             sim.node(n).unwrap().peer(&vid).map(|p| p.incarnation),
             Some(new_inc),
             "{n:?} does not list the new incarnation at the end"
         );
-        assert_eq!(downs.len(), 1, "{n:?} saw it go down more than once: {downs:?}");
-        assert_eq!(up.len(), 1, "{n:?} saw it come up more than once");
+        assert_eq!(downs.len(), 1, "went down more than once: {story}");
+        assert_eq!(up.len(), 1, "came up more than once: {story}");
     }
     assert!(all_see_all(&sim, &nodes), "final views:\n{}", describe_views(&sim, &nodes));
     let took_up = rest

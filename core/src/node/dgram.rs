@@ -26,7 +26,13 @@ const RXMT_BATCH: usize = 64;
 
 impl Node {
     /// A link frame arrived as a datagram from `from`.
-    pub(super) fn on_link_datagram(&mut self, now: Instant, from: SocketAddr, frame: Frame) {
+    pub(super) fn on_link_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        frame: Frame,
+        raw: Bytes,
+    ) {
         if self.cfg.link_mode != LinkMode::Datagram {
             self.stats.dropped_unexpected += 1;
             return;
@@ -55,7 +61,7 @@ impl Node {
             }
         };
         self.stats.frames_received += 1;
-        self.on_link_frame(now, link, frame);
+        self.on_link_frame(now, link, frame, raw);
     }
 
     /// A HELLO came from an address we already have a link with. Returns

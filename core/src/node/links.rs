@@ -254,11 +254,12 @@ impl Node {
                 return;
             }
         };
-        self.on_link_frame(now, link, frame);
+        self.on_link_frame(now, link, frame, bytes);
     }
 
-    /// One decoded frame on a link, whatever carried it.
-    pub(super) fn on_link_frame(&mut self, now: Instant, link: LinkId, frame: Frame) {
+    /// One decoded frame on a link, whatever carried it; `raw` is its
+    /// encoding, forwarded unchanged when the frame is only passing through.
+    pub(super) fn on_link_frame(&mut self, now: Instant, link: LinkId, frame: Frame, raw: Bytes) {
         let Message::Link(msg) = frame.message else {
             self.stats.dropped_unexpected += 1;
             return;
@@ -307,14 +308,17 @@ impl Node {
             // Datagram links: our WELCOME was lost and the HELLO repeated.
             (Phase::Up, LinkMessage::Hello(h)) if !outgoing => self.rewelcome(now, link, h.0),
             (Phase::Up, LinkMessage::Welcome(_)) if outgoing => {}
-            (
-                Phase::Up,
-                LinkMessage::Data(_) | LinkMessage::Ack(_) | LinkMessage::RouteError(_),
-            ) => {
-                // End-to-end delivery is not part of this build yet: counted
-                // and dropped, never misread.
+            (Phase::Up, LinkMessage::Data(d)) => {
                 self.arm_keepalive(now, link);
-                self.stats.dropped_unexpected += 1;
+                self.on_data(now, link, d, raw);
+            }
+            (Phase::Up, LinkMessage::Ack(a)) => {
+                self.arm_keepalive(now, link);
+                self.on_ack(now, a, raw);
+            }
+            (Phase::Up, LinkMessage::RouteError(e)) => {
+                self.arm_keepalive(now, link);
+                self.on_route_error(now, e, raw);
             }
             // Datagram links: the acceptor's first frames after a lost or
             // overtaken WELCOME; the repeated HELLO will bring the WELCOME.

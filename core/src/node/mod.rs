@@ -67,6 +67,7 @@ mod overlay;
 mod routing;
 mod stats;
 mod timers;
+mod transport;
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
@@ -78,9 +79,11 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use output::{
-    DatagramSource, DatagramTarget, DownReason, Event, LinkCloseReason, LinkId, PeerInfo, Transmit,
+    DatagramSource, DatagramTarget, DownReason, Event, FailReason, LinkCloseReason, LinkId,
+    MessageId, PeerInfo, Transmit,
 };
 pub use stats::Stats;
+pub use transport::SendError;
 
 use crate::config::Config;
 use crate::time::{Clock, Instant};
@@ -144,6 +147,7 @@ pub struct Node {
     overlay: Overlay,
     routing: Routing,
     membership: Membership,
+    transport: transport::Transport,
 }
 
 impl Node {
@@ -158,6 +162,7 @@ impl Node {
             overlay: Overlay::new(&cfg),
             routing: Routing::new(),
             membership: Membership::default(),
+            transport: transport::Transport::default(),
             cfg,
             id,
             clock: Clock::new(now),
@@ -285,6 +290,7 @@ impl Node {
             Timer::Spf => self.on_spf_timer(now),
             Timer::Housekeeping => self.on_housekeeping(now),
             Timer::Link(link) => self.on_link_timer(now, link),
+            Timer::Retransmit => self.on_retransmit_timer(now),
         }
     }
 
@@ -307,7 +313,7 @@ impl Node {
             }
         };
         if let Message::Link(_) = frame.message {
-            return self.on_link_datagram(now, from, frame);
+            return self.on_link_datagram(now, from, frame, data);
         }
         match frame.message {
             Message::Discovery(m) => self.on_discovery(now, from, source, m),
@@ -418,6 +424,7 @@ impl Node {
             self.send_beacon(now);
         }
         self.flood_flush(now);
+        self.fail_all_in_flight();
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for id in ids {
             self.close_link(now, id, Some(crate::wire::link::GoodbyeReason::SHUTDOWN), "shutdown");
@@ -430,6 +437,7 @@ impl Node {
             Timer::Originate,
             Timer::Spf,
             Timer::Housekeeping,
+            Timer::Retransmit,
         ]
         .into();
         for t in all {

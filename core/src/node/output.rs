@@ -7,7 +7,7 @@ use core::net::SocketAddr;
 
 use bytes::Bytes;
 
-use crate::wire::link::RejectReason;
+use crate::wire::link::{RejectReason, Semantics};
 use crate::wire::{NodeId, NodeState, VersionRange};
 
 /// Handle of one link, chosen by the core. Never reused within a node's
@@ -134,10 +134,71 @@ pub enum LinkCloseReason {
     Error,
 }
 
+/// Handle of a message given to [`Node::send`](super::Node::send) or
+/// [`Node::shout`](super::Node::shout), named again in its delivery report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(pub u64);
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailReason {
+    /// No acknowledgement within the delivery timeout.
+    Timeout,
+    /// The destination is not reachable any more.
+    Unreachable,
+    /// The node shut down with the message in flight.
+    Shutdown,
+}
+
+impl FailReason {
+    /// Lower-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::Unreachable => "unreachable",
+            FailReason::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// An event for the application. Drain with
 /// [`Node::poll_event`](super::Node::poll_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
+    /// A message arrived.
+    Message {
+        /// Its source.
+        from: NodeId,
+        /// The group it was sent to (`Some("")`: broadcast), `None` for a
+        /// message to this node.
+        group: Option<String>,
+        /// Its delivery semantics.
+        semantics: Semantics,
+        /// Its bytes.
+        payload: Bytes,
+    },
+    /// A reliable or sequenced message was acknowledged by its destination.
+    Delivered {
+        /// The message.
+        id: MessageId,
+        /// The destination that acknowledged it.
+        to: NodeId,
+    },
+    /// A reliable or sequenced message will not be delivered.
+    SendFailed {
+        /// The message.
+        id: MessageId,
+        /// Its destination.
+        to: NodeId,
+        /// Why.
+        reason: FailReason,
+    },
+    /// A destination that refused a send with `WouldBlock` has room again.
+    Writable {
+        /// The destination.
+        to: NodeId,
+    },
     /// A peer became reachable.
     PeerUp(PeerInfo),
     /// A reachable peer changed state, headers, groups or route length.

@@ -31,12 +31,14 @@ pub(crate) struct LsaEntry {
 }
 
 /// The route SPF found to one node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RouteEntry {
     pub(crate) cost: u32,
     pub(crate) hops: u32,
     /// The neighbour the route starts with.
     pub(crate) next_hop: NodeId,
+    /// The whole path, this node first, the destination last.
+    pub(crate) path: Vec<NodeId>,
 }
 
 pub(crate) struct Routing {
@@ -351,7 +353,8 @@ impl Node {
             else {
                 continue;
             };
-            best.insert(g.id(ix), RouteEntry { cost, hops, next_hop: g.id(first) });
+            let path = tree.path(ix).into_iter().map(|i| g.id(i)).collect();
+            best.insert(g.id(ix), RouteEntry { cost, hops, next_hop: g.id(first), path });
         }
         best
     }

@@ -52,6 +52,12 @@ pub struct Stats {
     pub lsa_ignored: u64,
     /// SPF runs.
     pub spf_runs: u64,
+    /// DATA, ACK and ROUTE_ERROR frames passed on to the next hop.
+    pub forwarded: u64,
+    /// Frames that could not be forwarded: the next hop had no link.
+    pub dropped_no_route: u64,
+    /// End-to-end retransmissions.
+    pub retransmissions: u64,
 }
 
 impl Stats {
@@ -80,6 +86,9 @@ impl Stats {
             ("lsa_accepted", self.lsa_accepted),
             ("lsa_ignored", self.lsa_ignored),
             ("spf_runs", self.spf_runs),
+            ("forwarded", self.forwarded),
+            ("dropped_no_route", self.dropped_no_route),
+            ("retransmissions", self.retransmissions),
         ]
         .into_iter()
     }

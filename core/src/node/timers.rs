@@ -20,6 +20,8 @@ pub(crate) enum Timer {
     Spf,
     /// Periodic housekeeping: LSA ageing and refresh, candidate expiry.
     Housekeeping,
+    /// End-to-end retransmissions and delivery deadlines.
+    Retransmit,
     /// One link's handshake deadline or keepalive.
     Link(LinkId),
 }

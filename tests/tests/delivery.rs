@@ -1,0 +1,150 @@
+//! End-to-end delivery in the simulator: every semantics over one hop and
+//! over a line of segments, fragmentation, and failure reports.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use netcluster_core::node::{FailReason, SendError};
+use netcluster_core::wire::link::Semantics;
+use netcluster_core::{Config, Event, LinkMode, NodeId};
+use netcluster_sim::{Faults, NodeIx, Sim};
+
+/// A line of `n` nodes: node i and i+1 share a segment, nothing else does,
+/// so node 0 reaches node n-1 only through every node between.
+fn line(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> (Sim, Vec<NodeIx>) {
+    let mut sim = Sim::new(seed);
+    let segs: Vec<_> = (0..n - 1).map(|_| sim.add_segment(faults)).collect();
+    let nodes = (0..n)
+        .map(|i| {
+            let mut on = Vec::new();
+            if i > 0 {
+                on.push(segs[i - 1]);
+            }
+            if i + 1 < n {
+                on.push(segs[i]);
+            }
+            let h = sim.add_host(&on);
+            let mut cfg = Config::lan("line", format!("n{i}"));
+            cfg.link_mode = mode;
+            sim.add_node(h, cfg)
+        })
+        .collect();
+    (sim, nodes)
+}
+
+fn converge(sim: &mut Sim, nodes: &[NodeIx]) {
+    let want = nodes.len() - 1;
+    let ok = sim.run_until(sim.now() + Duration::from_secs(10), |s| {
+        nodes.iter().all(|&n| s.node(n).is_some_and(|x| x.peers().count() == want))
+    });
+    assert!(ok, "the line did not converge");
+}
+
+fn received(sim: &Sim, n: NodeIx, from: NodeId) -> Vec<(Semantics, Bytes)> {
+    sim.events(n)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Message { from: f, semantics, payload, .. } if *f == from => {
+                Some((*semantics, payload.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_semantics_crosses_a_line_of_six() {
+    for mode in [LinkMode::Stream, LinkMode::Datagram] {
+        let (mut sim, nodes) = line(6, 3, mode, Faults::lan());
+        converge(&mut sim, &nodes);
+        let (src, dst) = (nodes[0], nodes[5]);
+        let dst_id = sim.node_id(dst);
+        let hops = sim.node(src).unwrap().peer(&dst_id).unwrap().hops;
+        assert_eq!(hops, 5, "peer event reports 5 hops");
+        let big = Bytes::from((0..20_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        for (i, s) in
+            [Semantics::Datagram, Semantics::Reliable, Semantics::Sequenced].into_iter().enumerate()
+        {
+            sim.with_node(src, |n, now| n.send(now, dst_id, s, Bytes::from(vec![i as u8; 10])))
+                .unwrap()
+                .unwrap();
+            sim.with_node(src, |n, now| n.send(now, dst_id, s, big.clone())).unwrap().unwrap();
+        }
+        sim.run_for(Duration::from_secs(2));
+        let got = received(&sim, dst, sim.node_id(src));
+        assert_eq!(got.len(), 6, "{mode:?}: {got:?}");
+        assert!(
+            got.iter().filter(|(_, p)| *p == big).count() == 3,
+            "fragmented messages reassembled"
+        );
+        let delivered =
+            sim.events(src).iter().filter(|(_, e)| matches!(e, Event::Delivered { .. })).count();
+        assert_eq!(delivered, 4, "{mode:?}: reliable and sequenced are acknowledged");
+    }
+}
+
+#[test]
+fn sequenced_stays_in_order_and_exact_under_loss() {
+    let (mut sim, nodes) = line(4, 9, LinkMode::Datagram, Faults::lan().with_loss(0.2, 0.05, 0.2));
+    converge(&mut sim, &nodes);
+    let (src, dst) = (nodes[0], nodes[3]);
+    let dst_id = sim.node_id(dst);
+    let mut sent = 0u32;
+    while sent < 500 {
+        let r = sim
+            .with_node(src, |n, now| {
+                n.send(now, dst_id, Semantics::Sequenced, Bytes::from(sent.to_be_bytes().to_vec()))
+            })
+            .unwrap();
+        match r {
+            Ok(_) => sent += 1,
+            Err(SendError::WouldBlock) => sim.run_for(Duration::from_millis(20)),
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+    sim.run_for(Duration::from_secs(20));
+    let got: Vec<u32> = received(&sim, dst, sim.node_id(src))
+        .into_iter()
+        .map(|(_, p)| u32::from_be_bytes(p[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(got, (0..500).collect::<Vec<u32>>(), "exactly once, in order");
+}
+
+#[test]
+fn messages_to_a_crashed_node_fail_with_a_reason_and_memory_stays_bounded() {
+    let (mut sim, nodes) = line(3, 4, LinkMode::Stream, Faults::lan());
+    converge(&mut sim, &nodes);
+    let (src, dst) = (nodes[0], nodes[2]);
+    let dst_id = sim.node_id(dst);
+    sim.crash(dst);
+    let window = Config::lan("x", "y").send_window;
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    for i in 0..10_000u32 {
+        match sim
+            .with_node(src, |n, now| {
+                n.send(now, dst_id, Semantics::Reliable, Bytes::from(i.to_be_bytes().to_vec()))
+            })
+            .unwrap()
+        {
+            Ok(_) => accepted += 1,
+            Err(SendError::WouldBlock | SendError::Unreachable) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sim.node(src).unwrap().in_flight() <= window);
+    }
+    assert_eq!(accepted + refused, 10_000);
+    assert!(accepted <= window);
+    sim.run_for(Duration::from_secs(30));
+    let failed = sim
+        .events(src)
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::SendFailed { reason: FailReason::Timeout | FailReason::Unreachable, .. }
+            )
+        })
+        .count();
+    assert_eq!(failed, accepted, "every accepted message ends as failed");
+    assert_eq!(sim.node(src).unwrap().in_flight(), 0);
+}
