@@ -1,1 +1,621 @@
-//! x
+//! # netcluster-net
+//!
+//! The socket layer shared by the netcluster drivers (`netcluster-tokio`,
+//! `netcluster-async-std`, `netcluster-mio`). It opens and configures every
+//! socket a node needs with [`socket2`] and hands them over as ordinary
+//! **non-blocking** `std::net` sockets, which each runtime wraps with its own
+//! type (`tokio::net::UdpSocket::from_std`, `async_io::Async::new`,
+//! `mio::net::UdpSocket::from_std`).
+//!
+//! A node uses:
+//!
+//! - its own **unicast UDP socket** (one per address family in use): SEARCH,
+//!   NOTIFY and beacons are *sent* from it, so that NOTIFY answers (sent to
+//!   the source address of a SEARCH) reach this node and not whichever node
+//!   shares the multicast port. In [`LinkMode::Datagram`] it is bound at the
+//!   link port and also carries link frames; in [`LinkMode::Stream`] it takes
+//!   an ephemeral port;
+//! - **beacon sockets** that only receive: IPv4 multicast, IPv6 multicast
+//!   (both at once if configured), or IPv4 broadcast, bound with
+//!   `SO_REUSEADDR` + `SO_REUSEPORT` so several nodes on one host share them;
+//! - in stream mode, a **TCP listener** at the link port, and outgoing TCP
+//!   connections ([`connect_start`] / [`connect_finish`], or the blocking
+//!   [`connect_timeout`]), all with `TCP_NODELAY`.
+//!
+//! [`Sockets::open`] does all of it from a [`NetConfig`]. Errors are
+//! [`NetError`]s naming the address, group or interface concerned.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod iface;
+
+use std::io;
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+    UdpSocket,
+};
+use std::time::Duration;
+
+pub use error::NetError;
+pub use iface::{interfaces, select as select_interfaces, Interface, InterfaceSelector, V4Addr};
+pub use netcluster_core::LinkMode;
+pub use socket2;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+/// Default IPv4 beacon group: organisation-local scope (239.255/16).
+pub const DEFAULT_V4_GROUP: SocketAddrV4 =
+    SocketAddrV4::new(Ipv4Addr::new(239, 255, 77, 77), DEFAULT_BEACON_PORT);
+/// Default IPv6 beacon group: link-local scope (`ff02::4e43`, "NC").
+pub const DEFAULT_V6_GROUP: SocketAddrV6 =
+    SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x4e43), DEFAULT_BEACON_PORT, 0, 0);
+/// Default beacon port, for multicast and broadcast alike.
+pub const DEFAULT_BEACON_PORT: u16 = 5670;
+/// Default link port (TCP listener, or the unicast UDP socket in datagram
+/// link mode).
+pub const DEFAULT_LINK_PORT: u16 = 7400;
+
+/// How beacons (and SEARCH) travel on the segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeaconMode {
+    /// Multicast to an IPv4 group, an IPv6 group, or both at once.
+    Multicast {
+        /// The IPv4 group and port, if any.
+        v4: Option<SocketAddrV4>,
+        /// The IPv6 group and port, if any.
+        v6: Option<SocketAddrV6>,
+    },
+    /// IPv4 broadcast on this port, to each selected interface's broadcast
+    /// address (255.255.255.255 where the interface has none).
+    Broadcast {
+        /// The port.
+        port: u16,
+    },
+    /// No beacon sockets: discovery by seeds only.
+    Off,
+}
+
+impl BeaconMode {
+    /// IPv4 and IPv6 multicast on the default groups.
+    pub const fn multicast() -> BeaconMode {
+        BeaconMode::Multicast { v4: Some(DEFAULT_V4_GROUP), v6: Some(DEFAULT_V6_GROUP) }
+    }
+
+    /// IPv4 multicast only, on `group`.
+    pub const fn multicast_v4(group: SocketAddrV4) -> BeaconMode {
+        BeaconMode::Multicast { v4: Some(group), v6: None }
+    }
+
+    /// IPv4 broadcast on the default beacon port.
+    pub const fn broadcast() -> BeaconMode {
+        BeaconMode::Broadcast { port: DEFAULT_BEACON_PORT }
+    }
+
+    /// Whether beacons are sent at all.
+    pub fn is_on(&self) -> bool {
+        !matches!(self, BeaconMode::Off)
+    }
+}
+
+impl Default for BeaconMode {
+    fn default() -> Self {
+        BeaconMode::multicast()
+    }
+}
+
+/// What sockets to open.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Local address to bind the unicast socket and the link port to.
+    /// `0.0.0.0` (the default) binds every IPv4 address; `::` every IPv6
+    /// address.
+    pub bind_ip: IpAddr,
+    /// The link port; 0 picks a free one (see [`Sockets::link_addr`]).
+    pub link_port: u16,
+    /// Stream (TCP listener) or datagram (link frames on the unicast
+    /// socket) links.
+    pub link_mode: LinkMode,
+    /// Beacon transport.
+    pub beacons: BeaconMode,
+    /// Interfaces for beacons. Empty: every interface that is up and not
+    /// loopback, or loopback if there is no other.
+    pub interfaces: Vec<InterfaceSelector>,
+    /// Multicast TTL / hop limit. 1 keeps beacons on the local segment.
+    pub multicast_ttl: u32,
+    /// Multicast loopback, so nodes on one host hear each other. On by
+    /// default.
+    pub multicast_loop: bool,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            bind_ip: Ipv4Addr::UNSPECIFIED.into(),
+            link_port: DEFAULT_LINK_PORT,
+            link_mode: LinkMode::Stream,
+            beacons: BeaconMode::default(),
+            interfaces: Vec::new(),
+            multicast_ttl: 1,
+            multicast_loop: true,
+        }
+    }
+}
+
+/// Which interface a beacon leaves by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The IPv4 interface with this address (`IP_MULTICAST_IF`).
+    V4(Ipv4Addr),
+    /// The IPv6 interface with this index (`IPV6_MULTICAST_IF`).
+    V6(u32),
+    /// Wherever the routing table says (broadcast).
+    Route,
+}
+
+/// One destination of each beacon: send it from the unicast socket of the
+/// same family as `to`, after [`aim`]ing that socket at `via`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeaconTarget {
+    /// Group (or broadcast address) and port.
+    pub to: SocketAddr,
+    /// The interface to leave by.
+    pub via: Via,
+}
+
+/// Points `sock`'s multicast output at `target`'s interface. Call before
+/// each beacon send when there are several targets of one family; with one,
+/// [`Sockets::open`] has done it already.
+pub fn aim(sock: SockRef<'_>, target: &BeaconTarget) -> Result<(), NetError> {
+    let addr = target.to;
+    match target.via {
+        Via::V4(ip) => sock.set_multicast_if_v4(&ip).map_err(|source| NetError::Option {
+            option: "IP_MULTICAST_IF",
+            addr,
+            source,
+        }),
+        Via::V6(index) => sock.set_multicast_if_v6(index).map_err(|source| NetError::Option {
+            option: "IPV6_MULTICAST_IF",
+            addr,
+            source,
+        }),
+        Via::Route => Ok(()),
+    }
+}
+
+/// Every socket of one node, non-blocking, ready to be wrapped by a runtime.
+#[derive(Debug)]
+pub struct Sockets {
+    /// The IPv4 unicast socket (if the node uses IPv4).
+    pub unicast_v4: Option<UdpSocket>,
+    /// The IPv6 unicast socket (if the node uses IPv6).
+    pub unicast_v6: Option<UdpSocket>,
+    /// The TCP listener at the link port ([`LinkMode::Stream`] only).
+    pub listener: Option<TcpListener>,
+    /// The IPv4 beacon receiver (multicast or broadcast), if any.
+    pub beacon_v4: Option<UdpSocket>,
+    /// The IPv6 multicast beacon receiver, if any.
+    pub beacon_v6: Option<UdpSocket>,
+    /// Where each beacon goes.
+    pub beacon_targets: Vec<BeaconTarget>,
+    /// The interfaces chosen for beacons.
+    pub interfaces: Vec<Interface>,
+    /// The local link address: the listener's (stream mode) or the unicast
+    /// socket's (datagram mode), with the port actually bound.
+    pub link_addr: SocketAddr,
+}
+
+impl Sockets {
+    /// Opens every socket `cfg` asks for.
+    ///
+    /// Partial failure of beacons is tolerated and logged: an interface on
+    /// which a group cannot be joined is skipped, and IPv6 beacons are
+    /// dropped when the host has no IPv6. Only when no beacon socket of a
+    /// configured family can be opened at all is it an error.
+    pub fn open(cfg: &NetConfig) -> Result<Sockets, NetError> {
+        let chosen = if cfg.beacons.is_on() {
+            let all = interfaces()?;
+            select_interfaces(&all, &cfg.interfaces)?
+        } else {
+            Vec::new()
+        };
+        let datagram = cfg.link_mode == LinkMode::Datagram;
+        let unicast_port = if datagram { cfg.link_port } else { 0 };
+
+        // The unicast socket of the bind address's family.
+        let primary = bind_udp(SocketAddr::new(cfg.bind_ip, unicast_port))?;
+        let primary_addr = local_addr(&primary, SocketAddr::new(cfg.bind_ip, unicast_port))?;
+        // The other family, when the bind address is a wildcard and beacons
+        // want it.
+        let (want_v4, want_v6) = match cfg.beacons {
+            BeaconMode::Multicast { v4, v6 } => (v4.is_some(), v6.is_some()),
+            BeaconMode::Broadcast { .. } => (true, false),
+            BeaconMode::Off => (false, false),
+        };
+        let mut secondary = None;
+        let other_wanted = match cfg.bind_ip {
+            IpAddr::V4(ip) => ip.is_unspecified() && want_v6,
+            IpAddr::V6(ip) => ip.is_unspecified() && want_v4,
+        };
+        if other_wanted {
+            let other_ip: IpAddr = match cfg.bind_ip {
+                IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED.into(),
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED.into(),
+            };
+            let port = if datagram { primary_addr.port() } else { 0 };
+            match bind_udp(SocketAddr::new(other_ip, port)) {
+                Ok(s) => secondary = Some(s),
+                Err(e) => tracing::warn!(error = %e, "no unicast socket for the second family"),
+            }
+        }
+        let (mut unicast_v4, mut unicast_v6) = match cfg.bind_ip {
+            IpAddr::V4(_) => (Some(primary), secondary),
+            IpAddr::V6(_) => (secondary, Some(primary)),
+        };
+
+        let listener = if datagram {
+            None
+        } else {
+            Some(listen_tcp(SocketAddr::new(cfg.bind_ip, cfg.link_port))?)
+        };
+        let link_addr = match &listener {
+            Some(l) => local_addr_tcp(l, SocketAddr::new(cfg.bind_ip, cfg.link_port))?,
+            None => primary_addr,
+        };
+
+        let mut beacon_v4 = None;
+        let mut beacon_v6 = None;
+        let mut targets = Vec::new();
+        match cfg.beacons {
+            BeaconMode::Off => {}
+            BeaconMode::Multicast { v4, v6 } => {
+                if let (Some(group), Some(u)) = (v4, unicast_v4.as_ref()) {
+                    let ifaces: Vec<Ipv4Addr> =
+                        chosen.iter().filter_map(|i| i.v4.first().map(|a| a.ip)).collect();
+                    let ifaces = match cfg.bind_ip {
+                        // A socket bound to one address sends from it only.
+                        IpAddr::V4(b) if !b.is_unspecified() && ifaces.contains(&b) => vec![b],
+                        _ => ifaces,
+                    };
+                    let (sock, joined) = multicast_v4_receiver(group, &ifaces, &chosen)?;
+                    beacon_v4 = Some(sock);
+                    prepare_sender(u, cfg, u_addr(u)?)?;
+                    for ip in joined {
+                        targets.push(BeaconTarget { to: group.into(), via: Via::V4(ip) });
+                    }
+                }
+                if let (Some(group), Some(u)) = (v6, unicast_v6.as_ref()) {
+                    let ifaces: Vec<u32> = chosen
+                        .iter()
+                        .filter(|i| !i.v6.is_empty() && i.index != 0)
+                        .map(|i| i.index)
+                        .collect();
+                    match multicast_v6_receiver(group, &ifaces, &chosen) {
+                        Ok((sock, joined)) => {
+                            beacon_v6 = Some(sock);
+                            prepare_sender(u, cfg, u_addr(u)?)?;
+                            for index in joined {
+                                targets
+                                    .push(BeaconTarget { to: group.into(), via: Via::V6(index) });
+                            }
+                        }
+                        // IPv6 beacons are best effort when IPv4 ones work.
+                        Err(e) if beacon_v4.is_some() => {
+                            tracing::warn!(error = %e, "IPv6 beacons disabled");
+                            if cfg.bind_ip.is_ipv4() {
+                                unicast_v6 = None;
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            BeaconMode::Broadcast { port } => {
+                if let Some(u) = unicast_v4.as_ref() {
+                    beacon_v4 = Some(broadcast_receiver(port)?);
+                    prepare_sender(u, cfg, u_addr(u)?)?;
+                    let mut seen = Vec::new();
+                    for a in chosen.iter().flat_map(|i| i.v4.iter()) {
+                        let b = a.broadcast.unwrap_or(Ipv4Addr::BROADCAST);
+                        if !seen.contains(&b) {
+                            seen.push(b);
+                        }
+                    }
+                    if seen.is_empty() {
+                        seen.push(Ipv4Addr::BROADCAST);
+                    }
+                    for b in seen {
+                        targets.push(BeaconTarget {
+                            to: SocketAddr::new(b.into(), port),
+                            via: Via::Route,
+                        });
+                    }
+                } else {
+                    unicast_v4 = None;
+                }
+            }
+        }
+        // With one target per family, aim once now.
+        for family_v4 in [true, false] {
+            let of: Vec<&BeaconTarget> =
+                targets.iter().filter(|t| t.to.is_ipv4() == family_v4).collect();
+            let sock = if family_v4 { unicast_v4.as_ref() } else { unicast_v6.as_ref() };
+            if let ([t], Some(s)) = (of.as_slice(), sock) {
+                aim(SockRef::from(s), t)?;
+            }
+        }
+        tracing::debug!(
+            %link_addr,
+            interfaces = %iface::names(&chosen),
+            targets = targets.len(),
+            "sockets open"
+        );
+        Ok(Sockets {
+            unicast_v4,
+            unicast_v6,
+            listener,
+            beacon_v4,
+            beacon_v6,
+            beacon_targets: targets,
+            interfaces: chosen,
+            link_addr,
+        })
+    }
+
+    /// Whether beacons must be re-aimed ([`aim`]) before each send: true
+    /// when one family has several targets.
+    pub fn needs_aim(&self) -> bool {
+        let v4 = self.beacon_targets.iter().filter(|t| t.to.is_ipv4()).count();
+        let v6 = self.beacon_targets.len() - v4;
+        v4 > 1 || v6 > 1
+    }
+}
+
+fn u_addr(u: &UdpSocket) -> Result<SocketAddr, NetError> {
+    let fallback = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0);
+    local_addr(u, fallback)
+}
+
+fn local_addr(u: &UdpSocket, addr: SocketAddr) -> Result<SocketAddr, NetError> {
+    u.local_addr().map_err(|source| NetError::Bind { addr, source })
+}
+
+fn local_addr_tcp(l: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, NetError> {
+    l.local_addr().map_err(|source| NetError::Bind { addr, source })
+}
+
+fn domain(addr: &SocketAddr) -> Domain {
+    if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    }
+}
+
+fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, NetError> {
+    let s = Socket::new(domain(&addr), ty, Some(proto))
+        .map_err(|source| NetError::Socket { addr, source })?;
+    s.set_nonblocking(true).map_err(|source| NetError::Option {
+        option: "O_NONBLOCK",
+        addr,
+        source,
+    })?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true).map_err(|source| NetError::Option {
+            option: "IPV6_V6ONLY",
+            addr,
+            source,
+        })?;
+    }
+    Ok(s)
+}
+
+fn opt<T>(r: io::Result<T>, option: &'static str, addr: SocketAddr) -> Result<T, NetError> {
+    r.map_err(|source| NetError::Option { option, addr, source })
+}
+
+fn set_reuse(s: &Socket, addr: SocketAddr) -> Result<(), NetError> {
+    opt(s.set_reuse_address(true), "SO_REUSEADDR", addr)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    opt(s.set_reuse_port(true), "SO_REUSEPORT", addr)?;
+    Ok(())
+}
+
+fn bind(s: &Socket, addr: SocketAddr) -> Result<(), NetError> {
+    s.bind(&addr.into()).map_err(|source| NetError::Bind { addr, source })
+}
+
+/// A unicast UDP socket bound at `addr` (port 0: any free port),
+/// non-blocking. No address reuse: each node has its own.
+pub fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, NetError> {
+    let s = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    bind(&s, addr)?;
+    Ok(s.into())
+}
+
+/// Sets what sending beacons from the unicast socket `u` needs: multicast
+/// TTL / hop limit and loopback, or `SO_BROADCAST`.
+fn prepare_sender(u: &UdpSocket, cfg: &NetConfig, addr: SocketAddr) -> Result<(), NetError> {
+    let s = SockRef::from(u);
+    match cfg.beacons {
+        BeaconMode::Broadcast { .. } => opt(s.set_broadcast(true), "SO_BROADCAST", addr),
+        BeaconMode::Multicast { .. } if addr.is_ipv4() => {
+            opt(s.set_multicast_ttl_v4(cfg.multicast_ttl), "IP_MULTICAST_TTL", addr)?;
+            opt(s.set_multicast_loop_v4(cfg.multicast_loop), "IP_MULTICAST_LOOP", addr)
+        }
+        BeaconMode::Multicast { .. } => {
+            opt(s.set_multicast_hops_v6(cfg.multicast_ttl), "IPV6_MULTICAST_HOPS", addr)?;
+            opt(s.set_multicast_loop_v6(cfg.multicast_loop), "IPV6_MULTICAST_LOOP", addr)
+        }
+        BeaconMode::Off => Ok(()),
+    }
+}
+
+/// Where a beacon receiver binds: the group itself on Unix (the kernel then
+/// delivers only that group's datagrams to it), the wildcard elsewhere.
+fn receiver_bind_addr(group: SocketAddr) -> SocketAddr {
+    if cfg!(unix) && group.is_ipv4() {
+        group
+    } else if group.is_ipv4() {
+        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), group.port())
+    } else {
+        SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), group.port())
+    }
+}
+
+/// An IPv4 multicast receiver for `group`, joined on every interface
+/// address in `ifaces` where the kernel allows it. Returns the socket and
+/// the interfaces joined; an error only if none could be.
+pub fn multicast_v4_receiver(
+    group: SocketAddrV4,
+    ifaces: &[Ipv4Addr],
+    chosen: &[Interface],
+) -> Result<(UdpSocket, Vec<Ipv4Addr>), NetError> {
+    let gaddr: SocketAddr = group.into();
+    let s = new_socket(gaddr, Type::DGRAM, Protocol::UDP)?;
+    set_reuse(&s, gaddr)?;
+    bind(&s, receiver_bind_addr(gaddr))?;
+    let mut joined = Vec::new();
+    let mut last = None;
+    for ip in ifaces {
+        match s.join_multicast_v4(group.ip(), ip) {
+            Ok(()) => joined.push(*ip),
+            Err(e) => {
+                tracing::warn!(group = %group.ip(), interface = %ip, error = %e, "cannot join");
+                last = Some(e);
+            }
+        }
+    }
+    if joined.is_empty() {
+        return Err(NetError::Join {
+            group: (*group.ip()).into(),
+            interfaces: iface::names(chosen),
+            source: last.unwrap_or_else(|| io::Error::other("no interface with an IPv4 address")),
+        });
+    }
+    Ok((s.into(), joined))
+}
+
+/// An IPv6 multicast receiver for `group`, joined on every interface index
+/// in `ifaces` where the kernel allows it. Returns the socket and the
+/// interfaces joined; an error only if none could be.
+pub fn multicast_v6_receiver(
+    group: SocketAddrV6,
+    ifaces: &[u32],
+    chosen: &[Interface],
+) -> Result<(UdpSocket, Vec<u32>), NetError> {
+    let gaddr: SocketAddr = group.into();
+    let s = new_socket(gaddr, Type::DGRAM, Protocol::UDP)?;
+    set_reuse(&s, gaddr)?;
+    bind(&s, receiver_bind_addr(gaddr))?;
+    let mut joined = Vec::new();
+    let mut last = None;
+    for index in ifaces {
+        match s.join_multicast_v6(group.ip(), *index) {
+            Ok(()) => joined.push(*index),
+            Err(e) => {
+                tracing::warn!(group = %group.ip(), interface = index, error = %e, "cannot join");
+                last = Some(e);
+            }
+        }
+    }
+    if joined.is_empty() {
+        return Err(NetError::Join {
+            group: (*group.ip()).into(),
+            interfaces: iface::names(chosen),
+            source: last.unwrap_or_else(|| io::Error::other("no interface with an IPv6 address")),
+        });
+    }
+    Ok((s.into(), joined))
+}
+
+/// An IPv4 broadcast receiver on `port`, shared with other nodes of the host.
+pub fn broadcast_receiver(port: u16) -> Result<UdpSocket, NetError> {
+    let addr = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
+    let s = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    set_reuse(&s, addr)?;
+    opt(s.set_broadcast(true), "SO_BROADCAST", addr)?;
+    bind(&s, addr)?;
+    Ok(s.into())
+}
+
+/// A TCP listener at `addr` (port 0: any free port), non-blocking, with
+/// `SO_REUSEADDR` (a restarted node gets its port back at once) but not
+/// `SO_REUSEPORT` (two nodes never share a link port).
+pub fn listen_tcp(addr: SocketAddr) -> Result<TcpListener, NetError> {
+    let s = new_socket(addr, Type::STREAM, Protocol::TCP)?;
+    #[cfg(unix)]
+    opt(s.set_reuse_address(true), "SO_REUSEADDR", addr)?;
+    bind(&s, addr)?;
+    s.listen(1024).map_err(|source| NetError::Listen { addr, source })?;
+    Ok(s.into())
+}
+
+/// Prepares an accepted stream: non-blocking, `TCP_NODELAY`.
+pub fn prepare_stream(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nonblocking(true)?;
+    stream.set_nodelay(true)
+}
+
+/// Starts a non-blocking connect to `addr` with `TCP_NODELAY` set. The
+/// stream is returned at once, usually still connecting: wait until it is
+/// writable (the runtime's readiness), then call [`connect_finish`].
+pub fn connect_start(addr: SocketAddr) -> Result<TcpStream, NetError> {
+    let s = Socket::new(domain(&addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|source| NetError::Socket { addr, source })?;
+    opt(s.set_nonblocking(true), "O_NONBLOCK", addr)?;
+    opt(s.set_tcp_nodelay(true), "TCP_NODELAY", addr)?;
+    match s.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if in_progress(&e) => {}
+        Err(source) => return Err(NetError::Connect { addr, source }),
+    }
+    Ok(s.into())
+}
+
+fn in_progress(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc_einprogress()) {
+        return true;
+    }
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+#[cfg(unix)]
+const fn libc_einprogress() -> i32 {
+    // EINPROGRESS: 115 on Linux, 36 on the BSDs and macOS.
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        115
+    } else {
+        36
+    }
+}
+
+/// Completes a connect begun by [`connect_start`] once the stream is
+/// writable: returns the local address, or the error the connect ended with.
+/// Takes any socket ([`SockRef::from`] a std, tokio, async-io or mio stream).
+pub fn connect_finish(stream: SockRef<'_>, addr: SocketAddr) -> Result<SocketAddr, NetError> {
+    let err = |source| NetError::Connect { addr, source };
+    if let Some(source) = stream.take_error().map_err(err)? {
+        return Err(NetError::Connect { addr, source });
+    }
+    stream.peer_addr().map_err(err)?;
+    let local = stream.local_addr().map_err(err)?;
+    local
+        .as_socket()
+        .ok_or_else(|| NetError::Connect { addr, source: io::Error::other("not an IP socket") })
+}
+
+/// A blocking connect to `addr` bounded by `timeout`; the stream returned is
+/// non-blocking with `TCP_NODELAY`. For drivers without readiness (threads).
+pub fn connect_timeout(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, NetError> {
+    let s = Socket::new(domain(&addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|source| NetError::Socket { addr, source })?;
+    s.connect_timeout(&addr.into(), timeout)
+        .map_err(|source| NetError::Connect { addr, source })?;
+    opt(s.set_nonblocking(true), "O_NONBLOCK", addr)?;
+    opt(s.set_tcp_nodelay(true), "TCP_NODELAY", addr)?;
+    Ok(s.into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -197,6 +197,7 @@ impl Node {
             if known != Some((incarnation, addr)) {
                 self.overlay_changed(now);
             }
+            self.overlay_heard(now, id);
         }
         if let DiscoveryMessage::Search(_) = msg {
             self.answer_search(now, from);

@@ -52,6 +52,8 @@ pub(crate) struct Link {
     pub(crate) opened: Instant,
     pub(crate) last_rx: Instant,
     pub(crate) last_ping: Option<Instant>,
+    /// When the link came up.
+    pub(crate) up_at: Instant,
     /// The peer sent ADVERTISE: it answers pings.
     pub(crate) peer_keepalive: bool,
     pub(crate) rx: BytesMut,
@@ -133,6 +135,7 @@ impl Node {
                 peer_keepalive: false,
                 rx: BytesMut::new(),
                 hello_at: now,
+                up_at: now,
                 hello_rto: HELLO_RTO,
                 rxmt: BTreeMap::new(),
                 rxmt_at: None,
@@ -487,7 +490,7 @@ impl Node {
         let peer = intro.node_id;
         let me = self.id;
         let winner_initiator = me.min(peer);
-        let others: Vec<(LinkId, Option<NodeId>, u64, bool)> = self
+        let others: Vec<(LinkId, Option<NodeId>, u64, bool, Instant)> = self
             .links
             .values()
             .filter(|l| {
@@ -496,7 +499,7 @@ impl Node {
             })
             .map(|l| {
                 let inc = l.intro.as_ref().map_or(0, |i| i.incarnation);
-                (l.id, l.initiator(me), inc, l.is_up())
+                (l.id, l.initiator(me), inc, l.is_up(), l.up_at)
             })
             .collect();
         let Some(mine) = self.links.get(&link) else {
@@ -504,9 +507,16 @@ impl Node {
         };
         let mine_init = mine.initiator(me);
         let mut keep = true;
-        for (other, other_init, other_inc, other_up) in others {
+        for (other, other_init, other_inc, other_up, up_at) in others {
             if other_up && other_inc < intro.incarnation {
                 self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer restarted");
+                continue;
+            }
+            // A HELLO long after our link came up is not a simultaneous
+            // open: the peer has given that link up (its GOODBYE may still
+            // be stuck behind a stalled stream), so the new one replaces it.
+            if other_up && now - up_at >= STALE_LINK_AFTER {
+                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer reconnected");
                 continue;
             }
             let mine_wins =
@@ -572,6 +582,7 @@ impl Node {
             return;
         };
         l.phase = Phase::Up;
+        l.up_at = now;
         l.peer = Some(peer);
         l.last_rx = now;
         l.intro = Some(intro.clone());
@@ -714,6 +725,10 @@ fn reject_event(peer: Option<NodeId>, addr: SocketAddr, rej: &Reject, by_remote:
         detail: String::from(&*rej.detail),
     }
 }
+
+/// A HELLO arriving this long after a link to the same peer came up means
+/// the peer has abandoned that link, rather than opened at the same time.
+const STALE_LINK_AFTER: Duration = Duration::from_secs(1);
 
 /// First gap before a datagram link's HELLO is repeated (doubling after).
 pub(super) const HELLO_RTO: Duration = Duration::from_millis(250);

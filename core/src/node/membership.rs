@@ -16,6 +16,8 @@ pub(crate) struct Membership {
     peers: BTreeMap<NodeId, PeerInfo>,
     /// Nodes known to have left, by the incarnation that left and when.
     departed: BTreeMap<NodeId, (u64, Instant)>,
+    /// Peers unreachable since when, not yet reported down (`down_hold`).
+    pending_down: BTreeMap<NodeId, Instant>,
 }
 
 impl Membership {
@@ -58,18 +60,32 @@ impl Membership {
 impl Node {
     /// Replaces the membership with `view` (the reachable peers) and emits
     /// an event for every difference.
-    pub(super) fn update_membership(&mut self, _now: Instant, view: BTreeMap<NodeId, PeerInfo>) {
+    pub(super) fn update_membership(&mut self, now: Instant, mut view: BTreeMap<NodeId, PeerInfo>) {
         let old = core::mem::take(&mut self.membership.peers);
         let mut events = Vec::new();
+        let hold = self.cfg.down_hold;
+        let mut recheck: Option<Instant> = None;
         for (id, info) in &old {
             match view.get(id) {
-                None => {
-                    let reason = if self.membership.is_departed(id, info.incarnation) {
-                        DownReason::Left
-                    } else {
-                        DownReason::TimedOut
-                    };
+                None if self.membership.is_departed(id, info.incarnation) => {
+                    self.membership.pending_down.remove(id);
+                    let reason = DownReason::Left;
                     events.push(Event::PeerDown { id: *id, name: info.name.clone(), reason });
+                }
+                None => {
+                    // Unreachable: reported down only if it stays so for
+                    // `down_hold`, so a route that breaks and repairs at
+                    // once does not show as a departure.
+                    let since = *self.membership.pending_down.entry(*id).or_insert(now);
+                    if now - since >= hold {
+                        self.membership.pending_down.remove(id);
+                        let reason = DownReason::TimedOut;
+                        events.push(Event::PeerDown { id: *id, name: info.name.clone(), reason });
+                    } else {
+                        view.insert(*id, info.clone());
+                        let at = since + hold;
+                        recheck = Some(recheck.map_or(at, |r: Instant| r.min(at)));
+                    }
                 }
                 Some(new) if new.incarnation != info.incarnation => {
                     events.push(Event::PeerDown {
@@ -92,6 +108,11 @@ impl Node {
             if !old.contains_key(id) {
                 events.push(Event::PeerUp(info.clone()));
             }
+        }
+        let pending = &mut self.membership.pending_down;
+        pending.retain(|id, _| view.contains_key(id) && !self.routing.routes.contains_key(id));
+        if let Some(at) = recheck {
+            self.timers.set_earliest(super::timers::Timer::Spf, at);
         }
         self.membership.peers = view;
         for e in events {

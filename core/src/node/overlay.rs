@@ -26,6 +26,8 @@ use crate::wire::NodeId;
 const OVERLAY_DELAY: Duration = Duration::from_millis(5);
 /// How long a peer that refused us for version or cluster is left alone.
 const REJECT_HOLD: Duration = Duration::from_secs(60);
+/// Background probes of unreachable candidates per overlay run.
+const PROBES_PER_RUN: usize = 2;
 /// How long an unwanted link we opened is kept before it is closed.
 const PRUNE_GRACE: Duration = Duration::from_secs(10);
 
@@ -107,7 +109,13 @@ impl Node {
     /// The nodes we consider alive and linkable, this node included.
     fn live_set(&self, now: Instant) -> BTreeSet<NodeId> {
         let mut live: BTreeSet<NodeId> = self.routing.routes.keys().copied().collect();
-        live.extend(self.discovery.candidates.keys().copied());
+        // A candidate we cannot reach and whose link attempts fail is left
+        // out of the ring (it would leave a gap there, as across a
+        // partition); it is still probed in the background.
+        live.extend(self.discovery.candidates.keys().copied().filter(|id| {
+            self.routing.routes.contains_key(id)
+                || self.overlay.retry.get(id).is_none_or(|r| r.backoff.is_zero())
+        }));
         live.retain(|id| self.overlay.held.get(id).is_none_or(|&until| now >= until));
         live.insert(self.id);
         live
@@ -177,10 +185,58 @@ impl Node {
             budget -= 1;
             self.open_link(now, addr, Some(*peer));
         }
+        self.probe(now, &want, &mut next);
         self.run_seeds(now, &mut next);
         self.prune(now, &want, &mut next);
         if let Some(at) = next {
             self.timers.set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
+        }
+    }
+
+    /// Background attempts to candidates left out of the ring because they
+    /// could not be reached: how a partition is noticed to have healed.
+    fn probe(&mut self, now: Instant, want: &BTreeSet<NodeId>, next: &mut Option<Instant>) {
+        let mut budget = PROBES_PER_RUN;
+        let due: Vec<(NodeId, core::net::SocketAddr)> = self
+            .discovery
+            .candidates
+            .iter()
+            .filter(|(id, _)| !want.contains(id) && !self.routing.routes.contains_key(id))
+            .filter(|(id, _)| self.overlay.held.get(id).is_none_or(|&until| now >= until))
+            .filter_map(|(id, c)| {
+                let r = self.overlay.retry.get(id)?;
+                if r.backoff.is_zero() {
+                    return None;
+                }
+                if now < r.next_attempt {
+                    *next = Some(next.map_or(r.next_attempt, |n| n.min(r.next_attempt)));
+                    return None;
+                }
+                Some((*id, c.addr))
+            })
+            .collect();
+        for (id, addr) in due {
+            if budget == 0 || self.has_link_to(&id) {
+                continue;
+            }
+            budget -= 1;
+            self.open_link(now, addr, Some(id));
+        }
+    }
+
+    /// A node we hear directly but cannot reach: try it again now rather
+    /// than at the end of its backoff (the partition may have healed).
+    pub(super) fn overlay_heard(&mut self, now: Instant, id: NodeId) {
+        if self.routing.routes.contains_key(&id)
+            || self.overlay.held.get(&id).is_some_and(|&until| now < until)
+        {
+            return;
+        }
+        if let Some(r) = self.overlay.retry.get_mut(&id) {
+            if r.next_attempt > now && !self.links.values().any(|l| l.expected == Some(id)) {
+                r.next_attempt = now;
+                self.overlay_changed(now);
+            }
         }
     }
 
@@ -272,7 +328,18 @@ impl Node {
                     .entry(peer)
                     .or_insert(Retry { backoff: Duration::ZERO, next_attempt: now });
                 r.backoff = if was_up { Duration::ZERO } else { grow(r.backoff) };
-                r.next_attempt = now + if was_up { min } else { r.backoff };
+                // A link that was up is reopened at once: its peer is most
+                // likely alive and the route through it is wanted.
+                r.next_attempt = now + if was_up { Duration::ZERO } else { r.backoff };
+                // Spread retries so nodes cut off together do not retry in
+                // lockstep.
+                if !was_up {
+                    let spread = r.backoff.as_micros() as u64 / 4;
+                    let extra = if spread == 0 { 0 } else { self.rng_next() % spread };
+                    if let Some(r) = self.overlay.retry.get_mut(&peer) {
+                        r.next_attempt += Duration::from_micros(extra);
+                    }
+                }
             }
         }
         for s in &mut self.overlay.seeds {

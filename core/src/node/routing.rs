@@ -50,6 +50,12 @@ pub(crate) struct Routing {
     pub(crate) routes: BTreeMap<NodeId, RouteEntry>,
     /// When each node in the database was last found unreachable.
     unreachable_since: BTreeMap<NodeId, Instant>,
+    /// Origins that were reachable and stopped being so: their stored LSA
+    /// proves no link until a newer one (or a neighbour's current copy)
+    /// arrives, since it may describe an instance that has restarted.
+    /// Entries that were never reachable are not stale: they are simply
+    /// waiting for the rest of their path.
+    stale: alloc::collections::BTreeSet<NodeId>,
 }
 
 impl Routing {
@@ -61,6 +67,7 @@ impl Routing {
             last_originated: None,
             routes: BTreeMap::new(),
             unreachable_since: BTreeMap::new(),
+            stale: alloc::collections::BTreeSet::new(),
         }
     }
 }
@@ -163,7 +170,15 @@ impl Node {
         }
         // Our own LSA follows from the origination this change schedules.
         self.self_changed(now);
-        let all: Vec<Lsa> = self.routing.db.values().map(|e| self.aged(e, now)).collect();
+        // Stale entries (origins found unreachable) are not passed on: they
+        // may describe an instance that is gone.
+        let all: Vec<Lsa> = self
+            .routing
+            .db
+            .iter()
+            .filter(|(id, _)| !self.routing.stale.contains(*id))
+            .map(|(_, e)| self.aged(e, now))
+            .collect();
         for lsa in all {
             self.send_one_lsa(now, link, &lsa);
         }
@@ -209,6 +224,16 @@ impl Node {
         let key = (lsa.incarnation, lsa.sequence);
         if let Some(e) = self.routing.db.get(&origin) {
             let have = (e.lsa.incarnation, e.lsa.sequence);
+            let stale = self.routing.stale.contains(&origin);
+            if key == have && stale {
+                // Ours went stale while its origin was unreachable; a
+                // neighbour holds it current: trust it again and pass it on,
+                // so a healed partition does not wait for a refresh.
+                self.routing.stale.remove(&origin);
+                self.flood(now, &lsa, Some(link));
+                self.schedule_spf(now);
+                return;
+            }
             if key <= have {
                 self.stats.lsa_ignored += 1;
                 if key < have {
@@ -238,6 +263,7 @@ impl Node {
             }
         }
         self.routing.db.insert(origin, LsaEntry { lsa, received: now, addr });
+        self.routing.stale.remove(&origin);
         self.schedule_spf(now);
     }
 
@@ -267,8 +293,14 @@ impl Node {
         for id in self.routing.db.keys() {
             if routes.contains_key(id) {
                 self.routing.unreachable_since.remove(id);
+                self.routing.stale.remove(id);
             } else {
                 self.routing.unreachable_since.entry(*id).or_insert(now);
+            }
+        }
+        for id in self.routing.routes.keys() {
+            if !routes.contains_key(id) && self.routing.db.contains_key(id) {
+                self.routing.stale.insert(*id);
             }
         }
         self.routing.routes = routes;
@@ -279,7 +311,7 @@ impl Node {
     /// What we know of a reachable node: its LSA, or for a neighbour whose
     /// LSA has not arrived yet, its HELLO.
     fn peer_info(&self, id: &NodeId, hops: u32) -> Option<PeerInfo> {
-        if let Some(e) = self.routing.db.get(id) {
+        if let Some(e) = self.routing.db.get(id).filter(|_| !self.routing.stale.contains(id)) {
             let l = &e.lsa;
             return Some(PeerInfo {
                 id: *id,
@@ -319,6 +351,12 @@ impl Node {
         // two-way check.
         let mut adv: Vec<(Ix, Vec<(Ix, u16)>)> = Vec::with_capacity(self.routing.db.len());
         for (origin, e) in &self.routing.db {
+            // An origin found unreachable keeps its entry, but the entry
+            // proves no link until a newer one (or a neighbour's copy)
+            // arrives: it may describe an instance that has restarted.
+            if self.routing.stale.contains(origin) {
+                continue;
+            }
             let u = g.intern(*origin);
             let mut ns: Vec<(Ix, u16)> =
                 e.lsa.neighbours.iter().map(|n| (g.intern(n.id), n.cost)).collect();
@@ -374,6 +412,7 @@ impl Node {
         });
         let db = &self.routing.db;
         self.routing.unreachable_since.retain(|id, _| db.contains_key(id));
+        self.routing.stale.retain(|id| db.contains_key(id));
         if dropped {
             self.schedule_spf(now);
         }
