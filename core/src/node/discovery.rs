@@ -183,10 +183,7 @@ impl Node {
             // A late datagram from an instance that already left.
             return;
         }
-        let mut addr = a.link_addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(from.ip());
-        }
+        let addr = super::resolve_addr(a.link_addr, from);
         // A node whose beacon offers no common link version is still tried
         // once: its REJECT lets both sides report the mismatch.
         let known = self.discovery.candidates.get(&id).map(|c| (c.incarnation, c.addr));

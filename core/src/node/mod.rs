@@ -479,5 +479,22 @@ impl Node {
     }
 }
 
+/// An advertised address with an unspecified IP means "where you hear me
+/// from": take the IP (and, for IPv6 link-local, the scope) of `seen`.
+pub(crate) fn resolve_addr(advertised: SocketAddr, seen: SocketAddr) -> SocketAddr {
+    if !advertised.ip().is_unspecified() {
+        return advertised;
+    }
+    match seen {
+        SocketAddr::V6(v6) => SocketAddr::V6(core::net::SocketAddrV6::new(
+            *v6.ip(),
+            advertised.port(),
+            0,
+            v6.scope_id(),
+        )),
+        SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), advertised.port()),
+    }
+}
+
 /// Housekeeping period: LSA ageing, candidate expiry. Coarse on purpose.
 const HOUSEKEEPING: core::time::Duration = core::time::Duration::from_secs(1);

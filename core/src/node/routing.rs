@@ -254,14 +254,10 @@ impl Node {
             self.peer_departed(now, origin, lsa.incarnation);
             return;
         }
-        let mut addr = lsa.link_addr;
-        if addr.ip().is_unspecified() {
-            if let Some(l) = self.links.get(&link) {
-                if l.peer == Some(origin) {
-                    addr.set_ip(l.addr.ip());
-                }
-            }
-        }
+        let addr = match self.links.get(&link) {
+            Some(l) if l.peer == Some(origin) => super::resolve_addr(lsa.link_addr, l.addr),
+            _ => lsa.link_addr,
+        };
         self.routing.db.insert(origin, LsaEntry { lsa, received: now, addr });
         self.routing.stale.remove(&origin);
         self.schedule_spf(now);
@@ -325,10 +321,7 @@ impl Node {
             });
         }
         let (intro, link_addr) = self.neighbour_intro(id)?;
-        let mut addr = intro.link_addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(link_addr.ip());
-        }
+        let addr = super::resolve_addr(intro.link_addr, link_addr);
         Some(PeerInfo {
             id: *id,
             incarnation: intro.incarnation,
