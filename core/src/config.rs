@@ -107,11 +107,13 @@ pub struct Config {
     /// the overlay is a ring in id order plus chords, which keeps the degree
     /// near 3 whatever the size.
     pub full_mesh_max: usize,
-    /// Chords (long-range links) each node opens beyond its two ring
-    /// neighbours, as a probability per node in percent. 100 gives an
-    /// average degree near 4: a short diameter, and a node keeps a route
-    /// even when two of its links flap at once under heavy loss (with 50,
-    /// a degree-2 node under 20% loss is cut off a few times an hour).
+    /// Share of nodes, in percent, that take part in the chord matching:
+    /// beyond its two ring neighbours each taking part is paired with one
+    /// other (a chord), matched by a hash of the ids. 100 gives every node
+    /// degree 3: a short diameter, no node left with two links (which under
+    /// heavy loss gets cut off when both flap), and one PING plus one PONG
+    /// per link per keepalive interval keeps steady traffic near 2 messages
+    /// per node per second.
     pub chord_percent: u8,
     /// Most links, incoming included. Past it, HELLOs are rejected with
     /// reason LIMIT.

@@ -56,6 +56,7 @@ impl Node {
         let silent = now - l.last_rx;
         if silent >= dead_after {
             self.stats.keepalive_timeouts += 1;
+            self.overlay_flapped(now);
             self.close_link(now, link, Some(GoodbyeReason::KEEPALIVE_TIMEOUT), "keepalive timeout");
             return;
         }

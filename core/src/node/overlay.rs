@@ -26,6 +26,8 @@ use crate::wire::NodeId;
 const OVERLAY_DELAY: Duration = Duration::from_millis(5);
 /// How long a peer that refused us for version or cluster is left alone.
 const REJECT_HOLD: Duration = Duration::from_secs(60);
+/// How long after a keepalive timeout the extra chord is kept.
+const FLAP_WINDOW: Duration = Duration::from_secs(120);
 /// Background probes of unreachable candidates per overlay run.
 const PROBES_PER_RUN: usize = 2;
 /// How long an unwanted link we opened is kept before it is closed.
@@ -55,6 +57,8 @@ pub(crate) struct Overlay {
     held: BTreeMap<NodeId, Instant>,
     /// When each up link we opened stopped being wanted.
     unwanted_since: BTreeMap<LinkId, Instant>,
+    /// When a link of ours last died of a keepalive timeout.
+    last_flap: Option<Instant>,
 }
 
 impl Overlay {
@@ -64,6 +68,7 @@ impl Overlay {
             retry: BTreeMap::new(),
             held: BTreeMap::new(),
             unwanted_since: BTreeMap::new(),
+            last_flap: None,
         };
         for &s in &cfg.seeds {
             o.add_seed(s);
@@ -134,15 +139,31 @@ impl Node {
         let me = ring.iter().position(|id| *id == self.id).unwrap_or(0);
         want.insert(ring[(me + 1) % n]);
         want.insert(ring[(me + n - 1) % n]);
-        let h = id_hash(&self.id);
-        if h % 100 < u64::from(self.cfg.chord_percent) {
-            // The chord goes to the node whose hash follows a point chosen
-            // by our id (wrapping around): stable as nodes come and go, and
-            // spread evenly over the ring whatever the ids.
-            let point = mix(h);
+        // Chords pair the nodes up: the nodes taking part, sorted by a hash
+        // of their id, are matched two by two. Every node computes the same
+        // matching from the same view, so both ends want the same chord, and
+        // each node gets at most one: degree 3, a random-looking graph with a
+        // short diameter.
+        let joins = |id: &NodeId| id_hash(id) % 100 < u64::from(self.cfg.chord_percent);
+        if joins(&self.id) {
+            let mut by_hash: Vec<(u64, NodeId)> =
+                ring.iter().filter(|id| joins(id)).map(|id| (mix(id_hash(id)), *id)).collect();
+            by_hash.sort_unstable();
+            if let Some(p) = by_hash.iter().position(|(_, id)| *id == self.id) {
+                if let Some(&(_, partner)) = by_hash.get(p ^ 1) {
+                    want.insert(partner);
+                }
+            }
+        }
+        // Links that die of keepalive timeouts mean a lossy network: add a
+        // second, random chord for a while, so that no node depends on
+        // three links that may all flap at once. A clean network keeps
+        // degree 3 and its low keepalive traffic.
+        if self.overlay.last_flap.is_some_and(|t| now - t < FLAP_WINDOW) {
+            let point = mix(id_hash(&self.id) ^ 0x5bd1_e995);
             let pick = ring
                 .iter()
-                .filter(|id| **id != self.id && !want.contains(id))
+                .filter(|id| **id != self.id && !want.contains(*id))
                 .min_by_key(|id| id_hash(id).wrapping_sub(point));
             if let Some(&c) = pick {
                 want.insert(c);
@@ -288,6 +309,12 @@ impl Node {
         for link in close {
             self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "overlay pruned");
         }
+    }
+
+    /// One of our links died of a keepalive timeout.
+    pub(super) fn overlay_flapped(&mut self, now: Instant) {
+        self.overlay.last_flap = Some(now);
+        self.overlay_changed(now);
     }
 
     /// A WELCOME told us who answers at a link we opened.
