@@ -148,3 +148,99 @@ fn messages_to_a_crashed_node_fail_with_a_reason_and_memory_stays_bounded() {
     assert_eq!(failed, accepted, "every accepted message ends as failed");
     assert_eq!(sim.node(src).unwrap().in_flight(), 0);
 }
+
+/// A ring of `n` hosts: host i shares a segment with host i+1 (mod n).
+fn ring(n: usize, seed: u64) -> (Sim, Vec<NodeIx>) {
+    let mut sim = Sim::new(seed);
+    let segs: Vec<_> = (0..n).map(|_| sim.add_segment(Faults::lan())).collect();
+    let nodes = (0..n)
+        .map(|i| {
+            let h = sim.add_host(&[segs[(i + n - 1) % n], segs[i]]);
+            sim.add_node(h, Config::lan("ring", format!("r{i}")))
+        })
+        .collect();
+    (sim, nodes)
+}
+
+#[test]
+fn sequenced_survives_a_crash_on_the_path_of_a_ring() {
+    let (mut sim, nodes) = ring(8, 21);
+    converge(&mut sim, &nodes);
+    let (src, dst) = (nodes[0], nodes[4]);
+    let dst_id = sim.node_id(dst);
+    // Find the node on the current path and crash it mid-flight.
+    let path_hop = {
+        let node = sim.node(src).unwrap();
+        let p = node.peer(&dst_id).unwrap();
+        assert_eq!(p.hops, 4, "opposite side of a ring of 8");
+        nodes[1..4]
+            .iter()
+            .chain(nodes[5..8].iter())
+            .copied()
+            .find(|&n| {
+                sim.node(src)
+                    .unwrap()
+                    .route_to(&dst_id)
+                    .is_some_and(|r| r.contains(&sim.node_id(n)))
+            })
+            .expect("a node on the path")
+    };
+    let mut sent = 0u32;
+    let mut crashed = false;
+    while sent < 1000 {
+        let r = sim
+            .with_node(src, |n, now| {
+                n.send(now, dst_id, Semantics::Sequenced, Bytes::from(sent.to_be_bytes().to_vec()))
+            })
+            .unwrap();
+        match r {
+            Ok(_) => sent += 1,
+            Err(SendError::WouldBlock) => sim.run_for(Duration::from_millis(5)),
+            Err(e) => panic!("send: {e}"),
+        }
+        if sent == 300 && !crashed {
+            sim.crash(path_hop);
+            crashed = true;
+        }
+    }
+    sim.run_for(Duration::from_secs(15));
+    let got: Vec<u32> = received(&sim, dst, sim.node_id(src))
+        .into_iter()
+        .map(|(_, p)| u32::from_be_bytes(p[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(got, (0..1000).collect::<Vec<u32>>(), "exactly once, in order, the other way round");
+}
+
+#[test]
+fn a_node_joining_a_mesh_of_100_reaches_everyone_within_2s() {
+    let mut sim = Sim::new(77);
+    let lan = sim.add_segment(Faults::lan());
+    let nodes: Vec<NodeIx> = (0..100)
+        .map(|i| {
+            let h = sim.add_host(&[lan]);
+            sim.add_node(h, Config::lan("mesh", format!("m{i}")))
+        })
+        .collect();
+    converge(&mut sim, &nodes);
+    sim.run_for(Duration::from_secs(5));
+    let h = sim.add_host(&[lan]);
+    let newcomer = sim.add_node(h, Config::lan("mesh", "new"));
+    let start = sim.now();
+    let ids: Vec<NodeId> = nodes.iter().map(|&n| sim.node_id(n)).collect();
+    let ok = sim.run_until(start + Duration::from_secs(2), |s| {
+        let node = s.node(newcomer).unwrap();
+        ids.iter().all(|id| node.route_to(id).is_some())
+    });
+    assert!(ok, "routes to all 100 within 2 s");
+    for (i, id) in ids.iter().enumerate() {
+        sim.with_node(newcomer, |n, now| {
+            n.send(now, *id, Semantics::Reliable, Bytes::from(vec![i as u8]))
+        })
+        .unwrap()
+        .unwrap();
+    }
+    sim.run_for(Duration::from_secs(1));
+    let delivered =
+        sim.events(newcomer).iter().filter(|(_, e)| matches!(e, Event::Delivered { .. })).count();
+    assert_eq!(delivered, 100, "it reaches every node");
+}

@@ -630,6 +630,11 @@ impl Node {
         }
     }
 
+    /// The current source route to `to` (this node first), if reachable.
+    pub fn route_to(&self, to: &NodeId) -> Option<Vec<NodeId>> {
+        self.routing.routes.get(to).map(|r| r.path.clone())
+    }
+
     /// Messages in flight, over all destinations.
     pub fn in_flight(&self) -> usize {
         self.transport.tx.values().map(|c| c.inflight.len()).sum()
