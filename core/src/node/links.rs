@@ -54,6 +54,8 @@ pub(crate) struct Link {
     pub(crate) last_ping: Option<Instant>,
     /// When the link came up.
     pub(crate) up_at: Instant,
+    /// Shortest PING round trip seen on the link.
+    pub(crate) best_rtt: Option<Duration>,
     /// The peer sent ADVERTISE: it answers pings.
     pub(crate) peer_keepalive: bool,
     pub(crate) rx: BytesMut,
@@ -136,6 +138,7 @@ impl Node {
                 rx: BytesMut::new(),
                 hello_at: now,
                 up_at: now,
+                best_rtt: None,
                 hello_rto: HELLO_RTO,
                 rxmt: BTreeMap::new(),
                 rxmt_at: None,
@@ -294,9 +297,19 @@ impl Node {
                 self.send_link(link, LinkMessage::Pong(Pong { token: p.token }));
                 self.arm_keepalive(now, link);
             }
-            (Phase::Up, LinkMessage::Pong(_)) => {
+            (Phase::Up, LinkMessage::Pong(p)) => {
+                let mut stressed = false;
                 if let Some(l) = self.links.get_mut(&link) {
                     l.last_ping = None;
+                    // The token is our send time: a round trip far above the
+                    // link's best says frames are being lost and resent.
+                    let rtt = now - Instant::from_micros(p.token);
+                    let best = *l.best_rtt.get_or_insert(rtt);
+                    l.best_rtt = Some(best.min(rtt));
+                    stressed = rtt > best * 4 + STRESS_RTT;
+                }
+                if stressed {
+                    self.overlay_flapped(now);
                 }
                 self.arm_keepalive(now, link);
             }
@@ -729,6 +742,10 @@ fn reject_event(peer: Option<NodeId>, addr: SocketAddr, rej: &Reject, by_remote:
 /// A HELLO arriving this long after a link to the same peer came up means
 /// the peer has abandoned that link, rather than opened at the same time.
 const STALE_LINK_AFTER: Duration = Duration::from_secs(1);
+
+/// A PING round trip this much above four times the link's best marks the
+/// network as lossy (see `overlay_flapped`).
+const STRESS_RTT: Duration = Duration::from_millis(50);
 
 /// First gap before a datagram link's HELLO is repeated (doubling after).
 pub(super) const HELLO_RTO: Duration = Duration::from_millis(250);

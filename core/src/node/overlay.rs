@@ -26,7 +26,9 @@ use crate::wire::NodeId;
 const OVERLAY_DELAY: Duration = Duration::from_millis(5);
 /// How long a peer that refused us for version or cluster is left alone.
 const REJECT_HOLD: Duration = Duration::from_secs(60);
-/// How long after a keepalive timeout the extra chord is kept.
+/// One extra chord per salt while links flap.
+const FLAP_CHORD_SALTS: [u64; 2] = [0x5bd1_e995, 0x27d4_eb2f];
+/// How long after a keepalive timeout the extra chords are kept.
 const FLAP_WINDOW: Duration = Duration::from_secs(120);
 /// Background probes of unreachable candidates per overlay run.
 const PROBES_PER_RUN: usize = 2;
@@ -155,18 +157,20 @@ impl Node {
                 }
             }
         }
-        // Links that die of keepalive timeouts mean a lossy network: add a
-        // second, random chord for a while, so that no node depends on
-        // three links that may all flap at once. A clean network keeps
-        // degree 3 and its low keepalive traffic.
+        // Links that die of keepalive timeouts mean a lossy network: add two
+        // random chords for a while, so that no node depends on two or
+        // three links that may all flap at once. A clean network keeps its
+        // low degree and its low keepalive traffic.
         if self.overlay.last_flap.is_some_and(|t| now - t < FLAP_WINDOW) {
-            let point = mix(id_hash(&self.id) ^ 0x5bd1_e995);
-            let pick = ring
-                .iter()
-                .filter(|id| **id != self.id && !want.contains(*id))
-                .min_by_key(|id| id_hash(id).wrapping_sub(point));
-            if let Some(&c) = pick {
-                want.insert(c);
+            for salt in FLAP_CHORD_SALTS {
+                let point = mix(id_hash(&self.id) ^ salt);
+                let pick = ring
+                    .iter()
+                    .filter(|id| **id != self.id && !want.contains(*id))
+                    .min_by_key(|id| id_hash(id).wrapping_sub(point));
+                if let Some(&c) = pick {
+                    want.insert(c);
+                }
             }
         }
         want
@@ -311,7 +315,8 @@ impl Node {
         }
     }
 
-    /// One of our links died of a keepalive timeout.
+    /// One of our links died of a keepalive timeout, or its round trips say
+    /// frames are being lost: the network is lossy.
     pub(super) fn overlay_flapped(&mut self, now: Instant) {
         self.overlay.last_flap = Some(now);
         self.overlay_changed(now);

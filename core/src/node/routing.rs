@@ -224,7 +224,15 @@ impl Node {
         let key = (lsa.incarnation, lsa.sequence);
         if let Some(e) = self.routing.db.get(&origin) {
             let have = (e.lsa.incarnation, e.lsa.sequence);
-            let stale = self.routing.stale.contains(&origin);
+            // Only an entry stale for a while is trusted again this way: in
+            // the first moments after an origin vanishes, a neighbour whose
+            // routing has not caught up yet may still hand us its copy.
+            let stale = self.routing.stale.contains(&origin)
+                && self
+                    .routing
+                    .unreachable_since
+                    .get(&origin)
+                    .is_some_and(|&t| now - t >= self.cfg.keepalive_interval);
             if key == have && stale {
                 // Ours went stale while its origin was unreachable; a
                 // neighbour holds it current: trust it again and pass it on,
