@@ -145,7 +145,8 @@ pub struct Config {
     /// memory. 256 keeps a LAN link busy at 1 KiB messages.
     pub send_window: usize,
     /// How long a reliable message may go unacknowledged before it is
-    /// reported failed. 10 s on a LAN: several route repairs fit in it.
+    /// reported failed. 30 s on a LAN: many route repairs fit in it, and
+    /// even a path of several very lossy hops delivers within it.
     pub delivery_timeout: Duration,
     /// Largest payload in one DATA frame; larger messages are fragmented.
     /// 8 KiB on stream links; datagram links use at most 1,100 bytes so a
@@ -220,14 +221,14 @@ impl Config {
             spf_delay: Duration::from_millis(2),
             down_hold: Duration::from_millis(200),
             send_window: 256,
-            delivery_timeout: Duration::from_secs(10),
+            delivery_timeout: Duration::from_secs(30),
             fragment_size: 8 * 1024,
             max_message: 16 << 20,
             reassembly_per_peer: 4 << 20,
             reassembly_total: 32 << 20,
             rto_initial: Duration::from_millis(200),
             rto_min: Duration::from_millis(20),
-            rto_max: Duration::from_secs(2),
+            rto_max: Duration::from_secs(1),
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),

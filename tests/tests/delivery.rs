@@ -40,6 +40,30 @@ fn converge(sim: &mut Sim, nodes: &[NodeIx]) {
     assert!(ok, "the line did not converge");
 }
 
+/// Sends `count` Sequenced messages numbered 0.., waiting whenever the
+/// window is full; `after` runs after each accepted send with the count.
+fn send_numbered(
+    sim: &mut Sim,
+    src: NodeIx,
+    dst: NodeId,
+    count: u32,
+    mut after: impl FnMut(&mut Sim, u32),
+) {
+    let mut sent = 0u32;
+    while sent < count {
+        let payload = Bytes::from(sent.to_be_bytes().to_vec());
+        match sim.with_node(src, |n, now| n.send(now, dst, Semantics::Sequenced, payload)).unwrap()
+        {
+            Ok(_) => {
+                sent += 1;
+                after(sim, sent);
+            }
+            Err(SendError::WouldBlock) => sim.run_for(Duration::from_millis(5)),
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+}
+
 fn received(sim: &Sim, n: NodeIx, from: NodeId) -> Vec<(Semantics, Bytes)> {
     sim.events(n)
         .iter()
@@ -89,19 +113,7 @@ fn sequenced_stays_in_order_and_exact_under_loss() {
     converge(&mut sim, &nodes);
     let (src, dst) = (nodes[0], nodes[3]);
     let dst_id = sim.node_id(dst);
-    let mut sent = 0u32;
-    while sent < 500 {
-        let r = sim
-            .with_node(src, |n, now| {
-                n.send(now, dst_id, Semantics::Sequenced, Bytes::from(sent.to_be_bytes().to_vec()))
-            })
-            .unwrap();
-        match r {
-            Ok(_) => sent += 1,
-            Err(SendError::WouldBlock) => sim.run_for(Duration::from_millis(20)),
-            Err(e) => panic!("send failed: {e}"),
-        }
-    }
+    send_numbered(&mut sim, src, dst_id, 500, |_, _| {});
     sim.run_for(Duration::from_secs(20));
     let got: Vec<u32> = received(&sim, dst, sim.node_id(src))
         .into_iter()
@@ -134,7 +146,8 @@ fn messages_to_a_crashed_node_fail_with_a_reason_and_memory_stays_bounded() {
     }
     assert_eq!(accepted + refused, 10_000);
     assert!(accepted <= window);
-    sim.run_for(Duration::from_secs(30));
+    let timeout = Config::lan("x", "y").delivery_timeout;
+    sim.run_for(timeout + Duration::from_secs(5));
     let failed = sim
         .events(src)
         .iter()
@@ -185,24 +198,11 @@ fn sequenced_survives_a_crash_on_the_path_of_a_ring() {
             })
             .expect("a node on the path")
     };
-    let mut sent = 0u32;
-    let mut crashed = false;
-    while sent < 1000 {
-        let r = sim
-            .with_node(src, |n, now| {
-                n.send(now, dst_id, Semantics::Sequenced, Bytes::from(sent.to_be_bytes().to_vec()))
-            })
-            .unwrap();
-        match r {
-            Ok(_) => sent += 1,
-            Err(SendError::WouldBlock) => sim.run_for(Duration::from_millis(5)),
-            Err(e) => panic!("send: {e}"),
-        }
-        if sent == 300 && !crashed {
+    send_numbered(&mut sim, src, dst_id, 1000, |sim, sent| {
+        if sent == 300 {
             sim.crash(path_hop);
-            crashed = true;
         }
-    }
+    });
     sim.run_for(Duration::from_secs(15));
     let got: Vec<u32> = received(&sim, dst, sim.node_id(src))
         .into_iter()

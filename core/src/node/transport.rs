@@ -553,6 +553,27 @@ impl Node {
                 done.push(o);
             }
         }
+        // Fast retransmit: what is still missing below the highest seq the
+        // destination reports having is lost, not late; resend it now
+        // rather than at its timeout (at most once per half round trip).
+        let highest = a.ranges.iter().map(|r| r.end).max().unwrap_or(0);
+        let gap_after = self
+            .transport
+            .rtt
+            .get(&from)
+            .and_then(|r| r.srtt)
+            .map_or(self.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
+        let mut fast = Vec::new();
+        for (&seq, o) in chan.inflight.iter_mut() {
+            if seq >= highest {
+                break;
+            }
+            if now - o.last_sent >= gap_after {
+                o.last_sent = now;
+                o.retransmitted = true;
+                fast.push((seq, o.payload.clone(), o.group.clone()));
+            }
+        }
         let writable = chan.blocked && chan.inflight.len() < self.cfg.send_window;
         if writable {
             chan.blocked = false;
@@ -569,6 +590,11 @@ impl Node {
         }
         if writable {
             self.push_event(Event::Writable { to: from });
+        }
+        let semantics = a.semantics;
+        for (seq, payload, group) in fast {
+            self.stats.retransmissions += 1;
+            self.transmit_message(from, semantics, seq, &payload, group.as_deref());
         }
     }
 

@@ -443,20 +443,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::wire::testutil::{addr as arb_addr, node_id as arb_node_id};
     use crate::wire::{Frame, Message};
-
-    fn arb_node_id() -> impl Strategy<Value = NodeId> {
-        any::<[u8; 16]>().prop_map(NodeId)
-    }
-
-    fn arb_addr() -> impl Strategy<Value = SocketAddr> {
-        prop_oneof![
-            (any::<[u8; 4]>(), any::<u16>())
-                .prop_map(|(ip, port)| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)),
-            (any::<[u8; 16]>(), any::<u16>())
-                .prop_map(|(ip, port)| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port)),
-        ]
-    }
 
     fn arb_register() -> impl Strategy<Value = Register> {
         (any::<u64>(), arb_node_id(), any::<u64>(), any::<u16>(), arb_addr()).prop_map(

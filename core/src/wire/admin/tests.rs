@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec; // `prop_oneof!` with many arms expands to `vec![..]`
 use alloc::vec::Vec;
 use core::fmt::Debug;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -16,6 +16,7 @@ use super::records::{group, route};
 use super::responses::{groups as groups_field, routes as routes_field};
 use super::*;
 use crate::wire::lists::{VarList, VarRecord};
+use crate::wire::testutil::{addr as arb_addr, node_id as arb_node_id, state as arb_state};
 use crate::wire::{
     Body, Error, FixedList, Frame, HeaderList, Limits, Message, NodeId, NodeState, StrList,
     HEADER_LEN,
@@ -33,23 +34,6 @@ fn arb_text() -> impl Strategy<Value = ByteString> {
 
 fn arb_payload() -> impl Strategy<Value = Bytes> {
     vec(any::<u8>(), 0..64).prop_map(Bytes::from)
-}
-
-fn arb_node_id() -> impl Strategy<Value = NodeId> {
-    any::<[u8; 16]>().prop_map(NodeId)
-}
-
-fn arb_addr() -> impl Strategy<Value = SocketAddr> {
-    prop_oneof![
-        (any::<[u8; 4]>(), any::<u16>())
-            .prop_map(|(ip, port)| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)),
-        (any::<[u8; 16]>(), any::<u16>())
-            .prop_map(|(ip, port)| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port)),
-    ]
-}
-
-fn arb_state() -> impl Strategy<Value = NodeState> {
-    (0u8..=4).prop_map(|v| NodeState::from_u8(v).unwrap())
 }
 
 fn arb_mode() -> impl Strategy<Value = DeliveryMode> {
