@@ -505,6 +505,12 @@ impl State {
                 self.node.add_seed(now, addr);
                 let _ = reply.send(Ok(()));
             }
+            Command::Send(to, semantics, payload, reply) => {
+                let _ = reply.send(self.node.send(now, to, semantics, payload));
+            }
+            Command::Shout(group, semantics, payload, reply) => {
+                let _ = reply.send(self.node.shout(now, &group, semantics, payload));
+            }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }
         self.drain(io);

@@ -42,9 +42,13 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
+pub use bytes::Bytes;
 pub use futures_core::Stream;
 pub use netcluster_core as core;
-pub use netcluster_core::node::{CommandError, DownReason, Event, PeerInfo};
+pub use netcluster_core::node::{
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+};
+pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
@@ -63,6 +67,9 @@ pub enum Error {
     /// The node refused the command.
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The node refused a message (unreachable, window full, too large...).
+    #[error(transparent)]
+    Send(#[from] SendError),
     /// The node has stopped (after [`Handle::shutdown`]).
     #[error("the node has stopped")]
     Stopped,
@@ -265,6 +272,8 @@ pub(crate) enum Command {
     SetState(NodeState, oneshot::Sender<Result<(), CommandError>>),
     SetHeader(String, Option<String>, oneshot::Sender<Result<(), CommandError>>),
     AddSeed(SocketAddr, oneshot::Sender<Result<(), CommandError>>),
+    Send(NodeId, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
+    Shout(String, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -322,13 +331,39 @@ impl Handle {
         EventStream { inner: BroadcastStream::new(self.shared.events.resubscribe()), missed: 0 }
     }
 
-    async fn call<T>(
+    async fn call<T, E: Into<Error>>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, CommandError>>) -> Command,
+        make: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command,
     ) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
         self.shared.cmd.send(make(tx)).await.map_err(|_| Error::Stopped)?;
-        Ok(rx.await.map_err(|_| Error::Stopped)??)
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Into::into)
+    }
+
+    /// Sends `payload` to the node `to` with the given semantics. Reliable
+    /// and Sequenced messages are reported later as `Event::Delivered` or
+    /// `Event::SendFailed` with the returned id; a full window is refused
+    /// with `SendError::WouldBlock` until `Event::Writable`.
+    pub async fn send(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let payload = payload.into();
+        self.call(|tx| Command::Send(to, semantics, payload, tx)).await
+    }
+
+    /// Sends `payload` to every reachable member of `group` (`""`: every
+    /// node).
+    pub async fn shout(
+        &self,
+        group: impl Into<String>,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let (group, payload) = (group.into(), payload.into());
+        self.call(|tx| Command::Shout(group, semantics, payload, tx)).await
     }
 
     /// Joins `group`.

@@ -5,7 +5,9 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use netcluster_tokio::{BeaconMode, Builder, DownReason, Event, Handle, LinkMode, NodeId};
+use netcluster_tokio::{
+    BeaconMode, Builder, DownReason, Event, Handle, LinkMode, NodeId, Semantics,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -102,6 +104,53 @@ async fn exercise(mode: LinkMode, [a, b, c]: [Handle; 3]) {
             .any(|p| p.id == b.id() && p.headers.iter().any(|(k, v)| k == "role" && v == "db"))
     })
     .await;
+
+    // A message in each semantics, and a reliable shout to the group.
+    let mut msgs_b = b.events();
+    let mut reports_a = a.events();
+    for (i, s) in
+        [Semantics::Datagram, Semantics::Reliable, Semantics::Sequenced].into_iter().enumerate()
+    {
+        a.send(b.id(), s, vec![i as u8; 8]).await.unwrap();
+    }
+    a.shout("workers", Semantics::Reliable, &b"to all"[..]).await.unwrap();
+    let (direct, to_group) = tokio::time::timeout(DEADLINE, async {
+        let (mut direct, mut to_group) = (0, 0);
+        while let Some(e) = msgs_b.next().await {
+            if let Event::Message { from, group, .. } = e {
+                if from == a.id() {
+                    if group.as_deref() == Some("workers") {
+                        to_group += 1
+                    } else {
+                        direct += 1
+                    }
+                }
+            }
+            if direct == 3 && to_group == 1 {
+                break;
+            }
+        }
+        (direct, to_group)
+    })
+    .await
+    .expect("messages in time");
+    assert_eq!((direct, to_group), (3, 1), "{mode:?}");
+    // Reliable and sequenced to b, and the shout to b and c, are acknowledged.
+    let delivered = tokio::time::timeout(DEADLINE, async {
+        let mut n = 0;
+        while let Some(e) = reports_a.next().await {
+            if matches!(e, Event::Delivered { .. }) {
+                n += 1;
+                if n == 4 {
+                    break;
+                }
+            }
+        }
+        n
+    })
+    .await
+    .expect("delivery reports in time");
+    assert_eq!(delivered, 4);
 
     let mut ev_a = a.events();
     let mut ev_b = b.events();
