@@ -244,3 +244,23 @@ fn a_node_joining_a_mesh_of_100_reaches_everyone_within_2s() {
         sim.events(newcomer).iter().filter(|(_, e)| matches!(e, Event::Delivered { .. })).count();
     assert_eq!(delivered, 100, "it reaches every node");
 }
+
+#[test]
+fn incomplete_reassemblies_are_dropped_after_the_delivery_timeout() {
+    // Big datagrams over a lossy hop: some lose a fragment for good.
+    let (mut sim, nodes) = line(2, 5, LinkMode::Datagram, Faults::lan().with_loss(0.3, 0.0, 0.0));
+    converge(&mut sim, &nodes);
+    let dst_id = sim.node_id(nodes[1]);
+    let big = Bytes::from(vec![7u8; 30_000]);
+    for _ in 0..20 {
+        sim.with_node(nodes[0], |n, now| n.send(now, dst_id, Semantics::Datagram, big.clone()))
+            .unwrap()
+            .unwrap();
+    }
+    sim.run_for(Duration::from_secs(1));
+    let held = sim.node(nodes[1]).unwrap().reassembly_bytes();
+    assert!(held > 0, "some messages are incomplete");
+    let timeout = Config::lan("x", "y").delivery_timeout;
+    sim.run_for(timeout + Duration::from_secs(2));
+    assert_eq!(sim.node(nodes[1]).unwrap().reassembly_bytes(), 0, "partial messages expire");
+}

@@ -421,6 +421,7 @@ impl Node {
             self.self_changed(now);
         }
         self.expire_candidates(now);
+        self.expire_reassembly(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
         self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }

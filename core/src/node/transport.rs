@@ -123,6 +123,9 @@ struct Reassembly {
     parts: BTreeMap<u16, Bytes>,
     count: u16,
     bytes: usize,
+    /// When the first fragment arrived: a message still incomplete after
+    /// the delivery timeout is dropped (its sender has given up too).
+    started: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -399,7 +402,7 @@ impl Node {
         }
         let from = d.route.origin();
         let key = (from, d.channel);
-        let Some(message) = self.reassemble(&from, &d) else {
+        let Some(message) = self.reassemble(now, &from, &d) else {
             return;
         };
         let semantics = d.semantics;
@@ -453,7 +456,7 @@ impl Node {
     }
 
     /// Collects fragments; returns the whole message once complete.
-    fn reassemble(&mut self, from: &NodeId, d: &Data) -> Option<Bytes> {
+    fn reassemble(&mut self, now: Instant, from: &NodeId, d: &Data) -> Option<Bytes> {
         if d.frag_count == 1 {
             return Some(d.payload.clone());
         }
@@ -482,6 +485,7 @@ impl Node {
             return None;
         }
         r.count = d.frag_count;
+        r.started.get_or_insert(now);
         if r.parts.insert(d.frag_index, d.payload.clone()).is_none() {
             r.bytes += n;
             *self.transport.reasm_by_peer.entry(*from).or_default() += n;
@@ -659,6 +663,25 @@ impl Node {
     /// The current source route to `to` (this node first), if reachable.
     pub fn route_to(&self, to: &NodeId) -> Option<Vec<NodeId>> {
         self.routing.routes.get(to).map(|r| r.path.clone())
+    }
+
+    /// Drops reassemblies older than the delivery timeout (housekeeping).
+    pub(super) fn expire_reassembly(&mut self, now: Instant) {
+        let timeout = self.cfg.delivery_timeout;
+        let mut freed: Vec<(NodeId, usize)> = Vec::new();
+        for ((from, _), rx) in self.transport.rx.iter_mut() {
+            rx.reasm.retain(|_, r| {
+                let keep = r.started.is_none_or(|t| now - t < timeout);
+                if !keep {
+                    freed.push((*from, r.bytes));
+                }
+                keep
+            });
+        }
+        for (from, bytes) in freed {
+            self.stats.dropped_limit += 1;
+            self.release_reassembly(&from, bytes);
+        }
     }
 
     /// Messages in flight, over all destinations.
