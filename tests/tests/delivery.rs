@@ -264,3 +264,72 @@ fn incomplete_reassemblies_are_dropped_after_the_delivery_timeout() {
     sim.run_for(timeout + Duration::from_secs(2));
     assert_eq!(sim.node(nodes[1]).unwrap().reassembly_bytes(), 0, "partial messages expire");
 }
+
+#[test]
+fn a_group_message_crosses_each_tree_link_once_on_a_grid() {
+    // 5 x 5 hosts; each host shares one segment with its right neighbour
+    // and one with the one below: links can only follow the grid.
+    let n = 5;
+    let mut sim = Sim::new(55);
+    let mut segs_of: Vec<Vec<netcluster_sim::SegmentId>> = vec![Vec::new(); n * n];
+    for r in 0..n {
+        for c in 0..n {
+            let me = r * n + c;
+            if c + 1 < n {
+                let s = sim.add_segment(Faults::lan());
+                segs_of[me].push(s);
+                segs_of[me + 1].push(s);
+            }
+            if r + 1 < n {
+                let s = sim.add_segment(Faults::lan());
+                segs_of[me].push(s);
+                segs_of[me + n].push(s);
+            }
+        }
+    }
+    let members: Vec<usize> = vec![1, 4, 7, 10, 13, 16, 19, 20, 22, 24];
+    let nodes: Vec<NodeIx> = (0..n * n)
+        .map(|i| {
+            let h = sim.add_host(&segs_of[i]);
+            let mut cfg = Config::lan("grid", format!("g{i}"));
+            if members.contains(&i) {
+                cfg.groups = vec!["g".into()];
+            }
+            sim.add_node(h, cfg)
+        })
+        .collect();
+    let ok = sim.run_until(sim.now() + Duration::from_secs(20), |s| {
+        nodes.iter().all(|&x| s.node(x).is_some_and(|node| node.peers().count() == n * n - 1))
+    });
+    assert!(ok, "the grid converges");
+    sim.run_for(Duration::from_secs(1));
+    sim.clear_records();
+    let src = nodes[0];
+    sim.with_node(src, |node, now| {
+        node.shout(now, "g", Semantics::Datagram, Bytes::from_static(b"hi"))
+    })
+    .unwrap()
+    .unwrap();
+    sim.run_for(Duration::from_millis(200));
+    let data = |s: &Sim, x: NodeIx| s.counters(x).of(2, 8);
+    let sent: u64 = nodes.iter().map(|&x| data(&sim, x).sent).sum();
+    let receivers: Vec<u64> =
+        nodes.iter().map(|&x| data(&sim, x).received).filter(|&r| r > 0).collect();
+    assert!(receivers.iter().all(|&r| r == 1), "a node got the message twice: {receivers:?}");
+    assert_eq!(sent, receivers.len() as u64, "each tree link carries the message once");
+    assert!(sent < members.len() as u64 * 3, "one tree, not one path per member ({sent} frames)");
+    for (i, &x) in nodes.iter().enumerate() {
+        let got = received(&sim, x, sim.node_id(src)).len();
+        assert_eq!(got, usize::from(members.contains(&i)), "node {i}");
+    }
+    // A reliable shout is acknowledged by every member.
+    sim.with_node(src, |node, now| {
+        node.shout(now, "g", Semantics::Reliable, Bytes::from_static(b"ok"))
+    })
+    .unwrap()
+    .unwrap();
+    sim.run_for(Duration::from_secs(1));
+    let delivered =
+        sim.events(src).iter().filter(|(_, e)| matches!(e, Event::Delivered { .. })).count();
+    assert_eq!(delivered, members.len());
+}

@@ -115,7 +115,15 @@ impl Node {
 
     /// The nodes we consider alive and linkable, this node included.
     fn live_set(&self, now: Instant) -> BTreeSet<NodeId> {
-        let mut live: BTreeSet<NodeId> = self.routing.routes.keys().copied().collect();
+        // With beacons, the ring is drawn over the nodes heard directly (and
+        // those linked): a node known only from routing may sit on a
+        // segment we cannot reach. Without beacons (WAN), routing is all
+        // there is.
+        let mut live: BTreeSet<NodeId> = if self.cfg.beacons {
+            self.up_peers().into_iter().collect()
+        } else {
+            self.routing.routes.keys().copied().collect()
+        };
         // A candidate we cannot reach and whose link attempts fail is left
         // out of the ring (it would leave a gap there, as across a
         // partition); it is still probed in the background.

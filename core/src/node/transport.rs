@@ -74,10 +74,21 @@ fn channel_of(s: Semantics) -> u32 {
     s as u32
 }
 
+/// Group messages have their own sequence spaces, one per (group,
+/// semantics): the top bit set, a hash of the group name, the semantics.
+fn group_channel(group: &str, s: Semantics) -> u32 {
+    0x8000_0000 | ((crate::wire::cluster_hash(group) as u32 & 0x0fff_ffff) << 2) | s as u32
+}
+
+fn is_group_channel(channel: u32) -> bool {
+    channel & 0x8000_0000 != 0
+}
+
 /// One message in flight.
 #[derive(Debug)]
 struct Outgoing {
     id: MessageId,
+    semantics: Semantics,
     payload: Bytes,
     group: Option<String>,
     first_sent: Instant,
@@ -150,6 +161,8 @@ pub(crate) struct Transport {
     rtt: BTreeMap<NodeId, Rtt>,
     reasm_by_peer: BTreeMap<NodeId, usize>,
     reasm_total: usize,
+    /// Next sequence number of each group channel (shared by its members).
+    group_seq: BTreeMap<u32, u64>,
 }
 
 impl Node {
@@ -190,25 +203,142 @@ impl Node {
             .map(|p| p.id)
             .filter(|id| self.routing.routes.contains_key(id))
             .collect();
+        let channel = group_channel(group, semantics);
         let full = members.iter().any(|m| {
             self.transport
                 .tx
-                .get(&(*m, channel_of(semantics)))
+                .get(&(*m, channel))
                 .is_some_and(|c| c.inflight.len() >= self.cfg.send_window)
         });
         if full && semantics != Semantics::Datagram {
             for m in &members {
-                if let Some(c) = self.transport.tx.get_mut(&(*m, channel_of(semantics))) {
+                if let Some(c) = self.transport.tx.get_mut(&(*m, channel)) {
                     c.blocked = true;
                 }
             }
             return Err(SendError::WouldBlock);
         }
         let id = self.next_message_id();
-        for m in members {
-            let _ = self.enqueue(now, m, semantics, payload.clone(), Some(group.into()), id);
+        let seq = {
+            let s = self.transport.group_seq.entry(channel).or_insert(0);
+            *s += 1;
+            *s - 1
+        };
+        if semantics != Semantics::Datagram {
+            for m in &members {
+                let rto = self.rto_for(m);
+                let out = Outgoing {
+                    id,
+                    semantics,
+                    payload: payload.clone(),
+                    group: Some(group.into()),
+                    first_sent: now,
+                    last_sent: now,
+                    rto,
+                    retransmitted: false,
+                    deadline: now + self.cfg.delivery_timeout,
+                };
+                self.transport.tx.entry((*m, channel)).or_default().inflight.insert(seq, out);
+                self.timers.set_earliest(Timer::Retransmit, now + rto);
+            }
+        }
+        match self.group_tree(&members) {
+            Some(tree) => self.transmit_tree(&tree, semantics, channel, seq, &payload, group),
+            None => {
+                for m in members {
+                    self.transmit_message(m, semantics, channel, seq, &payload, Some(group));
+                }
+            }
         }
         Ok(id)
+    }
+
+    /// The union of the routes to `members`: a tree rooted here (SPF paths
+    /// all come from one shortest-path tree), parents first. `None` if it
+    /// would exceed the route limit.
+    fn group_tree(&self, members: &[NodeId]) -> Option<Route> {
+        let mut ids = alloc::vec![self.id];
+        let mut parents = alloc::vec![crate::wire::link::route::ROOT_PARENT];
+        let mut index: BTreeMap<NodeId, usize> = BTreeMap::new();
+        index.insert(self.id, 0);
+        for m in members {
+            let path = &self.routing.routes.get(m)?.path;
+            for w in path.windows(2) {
+                if index.contains_key(&w[1]) {
+                    continue;
+                }
+                if ids.len() >= self.cfg.limits.max_route.min(255) {
+                    return None;
+                }
+                let parent = *index.get(&w[0])?;
+                index.insert(w[1], ids.len());
+                ids.push(w[1]);
+                parents.push(parent as u8);
+            }
+        }
+        Route::tree(&ids, &parents).ok()
+    }
+
+    /// Sends every fragment of a group message down a distribution tree:
+    /// one copy to each child of the root.
+    fn transmit_tree(
+        &mut self,
+        tree: &Route,
+        semantics: Semantics,
+        channel: u32,
+        seq: u64,
+        payload: &Bytes,
+        group: &str,
+    ) {
+        let frames = self.data_frames(tree, semantics, channel, seq, payload, Some(group));
+        let children: Vec<NodeId> = tree.children(0).filter_map(|c| tree.id(c)).collect();
+        for child in children {
+            let Some(link) = self.link_to(&child) else {
+                self.stats.dropped_no_route += 1;
+                continue;
+            };
+            for f in &frames {
+                self.send_link_bytes(link, f.clone());
+            }
+        }
+    }
+
+    /// The DATA frames (one per fragment) of a message on `route`.
+    fn data_frames(
+        &mut self,
+        route: &Route,
+        semantics: Semantics,
+        channel: u32,
+        seq: u64,
+        payload: &Bytes,
+        group: Option<&str>,
+    ) -> Vec<Bytes> {
+        let size = self.fragment_size();
+        let count = payload.len().div_ceil(size).max(1);
+        let Ok(count16) = u16::try_from(count) else { return Vec::new() };
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let part =
+                payload.slice((i * size).min(payload.len())..((i + 1) * size).min(payload.len()));
+            let data = Data {
+                flags: 0,
+                semantics,
+                priority: 4,
+                channel,
+                seq,
+                frag_index: i as u16,
+                frag_count: count16,
+                msg_len: payload.len() as u32,
+                route: route.clone(),
+                group: group.map(Into::into),
+                payload: part,
+            };
+            match Frame::new(LinkMessage::Data(data)).to_bytes() {
+                Ok(b) => out.push(b),
+                Err(_) => self.stats.dropped_limit += 1,
+            }
+        }
+        out
     }
 
     fn check_send(&self, payload: &Bytes, semantics: Semantics) -> Result<(), SendError> {
@@ -263,6 +393,7 @@ impl Node {
             let rto = self.rto_for(&to);
             let out = Outgoing {
                 id,
+                semantics,
                 payload: payload.clone(),
                 group: group.clone(),
                 first_sent: now,
@@ -276,7 +407,14 @@ impl Node {
             }
             self.timers.set_earliest(Timer::Retransmit, now + rto);
         }
-        self.transmit_message(to, semantics, seq, &payload, group.as_deref());
+        self.transmit_message(
+            to,
+            semantics,
+            channel_of(semantics),
+            seq,
+            &payload,
+            group.as_deref(),
+        );
         Ok(())
     }
 
@@ -301,6 +439,7 @@ impl Node {
         &mut self,
         to: NodeId,
         semantics: Semantics,
+        channel: u32,
         seq: u64,
         payload: &Bytes,
         group: Option<&str>,
@@ -309,29 +448,8 @@ impl Node {
         let Ok(path) = Route::path(&route.path) else { return false };
         let next = route.next_hop;
         let Some(link) = self.link_to(&next) else { return false };
-        let size = self.fragment_size();
-        let count = payload.len().div_ceil(size).max(1);
-        let Ok(count16) = u16::try_from(count) else { return false };
-        for i in 0..count {
-            let part =
-                payload.slice((i * size).min(payload.len())..((i + 1) * size).min(payload.len()));
-            let data = Data {
-                flags: 0,
-                semantics,
-                priority: 4,
-                channel: channel_of(semantics),
-                seq,
-                frag_index: i as u16,
-                frag_count: count16,
-                msg_len: payload.len() as u32,
-                route: path.clone(),
-                group: group.map(Into::into),
-                payload: part,
-            };
-            match Frame::new(LinkMessage::Data(data)).to_bytes() {
-                Ok(b) => self.send_link_bytes(link, b),
-                Err(_) => self.stats.dropped_limit += 1,
-            }
+        for f in self.data_frames(&path, semantics, channel, seq, payload, group) {
+            self.send_link_bytes(link, f);
         }
         true
     }
@@ -391,15 +509,38 @@ impl Node {
     }
 
     pub(super) fn on_data(&mut self, now: Instant, _link: LinkId, d: Data, raw: Bytes) {
-        if !d.route.is_path() {
-            // Distribution trees are not sent by this build; one that
-            // arrives is counted, not misrouted.
-            self.stats.dropped_unexpected += 1;
-            return;
-        }
-        if !self.forward(now, &d.route, &raw, Some(&d)) {
-            return;
-        }
+        // The path from the source to this node: ACKs go back along it.
+        let to_me = if d.route.is_path() {
+            if !self.forward(now, &d.route, &raw, Some(&d)) {
+                return;
+            }
+            d.route.clone()
+        } else {
+            // A distribution tree: pass the unchanged frame to each child,
+            // then take it ourselves if we are in the group.
+            let Some(pos) = d.route.position(&self.id).filter(|&p| p > 0) else {
+                self.stats.dropped_unexpected += 1;
+                return;
+            };
+            let children: Vec<NodeId> =
+                d.route.children(pos).filter_map(|c| d.route.id(c)).collect();
+            for c in children {
+                match self.link_to(&c) {
+                    Some(link) => {
+                        self.stats.forwarded += 1;
+                        self.send_link_bytes(link, raw.clone());
+                    }
+                    None => self.stats.dropped_no_route += 1,
+                }
+            }
+            let member =
+                d.group.as_ref().is_some_and(|g| g.is_empty() || self.groups.contains(&**g));
+            if !member {
+                return;
+            }
+            let Some(path) = d.route.path_to(pos) else { return };
+            path
+        };
         let from = d.route.origin();
         let key = (from, d.channel);
         let Some(message) = self.reassemble(now, &from, &d) else {
@@ -407,7 +548,13 @@ impl Node {
         };
         let semantics = d.semantics;
         let group = d.group.as_ref().map(|g| String::from(&**g));
-        let rx = self.transport.rx.entry(key).or_default();
+        // A group's sequence started before we joined: begin where we came in.
+        let start = if is_group_channel(d.channel) { d.seq } else { 0 };
+        let rx = self
+            .transport
+            .rx
+            .entry(key)
+            .or_insert_with(|| RxChannel { cumulative: start, ..RxChannel::default() });
         match semantics {
             Semantics::Datagram => {
                 let fresh = if d.seq > rx.highest || rx.above.is_empty() {
@@ -449,7 +596,7 @@ impl Node {
                         });
                     }
                 }
-                self.send_ack(from, semantics, &d.route);
+                self.send_ack(from, semantics, d.channel, &to_me);
             }
             Semantics::Stream => self.stats.dropped_unexpected += 1,
         }
@@ -513,8 +660,8 @@ impl Node {
         self.transport.reasm_total = self.transport.reasm_total.saturating_sub(bytes);
     }
 
-    fn send_ack(&mut self, to: NodeId, semantics: Semantics, data_route: &Route) {
-        let Some(rx) = self.transport.rx.get(&(to, channel_of(semantics))) else { return };
+    fn send_ack(&mut self, to: NodeId, semantics: Semantics, channel: u32, data_route: &Route) {
+        let Some(rx) = self.transport.rx.get(&(to, channel)) else { return };
         let Some(back) = data_route.reversed_path() else { return };
         let mut ranges: Vec<AckRange> = Vec::new();
         for &s in rx.above.iter() {
@@ -527,7 +674,7 @@ impl Node {
         }
         let ack = Ack {
             semantics,
-            channel: channel_of(semantics),
+            channel,
             cumulative: rx.cumulative,
             window: self.cfg.send_window as u32,
             route: back,
@@ -595,10 +742,10 @@ impl Node {
         if writable {
             self.push_event(Event::Writable { to: from });
         }
-        let semantics = a.semantics;
+        let (semantics, channel) = (a.semantics, a.channel);
         for (seq, payload, group) in fast {
             self.stats.retransmissions += 1;
-            self.transmit_message(from, semantics, seq, &payload, group.as_deref());
+            self.transmit_message(from, semantics, channel, seq, &payload, group.as_deref());
         }
     }
 
@@ -630,7 +777,14 @@ impl Node {
                     o.last_sent = now;
                     o.retransmitted = true;
                     o.rto = (o.rto * 2).min(rto_max);
-                    resend.push((*to, *channel, seq, o.payload.clone(), o.group.clone()));
+                    resend.push((
+                        *to,
+                        *channel,
+                        o.semantics,
+                        seq,
+                        o.payload.clone(),
+                        o.group.clone(),
+                    ));
                 }
                 let due = (o.last_sent + o.rto).min(o.deadline);
                 next = Some(next.map_or(due, |n| n.min(due)));
@@ -646,10 +800,9 @@ impl Node {
                 }
             }
         }
-        for (to, channel, seq, payload, group) in resend {
-            let semantics = if channel == 2 { Semantics::Sequenced } else { Semantics::Reliable };
+        for (to, channel, semantics, seq, payload, group) in resend {
             self.stats.retransmissions += 1;
-            self.transmit_message(to, semantics, seq, &payload, group.as_deref());
+            self.transmit_message(to, semantics, channel, seq, &payload, group.as_deref());
         }
         for (id, to, reason) in failed {
             self.push_event(Event::SendFailed { id, to, reason });
