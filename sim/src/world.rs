@@ -102,6 +102,8 @@ pub struct Sim {
     next_conn: u64,
     routed: BTreeSet<(SegmentId, SegmentId)>,
     pair_faults: BTreeMap<(HostId, HostId), Faults>,
+    /// Host pairs that cannot reach each other (one cut link each).
+    cut_pairs: BTreeSet<(HostId, HostId)>,
     next_label: u32,
     trace: u64,
     processed: u64,
@@ -124,6 +126,7 @@ impl Sim {
             next_conn: 0,
             routed: BTreeSet::new(),
             pair_faults: BTreeMap::new(),
+            cut_pairs: BTreeSet::new(),
             next_label: 1,
             trace: 0xcbf2_9ce4_8422_2325,
             processed: 0,
@@ -294,11 +297,27 @@ impl Sim {
         }
     }
 
-    /// Removes every partition.
+    /// Removes every partition and every cut pair.
     pub fn heal(&mut self) {
         for h in &mut self.hosts {
             h.label = 0;
         }
+        self.cut_pairs.clear();
+    }
+
+    /// Cuts the path between two hosts only (one broken link), both ways:
+    /// streams between them stall, datagrams are lost.
+    pub fn cut_pair(&mut self, a: HostId, b: HostId) {
+        self.cut_pairs.insert((a.min(b), a.max(b)));
+    }
+
+    /// Restores the path between two hosts.
+    pub fn heal_pair(&mut self, a: HostId, b: HostId) {
+        self.cut_pairs.remove(&(a.min(b), a.max(b)));
+    }
+
+    fn is_cut(&self, a: HostId, b: HostId) -> bool {
+        self.cut_pairs.contains(&(a.min(b), a.max(b)))
     }
 
     /// The node (`None` while crashed).
@@ -531,7 +550,7 @@ impl Sim {
         if a == b {
             return Some((b, seg));
         }
-        if self.hosts[a.0].label != self.hosts[b.0].label {
+        if self.hosts[a.0].label != self.hosts[b.0].label || self.is_cut(a, b) {
             return None;
         }
         let reach = self.hosts[a.0]
@@ -586,7 +605,7 @@ impl Sim {
             let from = SocketAddr::new(self.source_ip(host, seg), port);
             let members = self.segments[seg.0].hosts.clone();
             for h in members {
-                if self.hosts[h.0].label != self.hosts[host.0].label {
+                if self.hosts[h.0].label != self.hosts[host.0].label || self.is_cut(host, h) {
                     continue;
                 }
                 let faults = self.faults(host, h, seg);
