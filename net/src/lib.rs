@@ -470,29 +470,13 @@ pub fn multicast_v4_receiver(
     ifaces: &[Ipv4Addr],
     chosen: &[Interface],
 ) -> Result<(UdpSocket, Vec<Ipv4Addr>), NetError> {
-    let gaddr: SocketAddr = group.into();
-    let s = new_socket(gaddr, Type::DGRAM, Protocol::UDP)?;
-    set_reuse(&s, gaddr)?;
-    bind(&s, receiver_bind_addr(gaddr))?;
-    let mut joined = Vec::new();
-    let mut last = None;
-    for ip in ifaces {
-        match s.join_multicast_v4(group.ip(), ip) {
-            Ok(()) => joined.push(*ip),
-            Err(e) => {
-                tracing::warn!(group = %group.ip(), interface = %ip, error = %e, "cannot join");
-                last = Some(e);
-            }
-        }
-    }
-    if joined.is_empty() {
-        return Err(NetError::Join {
-            group: (*group.ip()).into(),
-            interfaces: iface::names(chosen),
-            source: last.unwrap_or_else(|| io::Error::other("no interface with an IPv4 address")),
-        });
-    }
-    Ok((s.into(), joined))
+    multicast_receiver(
+        group.into(),
+        ifaces,
+        chosen,
+        "no interface with an IPv4 address",
+        |s, ip| s.join_multicast_v4(group.ip(), ip),
+    )
 }
 
 /// An IPv6 multicast receiver for `group`, joined on every interface index
@@ -503,26 +487,43 @@ pub fn multicast_v6_receiver(
     ifaces: &[u32],
     chosen: &[Interface],
 ) -> Result<(UdpSocket, Vec<u32>), NetError> {
-    let gaddr: SocketAddr = group.into();
-    let s = new_socket(gaddr, Type::DGRAM, Protocol::UDP)?;
-    set_reuse(&s, gaddr)?;
-    bind(&s, receiver_bind_addr(gaddr))?;
+    multicast_receiver(
+        group.into(),
+        ifaces,
+        chosen,
+        "no interface with an IPv6 address",
+        |s, index| s.join_multicast_v6(group.ip(), *index),
+    )
+}
+
+/// The shared part of both multicast receivers: a reusable socket bound for
+/// `group`, joined through `join` on each interface that allows it.
+fn multicast_receiver<I: Copy + std::fmt::Debug>(
+    group: SocketAddr,
+    ifaces: &[I],
+    chosen: &[Interface],
+    none: &str,
+    join: impl Fn(&Socket, &I) -> io::Result<()>,
+) -> Result<(UdpSocket, Vec<I>), NetError> {
+    let s = new_socket(group, Type::DGRAM, Protocol::UDP)?;
+    set_reuse(&s, group)?;
+    bind(&s, receiver_bind_addr(group))?;
     let mut joined = Vec::new();
     let mut last = None;
-    for index in ifaces {
-        match s.join_multicast_v6(group.ip(), *index) {
-            Ok(()) => joined.push(*index),
+    for iface in ifaces {
+        match join(&s, iface) {
+            Ok(()) => joined.push(*iface),
             Err(e) => {
-                tracing::warn!(group = %group.ip(), interface = index, error = %e, "cannot join");
+                tracing::warn!(group = %group.ip(), interface = ?iface, error = %e, "cannot join");
                 last = Some(e);
             }
         }
     }
     if joined.is_empty() {
         return Err(NetError::Join {
-            group: (*group.ip()).into(),
+            group: group.ip(),
             interfaces: iface::names(chosen),
-            source: last.unwrap_or_else(|| io::Error::other("no interface with an IPv6 address")),
+            source: last.unwrap_or_else(|| io::Error::other(none.to_string())),
         });
     }
     Ok((s.into(), joined))

@@ -449,11 +449,7 @@ impl Node {
         self.events.push_back(e);
     }
 
-    pub(super) fn rng_next(&mut self) -> u64 {
-        self.rng.next_u64()
-    }
-
-    fn next_random(&mut self) -> u64 {
+    pub(super) fn next_random(&mut self) -> u64 {
         self.rng.next_u64()
     }
 

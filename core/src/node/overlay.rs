@@ -375,7 +375,7 @@ impl Node {
                 // lockstep.
                 if !was_up {
                     let spread = r.backoff.as_micros() as u64 / 4;
-                    let extra = if spread == 0 { 0 } else { self.rng_next() % spread };
+                    let extra = if spread == 0 { 0 } else { self.next_random() % spread };
                     if let Some(r) = self.overlay.retry.get_mut(&peer) {
                         r.next_attempt += Duration::from_micros(extra);
                     }

@@ -317,29 +317,20 @@ impl Node {
     fn peer_info(&self, id: &NodeId, hops: u32) -> Option<PeerInfo> {
         if let Some(e) = self.routing.db.get(id).filter(|_| !self.routing.stale.contains(id)) {
             let l = &e.lsa;
-            return Some(PeerInfo {
-                id: *id,
-                incarnation: l.incarnation,
-                name: (*l.name).into(),
-                addr: e.addr,
-                state: l.state,
-                headers: l.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-                groups: l.groups.iter().map(|g| (*g).into()).collect(),
+            return Some(peer_info(
+                *id,
+                l.incarnation,
+                &l.name,
+                e.addr,
+                l.state,
+                &l.headers,
+                &l.groups,
                 hops,
-            });
+            ));
         }
-        let (intro, link_addr) = self.neighbour_intro(id)?;
-        let addr = super::resolve_addr(intro.link_addr, link_addr);
-        Some(PeerInfo {
-            id: *id,
-            incarnation: intro.incarnation,
-            name: (*intro.name).into(),
-            addr,
-            state: intro.state,
-            headers: intro.headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-            groups: intro.groups.iter().map(|g| (*g).into()).collect(),
-            hops,
-        })
+        let (i, link_addr) = self.neighbour_intro(id)?;
+        let addr = super::resolve_addr(i.link_addr, link_addr);
+        Some(peer_info(*id, i.incarnation, &i.name, addr, i.state, &i.headers, &i.groups, hops))
     }
 
     /// Dijkstra from this node over links both ends advertise. Our own edges
@@ -437,5 +428,29 @@ impl Node {
             }
         }
         None
+    }
+}
+
+/// A [`PeerInfo`] from what an LSA or a HELLO says of a node.
+#[allow(clippy::too_many_arguments)]
+fn peer_info(
+    id: NodeId,
+    incarnation: u64,
+    name: &str,
+    addr: SocketAddr,
+    state: crate::wire::NodeState,
+    headers: &HeaderList,
+    groups: &StrList,
+    hops: u32,
+) -> PeerInfo {
+    PeerInfo {
+        id,
+        incarnation,
+        name: name.into(),
+        addr,
+        state,
+        headers: headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        groups: groups.iter().map(|g| (*g).into()).collect(),
+        hops,
     }
 }
