@@ -20,15 +20,40 @@ section() {
 # 1. setup
 # ---------------------------------------------------------------------------
 section "test: setup"
+# Installs the Debian packages whose commands are missing. Only as root: a
+# developer's machine without them skips the tests that need them, with a
+# printed reason.
+apt_install() {
+    local missing=()
+    while [ $# -gt 0 ]; do
+        command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+        shift 2
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "system packages: all present"
+        return
+    fi
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        echo "system packages missing (${missing[*]}), not root or no apt-get: tests needing them skip"
+        return
+    fi
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
 setup() {
-    # Nothing to set up yet. Steps go here, for example:
-    #   if ! command -v ip >/dev/null; then
-    #       apt-get update && apt-get install -y --no-install-recommends iproute2
-    #   fi
-    :
+    # command  package
+    #   ip, tc: network namespaces, bridges, veth and netem for the
+    #           multi-host driver tests;
+    #   dnsmasq: a real DNS server serving SRV records for the DNS seed tests
+    #           (dnsmasq-base: the binary without a system service).
+    apt_install \
+        ip iproute2 \
+        tc iproute2 \
+        dnsmasq dnsmasq-base
 }
 setup
-echo "nothing to set up"
 
 # ---------------------------------------------------------------------------
 # 2. test

@@ -1,0 +1,1 @@
+//! DNS SRV seeds (in progress).

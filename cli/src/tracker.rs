@@ -1,0 +1,1 @@
+//! The tracker: a rendezvous server and its client (in progress).
