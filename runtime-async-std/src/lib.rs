@@ -1,11 +1,265 @@
 //! # netcluster-async-std
 //!
-//! The netcluster driver on async-io (async-std and smol): binds the sans-IO node of
-//! `netcluster-core` to real sockets.
+//! The netcluster driver on async-io: binds the sans-IO [`Node`] of
+//! `netcluster-core` to real sockets (opened by `netcluster-net`), for
+//! programs on async-std, smol, or no executor at all.
 //!
-//! Status: not implemented yet; this crate only reserves its place in the
-//! workspace (see the project's open issues).
+//! ```no_run
+//! use netcluster_async_std::{Builder, Semantics};
+//!
+//! fn main() -> Result<(), netcluster_async_std::Error> {
+//!     smol::block_on(async {
+//!         let handle = Builder::new("demo", "node-a").group("chat").start().await?;
+//!         let mut events = handle.events();
+//!         handle.shout("chat", Semantics::Reliable, &b"hello"[..]).await?;
+//!         while let Some(event) = events.next().await {
+//!             println!("{event:?}");
+//!         }
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! ## Why async-io
+//!
+//! async-std is discontinued and its networking runs on async-io, as smol's
+//! does; a driver on async-io therefore serves both (the crate keeps the
+//! `async-std` name for discoverability). The API has the shape of
+//! `netcluster-tokio`'s: a program moves between the two by changing an
+//! import.
+//!
+//! ## Threading model
+//!
+//! async-io has a global reactor but no executor, and the caller may have
+//! any executor (or none). [`Builder::start`] therefore opens the sockets,
+//! registers them with the reactor, and spawns **one dedicated thread** that
+//! owns the node. That thread runs `async_io::block_on` over an
+//! `async_executor::LocalExecutor`: the node's loop is one future on it, and
+//! each TCP link has a reader task and a writer task on the same executor.
+//! Nothing the node does depends on the caller's executor being polled, and
+//! nothing is spawned onto it. The [`Handle`] talks to the thread through
+//! executor-independent channels, so its async methods work from async-std
+//! tasks, smol tasks, or `futures_lite::future::block_on` alike.
+//!
+//! ## The loop
+//!
+//! The node's loop follows the core's calling rule: **one input, then every
+//! output drained** ([`Node::poll_transmit`] until `None`, then
+//! [`Node::poll_event`] until `None`), then **one `async_io::Timer`** re-armed
+//! at [`Node::poll_timeout`]. The loop compares `now >= deadline` itself
+//! before trusting the timer, since inputs may keep it busy past a deadline.
+//! Each wake-up handles a bounded number of datagrams, accepted connections
+//! and link messages per source, so no source starves the others. Each TCP
+//! link has a bounded write queue ([`Builder::write_queue`]); a link whose
+//! queue overflows is closed (its peer stays reachable through other routes
+//! while the overlay repairs itself).
+//!
+//! Dropping every handle shuts the node down as [`Handle::shutdown`] does.
+//!
+//! ## Not yet
+//!
+//! Streams between peers (`open_stream`, with the `futures` `AsyncRead` /
+//! `AsyncWrite` traits) are not available yet: the core has no stream API
+//! yet. Messages ([`Handle::send`], [`Handle::shout`]) are.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod builder;
+mod driver;
+mod events;
+mod io;
+mod link;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use builder::Builder;
+pub use bytes::Bytes;
+pub use events::EventStream;
+pub use futures_core::Stream;
 pub use netcluster_core as core;
+pub use netcluster_core::node::{
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+};
+pub use netcluster_core::wire::link::Semantics;
+pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
+pub use netcluster_net as net;
+pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
+
+/// Errors of the driver.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket could not be opened or configured.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// Registering a socket with the async-io reactor failed.
+    #[error("cannot register a socket with the async-io reactor: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The node's thread could not be started.
+    #[error("cannot start the node's thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The node refused the command.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The node refused a message (unreachable, window full, too large...).
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The node has stopped (after [`Handle::shutdown`]).
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+/// A reply slot for one command.
+pub(crate) type Reply<T> = async_channel::Sender<T>;
+
+/// A command for the node's thread. Private, so new commands are additive.
+pub(crate) enum Command {
+    Join(String, Reply<Result<(), CommandError>>),
+    Leave(String, Reply<Result<(), CommandError>>),
+    SetState(NodeState, Reply<Result<(), CommandError>>),
+    SetHeader(String, Option<String>, Reply<Result<(), CommandError>>),
+    AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
+    Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Shutdown,
+}
+
+/// What the handles share with the node's thread.
+pub(crate) struct Shared {
+    pub(crate) cmd: async_channel::Sender<Command>,
+    pub(crate) events: async_broadcast::InactiveReceiver<Event>,
+    pub(crate) peers: Arc<Mutex<Arc<Vec<PeerInfo>>>>,
+    pub(crate) running: Arc<AtomicBool>,
+    /// Never sent on: closed when the node's thread ends.
+    pub(crate) done: async_channel::Receiver<()>,
+    pub(crate) id: NodeId,
+    pub(crate) link_addr: SocketAddr,
+}
+
+/// A handle to a running node. Cheap to clone; every clone drives the same
+/// node. When the last one is dropped, the node shuts down.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("id", &self.shared.id)
+            .field("link_addr", &self.shared.link_addr)
+            .finish()
+    }
+}
+
+impl Handle {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.shared.id
+    }
+
+    /// The local address of the link port (TCP listener or datagram
+    /// socket), with the port actually bound: what to give other nodes as a
+    /// seed.
+    pub fn link_addr(&self) -> SocketAddr {
+        self.shared.link_addr
+    }
+
+    /// Every reachable peer, in id order, as of the latest event.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let guard = self.shared.peers.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().clone()
+    }
+
+    /// Whether the node's thread still runs.
+    pub fn is_running(&self) -> bool {
+        self.shared.running.load(Ordering::Acquire)
+    }
+
+    /// A stream of the node's events from now on (earlier ones are not
+    /// replayed: read [`peers`](Self::peers) for the current state).
+    pub fn events(&self) -> EventStream {
+        EventStream::new(self.shared.events.activate_cloned())
+    }
+
+    async fn call<T, E: Into<Error>>(
+        &self,
+        make: impl FnOnce(Reply<Result<T, E>>) -> Command,
+    ) -> Result<T, Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.shared.cmd.send(make(tx)).await.map_err(|_| Error::Stopped)?;
+        rx.recv().await.map_err(|_| Error::Stopped)?.map_err(Into::into)
+    }
+
+    /// Sends `payload` to the node `to` with the given semantics. Reliable
+    /// and Sequenced messages are reported later as `Event::Delivered` or
+    /// `Event::SendFailed` with the returned id; a full window is refused
+    /// with `SendError::WouldBlock` until `Event::Writable`.
+    pub async fn send(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let payload = payload.into();
+        self.call(|tx| Command::Send(to, semantics, payload, tx)).await
+    }
+
+    /// Sends `payload` to every reachable member of `group` (`""`: every
+    /// node).
+    pub async fn shout(
+        &self,
+        group: impl Into<String>,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let (group, payload) = (group.into(), payload.into());
+        self.call(|tx| Command::Shout(group, semantics, payload, tx)).await
+    }
+
+    /// Joins `group`.
+    pub async fn join(&self, group: impl Into<String>) -> Result<(), Error> {
+        let g = group.into();
+        self.call(|tx| Command::Join(g, tx)).await
+    }
+
+    /// Leaves `group`.
+    pub async fn leave(&self, group: impl Into<String>) -> Result<(), Error> {
+        let g = group.into();
+        self.call(|tx| Command::Leave(g, tx)).await
+    }
+
+    /// Sets the announced state (use [`shutdown`](Self::shutdown) to leave).
+    pub async fn set_state(&self, state: NodeState) -> Result<(), Error> {
+        self.call(|tx| Command::SetState(state, tx)).await
+    }
+
+    /// Sets (or with `None`, removes) one announced attribute.
+    pub async fn set_header(
+        &self,
+        key: impl Into<String>,
+        value: Option<impl Into<String>>,
+    ) -> Result<(), Error> {
+        let (k, v) = (key.into(), value.map(Into::into));
+        self.call(|tx| Command::SetHeader(k, v, tx)).await
+    }
+
+    /// Adds a static seed.
+    pub async fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
+        self.call(|tx| Command::AddSeed(addr, tx)).await
+    }
+
+    /// Leaves the mesh cleanly and stops the node: the EXIT beacon and a
+    /// GOODBYE on every link are written (waiting up to the
+    /// [shutdown linger](Builder::shutdown_linger)), then the thread ends.
+    /// Returns once it has; calling it again, or on a stopped node, returns
+    /// at once.
+    pub async fn shutdown(&self) {
+        // A closed channel means the thread is already gone or going.
+        let _ = self.shared.cmd.send(Command::Shutdown).await;
+        // Nothing is ever sent on `done`: this returns when it closes.
+        let _ = self.shared.done.recv().await;
+    }
+}

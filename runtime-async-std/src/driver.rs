@@ -1,0 +1,540 @@
+//! The node's thread: one loop owning the node, its sockets and its timer,
+//! with the link tasks on a local executor beside it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_executor::{LocalExecutor, Task};
+use async_io::{Async, Timer};
+use bytes::Bytes;
+use futures_lite::Stream;
+use netcluster_core::node::{Event, LinkCloseReason, LinkId, PeerInfo, Transmit};
+use netcluster_core::{Instant, Node};
+use netcluster_net::Sockets;
+
+use crate::builder::Options;
+use crate::io::{poll_accept, poll_udp, Io, UdpRead};
+use crate::link::{connect, read_loop, write_loop, LinkInput, WriteOp};
+use crate::{Builder, Command, Error, Handle, Shared};
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 65_536;
+/// Commands queued before `Handle` calls wait for the node.
+const COMMAND_QUEUE: usize = 64;
+/// Link inputs (read chunks, connects, closes) queued for the loop.
+const LINK_QUEUE: usize = 256;
+
+pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
+    let Builder { mut config, net: mut netcfg, advertise, incarnation, node_id, rng_seed, opts } =
+        b;
+    netcfg.link_mode = config.link_mode;
+    if !netcfg.beacons.is_on() {
+        config.beacons = false;
+        config.search_on_start = false;
+    }
+    let sockets = Sockets::open(&netcfg)?;
+    let link_addr = sockets.link_addr;
+    config.link_addr = advertise.unwrap_or_else(|| {
+        let ip = if netcfg.bind_ip.is_unspecified() {
+            match netcfg.bind_ip {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            }
+        } else {
+            netcfg.bind_ip
+        };
+        SocketAddr::new(ip, link_addr.port())
+    });
+    config.incarnation = incarnation.unwrap_or_else(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64)
+    });
+    let id = node_id.unwrap_or_else(|| netcluster_core::NodeId(*uuid::Uuid::new_v4().as_bytes()));
+    let seed = rng_seed.unwrap_or_else(|| {
+        let b = uuid::Uuid::new_v4().into_bytes();
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    });
+
+    // Registered here so that a refusal is reported by `start`, not logged
+    // by the thread.
+    let io = Io::new(sockets)?;
+    tracing::info!(
+        node = %config.name,
+        id = %id.as_uuid(),
+        %link_addr,
+        advertised = %config.link_addr,
+        mode = ?config.link_mode,
+        "node starting"
+    );
+    let name = config.name.clone();
+    let epoch = std::time::Instant::now();
+    let node = Node::new(config, id, seed, Instant::ZERO);
+
+    let (cmd_tx, cmd_rx) = async_channel::bounded(COMMAND_QUEUE);
+    let (mut ev_tx, ev_rx) = async_broadcast::broadcast(opts.event_capacity);
+    // A lagging subscriber loses its oldest events; the node never waits.
+    ev_tx.set_overflow(true);
+    let peers = Arc::new(Mutex::new(Arc::new(Vec::<PeerInfo>::new())));
+    let running = Arc::new(AtomicBool::new(true));
+    let (done_tx, done_rx) = async_channel::bounded::<()>(1);
+    let guard = Done { running: running.clone(), _done: done_tx };
+    let peers_out = peers.clone();
+    let span = tracing::info_span!("node", name = %name);
+
+    std::thread::Builder::new()
+        .name(format!("netcluster-{name}"))
+        .spawn(move || {
+            let _guard = guard;
+            let _enter = span.enter();
+            let ex = Rc::new(LocalExecutor::new());
+            let (link_tx, link_rx) = async_channel::bounded(LINK_QUEUE);
+            let state = State {
+                node,
+                epoch,
+                ex: ex.clone(),
+                links: HashMap::new(),
+                closing: Vec::new(),
+                overflowed: Vec::new(),
+                link_tx,
+                events: ev_tx,
+                peers: peers_out,
+                opts,
+            };
+            async_io::block_on(ex.run(run(state, io, cmd_rx, link_rx)));
+            tracing::info!("node stopped");
+        })
+        .map_err(Error::Thread)?;
+
+    Ok(Handle {
+        shared: Arc::new(Shared {
+            cmd: cmd_tx,
+            events: ev_rx.deactivate(),
+            peers,
+            running,
+            done: done_rx,
+            id,
+            link_addr,
+        }),
+    })
+}
+
+/// Marks the node stopped when the thread ends, however it ends.
+struct Done {
+    running: Arc<AtomicBool>,
+    _done: async_channel::Sender<()>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::Release);
+    }
+}
+
+enum LinkEntry {
+    /// Held only so that dropping the entry cancels the attempt.
+    Connecting { _attempt: Task<()> },
+    Up { tx: async_channel::Sender<WriteOp>, reader: Task<()>, writer: Task<()> },
+}
+
+struct State {
+    node: Node,
+    epoch: std::time::Instant,
+    ex: Rc<LocalExecutor<'static>>,
+    links: HashMap<LinkId, LinkEntry>,
+    /// Writers flushing before their link closes.
+    closing: Vec<Task<()>>,
+    /// Links whose write queue overflowed during a drain.
+    overflowed: Vec<LinkId>,
+    link_tx: async_channel::Sender<LinkInput>,
+    events: async_broadcast::Sender<Event>,
+    peers: Arc<Mutex<Arc<Vec<PeerInfo>>>>,
+    opts: Options,
+}
+
+/// Why the loop woke up.
+enum Wake {
+    /// Inputs were handled: re-arm and wait again.
+    Worked,
+    /// `Handle::shutdown`.
+    Shutdown,
+    /// Every handle was dropped.
+    Orphaned,
+}
+
+/// The inputs the loop waits on besides the sockets.
+struct Inputs<'a> {
+    timer: Timer,
+    /// The deadline the timer is set to, if armed.
+    armed: Option<Instant>,
+    cmd: Pin<&'a mut async_channel::Receiver<Command>>,
+    link: Pin<&'a mut async_channel::Receiver<LinkInput>>,
+    buf: Vec<u8>,
+}
+
+async fn run(
+    mut st: State,
+    io: Io,
+    cmd_rx: async_channel::Receiver<Command>,
+    link_rx: async_channel::Receiver<LinkInput>,
+) {
+    let cmd = pin!(cmd_rx);
+    let link = pin!(link_rx);
+    let mut inputs = Inputs {
+        timer: Timer::never(),
+        armed: None,
+        cmd,
+        link,
+        buf: vec![0u8; MAX_DATAGRAM],
+    };
+    st.drain(&io);
+    loop {
+        // The deadline may have passed while inputs kept the loop busy.
+        st.check_deadline(&io);
+        match st.node.poll_timeout() {
+            Some(d) if inputs.armed != Some(d) => {
+                inputs.timer.set_at(st.to_std(d));
+                inputs.armed = Some(d);
+            }
+            Some(_) => {}
+            None => {
+                inputs.timer = Timer::never();
+                inputs.armed = None;
+            }
+        }
+        let wake = std::future::poll_fn(|cx| st.poll_inputs(cx, &io, &mut inputs)).await;
+        match wake {
+            Wake::Worked => {}
+            Wake::Shutdown => {
+                st.shutdown(&io).await;
+                break;
+            }
+            Wake::Orphaned => {
+                tracing::debug!("every handle dropped");
+                st.shutdown(&io).await;
+                break;
+            }
+        }
+    }
+    // Whatever is left: connect attempts, readers, writers (dropping a task
+    // cancels it).
+    st.links.clear();
+    st.closing.clear();
+}
+
+impl State {
+    fn now(&self) -> Instant {
+        let us = self.epoch.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+    }
+
+    fn to_std(&self, t: Instant) -> std::time::Instant {
+        let far = Duration::from_secs(86_400 * 365);
+        let d = Duration::from_micros(t.as_micros()).min(far);
+        self.epoch + d
+    }
+
+    fn check_deadline(&mut self, io: &Io) {
+        if let Some(d) = self.node.poll_timeout() {
+            let now = self.now();
+            if now >= d {
+                self.node.handle_timeout(now);
+                self.drain(io);
+            }
+        }
+    }
+
+    /// One pass over every input source, each handled up to the per-wake
+    /// cap. `Pending` only when no source had anything, with every source's
+    /// waker registered.
+    fn poll_inputs(&mut self, cx: &mut Context<'_>, io: &Io, inp: &mut Inputs<'_>) -> Poll<Wake> {
+        let cap = self.opts.max_reads_per_wake;
+        let mut worked = false;
+
+        if Pin::new(&mut inp.timer).poll(cx).is_ready() {
+            // Fired timers do not fire again until re-armed.
+            inp.armed = None;
+            self.check_deadline(io);
+            worked = true;
+        }
+
+        for _ in 0..cap {
+            match inp.cmd.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Command::Shutdown)) => return Poll::Ready(Wake::Shutdown),
+                Poll::Ready(Some(c)) => {
+                    self.command(io, c);
+                    worked = true;
+                }
+                Poll::Ready(None) => return Poll::Ready(Wake::Orphaned),
+                Poll::Pending => break,
+            }
+        }
+
+        for (sock, source) in io.receivers() {
+            for _ in 0..cap {
+                match poll_udp(sock, cx, &mut inp.buf) {
+                    Poll::Ready(UdpRead::Datagram(n, from)) => {
+                        let data = Bytes::copy_from_slice(&inp.buf[..n]);
+                        self.node.handle_datagram(self.now(), from, source, data);
+                        self.drain(io);
+                        worked = true;
+                    }
+                    Poll::Ready(UdpRead::Skipped) => worked = true,
+                    Poll::Pending => break,
+                }
+            }
+        }
+
+        if let Some(l) = io.listener() {
+            for _ in 0..cap {
+                match poll_accept(l, cx) {
+                    Poll::Ready(Ok((stream, remote))) => {
+                        self.accepted(io, stream, remote);
+                        worked = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        // Not counted as work: a persistent error (out of
+                        // descriptors) is retried at the next wake-up
+                        // instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+
+        for _ in 0..cap {
+            match inp.link.as_mut().poll_next(cx) {
+                Poll::Ready(Some(input)) => {
+                    self.link_input(io, input);
+                    worked = true;
+                }
+                // `State` holds a sender: the channel never closes here.
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+
+        if worked {
+            Poll::Ready(Wake::Worked)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Carries out every output, then publishes the events.
+    fn drain(&mut self, io: &Io) {
+        loop {
+            while let Some(t) = self.node.poll_transmit() {
+                self.carry_out(io, t);
+            }
+            if self.overflowed.is_empty() {
+                break;
+            }
+            let now = self.now();
+            for link in std::mem::take(&mut self.overflowed) {
+                self.node.link_closed(now, link, LinkCloseReason::Error);
+            }
+        }
+        let mut any = false;
+        while let Some(e) = self.node.poll_event() {
+            tracing::debug!(event = ?e, "event");
+            any = true;
+            // No subscriber is fine: events are also reflected in `peers`,
+            // and with overflow on the channel is never full.
+            let _ = self.events.try_broadcast(e);
+        }
+        if any {
+            let list = Arc::new(self.node.peers().cloned().collect());
+            *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = list;
+        }
+    }
+
+    fn carry_out(&mut self, io: &Io, t: Transmit) {
+        match t {
+            Transmit::Datagram { to, data } => io.send(to, &data),
+            Transmit::Connect { link, addr } => {
+                let tx = self.link_tx.clone();
+                let timeout = self.opts.connect_timeout;
+                let task = self.ex.spawn(async move {
+                    let input = match connect(addr, timeout).await {
+                        Ok((stream, local)) => LinkInput::Connected(link, stream, local),
+                        Err(e) => LinkInput::ConnectFailed(link, e),
+                    };
+                    let _ = tx.send(input).await;
+                });
+                self.links.insert(link, LinkEntry::Connecting { _attempt: task });
+            }
+            Transmit::Write { link, data } => match self.links.get(&link) {
+                Some(LinkEntry::Up { tx, .. }) => match tx.try_send(WriteOp::Data(data)) {
+                    Ok(()) => {}
+                    Err(async_channel::TrySendError::Full(_)) => {
+                        tracing::warn!(?link, "write queue full; closing the link");
+                        self.links.remove(&link);
+                        self.overflowed.push(link);
+                    }
+                    // The writer failed; its Closed report is on the way.
+                    Err(async_channel::TrySendError::Closed(_)) => {}
+                },
+                Some(LinkEntry::Connecting { .. }) => {
+                    tracing::debug!(?link, "write before connect; dropped")
+                }
+                None => {}
+            },
+            Transmit::Close { link } => self.close(link),
+        }
+    }
+
+    /// Closes a link: queued writes are flushed by its writer, which then
+    /// shuts the stream down.
+    fn close(&mut self, link: LinkId) {
+        self.closing.retain(|w| !w.is_finished());
+        match self.links.remove(&link) {
+            Some(LinkEntry::Up { tx, reader, writer }) => {
+                drop(reader);
+                if tx.try_send(WriteOp::Close).is_ok() {
+                    self.closing.push(writer);
+                }
+                // Else the queue is full or the writer gone: dropping
+                // `writer` cancels it.
+            }
+            Some(LinkEntry::Connecting { .. }) | None => {}
+        }
+    }
+
+    fn spawn_link(&mut self, link: LinkId, stream: Async<TcpStream>) {
+        let stream = Rc::new(stream);
+        let (tx, rx) = async_channel::bounded(self.opts.write_queue);
+        let reader = self.ex.spawn(read_loop(link, stream.clone(), self.link_tx.clone()));
+        let writer = self.ex.spawn(write_loop(link, stream, rx, self.link_tx.clone()));
+        self.links.insert(link, LinkEntry::Up { tx, reader, writer });
+    }
+
+    fn link_input(&mut self, io: &Io, input: LinkInput) {
+        let now = self.now();
+        match input {
+            LinkInput::Connected(link, stream, local) => {
+                if !matches!(self.links.get(&link), Some(LinkEntry::Connecting { .. })) {
+                    return;
+                }
+                tracing::debug!(?link, %local, "connected");
+                self.spawn_link(link, stream);
+                self.node.link_connected(now, link, local);
+            }
+            LinkInput::ConnectFailed(link, e) => {
+                if !matches!(self.links.get(&link), Some(LinkEntry::Connecting { .. })) {
+                    return;
+                }
+                tracing::debug!(?link, error = %e, "connect failed");
+                self.links.remove(&link);
+                self.node.link_closed(now, link, LinkCloseReason::ConnectFailed);
+            }
+            LinkInput::Data(link, data) => {
+                if !matches!(self.links.get(&link), Some(LinkEntry::Up { .. })) {
+                    return;
+                }
+                self.node.handle_link_data(now, link, data);
+            }
+            LinkInput::Closed(link, reason) => {
+                let Some(entry) = self.links.remove(&link) else { return };
+                tracing::debug!(?link, ?reason, "link closed");
+                if let LinkEntry::Up { reader, writer, tx } = entry {
+                    drop(reader);
+                    // Dropping `tx` lets the writer finish what is queued.
+                    drop(tx);
+                    self.closing.push(writer);
+                }
+                self.node.link_closed(now, link, reason);
+            }
+        }
+        self.drain(io);
+    }
+
+    fn accepted(&mut self, io: &Io, stream: TcpStream, remote: SocketAddr) {
+        if let Err(e) = netcluster_net::prepare_stream(&stream) {
+            tracing::debug!(%remote, error = %e, "accepted stream not configured");
+        }
+        let local = match stream.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(%remote, error = %e, "accepted stream lost");
+                return;
+            }
+        };
+        let stream = match Async::new(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%remote, error = %e, "cannot register an accepted stream");
+                return;
+            }
+        };
+        let link = self.node.link_accepted(self.now(), remote, local);
+        tracing::debug!(?link, %remote, "accepted");
+        self.spawn_link(link, stream);
+        self.drain(io);
+    }
+
+    fn command(&mut self, io: &Io, c: Command) {
+        let now = self.now();
+        // A caller that stopped waiting has dropped its receiver: nothing
+        // to tell it.
+        match c {
+            Command::Join(g, reply) => {
+                let _ = reply.try_send(self.node.join(now, &g));
+            }
+            Command::Leave(g, reply) => {
+                let _ = reply.try_send(self.node.leave(now, &g));
+            }
+            Command::SetState(s, reply) => {
+                let _ = reply.try_send(self.node.set_state(now, s));
+            }
+            Command::SetHeader(k, v, reply) => {
+                let _ = reply.try_send(self.node.set_header(now, &k, v.as_deref()));
+            }
+            Command::AddSeed(addr, reply) => {
+                self.node.add_seed(now, addr);
+                let _ = reply.try_send(Ok(()));
+            }
+            Command::Send(to, semantics, payload, reply) => {
+                let _ = reply.try_send(self.node.send(now, to, semantics, payload));
+            }
+            Command::Shout(group, semantics, payload, reply) => {
+                let _ = reply.try_send(self.node.shout(now, &group, semantics, payload));
+            }
+            // Handled by `poll_inputs` before it gets here.
+            Command::Shutdown => {}
+        }
+        self.drain(io);
+    }
+
+    async fn shutdown(&mut self, io: &Io) {
+        tracing::info!("shutting down");
+        let now = self.now();
+        self.node.shutdown(now);
+        self.drain(io);
+        // Links still open after the node's own closes (none expected).
+        let open: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in open {
+            self.close(link);
+        }
+        let writers = std::mem::take(&mut self.closing);
+        let all = async {
+            for w in writers {
+                w.await;
+            }
+            true
+        };
+        let linger = async {
+            Timer::after(self.opts.shutdown_linger).await;
+            false
+        };
+        if !futures_lite::future::or(all, linger).await {
+            tracing::warn!("some links were not flushed within the shutdown linger");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The node's own sockets (unicast, beacon, listener) registered with the
+//! async-io reactor, and their non-blocking reads and sends.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::task::{Context, Poll};
+
+use async_io::Async;
+use netcluster_core::node::{DatagramSource, DatagramTarget};
+use netcluster_net::socket2::SockRef;
+use netcluster_net::{BeaconTarget, Sockets};
+
+use crate::Error;
+
+/// The sockets, read-only once open.
+pub(crate) struct Io {
+    u4: Option<Async<UdpSocket>>,
+    u6: Option<Async<UdpSocket>>,
+    /// Beacon receivers (they only receive; sends go from the unicast ones).
+    beacons: Vec<Async<UdpSocket>>,
+    listener: Option<Async<TcpListener>>,
+    targets: Vec<BeaconTarget>,
+    needs_aim: bool,
+}
+
+/// What one poll of a UDP socket found.
+pub(crate) enum UdpRead {
+    /// A datagram of this length from this address.
+    Datagram(usize, SocketAddr),
+    /// A receive error, logged and skipped.
+    Skipped,
+}
+
+impl Io {
+    /// Registers every socket of `s` with the reactor.
+    pub(crate) fn new(s: Sockets) -> Result<Io, Error> {
+        let needs_aim = s.needs_aim();
+        let reg = |s: Option<UdpSocket>| s.map(Async::new).transpose().map_err(Error::Runtime);
+        let mut beacons = Vec::new();
+        for b in [s.beacon_v4, s.beacon_v6].into_iter().flatten() {
+            beacons.push(Async::new(b).map_err(Error::Runtime)?);
+        }
+        Ok(Io {
+            u4: reg(s.unicast_v4)?,
+            u6: reg(s.unicast_v6)?,
+            beacons,
+            listener: s.listener.map(Async::new).transpose().map_err(Error::Runtime)?,
+            targets: s.beacon_targets,
+            needs_aim,
+        })
+    }
+
+    /// Every socket that receives datagrams, with its source kind. The
+    /// unicast sockets come first: they carry link frames in datagram mode.
+    pub(crate) fn receivers(&self) -> impl Iterator<Item = (&Async<UdpSocket>, DatagramSource)> {
+        let unicast = [self.u4.as_ref(), self.u6.as_ref()].into_iter().flatten();
+        unicast
+            .map(|s| (s, DatagramSource::Unicast))
+            .chain(self.beacons.iter().map(|s| (s, DatagramSource::Beacon)))
+    }
+
+    /// The listener, in stream link mode.
+    pub(crate) fn listener(&self) -> Option<&Async<TcpListener>> {
+        self.listener.as_ref()
+    }
+
+    fn unicast_for(&self, to: &SocketAddr) -> Option<&Async<UdpSocket>> {
+        if to.is_ipv4() {
+            self.u4.as_ref()
+        } else {
+            self.u6.as_ref()
+        }
+    }
+
+    /// Sends one datagram without waiting: datagrams are best effort and
+    /// the core repeats what matters, so a full socket buffer drops it.
+    pub(crate) fn send(&self, to: DatagramTarget, data: &[u8]) {
+        match to {
+            DatagramTarget::Unicast(addr) => self.send_one(addr, data),
+            DatagramTarget::Beacon => {
+                for t in &self.targets {
+                    if self.needs_aim {
+                        if let Some(s) = self.unicast_for(&t.to) {
+                            if let Err(e) = netcluster_net::aim(SockRef::from(s.get_ref()), t) {
+                                tracing::debug!(error = %e, "beacon not sent");
+                                continue;
+                            }
+                        }
+                    }
+                    self.send_one(t.to, data);
+                }
+            }
+        }
+    }
+
+    fn send_one(&self, to: SocketAddr, data: &[u8]) {
+        let Some(s) = self.unicast_for(&to) else {
+            tracing::debug!(%to, "no socket of this address family; datagram dropped");
+            return;
+        };
+        if let Err(e) = s.get_ref().send_to(data, to) {
+            tracing::debug!(%to, error = %e, "datagram not sent");
+        }
+    }
+}
+
+/// Polls `sock` for one datagram into `buf`. `Pending` registers the waker
+/// with the reactor. Other errors are logged and reported as skipped (the
+/// caller counts them as work): ICMP errors of earlier sends (port
+/// unreachable...) land here on some systems and are not this socket's
+/// failure.
+pub(crate) fn poll_udp(
+    sock: &Async<UdpSocket>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<UdpRead> {
+    loop {
+        match sock.get_ref().recv_from(buf) {
+            Ok((n, from)) => return Poll::Ready(UdpRead::Datagram(n, from)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => match sock.poll_readable(cx) {
+                // Readiness may be stale: try the read again.
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => {
+                    tracing::warn!(error = %e, "socket error");
+                    return Poll::Ready(UdpRead::Skipped);
+                }
+                Poll::Pending => return Poll::Pending,
+            },
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "datagram receive error");
+                return Poll::Ready(UdpRead::Skipped);
+            }
+        }
+    }
+}
+
+/// Polls the listener for one connection. `Pending` registers the waker.
+pub(crate) fn poll_accept(
+    l: &Async<TcpListener>,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<(TcpStream, SocketAddr)>> {
+    loop {
+        match l.get_ref().accept() {
+            Ok(r) => return Poll::Ready(Ok(r)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => match l.poll_readable(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            },
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}

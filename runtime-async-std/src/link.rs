@@ -1,0 +1,132 @@
+//! TCP links: the outgoing connect, and each link's reader and writer tasks.
+
+use std::io::ErrorKind;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::{Async, Timer};
+use bytes::Bytes;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use netcluster_core::node::{LinkCloseReason, LinkId};
+use netcluster_net::socket2::SockRef;
+use netcluster_net::NetError;
+
+/// Bytes read from a TCP link at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Queued writes are coalesced into one system call up to this size.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// What link tasks report to the node's loop.
+pub(crate) enum LinkInput {
+    Connected(LinkId, Async<TcpStream>, SocketAddr),
+    ConnectFailed(LinkId, NetError),
+    Data(LinkId, Bytes),
+    Closed(LinkId, LinkCloseReason),
+}
+
+/// What the node's loop asks of a link's writer.
+pub(crate) enum WriteOp {
+    Data(Bytes),
+    /// Flush what is queued, then shut the stream down.
+    Close,
+}
+
+/// Connects to `addr` within `timeout`; returns the stream and its local
+/// address. `TCP_NODELAY` is set by the socket layer before connecting.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<(Async<TcpStream>, SocketAddr), NetError> {
+    let attempt = async {
+        let err = |source| NetError::Connect { addr, source };
+        let stream = Async::new(netcluster_net::connect_start(addr)?).map_err(err)?;
+        stream.writable().await.map_err(err)?;
+        let local = netcluster_net::connect_finish(SockRef::from(stream.get_ref()), addr)?;
+        Ok((stream, local))
+    };
+    let expired = async {
+        Timer::after(timeout).await;
+        Err(NetError::Connect { addr, source: ErrorKind::TimedOut.into() })
+    };
+    futures_lite::future::or(attempt, expired).await
+}
+
+/// Reads the link until EOF or an error, handing each chunk to the loop.
+pub(crate) async fn read_loop(
+    link: LinkId,
+    stream: Rc<Async<TcpStream>>,
+    tx: async_channel::Sender<LinkInput>,
+) {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match (&*stream).read(&mut buf).await {
+            Ok(0) => {
+                let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Remote)).await;
+                return;
+            }
+            Ok(n) => {
+                // A bounded channel: a slow node loop slows the reading,
+                // and TCP flow control slows the sender.
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                if tx.send(LinkInput::Data(link, data)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!(?link, error = %e, "link read failed");
+                let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Error)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Writes what the loop queues, in order, until told to close or the queue
+/// is dropped; then shuts the write side down so the peer sees EOF after
+/// the last byte.
+pub(crate) async fn write_loop(
+    link: LinkId,
+    stream: Rc<Async<TcpStream>>,
+    rx: async_channel::Receiver<WriteOp>,
+    tx: async_channel::Sender<LinkInput>,
+) {
+    let mut batch: Vec<u8> = Vec::new();
+    let mut closing = false;
+    while !closing {
+        let first = match rx.recv().await {
+            Ok(WriteOp::Data(d)) => d,
+            Ok(WriteOp::Close) | Err(_) => break,
+        };
+        // Whatever else is queued goes out in the same system call: small
+        // frames with TCP_NODELAY would otherwise cost a segment each.
+        let mut data = first;
+        while data.len() + batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(WriteOp::Data(more)) => {
+                    if batch.is_empty() {
+                        batch.extend_from_slice(&data);
+                    }
+                    batch.extend_from_slice(&more);
+                    data = Bytes::new();
+                }
+                Ok(WriteOp::Close) => {
+                    closing = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let out: &[u8] = if batch.is_empty() { &data } else { &batch };
+        if let Err(e) = (&*stream).write_all(out).await {
+            tracing::debug!(?link, error = %e, "link write failed");
+            let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Error)).await;
+            return;
+        }
+        batch.clear();
+    }
+    if let Err(e) = stream.get_ref().shutdown(Shutdown::Write) {
+        tracing::debug!(?link, error = %e, "link shutdown failed");
+    }
+}
