@@ -1,11 +1,119 @@
 //! # netcluster-mio
 //!
-//! The netcluster driver on mio: binds the sans-IO node of
-//! `netcluster-core` to real sockets.
+//! The blocking netcluster driver on [mio]: binds the sans-IO [`Node`] of
+//! `netcluster-core` to real sockets (opened by `netcluster-net`), with no
+//! async runtime.
 //!
-//! Status: not implemented yet; this crate only reserves its place in the
-//! workspace (see the project's open issues).
+//! ```no_run
+//! use netcluster_mio::{Builder, Event, Semantics};
+//!
+//! let handle = Builder::new("demo", "node-a").group("workers").start()?;
+//! for event in handle.events() {
+//!     if let Event::PeerUp(peer) = event {
+//!         handle.send(peer.id, Semantics::Reliable, &b"hello"[..])?;
+//!         break;
+//!     }
+//! }
+//! handle.shutdown();
+//! # Ok::<(), netcluster_mio::Error>(())
+//! ```
+//!
+//! # Two ways to run a node
+//!
+//! - **On its own thread**: [`Builder::start`] spawns one thread that owns
+//!   the node, its sockets and a [`mio::Poll`], and returns a cloneable
+//!   [`Handle`]. Every `Handle` method blocks the calling thread until the
+//!   node's thread has carried it out: commands travel over a bounded
+//!   channel and wake the poll through a [`mio::Waker`]. Events reach any
+//!   number of independent [`Events`] subscribers (a blocking iterator,
+//!   with [`Events::recv_timeout`] and [`Events::try_recv`]), or a callback
+//!   ([`Handle::on_event`]) run on a thread of its own. Dropping every
+//!   handle shuts the node down as [`Handle::shutdown`] does.
+//! - **In the caller's own poll**: [`Builder::build`] returns a [`MioNode`]
+//!   registered in the caller's [`mio::Registry`] under a range of tokens.
+//!   The caller hands it the events of those tokens
+//!   ([`MioNode::handle_event`]), calls [`MioNode::handle_deadline`] when
+//!   [`MioNode::poll_timeout`] has passed, and drains
+//!   [`MioNode::poll_event`]. `Builder::start` is this same type on a
+//!   thread of its own: there is one implementation.
+//!
+//! # The loop
+//!
+//! Both follow the node's calling rule (see `netcluster_core::node`): one
+//! input, then every output drained (transmits carried out in order, events
+//! queued), then the one deadline re-read from [`Node::poll_timeout`]. A
+//! wake-up is never trusted: the deadline is compared with the clock before
+//! the node's timers run. Sources are edge-triggered; each is read at most
+//! a bounded number of times per wake-up (64 datagrams, accepts or link
+//! reads) so that no source starves the others, and a source cut short is
+//! resumed at once on the next turn (a zero poll timeout while such work is
+//! pending). Otherwise the poll timeout is the time to the deadline rounded
+//! **up** to a whole millisecond, at least 1 ms: a deadline less than a
+//! millisecond away never turns into a busy loop of zero-timeout polls.
+//!
+//! Links are non-blocking TCP streams (`TCP_NODELAY`, connected with a
+//! timeout) with a bounded write queue each: a link whose queue overflows
+//! is closed, and its peer stays reachable through other routes while the
+//! overlay repairs itself. A closed link is flushed first (bounded by the
+//! [shutdown linger](Builder::shutdown_linger)). In
+//! [`LinkMode::Datagram`] link frames travel on the unicast UDP socket.
+//!
+//! # Not yet
+//!
+//! Streams between peers (`open_stream` with `std::io::Read` / `Write`) are
+//! not provided yet: the core has no stream API so far.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod builder;
+mod events;
+mod handle;
+mod io;
+mod link;
+mod mio_node;
+
+pub use bytes::Bytes;
+pub use mio;
 pub use netcluster_core as core;
+pub use netcluster_core::node::{
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+};
+pub use netcluster_core::wire::link::Semantics;
+pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
+pub use netcluster_net as net;
+pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
+
+pub use builder::Builder;
+pub use events::Events;
+pub use handle::Handle;
+pub use mio_node::{MioNode, MIN_TOKENS};
+
+/// Errors of the driver.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket could not be opened or configured.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// mio refused a socket, the poll or the waker.
+    #[error("cannot register with mio: {0}")]
+    Poll(#[source] std::io::Error),
+    /// The node's thread could not be spawned.
+    #[error("cannot spawn the node's thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The token range given to [`Builder::build`] is too small.
+    #[error("the token range holds {len} tokens; at least {MIN_TOKENS} are needed")]
+    Tokens {
+        /// How many tokens the range held.
+        len: usize,
+    },
+    /// The node refused the command.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The node refused a message (unreachable, window full, too large...).
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The node has stopped (after [`Handle::shutdown`]).
+    #[error("the node has stopped")]
+    Stopped,
+}

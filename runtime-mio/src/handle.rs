@@ -1,0 +1,384 @@
+//! [`Builder::start`]: a [`MioNode`] on a thread of its own, driven through
+//! a cloneable, blocking [`Handle`].
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mio::{Poll, Token, Waker};
+use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError};
+use netcluster_core::wire::link::Semantics;
+use netcluster_core::{NodeId, NodeState};
+
+use crate::events::{lock, Events, Hub};
+use crate::{Builder, Error, MioNode};
+
+/// The waker's token; the node takes the rest.
+const WAKER: Token = Token(0);
+/// The node's tokens: as many links as anyone will open.
+const NODE_TOKENS: Range<usize> = 1..(1 << 24);
+/// Commands carried out per wake-up, so a flood of commands does not starve
+/// the sockets.
+const COMMANDS_PER_WAKE: usize = 64;
+/// Commands queued before callers block.
+const COMMAND_QUEUE: usize = 64;
+
+type Reply<T> = SyncSender<T>;
+
+/// A command for the node's thread. Private, so new commands are additive.
+enum Command {
+    Join(String, Reply<Result<(), CommandError>>),
+    Leave(String, Reply<Result<(), CommandError>>),
+    SetState(NodeState, Reply<Result<(), CommandError>>),
+    SetHeader(String, Option<String>, Reply<Result<(), CommandError>>),
+    AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
+    Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    Shutdown(Reply<()>),
+}
+
+/// Set once the node's thread has finished.
+#[derive(Default)]
+struct Done {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Done {
+    fn set(&self) {
+        *lock(&self.done) = true;
+        self.cv.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        *lock(&self.done)
+    }
+
+    fn wait(&self) {
+        let mut d = lock(&self.done);
+        while !*d {
+            d = self.cv.wait(d).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct Shared {
+    /// `None` only while dropping, so the thread sees every handle gone.
+    cmd: Option<SyncSender<Command>>,
+    waker: Arc<Waker>,
+    hub: Arc<Hub>,
+    peers: Arc<Mutex<Vec<PeerInfo>>>,
+    done: Arc<Done>,
+    id: NodeId,
+    link_addr: SocketAddr,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        drop(self.cmd.take());
+        // The thread notices the closed channel once woken.
+        let _ = self.waker.wake();
+    }
+}
+
+pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
+    let poll = Poll::new().map_err(Error::Poll)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(Error::Poll)?);
+    let capacity = b.opts.event_capacity;
+    let name = b.config.name.clone();
+    let mut node = MioNode::new(b, poll.registry(), NODE_TOKENS)?;
+    node.unbounded_events();
+    let (id, link_addr) = (node.id(), node.link_addr());
+    let (cmd_tx, cmd_rx) = sync_channel(COMMAND_QUEUE);
+    let hub = Arc::new(Hub::new(capacity));
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(Done::default());
+    let finish = Finish { hub: Arc::clone(&hub), done: Arc::clone(&done) };
+    let publish = Publish { hub: Arc::clone(&hub), peers: Arc::clone(&peers) };
+    // The thread keeps the waker open: closing it would withdraw a wake-up
+    // not yet collected (the last handle's, on drop).
+    let thread_waker = Arc::clone(&waker);
+    std::thread::Builder::new()
+        .name(format!("netcluster {name}"))
+        .spawn(move || {
+            let _finish = finish;
+            let _waker = thread_waker;
+            run(poll, node, cmd_rx, publish);
+        })
+        .map_err(Error::Thread)?;
+    Ok(Handle {
+        shared: Arc::new(Shared { cmd: Some(cmd_tx), waker, hub, peers, done, id, link_addr }),
+    })
+}
+
+/// Ends the subscribers and releases waiters when the thread ends, even by
+/// a panic.
+struct Finish {
+    hub: Arc<Hub>,
+    done: Arc<Done>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.hub.close();
+        self.done.set();
+        tracing::info!("node stopped");
+    }
+}
+
+struct Publish {
+    hub: Arc<Hub>,
+    peers: Arc<Mutex<Vec<PeerInfo>>>,
+}
+
+impl Publish {
+    /// Hands the node's events to the subscribers and refreshes the peer
+    /// list they describe.
+    fn events(&self, node: &mut MioNode) {
+        let mut any = false;
+        while let Some(e) = node.poll_event() {
+            self.hub.publish(&e);
+            any = true;
+        }
+        if any {
+            *lock(&self.peers) = node.peers().cloned().collect();
+        }
+    }
+}
+
+fn run(mut poll: Poll, mut node: MioNode, rx: Receiver<Command>, publish: Publish) {
+    let mut events = mio::Events::with_capacity(256);
+    let mut waiting: Vec<Reply<()>> = Vec::new();
+    let mut backlog = false;
+    let mut handles_gone = false;
+    loop {
+        node.handle_deadline();
+        publish.events(&mut node);
+        if node.is_stopped() {
+            break;
+        }
+        let timeout = if backlog { Some(Duration::ZERO) } else { node.poll_timeout() };
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            tracing::error!(error = %e, "poll failed; the node stops");
+            break;
+        }
+        let mut woken = backlog;
+        for event in events.iter() {
+            if event.token() == WAKER {
+                woken = true;
+            } else {
+                node.handle_event(event);
+                publish.events(&mut node);
+            }
+        }
+        if !woken || handles_gone {
+            continue;
+        }
+        backlog = true;
+        for _ in 0..COMMANDS_PER_WAKE {
+            match rx.try_recv() {
+                Ok(Command::Shutdown(reply)) => {
+                    node.shutdown();
+                    waiting.push(reply);
+                }
+                Ok(c) => command(&mut node, c),
+                Err(TryRecvError::Empty) => {
+                    backlog = false;
+                    break;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    tracing::debug!("every handle dropped");
+                    node.shutdown();
+                    handles_gone = true;
+                    backlog = false;
+                    break;
+                }
+            }
+            publish.events(&mut node);
+        }
+    }
+    // Sockets close before anyone is told the node has stopped.
+    drop(node);
+    drop(waiting);
+}
+
+fn command(node: &mut MioNode, c: Command) {
+    // A caller that gave up waiting is no error.
+    match c {
+        Command::Join(g, reply) => drop(reply.send(node.join(&g))),
+        Command::Leave(g, reply) => drop(reply.send(node.leave(&g))),
+        Command::SetState(s, reply) => drop(reply.send(node.set_state(s))),
+        Command::SetHeader(k, v, reply) => drop(reply.send(node.set_header(&k, v.as_deref()))),
+        Command::AddSeed(addr, reply) => {
+            node.add_seed(addr);
+            drop(reply.send(Ok(())));
+        }
+        Command::Send(to, s, payload, reply) => drop(reply.send(node.send(to, s, payload))),
+        Command::Shout(g, s, payload, reply) => drop(reply.send(node.shout(&g, s, payload))),
+        Command::Ping(to, reply) => drop(reply.send(node.ping(to))),
+        Command::Shutdown(_) => {}
+    }
+}
+
+/// A handle to a node running on its own thread. Cheap to clone; every
+/// clone drives the same node, from any thread. Every method blocks until
+/// the node's thread has carried it out. When the last handle is dropped,
+/// the node shuts down.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("id", &self.shared.id)
+            .field("link_addr", &self.shared.link_addr)
+            .finish()
+    }
+}
+
+impl Handle {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.shared.id
+    }
+
+    /// The local address of the link port (TCP listener or datagram
+    /// socket), with the port actually bound: what to give other nodes as a
+    /// seed.
+    pub fn link_addr(&self) -> SocketAddr {
+        self.shared.link_addr
+    }
+
+    /// Every reachable peer, in id order, as of the latest event.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        lock(&self.shared.peers).clone()
+    }
+
+    /// Whether the node's thread still runs.
+    pub fn is_running(&self) -> bool {
+        !self.shared.done.is_set()
+    }
+
+    /// The node's events from now on, as a blocking iterator (earlier ones
+    /// are not replayed: read [`peers`](Self::peers) for the current
+    /// state). Each call makes an independent subscriber.
+    pub fn events(&self) -> Events {
+        self.shared.hub.subscribe()
+    }
+
+    /// Calls `f` with every event from now on, on a thread of its own (so
+    /// `f` may call this handle), until the node stops. The thread keeps
+    /// no handle: a handle moved into `f` keeps the node running until the
+    /// node is shut down explicitly.
+    pub fn on_event(
+        &self,
+        mut f: impl FnMut(Event) + Send + 'static,
+    ) -> Result<JoinHandle<()>, Error> {
+        let events = self.events();
+        std::thread::Builder::new()
+            .name("netcluster events".into())
+            .spawn(move || events.for_each(&mut f))
+            .map_err(Error::Thread)
+    }
+
+    fn call<T, E: Into<Error>>(
+        &self,
+        make: impl FnOnce(Reply<Result<T, E>>) -> Command,
+    ) -> Result<T, Error> {
+        let cmd = self.shared.cmd.as_ref().ok_or(Error::Stopped)?;
+        let (tx, rx) = sync_channel(1);
+        cmd.send(make(tx)).map_err(|_| Error::Stopped)?;
+        self.shared.waker.wake().map_err(Error::Poll)?;
+        rx.recv().map_err(|_| Error::Stopped)?.map_err(Into::into)
+    }
+
+    /// Sends `payload` to the node `to` with the given semantics. Reliable
+    /// and Sequenced messages are reported later as `Event::Delivered` or
+    /// `Event::SendFailed` with the returned id; a full window is refused
+    /// with `SendError::WouldBlock` until `Event::Writable`.
+    pub fn send(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let payload = payload.into();
+        self.call(|tx| Command::Send(to, semantics, payload, tx))
+    }
+
+    /// Sends `payload` to every reachable member of `group` (`""`: every
+    /// node).
+    pub fn shout(
+        &self,
+        group: impl Into<String>,
+        semantics: Semantics,
+        payload: impl Into<Bytes>,
+    ) -> Result<MessageId, Error> {
+        let (group, payload) = (group.into(), payload.into());
+        self.call(|tx| Command::Shout(group, semantics, payload, tx))
+    }
+
+    /// Measures the round trip to `to` through the mesh: an `Event::Pong`
+    /// with the returned id reports it. Nothing is reported if the ping or
+    /// its answer is lost: wait as long as suits the caller.
+    pub fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
+        self.call(|tx| Command::Ping(to, tx))
+    }
+
+    /// Joins `group`.
+    pub fn join(&self, group: impl Into<String>) -> Result<(), Error> {
+        let g = group.into();
+        self.call(|tx| Command::Join(g, tx))
+    }
+
+    /// Leaves `group`.
+    pub fn leave(&self, group: impl Into<String>) -> Result<(), Error> {
+        let g = group.into();
+        self.call(|tx| Command::Leave(g, tx))
+    }
+
+    /// Sets the announced state (use [`shutdown`](Self::shutdown) to leave).
+    pub fn set_state(&self, state: NodeState) -> Result<(), Error> {
+        self.call(|tx| Command::SetState(state, tx))
+    }
+
+    /// Sets (or with `None`, removes) one announced attribute.
+    pub fn set_header(
+        &self,
+        key: impl Into<String>,
+        value: Option<impl Into<String>>,
+    ) -> Result<(), Error> {
+        let (k, v) = (key.into(), value.map(Into::into));
+        self.call(|tx| Command::SetHeader(k, v, tx))
+    }
+
+    /// Adds a static seed.
+    pub fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
+        self.call(|tx| Command::AddSeed(addr, tx))
+    }
+
+    /// Leaves the mesh cleanly and stops the node: the EXIT beacon and a
+    /// GOODBYE on every link are written (waiting up to the
+    /// [shutdown linger](Builder::shutdown_linger)), then the thread ends.
+    /// Returns once it has; calling it again, or on a stopped node, returns
+    /// at once.
+    pub fn shutdown(&self) {
+        if let Some(cmd) = self.shared.cmd.as_ref() {
+            let (tx, rx) = sync_channel(1);
+            if cmd.send(Command::Shutdown(tx)).is_ok() && self.shared.waker.wake().is_ok() {
+                let _ = rx.recv();
+            }
+        }
+        self.shared.done.wait();
+    }
+}
