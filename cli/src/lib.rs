@@ -1,7 +1,21 @@
 //! The pieces of the `netcluster` command, as a library so that its tests
 //! and other programs can use them.
+//!
+//! - [`agent`]: `netcluster agent`, a node serving the [`admin`] socket;
+//! - [`commands`]: the client commands (`members`, `send`, `watch`...);
+//! - [`output`]: their text and JSON formats;
+//! - [`demo`]: `netcluster demo`;
+//! - [`tracker`] and [`dns`]: the rendezvous server and client, DNS SRV
+//!   seeds.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
+pub mod agent;
+pub mod args;
+pub mod commands;
+pub mod config;
+pub mod demo;
 pub mod dns;
+pub mod output;
 pub mod tracker;

@@ -1,4 +1,110 @@
-//! The `netcluster` command.
-fn main() {
-    println!("netcluster {}", env!("CARGO_PKG_VERSION"));
+//! The `netcluster` command. Exit status: 0 success, 1 failure (one line
+//! on stderr says why), 2 bad command line.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use netcluster_cli::args::{Cli, Command};
+use netcluster_cli::{agent, commands, config, demo, tracker};
+
+fn init_logs(filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| format!("bad --log-level `{filter}`: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
+/// The log filter: the flag, else `RUST_LOG`, else `default`.
+fn log_filter(flag: Option<&str>, default: &str) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("netcluster: error: {msg}");
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+            {
+                e.exit();
+            }
+            // clap's message starts with one "error: ..." line; the usage
+            // and tips after it would bury it.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("netcluster: error: {first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    rt.block_on(run(cli.command))
+}
+
+async fn run(cmd: Command) -> ExitCode {
+    let r: Result<(), String> = match cmd {
+        Command::Agent(a) => {
+            let settings = match config::Settings::load(&a) {
+                Ok(s) => s,
+                Err(e @ config::ConfigError::Missing(_)) => {
+                    eprintln!("netcluster: error: {e} (see --help)");
+                    return ExitCode::from(2);
+                }
+                Err(e) => return fail(e),
+            };
+            if let Err(e) = init_logs(&log_filter(settings.log_level.as_deref(), "info")) {
+                return fail(e);
+            }
+            agent::run(settings).await.map_err(|e| e.to_string())
+        }
+        Command::Tracker(t) => {
+            if let Err(e) = init_logs(&log_filter(t.log_level.as_deref(), "info")) {
+                return fail(e);
+            }
+            run_tracker(t.listen).await
+        }
+        Command::Demo(d) => {
+            // Only warnings: the demo's own display tells the story.
+            if let Err(e) = init_logs(&log_filter(None, "warn")) {
+                return fail(e);
+            }
+            demo::run(d.plain).await.map_err(|e| e.to_string())
+        }
+        Command::Members(a) => commands::members(a).await.map_err(|e| e.to_string()),
+        Command::Groups(a) => commands::groups(a).await.map_err(|e| e.to_string()),
+        Command::Routes(a) => commands::routes(a).await.map_err(|e| e.to_string()),
+        Command::Stats(a) => commands::stats(a).await.map_err(|e| e.to_string()),
+        Command::Send(a) => commands::send(a).await.map_err(|e| e.to_string()),
+        Command::Shout(a) => commands::shout(a).await.map_err(|e| e.to_string()),
+        Command::Join(a) => commands::join(a).await.map_err(|e| e.to_string()),
+        Command::Leave(a) => commands::leave(a).await.map_err(|e| e.to_string()),
+        Command::Watch(a) => commands::watch(a).await.map_err(|e| e.to_string()),
+        Command::Ping(a) => commands::ping(a).await.map_err(|e| e.to_string()),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+async fn run_tracker(listen: std::net::SocketAddr) -> Result<(), String> {
+    let server = tracker::TrackerServer::bind(listen, tracker::TrackerConfig::default())
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(addr = %server.local_addr(), "tracker listening");
+    tokio::select! {
+        r = server.run() => r.map_err(|e| format!("tracker failed: {e}")),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }

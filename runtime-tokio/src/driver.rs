@@ -83,9 +83,10 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
         peers: peers_tx,
         opts,
     };
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
+        // Marks the node stopped however the task ends, aborted included.
+        let _done = DoneOnDrop(done_tx);
         run(state, io, cmd_rx, link_rx).await;
-        let _ = done_tx.send(true);
     });
     Ok(Handle {
         shared: Arc::new(Shared {
@@ -95,8 +96,17 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
             done: done_rx,
             id,
             link_addr,
+            task: task.abort_handle(),
         }),
     })
+}
+
+struct DoneOnDrop(watch::Sender<bool>);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// The sockets, read-only once open.
@@ -510,6 +520,13 @@ impl State {
             }
             Command::Shout(group, semantics, payload, reply) => {
                 let _ = reply.send(self.node.shout(now, &group, semantics, payload));
+            }
+            Command::Ping(to, reply) => {
+                let _ = reply.send(self.node.ping(now, to));
+            }
+            Command::Query(f) => {
+                f(&self.node);
+                return;
             }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }

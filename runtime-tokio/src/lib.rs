@@ -274,6 +274,8 @@ pub(crate) enum Command {
     AddSeed(SocketAddr, oneshot::Sender<Result<(), CommandError>>),
     Send(NodeId, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
+    Query(Box<dyn FnOnce(&Node) + Send>),
+    Ping(NodeId, oneshot::Sender<Result<MessageId, SendError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -284,6 +286,7 @@ pub(crate) struct Shared {
     pub(crate) done: watch::Receiver<bool>,
     pub(crate) id: NodeId,
     pub(crate) link_addr: SocketAddr,
+    pub(crate) task: tokio::task::AbortHandle,
 }
 
 /// A handle to a running node. Cheap to clone; every clone drives the same
@@ -366,6 +369,15 @@ impl Handle {
         self.call(|tx| Command::Shout(group, semantics, payload, tx)).await
     }
 
+    /// Measures the round trip to `to` through the mesh: an `Event::Pong`
+    /// with the returned id reports it (subscribe with
+    /// [`events`](Self::events) before calling, so as not to miss it).
+    /// Nothing is reported if the ping or its answer is lost: wait with a
+    /// timeout of your own.
+    pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
+        self.call(|tx| Command::Ping(to, tx)).await
+    }
+
     /// Joins `group`.
     pub async fn join(&self, group: impl Into<String>) -> Result<(), Error> {
         let g = group.into();
@@ -396,6 +408,39 @@ impl Handle {
     /// Adds a static seed.
     pub async fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
         self.call(|tx| Command::AddSeed(addr, tx)).await
+    }
+
+    /// Runs `f` on the node's task with the node as it is between two
+    /// inputs, and returns its result: a consistent view of anything the
+    /// node exposes (peers, routes, counters, groups). `f` blocks the node
+    /// while it runs, so keep it short.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: netcluster_tokio::Handle) -> Result<(), netcluster_tokio::Error> {
+    /// let sent = handle.query(|node| node.stats().datagrams_sent).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> R + Send + 'static,
+    ) -> Result<R, Error> {
+        let (tx, rx) = oneshot::channel();
+        let run = Box::new(move |node: &Node| {
+            let _ = tx.send(f(node));
+        });
+        self.shared.cmd.send(Command::Query(run)).await.map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Stops the node's task at once, as a crash would: no EXIT beacon, no
+    /// GOODBYE, nothing flushed. Its sockets close as the task's resources
+    /// are dropped, and peers find out by themselves (a link that drops
+    /// without a GOODBYE, keepalives that stop), reporting the node down as
+    /// timed out. Meant for demonstrations and tests of failure detection;
+    /// use [`shutdown`](Self::shutdown) to leave.
+    pub fn abort(&self) {
+        tracing::info!(id = %self.shared.id.as_uuid(), "node aborted");
+        self.shared.task.abort();
     }
 
     /// Leaves the mesh cleanly and stops the node: the EXIT beacon and a

@@ -1,0 +1,248 @@
+//! The agent's settings: the TOML config file merged under the flags.
+//!
+//! ```toml
+//! cluster = "prod"
+//! name = "web-1"
+//! groups = ["web"]
+//! headers = { role = "frontend" }
+//! seeds = ["10.0.0.5:7400"]
+//! tracker = "tracker.example.test:7401"
+//! dns_srv = "_netcluster._tcp.example.test"
+//! dns_server = "10.0.0.53:53"
+//! beacon = "multicast"          # or "broadcast", "off"
+//! interfaces = ["eth0"]
+//! bind = "0.0.0.0:7400"
+//! advertise = "203.0.113.7:7400"
+//! admin = "/run/netcluster/web-1.sock"
+//! log_level = "info"
+//!
+//! [admin_limits]
+//! max_clients = 64              # clients connected at once
+//! max_pending = 32              # requests in flight per client
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::admin::server::AdminLimits;
+use crate::args::{AgentArgs, Beacon};
+
+/// The config file. Unknown keys are an error, so a typo is not silently
+/// ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `--cluster`.
+    pub cluster: Option<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--group`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// `--header`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `--seed`.
+    #[serde(default)]
+    pub seeds: Vec<String>,
+    /// `--tracker`.
+    pub tracker: Option<String>,
+    /// `--dns-srv`.
+    pub dns_srv: Option<String>,
+    /// `--dns-server`.
+    pub dns_server: Option<SocketAddr>,
+    /// `--beacon`.
+    pub beacon: Option<Beacon>,
+    /// `--interface`.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// `--bind`.
+    pub bind: Option<SocketAddr>,
+    /// `--advertise`.
+    pub advertise: Option<SocketAddr>,
+    /// `--admin`.
+    pub admin: Option<PathBuf>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+    /// Bounds on admin clients.
+    #[serde(default)]
+    pub admin_limits: FileAdminLimits,
+}
+
+/// `[admin_limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAdminLimits {
+    /// Clients connected at once.
+    pub max_clients: Option<usize>,
+    /// Requests in flight per client.
+    pub max_pending: Option<usize>,
+}
+
+/// Why the settings are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("bad config file {}: {}", path.display(), first_line(.message))]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required setting is missing from both.
+    #[error("missing --{0} (or `{0}` in the config file)")]
+    Missing(&'static str),
+}
+
+fn first_line(s: &str) -> String {
+    // toml's messages draw the offending line over several lines.
+    s.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ").replace("  ", " ")
+}
+
+/// The agent's settings after merging.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The cluster.
+    pub cluster: String,
+    /// The node's name.
+    pub name: String,
+    /// Groups joined at start.
+    pub groups: Vec<String>,
+    /// Announced attributes.
+    pub headers: Vec<(String, String)>,
+    /// Seeds, as given (HOST:PORT).
+    pub seeds: Vec<String>,
+    /// Tracker, HOST:PORT.
+    pub tracker: Option<String>,
+    /// DNS SRV name.
+    pub dns_srv: Option<String>,
+    /// DNS server.
+    pub dns_server: Option<SocketAddr>,
+    /// Beacon mode.
+    pub beacon: Beacon,
+    /// Beacon interfaces.
+    pub interfaces: Vec<String>,
+    /// Link listener.
+    pub bind: SocketAddr,
+    /// Advertised link address.
+    pub advertise: Option<SocketAddr>,
+    /// Admin socket.
+    pub admin: PathBuf,
+    /// Log filter, if given (else `RUST_LOG`, else `info`).
+    pub log_level: Option<String>,
+    /// Admin client bounds.
+    pub admin_limits: AdminLimits,
+}
+
+impl Settings {
+    /// Reads `--config` if given and merges the flags over it.
+    pub fn load(args: &AgentArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        Settings::merge(args.clone(), file)
+    }
+
+    /// Flags over file: a flag given wins, a list given replaces the file's.
+    pub fn merge(a: AgentArgs, f: FileConfig) -> Result<Settings, ConfigError> {
+        let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        let cluster = a.cluster.or(f.cluster).ok_or(ConfigError::Missing("cluster"))?;
+        let name = a.name.or(f.name).ok_or(ConfigError::Missing("name"))?;
+        let headers =
+            if a.headers.is_empty() { f.headers.into_iter().collect() } else { a.headers };
+        let admin = a
+            .admin
+            .or(f.admin)
+            .unwrap_or_else(|| crate::admin::default_socket_path(&cluster, &name));
+        let mut admin_limits = AdminLimits::default();
+        if let Some(n) = f.admin_limits.max_clients {
+            admin_limits.max_clients = n.max(1);
+        }
+        if let Some(n) = f.admin_limits.max_pending {
+            admin_limits.max_pending = n.max(1);
+        }
+        Ok(Settings {
+            groups: list(a.groups, f.groups),
+            headers,
+            seeds: list(a.seeds, f.seeds),
+            tracker: a.tracker.or(f.tracker),
+            dns_srv: a.dns_srv.or(f.dns_srv),
+            dns_server: a.dns_server.or(f.dns_server),
+            beacon: a.beacon.or(f.beacon).unwrap_or(Beacon::Multicast),
+            interfaces: list(a.interfaces, f.interfaces),
+            bind: a.bind.or(f.bind).unwrap_or_else(|| "0.0.0.0:7400".parse().expect("literal")),
+            advertise: a.advertise.or(f.advertise),
+            admin,
+            log_level: a.log_level.or(f.log_level),
+            admin_limits,
+            cluster,
+            name,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_and_lists_replace() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            cluster = "c-file"
+            name = "n-file"
+            groups = ["a", "b"]
+            seeds = ["127.0.0.1:1"]
+            beacon = "off"
+            headers = { role = "db" }
+            [admin_limits]
+            max_clients = 3
+            "#,
+        )
+        .unwrap();
+        let args = AgentArgs {
+            name: Some("n-flag".into()),
+            groups: vec!["x".into()],
+            ..AgentArgs::default()
+        };
+        let s = Settings::merge(args, file).unwrap();
+        assert_eq!(s.cluster, "c-file");
+        assert_eq!(s.name, "n-flag");
+        assert_eq!(s.groups, ["x"]);
+        assert_eq!(s.seeds, ["127.0.0.1:1"]);
+        assert_eq!(s.beacon, Beacon::Off);
+        assert_eq!(s.headers, [("role".to_string(), "db".to_string())]);
+        assert_eq!(s.admin_limits.max_clients, 3);
+        assert!(s.admin.ends_with("c-file-n-flag.sock"));
+    }
+
+    #[test]
+    fn unknown_key_and_missing_name_are_errors() {
+        assert!(toml::from_str::<FileConfig>("clustr = \"x\"").is_err());
+        let args = AgentArgs { cluster: Some("c".into()), ..AgentArgs::default() };
+        assert!(matches!(
+            Settings::merge(args, FileConfig::default()),
+            Err(ConfigError::Missing("name"))
+        ));
+    }
+}

@@ -1,0 +1,285 @@
+//! How the client commands print: aligned text for people, JSON for
+//! scripts (field names are part of the interface).
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use netcluster_core::wire::admin::{AdminEvent, Counter, GroupRecord, MemberRecord, RouteRecord};
+use netcluster_tokio::NodeId;
+use serde_json::{json, Map, Value};
+
+/// Node names by id, for showing ids as names.
+#[derive(Debug, Default, Clone)]
+pub struct Names(HashMap<NodeId, String>);
+
+impl Names {
+    /// Names from a MEMBERS listing.
+    pub fn from_members(members: &[MemberRecord]) -> Names {
+        Names(members.iter().map(|m| (m.node_id, m.name.to_string())).collect())
+    }
+
+    /// Learns (or updates) one name.
+    pub fn learn(&mut self, id: NodeId, name: &str) {
+        self.0.insert(id, name.to_string());
+    }
+
+    /// The name of `id`, if known.
+    pub fn get(&self, id: &NodeId) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+
+    /// The name of `id`, else its id.
+    pub fn show(&self, id: &NodeId) -> String {
+        self.get(id).map_or_else(|| id.to_string(), str::to_string)
+    }
+}
+
+/// A member as JSON: `id`, `name`, `state`, `addr`, `groups`, `headers`,
+/// `hops`, `incarnation`.
+pub fn member_json(m: &MemberRecord) -> Value {
+    let headers: Map<String, Value> =
+        m.headers.iter().map(|(k, v)| (k.to_string(), Value::from(v.to_string()))).collect();
+    json!({
+        "id": m.node_id.to_string(),
+        "name": m.name.to_string(),
+        "state": m.state.as_str(),
+        "addr": m.link_addr.to_string(),
+        "groups": m.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+        "headers": headers,
+        "hops": m.hops,
+        "incarnation": m.incarnation,
+    })
+}
+
+/// `members` as text.
+pub fn members_text(members: &[MemberRecord]) -> String {
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let headers: Vec<String> = m.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            vec![
+                m.name.to_string(),
+                m.node_id.to_string(),
+                m.state.as_str().to_string(),
+                m.link_addr.to_string(),
+                m.hops.to_string(),
+                m.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","),
+                headers.join(","),
+            ]
+        })
+        .collect();
+    table(&["NAME", "ID", "STATE", "ADDR", "HOPS", "GROUPS", "HEADERS"], &rows)
+}
+
+/// A group as JSON: `name`, `members` (ids), `member_names`.
+pub fn group_json(g: &GroupRecord, names: &Names) -> Value {
+    let ids: Vec<NodeId> = g.members.iter().collect();
+    json!({
+        "name": g.name.to_string(),
+        "members": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "member_names": ids.iter().map(|i| names.get(i)).collect::<Vec<_>>(),
+    })
+}
+
+/// `groups` as text.
+pub fn groups_text(groups: &[GroupRecord], names: &Names) -> String {
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| {
+            let members: Vec<String> = g.members.iter().map(|i| names.show(&i)).collect();
+            vec![g.name.to_string(), members.len().to_string(), members.join(",")]
+        })
+        .collect();
+    table(&["GROUP", "SIZE", "MEMBERS"], &rows)
+}
+
+/// A route as JSON: `destination`, `destination_name`, `next_hop`,
+/// `next_hop_name`, `cost`, `hops`, `path` (ids after the agent).
+pub fn route_json(r: &RouteRecord, names: &Names) -> Value {
+    json!({
+        "destination": r.destination.to_string(),
+        "destination_name": names.get(&r.destination),
+        "next_hop": r.next_hop.to_string(),
+        "next_hop_name": names.get(&r.next_hop),
+        "cost": r.cost,
+        "hops": r.hops(),
+        "path": r.path.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+    })
+}
+
+/// `routes` as text.
+pub fn routes_text(routes: &[RouteRecord], names: &Names) -> String {
+    let rows: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            let path: Vec<String> = r.path.iter().map(|i| names.show(&i)).collect();
+            vec![
+                names.show(&r.destination),
+                names.show(&r.next_hop),
+                r.hops().to_string(),
+                r.cost.to_string(),
+                path.join(" > "),
+            ]
+        })
+        .collect();
+    table(&["DESTINATION", "NEXT HOP", "HOPS", "COST", "PATH"], &rows)
+}
+
+/// `stats` as JSON: one object, counter name to value.
+pub fn stats_json(counters: &[Counter]) -> Value {
+    Value::Object(counters.iter().map(|c| (c.name.to_string(), Value::from(c.value))).collect())
+}
+
+/// `stats` as text.
+pub fn stats_text(counters: &[Counter]) -> String {
+    let rows: Vec<Vec<String>> =
+        counters.iter().map(|c| vec![c.name.to_string(), c.value.to_string()]).collect();
+    table(&["COUNTER", "VALUE"], &rows)
+}
+
+/// An event as JSON, with an `event` field naming its kind. Messages carry
+/// `payload` when it is UTF-8 text, else `payload_base64`.
+pub fn event_json(e: &AdminEvent, names: &Names) -> Value {
+    match e {
+        AdminEvent::PeerUp(m) | AdminEvent::PeerUpdated(m) => {
+            let mut v = member_json(m);
+            v["event"] = Value::from(e.kind().as_str());
+            v
+        }
+        AdminEvent::PeerDown { node_id, reason, name } => json!({
+            "event": "peer_down",
+            "id": node_id.to_string(),
+            "name": name.to_string(),
+            "reason": reason.as_str(),
+        }),
+        AdminEvent::Joined { node_id, group } | AdminEvent::Left { node_id, group } => json!({
+            "event": e.kind().as_str(),
+            "id": node_id.to_string(),
+            "name": names.get(node_id),
+            "group": group.to_string(),
+        }),
+        AdminEvent::Message { from, mode, group, payload } => {
+            let mut v = json!({
+                "event": "message",
+                "from": from.to_string(),
+                "from_name": names.get(from),
+                "group": group.as_ref().map(|g| g.to_string()),
+                "mode": mode.as_str(),
+            });
+            match std::str::from_utf8(payload) {
+                Ok(text) => v["payload"] = Value::from(text),
+                Err(_) => {
+                    v["payload_base64"] =
+                        Value::from(base64::engine::general_purpose::STANDARD.encode(payload))
+                }
+            }
+            v
+        }
+    }
+}
+
+/// An event as one line of text.
+pub fn event_text(e: &AdminEvent, names: &Names) -> String {
+    match e {
+        AdminEvent::PeerUp(m) => {
+            format!("peer_up      {} {} at {} ({} hops)", m.name, m.node_id, m.link_addr, m.hops)
+        }
+        AdminEvent::PeerUpdated(m) => format!(
+            "peer_updated {} state={} hops={} groups=[{}]",
+            m.name,
+            m.state.as_str(),
+            m.hops,
+            m.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")
+        ),
+        AdminEvent::PeerDown { node_id, reason, name } => {
+            format!("peer_down    {name} {node_id} ({reason})")
+        }
+        AdminEvent::Joined { node_id, group } => {
+            format!("joined       {} -> {group}", names.show(node_id))
+        }
+        AdminEvent::Left { node_id, group } => {
+            format!("left         {} <- {group}", names.show(node_id))
+        }
+        AdminEvent::Message { from, mode, group, payload } => {
+            let to = match group {
+                None => "direct".to_string(),
+                Some(g) if g.is_empty() => "everyone".to_string(),
+                Some(g) => format!("group {g}"),
+            };
+            let body = match std::str::from_utf8(payload) {
+                Ok(t) => t.to_string(),
+                Err(_) => format!(
+                    "<{} bytes, base64 {}>",
+                    payload.len(),
+                    base64::engine::general_purpose::STANDARD.encode(payload)
+                ),
+            };
+            format!("message      from {} ({to}, {mode}): {body}", names.show(from))
+        }
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(header.to_vec());
+    for r in rows {
+        out.push('\n');
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use netcluster_core::wire::admin::DeliveryMode;
+
+    #[test]
+    fn message_payload_text_or_base64() {
+        let names = Names::default();
+        let text = AdminEvent::Message {
+            from: NodeId([1; 16]),
+            mode: DeliveryMode::Reliable,
+            group: None,
+            payload: Bytes::from_static(b"hi"),
+        };
+        let v = event_json(&text, &names);
+        assert_eq!(v["event"], "message");
+        assert_eq!(v["payload"], "hi");
+        assert!(v["group"].is_null());
+        let bin = AdminEvent::Message {
+            from: NodeId([1; 16]),
+            mode: DeliveryMode::Datagram,
+            group: Some("g".into()),
+            payload: Bytes::from_static(&[0xff, 0x00]),
+        };
+        let v = event_json(&bin, &names);
+        assert_eq!(v["payload_base64"], "/wA=");
+        assert_eq!(v["group"], "g");
+        assert!(v.get("payload").is_none());
+    }
+
+    #[test]
+    fn table_aligns() {
+        let t = table(&["A", "B"], &[vec!["xxx".into(), "1".into()]]);
+        assert_eq!(t, "A    B\nxxx  1");
+    }
+}
