@@ -198,4 +198,3 @@ impl Builder {
         driver::start(self)
     }
 }
-

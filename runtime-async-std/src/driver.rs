@@ -77,6 +77,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let node = Node::new(config, id, seed, Instant::ZERO);
 
     let (cmd_tx, cmd_rx) = async_channel::bounded(COMMAND_QUEUE);
+    let (abort_tx, abort_rx) = async_channel::bounded(1);
     let (mut ev_tx, ev_rx) = async_broadcast::broadcast(opts.event_capacity);
     // A lagging subscriber loses its oldest events; the node never waits.
     ev_tx.set_overflow(true);
@@ -106,7 +107,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
                 peers: peers_out,
                 opts,
             };
-            async_io::block_on(ex.run(run(state, io, cmd_rx, link_rx)));
+            async_io::block_on(ex.run(run(state, io, cmd_rx, abort_rx, link_rx)));
             tracing::info!("node stopped");
         })
         .map_err(Error::Thread)?;
@@ -117,6 +118,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
             events: ev_rx.deactivate(),
             peers,
             running,
+            abort: abort_tx,
             done: done_rx,
             id,
             link_addr,
@@ -138,8 +140,14 @@ impl Drop for Done {
 
 enum LinkEntry {
     /// Held only so that dropping the entry cancels the attempt.
-    Connecting { _attempt: Task<()> },
-    Up { tx: async_channel::Sender<WriteOp>, reader: Task<()>, writer: Task<()> },
+    Connecting {
+        _attempt: Task<()>,
+    },
+    Up {
+        tx: async_channel::Sender<WriteOp>,
+        reader: Task<()>,
+        writer: Task<()>,
+    },
 }
 
 struct State {
@@ -165,6 +173,8 @@ enum Wake {
     Shutdown,
     /// Every handle was dropped.
     Orphaned,
+    /// `Handle::abort`: stop without a word to anyone.
+    Abort,
 }
 
 /// The inputs the loop waits on besides the sockets.
@@ -173,6 +183,7 @@ struct Inputs<'a> {
     /// The deadline the timer is set to, if armed.
     armed: Option<Instant>,
     cmd: Pin<&'a mut async_channel::Receiver<Command>>,
+    abort: Pin<&'a mut async_channel::Receiver<()>>,
     link: Pin<&'a mut async_channel::Receiver<LinkInput>>,
     buf: Vec<u8>,
 }
@@ -181,14 +192,17 @@ async fn run(
     mut st: State,
     io: Io,
     cmd_rx: async_channel::Receiver<Command>,
+    abort_rx: async_channel::Receiver<()>,
     link_rx: async_channel::Receiver<LinkInput>,
 ) {
     let cmd = pin!(cmd_rx);
+    let abort = pin!(abort_rx);
     let link = pin!(link_rx);
     let mut inputs = Inputs {
         timer: Timer::never(),
         armed: None,
         cmd,
+        abort,
         link,
         buf: vec![0u8; MAX_DATAGRAM],
     };
@@ -219,6 +233,7 @@ async fn run(
                 st.shutdown(&io).await;
                 break;
             }
+            Wake::Abort => break,
         }
     }
     // Whatever is left: connect attempts, readers, writers (dropping a task
@@ -255,6 +270,12 @@ impl State {
     fn poll_inputs(&mut self, cx: &mut Context<'_>, io: &Io, inp: &mut Inputs<'_>) -> Poll<Wake> {
         let cap = self.opts.max_reads_per_wake;
         let mut worked = false;
+
+        // Closed (every handle gone) is not an abort: the command channel
+        // reports that, for a clean shutdown.
+        if let Poll::Ready(Some(())) = inp.abort.as_mut().poll_next(cx) {
+            return Poll::Ready(Wake::Abort);
+        }
 
         if Pin::new(&mut inp.timer).poll(cx).is_ready() {
             // Fired timers do not fire again until re-armed.
@@ -505,6 +526,14 @@ impl State {
             }
             Command::Shout(group, semantics, payload, reply) => {
                 let _ = reply.try_send(self.node.shout(now, &group, semantics, payload));
+            }
+            Command::Ping(to, reply) => {
+                let _ = reply.try_send(self.node.ping(now, to));
+            }
+            Command::Query(f) => {
+                // A read-only look: nothing to drain.
+                f(&self.node);
+                return;
             }
             // Handled by `poll_inputs` before it gets here.
             Command::Shutdown => {}

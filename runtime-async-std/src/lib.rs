@@ -123,6 +123,8 @@ pub(crate) enum Command {
     AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown,
 }
 
@@ -132,6 +134,8 @@ pub(crate) struct Shared {
     pub(crate) events: async_broadcast::InactiveReceiver<Event>,
     pub(crate) peers: Arc<Mutex<Arc<Vec<PeerInfo>>>>,
     pub(crate) running: Arc<AtomicBool>,
+    /// One `()` stops the node at once (see [`Handle::abort`]).
+    pub(crate) abort: async_channel::Sender<()>,
     /// Never sent on: closed when the node's thread ends.
     pub(crate) done: async_channel::Receiver<()>,
     pub(crate) id: NodeId,
@@ -219,6 +223,15 @@ impl Handle {
         self.call(|tx| Command::Shout(group, semantics, payload, tx)).await
     }
 
+    /// Measures the round trip to `to` through the mesh: an `Event::Pong`
+    /// with the returned id reports it (subscribe with
+    /// [`events`](Self::events) before calling, so as not to miss it).
+    /// Nothing is reported if the ping or its answer is lost: wait with a
+    /// timeout of your own.
+    pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
+        self.call(|tx| Command::Ping(to, tx)).await
+    }
+
     /// Joins `group`.
     pub async fn join(&self, group: impl Into<String>) -> Result<(), Error> {
         let g = group.into();
@@ -249,6 +262,42 @@ impl Handle {
     /// Adds a static seed.
     pub async fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
         self.call(|tx| Command::AddSeed(addr, tx)).await
+    }
+
+    /// Runs `f` on the node's thread with the node as it is between two
+    /// inputs, and returns its result: a consistent view of anything the
+    /// node exposes (peers, routes, counters, groups). `f` blocks the node
+    /// while it runs, so keep it short.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: netcluster_async_std::Handle) -> Result<(), netcluster_async_std::Error> {
+    /// let sent = handle.query(|node| node.stats().datagrams_sent).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> R + Send + 'static,
+    ) -> Result<R, Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        let run = Box::new(move |node: &Node| {
+            let _ = tx.try_send(f(node));
+        });
+        self.shared.cmd.send(Command::Query(run)).await.map_err(|_| Error::Stopped)?;
+        rx.recv().await.map_err(|_| Error::Stopped)
+    }
+
+    /// Stops the node at once, as a crash would: no EXIT beacon, no
+    /// GOODBYE, nothing flushed. Its sockets close as the thread's
+    /// resources are dropped, and peers find out by themselves (a link that
+    /// drops without a GOODBYE, keepalives that stop), reporting the node
+    /// down as timed out. Meant for demonstrations and tests of failure
+    /// detection; use [`shutdown`](Self::shutdown) to leave. Returns at
+    /// once; [`is_running`](Self::is_running) turns false when the thread
+    /// has ended.
+    pub fn abort(&self) {
+        tracing::info!(id = %self.shared.id.as_uuid(), "node aborted");
+        // Full: an abort is already pending. Closed: the node has stopped.
+        let _ = self.shared.abort.try_send(());
     }
 
     /// Leaves the mesh cleanly and stops the node: the EXIT beacon and a

@@ -130,7 +130,8 @@ async fn exercise(mode: LinkMode, [a, b, c]: [Handle; 3]) {
     let (mut ev_a, mut ev_b, mut ev_c) = (a.events(), b.events(), c.events());
     let (mut seen_a, mut seen_b, mut seen_c) = (Vec::new(), Vec::new(), Vec::new());
     let mut acked: Vec<MessageId> = Vec::new();
-    for (i, s) in [Semantics::Datagram, Semantics::Reliable, Semantics::Sequenced].iter().enumerate()
+    for (i, s) in
+        [Semantics::Datagram, Semantics::Reliable, Semantics::Sequenced].iter().enumerate()
     {
         let id = a.send(b.id(), *s, vec![i as u8; 8]).await.unwrap();
         if *s != Semantics::Datagram {
@@ -205,7 +206,9 @@ async fn exercise(mode: LinkMode, [a, b, c]: [Handle; 3]) {
         "a non-member got a group message: {seen_c:?}"
     );
     assert!(
-        !seen_a.iter().any(|e| matches!(e, Event::Delivered { id, to } if *id == shout && *to == ids[2])),
+        !seen_a
+            .iter()
+            .any(|e| matches!(e, Event::Delivered { id, to } if *id == shout && *to == ids[2])),
         "the shout was reported delivered to a non-member"
     );
 
@@ -335,7 +338,8 @@ fn dropping_every_handle_stops_the_node() {
 fn a_lagging_subscriber_counts_what_it_missed() {
     init_tracing();
     smol::block_on(async {
-        let a = seeded("t-lag", "a", LinkMode::Stream, &[]).event_capacity(4).start().await.unwrap();
+        let a =
+            seeded("t-lag", "a", LinkMode::Stream, &[]).event_capacity(4).start().await.unwrap();
         let b = seeded("t-lag", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
         wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
         let mut slow = a.events();
@@ -376,4 +380,70 @@ fn bad_interface_is_reported() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("no-such-if0"), "{err}");
+}
+
+#[test]
+fn ping_measures_the_round_trip() {
+    init_tracing();
+    async_std::task::block_on(async {
+        let a = seeded("t-ping", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        let b = seeded("t-ping", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let mut events = a.events();
+        let id = a.ping(b.id()).await.unwrap();
+        let mut seen = Vec::new();
+        let rtt = until("the pong", &mut events, &mut seen, |e| match e {
+            Event::Pong { from, id: got, rtt } if *got == id => {
+                assert_eq!(*from, b.id());
+                Some(*rtt)
+            }
+            _ => None,
+        })
+        .await;
+        assert!(rtt < DEADLINE, "{rtt:?}");
+        // Pinging oneself is refused with a typed error.
+        assert!(matches!(a.ping(a.id()).await, Err(Error::Send(_))));
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn an_aborted_node_is_reported_timed_out() {
+    init_tracing();
+    smol::block_on(async {
+        let a = seeded("t-abort", "a", LinkMode::Stream, &[])
+            .configure(|c| {
+                c.keepalive_interval = Duration::from_millis(200);
+                c.keepalive_count = 3;
+            })
+            .start()
+            .await
+            .unwrap();
+        let b = seeded("t-abort", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let mut events = a.events();
+        b.abort();
+        wait_for("b's thread to end", || !b.is_running()).await;
+        let mut seen = Vec::new();
+        let reason = until("a to see b go", &mut events, &mut seen, |e| match e {
+            Event::PeerDown { id, reason, .. } if *id == b.id() => Some(*reason),
+            _ => None,
+        })
+        .await;
+        assert_eq!(reason, DownReason::TimedOut);
+        assert!(matches!(b.ping(a.id()).await, Err(Error::Stopped)));
+        a.shutdown().await;
+    });
+}
+
+#[test]
+fn query_reads_the_node() {
+    futures_lite::future::block_on(async {
+        let a = seeded("t-query", "a", LinkMode::Stream, &[]).group("g").start().await.unwrap();
+        let groups = a.query(|n| n.groups().map(String::from).collect::<Vec<_>>()).await.unwrap();
+        assert_eq!(groups, ["g"]);
+        a.shutdown().await;
+        assert!(matches!(a.query(|n| n.id()).await, Err(Error::Stopped)));
+    });
 }

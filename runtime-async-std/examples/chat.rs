@@ -1,0 +1,121 @@
+//! Group chat on the LAN, as Zyre's chat example: every node joins one
+//! group, each line typed is shouted to it, and what others say is printed
+//! with their name. Runs on smol.
+//!
+//! ```text
+//! cargo run -p netcluster-async-std --example chat -- NAME [GROUP] [SEED_ADDR...] [--bind IP] [--no-beacons]
+//! ```
+//!
+//! Start it in two terminals (or on two hosts of one LAN) with different
+//! names; they find each other by multicast (or through the seeds given),
+//! and what one types, the other prints. End with Ctrl-D to leave cleanly.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use netcluster_async_std::{Builder, Event, NodeId, Semantics};
+use smol::io::{AsyncBufReadExt, BufReader};
+use smol::stream::StreamExt;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (opts, mut args) = Opts::parse();
+    let name = args.next().unwrap_or_else(|| format!("chatter-{}", std::process::id()));
+    let group = args.next().unwrap_or_else(|| "CHAT".into());
+    let mut builder = Builder::new("chat", name.clone()).group(group.clone()).link_port(0);
+    for seed in args {
+        builder = builder.seed(seed.parse::<SocketAddr>()?);
+    }
+    builder = opts.apply(builder)?;
+
+    smol::block_on(async {
+        let handle = builder.start().await?;
+        eprintln!("{name} in {group}, link address {} (Ctrl-D leaves)", handle.link_addr());
+        let mut events = handle.events();
+
+        let printer = async {
+            let mut names: HashMap<NodeId, String> = HashMap::new();
+            while let Some(event) = events.next().await {
+                match event {
+                    Event::PeerUp(p) => {
+                        println!("* {} is here", p.name);
+                        names.insert(p.id, p.name);
+                    }
+                    Event::PeerDown { id, name, reason } => {
+                        println!("* {name} is gone ({})", reason.as_str());
+                        names.remove(&id);
+                    }
+                    Event::Message { from, group: Some(g), payload, .. } if g == group => {
+                        let who = names.get(&from).map_or("?", String::as_str);
+                        println!("{who}: {}", String::from_utf8_lossy(&payload));
+                    }
+                    _ => {}
+                }
+            }
+        };
+
+        let typist = async {
+            let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
+            while let Some(line) = lines.next().await {
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("cannot read stdin: {e}");
+                        break;
+                    }
+                };
+                if line.is_empty() {
+                    continue;
+                }
+                // Nobody else in the group yet is not an error for a chat.
+                if let Err(e) = handle.shout(group.as_str(), Semantics::Reliable, line).await {
+                    eprintln!("not sent: {e}");
+                }
+            }
+        };
+
+        smol::future::or(printer, typist).await;
+        eprintln!("leaving...");
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+/// `--bind IP` (bind the link port and beacons to one address) and
+/// `--no-beacons` (find peers through the seeds only), anywhere on the line.
+struct Opts {
+    bind: Option<String>,
+    no_beacons: bool,
+}
+
+impl Opts {
+    fn parse() -> (Opts, std::vec::IntoIter<String>) {
+        let mut opts = Opts { bind: None, no_beacons: false };
+        let mut rest = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--bind" => opts.bind = args.next(),
+                "--no-beacons" => opts.no_beacons = true,
+                _ => rest.push(a),
+            }
+        }
+        (opts, rest.into_iter())
+    }
+
+    fn apply(&self, mut b: Builder) -> Result<Builder, Box<dyn std::error::Error>> {
+        if let Some(ip) = &self.bind {
+            let ip: std::net::IpAddr = ip.parse()?;
+            b = b.bind_ip(ip).interface(ip);
+        }
+        if self.no_beacons {
+            b = b.beacons(netcluster_async_std::BeaconMode::Off);
+        }
+        Ok(b)
+    }
+}
