@@ -223,7 +223,9 @@ async fn run(
         }
         let wake = std::future::poll_fn(|cx| st.poll_inputs(cx, &io, &mut inputs)).await;
         match wake {
-            Wake::Worked => {}
+            // Link tasks share this thread: give them their turn, since a
+            // steady flow of inputs would otherwise never let the loop pend.
+            Wake::Worked => futures_lite::future::yield_now().await,
             Wake::Shutdown => {
                 st.shutdown(&io).await;
                 break;

@@ -447,3 +447,23 @@ fn query_reads_the_node() {
         assert!(matches!(a.query(|n| n.id()).await, Err(Error::Stopped)));
     });
 }
+
+#[test]
+fn handles_and_streams_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Handle>();
+    send_sync::<Builder>();
+    send_sync::<Error>();
+    send::<EventStream>();
+    // The handle's futures can be spawned on multi-threaded executors.
+    fn is_send<T: Send>(_: &T) {}
+    futures_lite::future::block_on(async {
+        let a = seeded("t-send", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        is_send(&a.send(a.id(), Semantics::Datagram, &b"x"[..]));
+        is_send(&a.shout("g", Semantics::Reliable, &b"x"[..]));
+        is_send(&a.query(|n| n.id()));
+        is_send(&a.shutdown());
+        a.shutdown().await;
+    });
+}
