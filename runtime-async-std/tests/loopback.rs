@@ -467,3 +467,65 @@ fn handles_and_streams_cross_threads() {
         a.shutdown().await;
     });
 }
+
+/// A 1 MiB message and a burst of small sequenced ones, in order, over
+/// each link mode: fragmentation, batching of queued writes, flow control.
+async fn bulk(mode: LinkMode, cluster: &str) {
+    let a = seeded(cluster, "a", mode, &[]).start().await.unwrap();
+    let b = seeded(cluster, "b", mode, &[a.link_addr()]).start().await.unwrap();
+    wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+    let mut ev_a = a.events();
+    let mut ev_b = b.events();
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    a.send(b.id(), Semantics::Reliable, big.clone()).await.unwrap();
+    const N: u32 = 500;
+    let mut sent = 0;
+    let mut seen_a = Vec::new();
+    while sent < N {
+        match a.send(b.id(), Semantics::Sequenced, sent.to_be_bytes().to_vec()).await {
+            Ok(_) => sent += 1,
+            // A full window: wait until the node says there is room.
+            Err(Error::Send(netcluster_async_std::SendError::WouldBlock)) => {
+                until("room in the window", &mut ev_a, &mut seen_a, |e| {
+                    matches!(e, Event::Writable { .. }).then_some(())
+                })
+                .await
+            }
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+    let mut next = 0u32;
+    let mut got_big = false;
+    let mut seen_b = Vec::new();
+    until("b to get everything", &mut ev_b, &mut seen_b, |e| {
+        if let Event::Message { semantics, payload, .. } = e {
+            match semantics {
+                Semantics::Reliable => {
+                    assert!(payload[..] == big[..], "the big message arrived changed");
+                    got_big = true;
+                }
+                Semantics::Sequenced => {
+                    assert_eq!(payload[..], next.to_be_bytes(), "out of order ({mode:?})");
+                    next += 1;
+                }
+                _ => {}
+            }
+        }
+        (got_big && next == N).then_some(())
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[test]
+fn bulk_over_stream_links() {
+    init_tracing();
+    smol::block_on(bulk(LinkMode::Stream, "t-bulk-stream"));
+}
+
+#[test]
+fn bulk_over_datagram_links() {
+    init_tracing();
+    async_std::task::block_on(bulk(LinkMode::Datagram, "t-bulk-dgram"));
+}
