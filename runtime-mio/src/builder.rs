@@ -180,6 +180,13 @@ impl Builder {
         self
     }
 
+    /// Reads (datagrams, accepted connections, link reads) taken from one
+    /// source per wake-up before the others get their turn (default 64).
+    pub fn max_reads_per_wake(mut self, n: usize) -> Builder {
+        self.opts.max_reads_per_wake = n.max(1);
+        self
+    }
+
     /// Time allowed for an outgoing TCP connect (default 5 s).
     pub fn connect_timeout(mut self, d: Duration) -> Builder {
         self.opts.connect_timeout = d;

@@ -102,3 +102,77 @@ impl TcpLink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    /// A connected pair on loopback: our mio stream and the peer's std one.
+    fn pair() -> (TcpStream, std::net::TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let (theirs, _) = l.accept().unwrap();
+        (TcpStream::from_std(ours), theirs)
+    }
+
+    #[test]
+    fn a_peer_that_does_not_read_overflows_the_queue_then_everything_flushes() {
+        let (stream, mut theirs) = pair();
+        let mut link = TcpLink::new(stream, 0, Phase::Up);
+        let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+        let mut accepted = 0usize;
+        // Socket buffers are finite: the queue of 4 fills within a bounded
+        // number of writes.
+        for _ in 0..100_000 {
+            match link.write(chunk.clone(), 4) {
+                Ok(r) => {
+                    r.unwrap();
+                    accepted += chunk.len();
+                }
+                Err(Overflow) => break,
+            }
+        }
+        assert!(link.write(chunk.clone(), 4).is_err(), "the queue never filled");
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut n = 0;
+            while n < accepted {
+                let r = theirs.read(&mut buf).unwrap();
+                assert!(r > 0, "EOF after {n} of {accepted} bytes");
+                assert!(buf[..r].iter().all(|b| *b == 7));
+                n += r;
+            }
+            n
+        });
+        let end = Instant::now() + Duration::from_secs(30);
+        while !link.flush().unwrap() {
+            assert!(Instant::now() < end, "queue not flushed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(reader.join().unwrap(), accepted);
+    }
+
+    #[test]
+    fn a_refused_connect_is_an_error_naming_the_address() {
+        // A port nobody listens on: bind, note it, close.
+        let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let stream = TcpStream::from_std(netcluster_net::connect_start(addr).unwrap());
+        let link = TcpLink::new(stream, 0, Phase::Connecting { addr, deadline: Instant::now() });
+        let end = Instant::now() + Duration::from_secs(30);
+        let err = loop {
+            match link.finish_connect(addr) {
+                Ok(None) => {
+                    assert!(Instant::now() < end, "connect never ended");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(Some(local)) => panic!("connected from {local} to a closed port"),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    }
+}
