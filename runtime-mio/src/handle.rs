@@ -137,16 +137,15 @@ struct Publish {
 }
 
 impl Publish {
-    /// Hands the node's events to the subscribers and refreshes the peer
-    /// list they describe.
+    /// Refreshes the peer list, then hands the node's events to the
+    /// subscribers: a subscriber told of a peer finds it in
+    /// [`Handle::peers`].
     fn events(&self, node: &mut MioNode) {
-        let mut any = false;
+        let Some(first) = node.poll_event() else { return };
+        *lock(&self.peers) = node.peers().cloned().collect();
+        self.hub.publish(&first);
         while let Some(e) = node.poll_event() {
             self.hub.publish(&e);
-            any = true;
-        }
-        if any {
-            *lock(&self.peers) = node.peers().cloned().collect();
         }
     }
 }

@@ -287,7 +287,6 @@ fn dropping_every_handle_stops_the_node() {
 fn callbacks_run_on_their_own_thread() {
     init_tracing();
     let a = seeded("m-callback", "a", LinkMode::Stream, &[]).start().unwrap();
-    let b = seeded("m-callback", "b", LinkMode::Stream, &[a.link_addr()]).start().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     // The callback uses the handle itself: it must not run on the node's
     // thread.
@@ -299,6 +298,8 @@ fn callbacks_run_on_their_own_thread() {
             }
         })
         .unwrap();
+    // b starts once the callback is in place, so its PeerUp is not missed.
+    let b = seeded("m-callback", "b", LinkMode::Stream, &[a.link_addr()]).start().unwrap();
     let (id, seen) = rx.recv_timeout(DEADLINE).expect("PeerUp through the callback");
     assert_eq!(id, b.id());
     assert!(seen >= 1);
