@@ -123,10 +123,9 @@ pub(crate) async fn exchange(
     let mut edns = Edns::new();
     edns.set_max_payload(EDNS_PAYLOAD);
     query.set_edns(edns);
-    let bytes = query.to_vec().map_err(|e| DnsError::BadName {
-        name: name.to_ascii(),
-        reason: e.to_string(),
-    })?;
+    let bytes = query
+        .to_vec()
+        .map_err(|e| DnsError::BadName { name: name.to_ascii(), reason: e.to_string() })?;
     let deadline = Instant::now() + timeout;
     let timed_out = || DnsError::Timeout { server, after: timeout };
     let io = |source| DnsError::Io { server, source };

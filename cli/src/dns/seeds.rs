@@ -142,7 +142,9 @@ async fn run(handle: &Handle, cfg: &SrvSeedsConfig) {
                 } else {
                     tracing::debug!(srv = %cfg.srv_name, error = %e, "SRV lookup failed");
                 }
-                backoff = backoff.saturating_mul(2).clamp(cfg.retry_min, cfg.retry_max.max(cfg.retry_min));
+                backoff = backoff
+                    .saturating_mul(2)
+                    .clamp(cfg.retry_min, cfg.retry_max.max(cfg.retry_min));
                 backoff
             }
         };

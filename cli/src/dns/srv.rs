@@ -83,7 +83,8 @@ fn rfc2782_order<T: Clone>(records: &[(u16, u16, T)], rng: &mut fastrand::Rng) -
     while start < sorted.len() {
         let prio = sorted[start].0;
         let end = start + sorted[start..].iter().take_while(|r| r.0 == prio).count();
-        let mut group: Vec<(u16, T)> = sorted[start..end].iter().map(|r| (r.1, r.2.clone())).collect();
+        let mut group: Vec<(u16, T)> =
+            sorted[start..end].iter().map(|r| (r.1, r.2.clone())).collect();
         // Weight 0 first, as the RFC's selection algorithm requires.
         group.sort_by_key(|r| r.0 != 0);
         while !group.is_empty() {
@@ -188,7 +189,10 @@ pub async fn resolve_srv(
 
 /// The A/AAAA records for `target` among `records`, with their smallest
 /// TTL; `None` when there are none.
-fn ips_from(records: &[hickory_proto::rr::Record], target: &Name) -> Option<(Vec<IpAddr>, Option<u32>)> {
+fn ips_from(
+    records: &[hickory_proto::rr::Record],
+    target: &Name,
+) -> Option<(Vec<IpAddr>, Option<u32>)> {
     let mut ips = Vec::new();
     let mut ttl = None::<u32>;
     for r in records.iter().filter(|r| &r.name == target) {
@@ -204,7 +208,11 @@ fn ips_from(records: &[hickory_proto::rr::Record], target: &Name) -> Option<(Vec
 
 /// Asks for the A and AAAA records of `target`; a failure of either is
 /// logged and leaves its addresses out.
-async fn lookup_ips(server: SocketAddr, target: &Name, limits: SrvLimits) -> (Vec<IpAddr>, Option<u32>) {
+async fn lookup_ips(
+    server: SocketAddr,
+    target: &Name,
+    limits: SrvLimits,
+) -> (Vec<IpAddr>, Option<u32>) {
     let (a, aaaa) = tokio::join!(
         lookup_type(server, target, RecordType::A, limits),
         lookup_type(server, target, RecordType::AAAA, limits),

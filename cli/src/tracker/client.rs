@@ -188,7 +188,8 @@ impl Client {
                     } else {
                         tracing::debug!(error = %e, "tracker round failed");
                     }
-                    let (min, max) = (self.cfg.retry_min, self.cfg.retry_max.max(self.cfg.retry_min));
+                    let (min, max) =
+                        (self.cfg.retry_min, self.cfg.retry_max.max(self.cfg.retry_min));
                     backoff = backoff.saturating_mul(2).clamp(min, max);
                     jitter(backoff)
                 }
