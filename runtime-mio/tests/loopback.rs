@@ -313,3 +313,51 @@ fn bad_interface_is_reported() {
     let err = Builder::new("m-bad", "a").link_port(0).interface("no-such-if0").start().unwrap_err();
     assert!(err.to_string().contains("no-such-if0"), "{err}");
 }
+
+#[test]
+fn several_threads_send_through_one_handle() {
+    init_tracing();
+    let a = seeded("m-threads", "a", LinkMode::Stream, &[]).start().unwrap();
+    let b = seeded("m-threads", "b", LinkMode::Stream, &[a.link_addr()]).start().unwrap();
+    wait_for("a to see b", || sees_all(&a, &[b.id()]));
+    let mut inbox = b.events();
+    const THREADS: u8 = 4;
+    const EACH: u16 = 100;
+    let senders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (a, to) = (a.clone(), b.id());
+            std::thread::spawn(move || {
+                let end = Instant::now() + DEADLINE;
+                for n in 0..EACH {
+                    let mut payload = vec![t];
+                    payload.extend_from_slice(&n.to_be_bytes());
+                    // A full window is refused, not queued: retry until
+                    // there is room.
+                    loop {
+                        match a.send(to, Semantics::Reliable, payload.clone()) {
+                            Ok(_) => break,
+                            Err(Error::Send(netcluster_mio::SendError::WouldBlock)) => {
+                                assert!(Instant::now() < end, "window stayed full");
+                                std::thread::sleep(Duration::from_millis(2));
+                            }
+                            Err(e) => panic!("thread {t} message {n}: {e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut got = std::collections::HashSet::new();
+    wait_event(&mut inbox, "every message", |e| {
+        if let Event::Message { payload, .. } = e {
+            assert!(got.insert(payload.to_vec()), "duplicate {payload:?}");
+        }
+        (got.len() == usize::from(THREADS) * usize::from(EACH)).then_some(())
+    });
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert_eq!(inbox.missed(), 0);
+    a.shutdown();
+    b.shutdown();
+}

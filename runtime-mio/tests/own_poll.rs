@@ -157,3 +157,52 @@ fn links_beyond_the_token_range_are_refused_not_fatal() {
     }
     assert!(a.node().neighbours().count() <= 1);
 }
+
+#[test]
+fn a_read_cap_of_one_still_delivers_everything_in_order() {
+    // With one read per source per turn, every burst leaves work pending:
+    // the node must ask for a zero timeout and resume it, not stall.
+    let mut poll = Poll::new().unwrap();
+    let mut a =
+        builder("a", LinkMode::Stream).max_reads_per_wake(1).build(poll.registry(), 0..50).unwrap();
+    let mut b = builder("b", LinkMode::Stream)
+        .max_reads_per_wake(1)
+        .seed(a.link_addr())
+        .build(poll.registry(), 50..100)
+        .unwrap();
+    let (ida, idb) = (a.id(), b.id());
+    let mut seen = Vec::new();
+    run_until("discovery", &mut poll, &mut [&mut a, &mut b], &mut seen, |n, _| {
+        n[0].peers().any(|p| p.id == idb) && n[1].peers().any(|p| p.id == ida)
+    });
+    seen.clear();
+    const N: u32 = 300;
+    let mut sent = 0u32;
+    let mut resumed = false;
+    let mut events = Events::with_capacity(64);
+    let end = Instant::now() + DEADLINE;
+    let received = |s: &[(usize, Event)]| -> Vec<u32> {
+        s.iter()
+            .filter_map(|(i, e)| match e {
+                Event::Message { payload, .. } if *i == 1 => {
+                    Some(u32::from_be_bytes(payload[..4].try_into().unwrap()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    while received(&seen).len() < N as usize {
+        assert!(Instant::now() < end, "only {} of {N} arrived", received(&seen).len());
+        while sent < N {
+            match a.send(idb, Semantics::Sequenced, sent.to_be_bytes().to_vec()) {
+                Ok(_) => sent += 1,
+                Err(netcluster_mio::SendError::WouldBlock) => break,
+                Err(e) => panic!("send {sent}: {e}"),
+            }
+        }
+        resumed |= b.poll_timeout() == Some(Duration::ZERO);
+        turn(&mut poll, &mut events, &mut [&mut a, &mut b], &mut seen);
+    }
+    assert_eq!(received(&seen), (0..N).collect::<Vec<_>>());
+    assert!(resumed, "the cap never left work pending");
+}
