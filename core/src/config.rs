@@ -167,6 +167,23 @@ pub struct Config {
     /// Largest retransmission timeout (after backoff).
     pub rto_max: Duration,
 
+    /// Streams open at once (both directions together); an incoming stream
+    /// past it is refused with RST. 1,024 bounds stream memory at about
+    /// `max_streams` x (`stream_send_buffer` + `stream_window` segments).
+    pub max_streams: usize,
+    /// Bytes a stream buffers for sending before `stream_write` accepts
+    /// less than offered (then `WouldBlock`, then `StreamWritable`). 256 KiB
+    /// keeps a LAN path full between the application's writes.
+    pub stream_send_buffer: usize,
+    /// Segments (each at most `fragment_size` bytes) a stream's receiver
+    /// buffers for the application: the flow-control window it advertises.
+    /// 64: a reader that stops reading holds the sender to 512 KiB on a
+    /// stream link, 70 KiB on a datagram link.
+    pub stream_window: usize,
+    /// Pings awaiting their pong; past it the oldest is forgotten (its pong,
+    /// if it ever comes, is ignored).
+    pub max_pings: usize,
+
     /// How long a peer must stay unreachable before it is reported down
     /// (timed out). 200 ms absorbs a route that breaks and repairs at once
     /// (a link flapping under loss) while keeping crash detection under 3 s.
@@ -229,6 +246,10 @@ impl Config {
             rto_initial: Duration::from_millis(200),
             rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(1),
+            max_streams: 1024,
+            stream_send_buffer: 256 * 1024,
+            stream_window: 64,
+            max_pings: 1024,
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),

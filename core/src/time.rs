@@ -95,4 +95,9 @@ impl Clock {
         }
         self.latest
     }
+
+    /// The latest instant seen.
+    pub(crate) fn now(&self) -> Instant {
+        self.latest
+    }
 }

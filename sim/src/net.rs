@@ -27,6 +27,10 @@ pub struct Faults {
     pub reorder: f64,
     /// How long a reordered datagram is held back.
     pub reorder_delay: Duration,
+    /// Bytes per second a stream link carries in each direction (0:
+    /// unlimited). Bytes written faster queue behind each other, as in a
+    /// socket buffer, so a busy link delays what follows.
+    pub bandwidth: u64,
 }
 
 impl Faults {
@@ -39,7 +43,13 @@ impl Faults {
             duplicate: 0.0,
             reorder: 0.0,
             reorder_delay: Duration::from_millis(5),
+            bandwidth: 0,
         }
+    }
+
+    /// `self` with stream links limited to `bytes_per_sec` each way.
+    pub fn with_bandwidth(self, bytes_per_sec: u64) -> Faults {
+        Faults { bandwidth: bytes_per_sec, ..self }
     }
 
     /// `self` with `loss`, `duplicate` and `reorder` set.

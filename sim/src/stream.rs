@@ -49,6 +49,8 @@ pub(crate) struct Pipe {
     /// Delivery time of the last chunk scheduled: later chunks never
     /// overtake it.
     last: Instant,
+    /// When the bytes written so far have all left the sender.
+    busy_until: Instant,
     next_seq: u64,
     /// Chunks held back by a stall, by sequence (`None` is the FIN).
     stuck: BTreeMap<u64, Option<Bytes>>,
@@ -60,6 +62,7 @@ impl Pipe {
     fn new() -> Pipe {
         Pipe {
             last: Instant::ZERO,
+            busy_until: Instant::ZERO,
             next_seq: 0,
             stuck: BTreeMap::new(),
             stuck_since: None,
@@ -70,6 +73,19 @@ impl Pipe {
     pub(crate) fn take_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
+    }
+
+    /// When a chunk of `len` bytes written at `now` has left the sender
+    /// on a link of `bandwidth` bytes/s (0: at once): after everything
+    /// written before it.
+    pub(crate) fn serialize(&mut self, now: Instant, len: usize, bandwidth: u64) -> Instant {
+        if bandwidth == 0 {
+            return now;
+        }
+        let start = now.max(self.busy_until);
+        let micros = (len as u64).saturating_mul(1_000_000) / bandwidth;
+        self.busy_until = start + Duration::from_micros(micros);
+        self.busy_until
     }
 
     pub(crate) fn next_delivery(&mut self, at: Instant) -> Instant {

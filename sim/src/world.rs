@@ -320,6 +320,11 @@ impl Sim {
         self.cut_pairs.contains(&(a.min(b), a.max(b)))
     }
 
+    /// The host node `n` runs on.
+    pub fn host_of(&self, n: NodeIx) -> HostId {
+        self.nodes[n.0].host
+    }
+
     /// The node (`None` while crashed).
     pub fn node(&self, n: NodeIx) -> Option<&Node> {
         self.nodes[n.0].node.as_ref()
@@ -728,7 +733,9 @@ impl Sim {
             }
             return;
         }
-        let at = pipe.next_delivery(now + delay);
+        let len = chunk.as_ref().map_or(0, |b| b.len());
+        let sent = pipe.serialize(now, len, faults.bandwidth);
+        let at = pipe.next_delivery(sent + delay);
         self.schedule(at, Action::Deliver { conn: c, dir, seq, chunk });
     }
 

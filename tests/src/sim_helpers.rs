@@ -22,8 +22,31 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use netcluster_core::node::DownReason;
-use netcluster_core::{Config, Event, Instant, NodeId};
-use netcluster_sim::{NodeIx, SegmentId, Sim};
+use netcluster_core::{Config, Event, Instant, LinkMode, NodeId};
+use netcluster_sim::{Faults, NodeIx, SegmentId, Sim};
+
+/// A line of `n` nodes: node i and i+1 share a segment, nothing else does,
+/// so node 0 reaches node n-1 only through every node between.
+pub fn line(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> (Sim, Vec<NodeIx>) {
+    let mut sim = Sim::new(seed);
+    let segs: Vec<_> = (0..n - 1).map(|_| sim.add_segment(faults)).collect();
+    let nodes = (0..n)
+        .map(|i| {
+            let mut on = Vec::new();
+            if i > 0 {
+                on.push(segs[i - 1]);
+            }
+            if i + 1 < n {
+                on.push(segs[i]);
+            }
+            let h = sim.add_host(&on);
+            let mut cfg = Config::lan("line", format!("n{i}"));
+            cfg.link_mode = mode;
+            sim.add_node(h, cfg)
+        })
+        .collect();
+    (sim, nodes)
+}
 
 /// Adds `n` nodes of cluster `cluster` to segment `seg`, each on a host of
 /// its own, with the default [`Config::lan`] and names `{prefix}{i}`.

@@ -8,29 +8,7 @@ use netcluster_core::node::{FailReason, SendError};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, LinkMode, NodeId};
 use netcluster_sim::{Faults, NodeIx, Sim};
-
-/// A line of `n` nodes: node i and i+1 share a segment, nothing else does,
-/// so node 0 reaches node n-1 only through every node between.
-fn line(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> (Sim, Vec<NodeIx>) {
-    let mut sim = Sim::new(seed);
-    let segs: Vec<_> = (0..n - 1).map(|_| sim.add_segment(faults)).collect();
-    let nodes = (0..n)
-        .map(|i| {
-            let mut on = Vec::new();
-            if i > 0 {
-                on.push(segs[i - 1]);
-            }
-            if i + 1 < n {
-                on.push(segs[i]);
-            }
-            let h = sim.add_host(&on);
-            let mut cfg = Config::lan("line", format!("n{i}"));
-            cfg.link_mode = mode;
-            sim.add_node(h, cfg)
-        })
-        .collect();
-    (sim, nodes)
-}
+use netcluster_tests::sim_helpers::line;
 
 fn converge(sim: &mut Sim, nodes: &[NodeIx]) {
     let want = nodes.len() - 1;

@@ -80,10 +80,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use output::{
     DatagramSource, DatagramTarget, DownReason, Event, FailReason, LinkCloseReason, LinkId,
-    MessageId, PeerInfo, Transmit,
+    MessageId, PeerInfo, StreamEnd, StreamId, Transmit,
 };
 pub use stats::Stats;
-pub use transport::SendError;
+pub use transport::{SendError, StreamError};
 
 use crate::config::Config;
 use crate::time::{Clock, Instant};

@@ -161,6 +161,34 @@ impl FailReason {
     }
 }
 
+/// Local handle of a stream opened with
+/// [`Node::open_stream`](super::Node::open_stream) or announced by
+/// [`Event::StreamOpened`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId(pub u64);
+
+/// How a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamEnd {
+    /// Both sides finished and every byte was acknowledged and read.
+    Finished,
+    /// The peer reset (aborted) the stream, or refused to open it.
+    Reset,
+    /// Bytes could not be delivered: the stream is aborted.
+    Failed(FailReason),
+}
+
+impl StreamEnd {
+    /// Lower-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StreamEnd::Finished => "finished",
+            StreamEnd::Reset => "reset",
+            StreamEnd::Failed(r) => r.as_str(),
+        }
+    }
+}
+
 /// An event for the application. Drain with
 /// [`Node::poll_event`](super::Node::poll_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +226,42 @@ pub enum Event {
     Writable {
         /// The destination.
         to: NodeId,
+    },
+    /// The answer to a [`Node::ping`](super::Node::ping).
+    Pong {
+        /// The node pinged.
+        from: NodeId,
+        /// The id `ping` returned.
+        id: MessageId,
+        /// Round-trip time through the mesh.
+        rtt: core::time::Duration,
+    },
+    /// A peer opened a stream to this node: read it with
+    /// [`Node::stream_read`](super::Node::stream_read), write with
+    /// [`Node::stream_write`](super::Node::stream_write).
+    StreamOpened {
+        /// The new stream.
+        stream: StreamId,
+        /// The peer that opened it.
+        peer: NodeId,
+    },
+    /// Bytes or the end of a stream can be read (sent once each time the
+    /// receive buffer goes from empty to not empty).
+    StreamReadable {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// A stream whose `stream_write` returned `WouldBlock` has room again.
+    StreamWritable {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// A stream ended; its id is no longer valid.
+    StreamClosed {
+        /// The stream.
+        stream: StreamId,
+        /// How.
+        reason: StreamEnd,
     },
     /// A peer became reachable.
     PeerUp(PeerInfo),

@@ -413,6 +413,7 @@ impl Node {
         }
         self.expire_candidates(now);
         self.expire_reassembly(now);
+        self.expire_streams(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
         self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }

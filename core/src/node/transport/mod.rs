@@ -15,24 +15,35 @@
 //!   nothing is copied. A next hop without a link is reported back with
 //!   ROUTE_ERROR, and the source retransmits at once on a new route.
 //!
-//! Not yet: `Stream`, distribution trees for group sends (a group message
-//! is sent to each member on its own path), priorities between control and
-//! data frames.
+//! - Group messages follow a distribution tree: the union of the SPF paths
+//!   to the members, so each tree link carries one copy.
+//! - `Stream` is an ordered byte stream with flow control
+//!   ([`stream`](self::stream)); `ping` measures round trips through the
+//!   mesh ([`ping`](self::ping)).
+
+mod forward;
+mod ping;
+mod receive;
+mod stream;
+
+pub use stream::StreamError;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::output::{Event, FailReason, LinkId, MessageId};
+use smallvec::SmallVec;
+
+use super::output::{Event, FailReason, LinkId, MessageId, StreamEnd};
 use super::timers::Timer;
 use super::Node;
 use crate::config::LinkMode;
 use crate::time::Instant;
-use crate::wire::link::{Ack, AckRange, Data, Route, RouteError, Semantics};
-use crate::wire::{FixedList, Frame, LinkMessage, NodeId};
+use crate::wire::link::{Ack, Data, Route, RouteError, Semantics, FLAG_SYN};
+use crate::wire::{Frame, LinkMessage, NodeId};
 
 /// Why `send` or `shout` refused a message. Nothing was queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +85,12 @@ fn channel_of(s: Semantics) -> u32 {
     s as u32
 }
 
+/// Channel of pings (DATA with `Datagram` semantics, echoed by the
+/// destination on [`PONG_CHANNEL`]).
+const PING_CHANNEL: u32 = 3;
+/// Channel of pongs.
+const PONG_CHANNEL: u32 = 4;
+
 /// Group messages have their own sequence spaces, one per (group,
 /// semantics): the top bit set, a hash of the group name, the semantics.
 fn group_channel(group: &str, s: Semantics) -> u32 {
@@ -96,6 +113,58 @@ struct Outgoing {
     rto: Duration,
     retransmitted: bool,
     deadline: Instant,
+    /// DATA flags it carries on every transmission (SYN, FIN).
+    flags: u8,
+    /// A ROUTE_ERROR named it: resend at this time, on the route SPF has
+    /// computed by then.
+    reroute_at: Option<Instant>,
+}
+
+/// A message in flight due for another transmission (copied out so the
+/// channel can be released before sending).
+struct Resend {
+    to: NodeId,
+    channel: u32,
+    seq: u64,
+    semantics: Semantics,
+    payload: Bytes,
+    group: Option<String>,
+    flags: u8,
+}
+
+impl Resend {
+    fn of(to: NodeId, channel: u32, seq: u64, o: &Outgoing) -> Resend {
+        Resend {
+            to,
+            channel,
+            seq,
+            semantics: o.semantics,
+            payload: o.payload.clone(),
+            group: o.group.clone(),
+            flags: o.flags,
+        }
+    }
+}
+
+/// What one transmission of a message carries.
+#[derive(Debug, Clone, Copy)]
+struct Msg<'a> {
+    semantics: Semantics,
+    channel: u32,
+    seq: u64,
+    flags: u8,
+    payload: &'a Bytes,
+    group: Option<&'a str>,
+}
+
+/// A message to put in flight.
+struct NewMessage {
+    id: MessageId,
+    semantics: Semantics,
+    channel: u32,
+    payload: Bytes,
+    group: Option<String>,
+    flags: u8,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +173,9 @@ struct TxChannel {
     inflight: BTreeMap<u64, Outgoing>,
     /// A send was refused for lack of window: say when there is room.
     blocked: bool,
+    /// A message failed: the next one carries SYN so the receiver skips
+    /// the gap instead of waiting for it forever.
+    resync: bool,
 }
 
 /// RFC 6298 estimator for one destination.
@@ -153,6 +225,24 @@ struct RxChannel {
     highest: u64,
 }
 
+impl RxChannel {
+    /// The sender restarted its sequence at `seq` (SYN) after giving up on
+    /// messages before it: stop waiting for them.
+    /// Returns the reassembly bytes it freed.
+    fn resync(&mut self, seq: u64) -> usize {
+        if seq <= self.cumulative {
+            return 0;
+        }
+        self.cumulative = seq;
+        self.above = self.above.split_off(&seq);
+        self.waiting = self.waiting.split_off(&seq);
+        let kept = self.reasm.split_off(&seq);
+        let freed = self.reasm.values().map(|r| r.bytes).sum();
+        self.reasm = kept;
+        freed
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Transport {
     next_id: u64,
@@ -163,6 +253,8 @@ pub(crate) struct Transport {
     reasm_total: usize,
     /// Next sequence number of each group channel (shared by its members).
     group_seq: BTreeMap<u32, u64>,
+    streams: stream::Streams,
+    pings: ping::Pings,
 }
 
 impl Node {
@@ -237,16 +329,19 @@ impl Node {
                     rto,
                     retransmitted: false,
                     deadline: now + self.cfg.delivery_timeout,
+                    flags: 0,
+                    reroute_at: None,
                 };
                 self.transport.tx.entry((*m, channel)).or_default().inflight.insert(seq, out);
                 self.timers.set_earliest(Timer::Retransmit, now + rto);
             }
         }
+        let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
         match self.group_tree(&members) {
-            Some(tree) => self.transmit_tree(&tree, semantics, channel, seq, &payload, group),
+            Some(tree) => self.transmit_tree(&tree, msg),
             None => {
                 for m in members {
-                    self.transmit_message(m, semantics, channel, seq, &payload, Some(group));
+                    self.transmit_message(m, msg);
                 }
             }
         }
@@ -281,16 +376,8 @@ impl Node {
 
     /// Sends every fragment of a group message down a distribution tree:
     /// one copy to each child of the root.
-    fn transmit_tree(
-        &mut self,
-        tree: &Route,
-        semantics: Semantics,
-        channel: u32,
-        seq: u64,
-        payload: &Bytes,
-        group: &str,
-    ) {
-        let frames = self.data_frames(tree, semantics, channel, seq, payload, Some(group));
+    fn transmit_tree(&mut self, tree: &Route, msg: Msg<'_>) {
+        let frames = self.data_frames(tree, msg);
         let children: Vec<NodeId> = tree.children(0).filter_map(|c| tree.id(c)).collect();
         for child in children {
             let Some(link) = self.link_to(&child) else {
@@ -304,15 +391,8 @@ impl Node {
     }
 
     /// The DATA frames (one per fragment) of a message on `route`.
-    fn data_frames(
-        &mut self,
-        route: &Route,
-        semantics: Semantics,
-        channel: u32,
-        seq: u64,
-        payload: &Bytes,
-        group: Option<&str>,
-    ) -> Vec<Bytes> {
+    fn data_frames(&mut self, route: &Route, msg: Msg<'_>) -> Vec<Bytes> {
+        let Msg { semantics, channel, seq, flags, payload, group } = msg;
         let size = self.fragment_size();
         let count = payload.len().div_ceil(size).max(1);
         let Ok(count16) = u16::try_from(count) else { return Vec::new() };
@@ -321,7 +401,7 @@ impl Node {
             let part =
                 payload.slice((i * size).min(payload.len())..((i + 1) * size).min(payload.len()));
             let data = Data {
-                flags: 0,
+                flags,
                 semantics,
                 priority: 4,
                 channel,
@@ -368,54 +448,57 @@ impl Node {
         group: Option<String>,
     ) -> Result<MessageId, SendError> {
         let id = self.next_message_id();
-        self.enqueue(now, to, semantics, payload, group, id)?;
+        let channel = channel_of(semantics);
+        self.enqueue(now, to, NewMessage { id, semantics, channel, payload, group, flags: 0 })?;
         Ok(id)
     }
 
-    fn enqueue(
-        &mut self,
-        now: Instant,
-        to: NodeId,
-        semantics: Semantics,
-        payload: Bytes,
-        group: Option<String>,
-        id: MessageId,
-    ) -> Result<(), SendError> {
+    /// Puts a message in flight on `(to, m.channel)` and transmits it;
+    /// returns its sequence number.
+    fn enqueue(&mut self, now: Instant, to: NodeId, m: NewMessage) -> Result<u64, SendError> {
         let window = self.cfg.send_window;
-        let chan = self.transport.tx.entry((to, channel_of(semantics))).or_default();
-        if semantics != Semantics::Datagram && chan.inflight.len() >= window {
+        let chan = self.transport.tx.entry((to, m.channel)).or_default();
+        if m.semantics != Semantics::Datagram && chan.inflight.len() >= window {
             chan.blocked = true;
             return Err(SendError::WouldBlock);
         }
         let seq = chan.next_seq;
         chan.next_seq += 1;
-        if semantics != Semantics::Datagram {
+        let mut flags = m.flags;
+        if chan.resync && m.semantics != Semantics::Datagram {
+            chan.resync = false;
+            flags |= FLAG_SYN;
+        }
+        let msg = Msg {
+            semantics: m.semantics,
+            channel: m.channel,
+            seq,
+            flags,
+            payload: &m.payload,
+            group: m.group.as_deref(),
+        };
+        self.transmit_message(to, msg);
+        if m.semantics != Semantics::Datagram {
             let rto = self.rto_for(&to);
             let out = Outgoing {
-                id,
-                semantics,
-                payload: payload.clone(),
-                group: group.clone(),
+                id: m.id,
+                semantics: m.semantics,
+                payload: m.payload,
+                group: m.group,
                 first_sent: now,
                 last_sent: now,
                 rto,
                 retransmitted: false,
                 deadline: now + self.cfg.delivery_timeout,
+                flags,
+                reroute_at: None,
             };
-            if let Some(c) = self.transport.tx.get_mut(&(to, channel_of(semantics))) {
+            if let Some(c) = self.transport.tx.get_mut(&(to, m.channel)) {
                 c.inflight.insert(seq, out);
             }
             self.timers.set_earliest(Timer::Retransmit, now + rto);
         }
-        self.transmit_message(
-            to,
-            semantics,
-            channel_of(semantics),
-            seq,
-            &payload,
-            group.as_deref(),
-        );
-        Ok(())
+        Ok(seq)
     }
 
     fn rto_for(&self, to: &NodeId) -> Duration {
@@ -435,20 +518,24 @@ impl Node {
 
     /// Sends every fragment of a message on the current route; false if
     /// there is none.
-    fn transmit_message(
-        &mut self,
-        to: NodeId,
-        semantics: Semantics,
-        channel: u32,
-        seq: u64,
-        payload: &Bytes,
-        group: Option<&str>,
-    ) -> bool {
+    fn transmit_message(&mut self, to: NodeId, msg: Msg<'_>) -> bool {
         let Some(route) = self.routing.routes.get(&to) else { return false };
         let Ok(path) = Route::path(&route.path) else { return false };
         let next = route.next_hop;
         let Some(link) = self.link_to(&next) else { return false };
-        for f in self.data_frames(&path, semantics, channel, seq, payload, group) {
+        for f in self.data_frames(&path, msg) {
+            self.send_link_bytes(link, f);
+        }
+        true
+    }
+
+    /// Sends every fragment of a message along `path` (this node first),
+    /// whatever the routing table says; false without a link to the first
+    /// hop.
+    fn transmit_on(&mut self, path: &Route, msg: Msg<'_>) -> bool {
+        let Some(next) = path.id(1) else { return false };
+        let Some(link) = self.link_to(&next) else { return false };
+        for f in self.data_frames(path, msg) {
             self.send_link_bytes(link, f);
         }
         true
@@ -459,246 +546,16 @@ impl Node {
         self.neighbours().find(|(_, p)| p == peer).map(|(l, _)| l)
     }
 
-    /// Passes a frame along its route: returns true if this node is its
-    /// destination (the last entry).
-    fn forward(&mut self, now: Instant, route: &Route, raw: &Bytes, data: Option<&Data>) -> bool {
-        let Some(pos) = route.position(&self.id) else {
-            self.stats.dropped_unexpected += 1;
-            return false;
-        };
-        if pos + 1 == route.len() {
-            return true;
-        }
-        let Some(next) = route.id(pos + 1) else { return false };
-        match self.link_to(&next) {
-            Some(link) => {
-                self.stats.forwarded += 1;
-                self.send_link_bytes(link, raw.clone());
-            }
-            None => {
-                self.stats.dropped_no_route += 1;
-                if let Some(d) = data {
-                    self.report_route_error(now, route, pos, next, d);
-                }
-            }
-        }
-        false
-    }
-
-    fn report_route_error(
-        &mut self,
-        _now: Instant,
-        route: &Route,
-        pos: usize,
-        next: NodeId,
-        d: &Data,
-    ) {
-        let Some(back) = route.path_to(pos).and_then(|p| p.reversed_path()) else { return };
-        let Some(first) = back.id(1) else { return };
-        let err = RouteError {
-            reporter: self.id,
-            unreachable: next,
-            seq: d.seq,
-            channel: d.channel,
-            semantics: d.semantics,
-            route: back,
-        };
-        if let Some(link) = self.link_to(&first) {
-            self.send_link(link, LinkMessage::RouteError(err));
-        }
-    }
-
-    pub(super) fn on_data(&mut self, now: Instant, _link: LinkId, d: Data, raw: Bytes) {
-        // The path from the source to this node: ACKs go back along it.
-        let to_me = if d.route.is_path() {
-            if !self.forward(now, &d.route, &raw, Some(&d)) {
-                return;
-            }
-            d.route.clone()
-        } else {
-            // A distribution tree: pass the unchanged frame to each child,
-            // then take it ourselves if we are in the group.
-            let Some(pos) = d.route.position(&self.id).filter(|&p| p > 0) else {
-                self.stats.dropped_unexpected += 1;
-                return;
-            };
-            let children: Vec<NodeId> =
-                d.route.children(pos).filter_map(|c| d.route.id(c)).collect();
-            for c in children {
-                match self.link_to(&c) {
-                    Some(link) => {
-                        self.stats.forwarded += 1;
-                        self.send_link_bytes(link, raw.clone());
-                    }
-                    None => self.stats.dropped_no_route += 1,
-                }
-            }
-            let member =
-                d.group.as_ref().is_some_and(|g| g.is_empty() || self.groups.contains(&**g));
-            if !member {
-                return;
-            }
-            let Some(path) = d.route.path_to(pos) else { return };
-            path
-        };
-        let from = d.route.origin();
-        let key = (from, d.channel);
-        let Some(message) = self.reassemble(now, &from, &d) else {
-            return;
-        };
-        let semantics = d.semantics;
-        let group = d.group.as_ref().map(|g| String::from(&**g));
-        // A group's sequence started before we joined: begin where we came in.
-        let start = if is_group_channel(d.channel) { d.seq } else { 0 };
-        let rx = self
-            .transport
-            .rx
-            .entry(key)
-            .or_insert_with(|| RxChannel { cumulative: start, ..RxChannel::default() });
-        match semantics {
-            Semantics::Datagram => {
-                let fresh = if d.seq > rx.highest || rx.above.is_empty() {
-                    rx.highest = rx.highest.max(d.seq);
-                    rx.above.insert(d.seq)
-                } else {
-                    d.seq + DEDUP_WINDOW > rx.highest && rx.above.insert(d.seq)
-                };
-                let floor = rx.highest.saturating_sub(DEDUP_WINDOW);
-                while rx.above.first().is_some_and(|&s| s < floor) {
-                    rx.above.pop_first();
-                }
-                if fresh {
-                    self.push_event(Event::Message { from, group, semantics, payload: message });
-                }
-            }
-            Semantics::Reliable | Semantics::Sequenced => {
-                let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
-                if new {
-                    rx.above.insert(d.seq);
-                    let mut ready = Vec::new();
-                    if semantics == Semantics::Reliable {
-                        ready.push(message);
-                    } else {
-                        rx.waiting.insert(d.seq, message);
-                    }
-                    while rx.above.remove(&rx.cumulative) {
-                        if let Some(m) = rx.waiting.remove(&rx.cumulative) {
-                            ready.push(m);
-                        }
-                        rx.cumulative += 1;
-                    }
-                    for payload in ready {
-                        self.push_event(Event::Message {
-                            from,
-                            group: group.clone(),
-                            semantics,
-                            payload,
-                        });
-                    }
-                }
-                self.send_ack(from, semantics, d.channel, &to_me);
-            }
-            Semantics::Stream => self.stats.dropped_unexpected += 1,
-        }
-    }
-
-    /// Collects fragments; returns the whole message once complete.
-    fn reassemble(&mut self, now: Instant, from: &NodeId, d: &Data) -> Option<Bytes> {
-        if d.frag_count == 1 {
-            return Some(d.payload.clone());
-        }
-        let key = (*from, d.channel);
-        // A fragment of a message already delivered needs no buffer.
-        if let Some(rx) = self.transport.rx.get(&key) {
-            if d.semantics != Semantics::Datagram
-                && (d.seq < rx.cumulative || rx.above.contains(&d.seq))
-            {
-                // Delivered already: the caller's duplicate check only
-                // re-acknowledges it, so any payload will do.
-                return Some(Bytes::new());
-            }
-        }
-        let per_peer = self.transport.reasm_by_peer.get(from).copied().unwrap_or(0);
-        let n = d.payload.len();
-        if per_peer + n > self.cfg.reassembly_per_peer
-            || self.transport.reasm_total + n > self.cfg.reassembly_total
-        {
-            self.stats.dropped_limit += 1;
-            return None;
-        }
-        let rx = self.transport.rx.entry(key).or_default();
-        let r = rx.reasm.entry(d.seq).or_default();
-        if r.count != 0 && r.count != d.frag_count {
-            return None;
-        }
-        r.count = d.frag_count;
-        r.started.get_or_insert(now);
-        if r.parts.insert(d.frag_index, d.payload.clone()).is_none() {
-            r.bytes += n;
-            *self.transport.reasm_by_peer.entry(*from).or_default() += n;
-            self.transport.reasm_total += n;
-        }
-        if r.parts.len() < usize::from(r.count) {
-            return None;
-        }
-        let r = rx.reasm.remove(&d.seq)?;
-        self.release_reassembly(from, r.bytes);
-        let mut whole = BytesMut::with_capacity(r.bytes);
-        for part in r.parts.values() {
-            whole.extend_from_slice(part);
-        }
-        Some(whole.freeze())
-    }
-
-    fn release_reassembly(&mut self, from: &NodeId, bytes: usize) {
-        if let Some(b) = self.transport.reasm_by_peer.get_mut(from) {
-            *b = b.saturating_sub(bytes);
-            if *b == 0 {
-                self.transport.reasm_by_peer.remove(from);
-            }
-        }
-        self.transport.reasm_total = self.transport.reasm_total.saturating_sub(bytes);
-    }
-
-    fn send_ack(&mut self, to: NodeId, semantics: Semantics, channel: u32, data_route: &Route) {
-        let Some(rx) = self.transport.rx.get(&(to, channel)) else { return };
-        let Some(back) = data_route.reversed_path() else { return };
-        let mut ranges: Vec<AckRange> = Vec::new();
-        for &s in rx.above.iter() {
-            let full = ranges.len() >= ACK_RANGES;
-            match ranges.last_mut() {
-                Some(r) if r.end == s => r.end += 1,
-                _ if full => break,
-                _ => ranges.push(AckRange { start: s, end: s + 1 }),
-            }
-        }
-        let ack = Ack {
-            semantics,
-            channel,
-            cumulative: rx.cumulative,
-            window: self.cfg.send_window as u32,
-            route: back,
-            ranges: FixedList::from_entries(ranges.iter()),
-        };
-        let Some(first) = ack.route.id(1) else { return };
-        if let Some(link) = self.link_to(&first) {
-            self.send_link(link, LinkMessage::Ack(ack));
-        }
-    }
-
-    pub(super) fn on_ack(&mut self, now: Instant, a: Ack, raw: Bytes) {
+    pub(in crate::node) fn on_ack(&mut self, now: Instant, a: Ack, raw: Bytes) {
         if !self.forward(now, &a.route, &raw, None) {
             return;
         }
         let from = a.route.origin();
         let Some(chan) = self.transport.tx.get_mut(&(from, a.channel)) else { return };
-        let covered: Vec<u64> = chan
-            .inflight
-            .keys()
-            .copied()
-            .filter(|&s| s < a.cumulative || a.ranges.iter().any(|r| r.start <= s && s < r.end))
-            .collect();
-        let mut done = Vec::new();
+        let acked = |s: u64| s < a.cumulative || a.ranges.iter().any(|r| r.start <= s && s < r.end);
+        let covered: SmallVec<[u64; 16]> =
+            chan.inflight.keys().copied().filter(|&s| acked(s)).collect();
+        let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
         for s in covered {
             if let Some(o) = chan.inflight.remove(&s) {
                 done.push(o);
@@ -714,7 +571,7 @@ impl Node {
             .get(&from)
             .and_then(|r| r.srtt)
             .map_or(self.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
-        let mut fast = Vec::new();
+        let mut fast: SmallVec<[Resend; 4]> = SmallVec::new();
         for (&seq, o) in chan.inflight.iter_mut() {
             if seq >= highest {
                 break;
@@ -722,10 +579,18 @@ impl Node {
             if now - o.last_sent >= gap_after {
                 o.last_sent = now;
                 o.retransmitted = true;
-                fast.push((seq, o.payload.clone(), o.group.clone()));
+                fast.push(Resend::of(from, a.channel, seq, o));
             }
         }
-        let writable = chan.blocked && chan.inflight.len() < self.cfg.send_window;
+        let stream = a.semantics == Semantics::Stream;
+        if stream {
+            // The receiver answered, so it is alive: a stream stalled by a
+            // reader that does not read waits as long as it must.
+            for o in chan.inflight.values_mut() {
+                o.deadline = now + self.cfg.delivery_timeout;
+            }
+        }
+        let writable = !stream && chan.blocked && chan.inflight.len() < self.cfg.send_window;
         if writable {
             chan.blocked = false;
         }
@@ -737,75 +602,106 @@ impl Node {
                     .or_insert(Rtt { srtt: None, rttvar: Duration::ZERO })
                     .sample(now - o.first_sent);
             }
-            self.push_event(Event::Delivered { id: o.id, to: from });
+            if !stream {
+                self.push_event(Event::Delivered { id: o.id, to: from });
+            }
         }
         if writable {
             self.push_event(Event::Writable { to: from });
         }
-        let (semantics, channel) = (a.semantics, a.channel);
-        for (seq, payload, group) in fast {
-            self.stats.retransmissions += 1;
-            self.transmit_message(from, semantics, channel, seq, &payload, group.as_deref());
+        let channel = a.channel;
+        for r in fast {
+            self.retransmit(r);
+        }
+        if stream {
+            self.on_stream_ack(now, from, channel, a.cumulative, a.window);
         }
     }
 
-    pub(super) fn on_route_error(&mut self, now: Instant, e: RouteError, raw: Bytes) {
+    pub(in crate::node) fn on_route_error(&mut self, now: Instant, e: RouteError, raw: Bytes) {
         if !self.forward(now, &e.route, &raw, None) {
             return;
         }
         // Our route to the data's destination went through a dead link: the
-        // LSAs will say so; meanwhile retransmit on whatever route SPF has.
+        // reporter's LSA says so by now or shortly. Recompute, then resend
+        // the message it names on the new route without waiting for its
+        // timeout.
         self.schedule_spf(now);
-        self.timers.set_earliest(Timer::Retransmit, now + self.cfg.spf_delay * 2);
+        let at = now + self.cfg.spf_delay * 2;
+        for ((_, channel), chan) in self.transport.tx.iter_mut() {
+            if *channel != e.channel {
+                continue;
+            }
+            if let Some(o) = chan.inflight.get_mut(&e.seq) {
+                o.reroute_at = Some(at);
+            }
+        }
+        self.timers.set_earliest(Timer::Retransmit, at);
     }
 
     /// Retransmits what is due, fails what is past its deadline.
-    pub(super) fn on_retransmit_timer(&mut self, now: Instant) {
+    pub(in crate::node) fn on_retransmit_timer(&mut self, now: Instant) {
         let mut resend = Vec::new();
         let mut failed = Vec::new();
+        let mut failed_streams = Vec::new();
         let mut next: Option<Instant> = None;
-        let reachable: BTreeSet<NodeId> = self.routing.routes.keys().copied().collect();
         let rto_max = self.cfg.rto_max;
-        for ((to, channel), chan) in self.transport.tx.iter_mut() {
-            let mut dead = Vec::new();
-            for (&seq, o) in chan.inflight.iter_mut() {
-                if now >= o.deadline {
-                    dead.push(seq);
-                    continue;
+        for (&(to, channel), chan) in self.transport.tx.iter_mut() {
+            let expired = chan.inflight.values().any(|o| now >= o.deadline);
+            if expired {
+                let reason = if self.routing.routes.contains_key(&to) {
+                    FailReason::Timeout
+                } else {
+                    FailReason::Unreachable
+                };
+                // Ordered channels cannot deliver past a lost message: the
+                // whole window fails, and the next message restarts the
+                // sequence (SYN) so the receiver does not wait for the gap.
+                let ordered = chan.inflight.values().any(|o| o.semantics != Semantics::Datagram);
+                let dead: Vec<u64> = if ordered {
+                    chan.inflight.keys().copied().collect()
+                } else {
+                    chan.inflight
+                        .iter()
+                        .filter(|(_, o)| now >= o.deadline)
+                        .map(|(s, _)| *s)
+                        .collect()
+                };
+                for seq in dead {
+                    if let Some(o) = chan.inflight.remove(&seq) {
+                        if o.semantics == Semantics::Stream {
+                            failed_streams.push((to, channel, reason));
+                        } else {
+                            failed.push((o.id, to, reason));
+                        }
+                    }
                 }
-                if now >= o.last_sent + o.rto {
+                chan.resync = true;
+            }
+            for (&seq, o) in chan.inflight.iter_mut() {
+                let rerouted = o.reroute_at.is_some_and(|t| now >= t);
+                if rerouted || now >= o.last_sent + o.rto {
                     o.last_sent = now;
                     o.retransmitted = true;
-                    o.rto = (o.rto * 2).min(rto_max);
-                    resend.push((
-                        *to,
-                        *channel,
-                        o.semantics,
-                        seq,
-                        o.payload.clone(),
-                        o.group.clone(),
-                    ));
+                    if !rerouted {
+                        o.rto = (o.rto * 2).min(rto_max);
+                    }
+                    o.reroute_at = None;
+                    resend.push(Resend::of(to, channel, seq, o));
                 }
                 let due = (o.last_sent + o.rto).min(o.deadline);
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
-            for seq in dead {
-                if let Some(o) = chan.inflight.remove(&seq) {
-                    let reason = if reachable.contains(to) {
-                        FailReason::Timeout
-                    } else {
-                        FailReason::Unreachable
-                    };
-                    failed.push((o.id, *to, reason));
-                }
-            }
         }
-        for (to, channel, semantics, seq, payload, group) in resend {
-            self.stats.retransmissions += 1;
-            self.transmit_message(to, semantics, channel, seq, &payload, group.as_deref());
+        for r in resend {
+            self.retransmit(r);
         }
         for (id, to, reason) in failed {
             self.push_event(Event::SendFailed { id, to, reason });
+        }
+        failed_streams.dedup();
+        for (to, channel, reason) in failed_streams {
+            self.fail_stream(now, to, channel, StreamEnd::Failed(reason));
         }
         self.transport.tx.retain(|_, c| !c.inflight.is_empty() || c.next_seq > 0);
         if let Some(at) = next {
@@ -813,28 +709,22 @@ impl Node {
         }
     }
 
+    fn retransmit(&mut self, r: Resend) {
+        self.stats.retransmissions += 1;
+        let msg = Msg {
+            semantics: r.semantics,
+            channel: r.channel,
+            seq: r.seq,
+            flags: r.flags,
+            payload: &r.payload,
+            group: r.group.as_deref(),
+        };
+        self.transmit_message(r.to, msg);
+    }
+
     /// The current source route to `to` (this node first), if reachable.
     pub fn route_to(&self, to: &NodeId) -> Option<Vec<NodeId>> {
         self.routing.routes.get(to).map(|r| r.path.clone())
-    }
-
-    /// Drops reassemblies older than the delivery timeout (housekeeping).
-    pub(super) fn expire_reassembly(&mut self, now: Instant) {
-        let timeout = self.cfg.delivery_timeout;
-        let mut freed: Vec<(NodeId, usize)> = Vec::new();
-        for ((from, _), rx) in self.transport.rx.iter_mut() {
-            rx.reasm.retain(|_, r| {
-                let keep = r.started.is_none_or(|t| now - t < timeout);
-                if !keep {
-                    freed.push((*from, r.bytes));
-                }
-                keep
-            });
-        }
-        for (from, bytes) in freed {
-            self.stats.dropped_limit += 1;
-            self.release_reassembly(&from, bytes);
-        }
     }
 
     /// Messages in flight, over all destinations.
@@ -848,15 +738,18 @@ impl Node {
     }
 
     /// Shutdown: every message in flight fails.
-    pub(super) fn fail_all_in_flight(&mut self) {
+    pub(in crate::node) fn fail_all_in_flight(&mut self) {
         let mut failed = Vec::new();
         for ((to, _), chan) in self.transport.tx.iter_mut() {
             for (_, o) in core::mem::take(&mut chan.inflight) {
-                failed.push((o.id, *to));
+                if o.semantics != Semantics::Stream {
+                    failed.push((o.id, *to));
+                }
             }
         }
         for (id, to) in failed {
             self.push_event(Event::SendFailed { id, to, reason: FailReason::Shutdown });
         }
+        self.close_all_streams();
     }
 }

@@ -27,7 +27,9 @@ pub mod routing;
 #[cfg(test)]
 mod tests;
 
-pub use data::{Ack, AckRange, Data, Semantics};
+pub use data::{
+    Ack, AckRange, Data, Semantics, DATA_FLAGS_KNOWN, FLAG_FIN, FLAG_GROUP, FLAG_RST, FLAG_SYN,
+};
 pub use handshake::{
     ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Reject, RejectReason, Welcome,
 };

@@ -1,0 +1,252 @@
+//! The receiving side: duplicate windows, in-order delivery, reassembly
+//! under memory caps, and acknowledgements.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use super::super::output::{Event, LinkId};
+use super::super::Node;
+use super::{is_group_channel, RxChannel, ACK_RANGES, DEDUP_WINDOW, PING_CHANNEL, PONG_CHANNEL};
+use crate::time::Instant;
+use crate::wire::link::{Ack, AckRange, Data, Route, Semantics, FLAG_SYN};
+use crate::wire::{FixedList, LinkMessage, NodeId};
+
+impl Node {
+    pub(in crate::node) fn on_data(&mut self, now: Instant, _link: LinkId, d: Data, raw: Bytes) {
+        // The path from the source to this node: ACKs go back along it.
+        let to_me = if d.route.is_path() {
+            if !self.forward(now, &d.route, &raw, Some(&d)) {
+                return;
+            }
+            d.route.clone()
+        } else {
+            // A distribution tree: pass the unchanged frame to each child,
+            // then take it ourselves if we are in the group.
+            let Some(pos) = d.route.position(&self.id).filter(|&p| p > 0) else {
+                self.stats.dropped_unexpected += 1;
+                return;
+            };
+            let children: Vec<NodeId> =
+                d.route.children(pos).filter_map(|c| d.route.id(c)).collect();
+            for c in children {
+                match self.link_to(&c) {
+                    Some(link) => {
+                        self.stats.forwarded += 1;
+                        self.send_link_bytes(link, raw.clone());
+                    }
+                    None => self.stats.dropped_no_route += 1,
+                }
+            }
+            let member =
+                d.group.as_ref().is_some_and(|g| g.is_empty() || self.groups.contains(&**g));
+            if !member {
+                return;
+            }
+            let Some(path) = d.route.path_to(pos) else { return };
+            path
+        };
+        let from = d.route.origin();
+        if d.channel == PING_CHANNEL || d.channel == PONG_CHANNEL {
+            self.on_ping_data(now, from, &d, &to_me);
+            return;
+        }
+        if d.semantics == Semantics::Stream {
+            self.on_stream_data(now, from, d, &to_me);
+            return;
+        }
+        let key = (from, d.channel);
+        let Some(message) = self.reassemble(now, &from, &d) else {
+            return;
+        };
+        let semantics = d.semantics;
+        let group = d.group.as_ref().map(|g| String::from(&**g));
+        let syn = d.flags & FLAG_SYN != 0 && semantics != Semantics::Datagram;
+        if syn {
+            if let Some(rx) = self.transport.rx.get_mut(&key) {
+                let freed = rx.resync(d.seq);
+                self.release_reassembly(&from, freed);
+            }
+        }
+        // A group's sequence started before we joined: begin where we came
+        // in; a SYN restarts it where the sender says.
+        let start = if syn || is_group_channel(d.channel) { d.seq } else { 0 };
+        let rx = self
+            .transport
+            .rx
+            .entry(key)
+            .or_insert_with(|| RxChannel { cumulative: start, ..RxChannel::default() });
+        match semantics {
+            Semantics::Datagram => {
+                let fresh = if d.seq > rx.highest || rx.above.is_empty() {
+                    rx.highest = rx.highest.max(d.seq);
+                    rx.above.insert(d.seq)
+                } else {
+                    d.seq + DEDUP_WINDOW > rx.highest && rx.above.insert(d.seq)
+                };
+                let floor = rx.highest.saturating_sub(DEDUP_WINDOW);
+                while rx.above.first().is_some_and(|&s| s < floor) {
+                    rx.above.pop_first();
+                }
+                if fresh {
+                    self.push_event(Event::Message { from, group, semantics, payload: message });
+                }
+            }
+            Semantics::Reliable | Semantics::Sequenced => {
+                let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
+                if new {
+                    rx.above.insert(d.seq);
+                    let mut ready = Vec::new();
+                    if semantics == Semantics::Reliable {
+                        ready.push(message);
+                    } else {
+                        rx.waiting.insert(d.seq, message);
+                    }
+                    while rx.above.remove(&rx.cumulative) {
+                        if let Some(m) = rx.waiting.remove(&rx.cumulative) {
+                            ready.push(m);
+                        }
+                        rx.cumulative += 1;
+                    }
+                    for payload in ready {
+                        self.push_event(Event::Message {
+                            from,
+                            group: group.clone(),
+                            semantics,
+                            payload,
+                        });
+                    }
+                }
+                let window = self.cfg.send_window as u32;
+                self.send_ack(from, semantics, d.channel, window, &to_me);
+            }
+            Semantics::Stream => {}
+        }
+    }
+
+    /// Collects fragments; returns the whole message once complete.
+    fn reassemble(&mut self, now: Instant, from: &NodeId, d: &Data) -> Option<Bytes> {
+        if d.frag_count == 1 {
+            return Some(d.payload.clone());
+        }
+        let key = (*from, d.channel);
+        // A fragment of a message already delivered needs no buffer.
+        if let Some(rx) = self.transport.rx.get(&key) {
+            if d.semantics != Semantics::Datagram
+                && (d.seq < rx.cumulative || rx.above.contains(&d.seq))
+            {
+                // Delivered already: the caller's duplicate check only
+                // re-acknowledges it, so any payload will do.
+                return Some(Bytes::new());
+            }
+        }
+        let per_peer = self.transport.reasm_by_peer.get(from).copied().unwrap_or(0);
+        let n = d.payload.len();
+        if per_peer + n > self.cfg.reassembly_per_peer
+            || self.transport.reasm_total + n > self.cfg.reassembly_total
+        {
+            self.stats.dropped_limit += 1;
+            return None;
+        }
+        let rx = self.transport.rx.entry(key).or_default();
+        let r = rx.reasm.entry(d.seq).or_default();
+        if r.count != 0 && r.count != d.frag_count {
+            return None;
+        }
+        r.count = d.frag_count;
+        r.started.get_or_insert(now);
+        if r.parts.insert(d.frag_index, d.payload.clone()).is_none() {
+            r.bytes += n;
+            *self.transport.reasm_by_peer.entry(*from).or_default() += n;
+            self.transport.reasm_total += n;
+        }
+        if r.parts.len() < usize::from(r.count) {
+            return None;
+        }
+        let r = rx.reasm.remove(&d.seq)?;
+        self.release_reassembly(from, r.bytes);
+        let mut whole = BytesMut::with_capacity(r.bytes);
+        for part in r.parts.values() {
+            whole.extend_from_slice(part);
+        }
+        Some(whole.freeze())
+    }
+
+    pub(super) fn release_reassembly(&mut self, from: &NodeId, bytes: usize) {
+        if let Some(b) = self.transport.reasm_by_peer.get_mut(from) {
+            *b = b.saturating_sub(bytes);
+            if *b == 0 {
+                self.transport.reasm_by_peer.remove(from);
+            }
+        }
+        self.transport.reasm_total = self.transport.reasm_total.saturating_sub(bytes);
+    }
+
+    /// Acknowledges what has arrived on `(to, channel)`, offering `window`
+    /// more messages.
+    pub(super) fn send_ack(
+        &mut self,
+        to: NodeId,
+        semantics: Semantics,
+        channel: u32,
+        window: u32,
+        data_route: &Route,
+    ) {
+        let Some(back) = data_route.reversed_path() else { return };
+        self.send_ack_on(semantics, channel, window, back, to);
+    }
+
+    /// Acknowledges `(to, channel)` along `back` (this node first).
+    pub(super) fn send_ack_on(
+        &mut self,
+        semantics: Semantics,
+        channel: u32,
+        window: u32,
+        back: Route,
+        to: NodeId,
+    ) {
+        let Some(rx) = self.transport.rx.get(&(to, channel)) else { return };
+        let mut ranges: SmallVec<[AckRange; ACK_RANGES]> = SmallVec::new();
+        for &s in rx.above.iter() {
+            let full = ranges.len() >= ACK_RANGES;
+            match ranges.last_mut() {
+                Some(r) if r.end == s => r.end += 1,
+                _ if full => break,
+                _ => ranges.push(AckRange { start: s, end: s + 1 }),
+            }
+        }
+        let ack = Ack {
+            semantics,
+            channel,
+            cumulative: rx.cumulative,
+            window,
+            route: back,
+            ranges: FixedList::from_entries(ranges.iter()),
+        };
+        let Some(first) = ack.route.id(1) else { return };
+        if let Some(link) = self.link_to(&first) {
+            self.send_link(link, LinkMessage::Ack(ack));
+        }
+    }
+
+    /// Drops reassemblies older than the delivery timeout (housekeeping).
+    pub(in crate::node) fn expire_reassembly(&mut self, now: Instant) {
+        let timeout = self.cfg.delivery_timeout;
+        let mut freed: Vec<(NodeId, usize)> = Vec::new();
+        for ((from, _), rx) in self.transport.rx.iter_mut() {
+            rx.reasm.retain(|_, r| {
+                let keep = r.started.is_none_or(|t| now - t < timeout);
+                if !keep {
+                    freed.push((*from, r.bytes));
+                }
+                keep
+            });
+        }
+        for (from, bytes) in freed {
+            self.stats.dropped_limit += 1;
+            self.release_reassembly(&from, bytes);
+        }
+    }
+}
