@@ -39,9 +39,13 @@ fn main() -> ExitCode {
             // clap's message starts with one "error: ..." line; the usage
             // and tips after it would bury it.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("netcluster: error: {first} (see --help)");
+            // The message runs to the first blank line (a list of missing
+            // arguments is indented below it).
+            let msg: Vec<&str> =
+                text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            let msg = msg.join(" ");
+            let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+            eprintln!("netcluster: error: {msg} (see --help)");
             return ExitCode::from(2);
         }
     };

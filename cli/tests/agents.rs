@@ -1,0 +1,121 @@
+//! Two agents on loopback, driven through the `netcluster` binary:
+//! membership both ways, the listings, a message seen by `watch --json`,
+//! ping, and a SIGTERM seen by the other side as a clean leave.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn two_agents_members_send_watch_and_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = unique_cluster("two");
+    let mut a = spawn_agent(dir.path(), &cluster, "a", &["--group", "g1", "--header", "role=x"]);
+    let a_self = own_record(&mut a);
+    let a_addr = a_self["addr"].as_str().unwrap().to_string();
+    let a_id = a_self["id"].as_str().unwrap().to_string();
+    assert_eq!(a_self["name"], "a");
+    assert_eq!(a_self["groups"], serde_json::json!(["g1"]));
+    assert_eq!(a_self["headers"]["role"], "x");
+    assert!(a_addr.starts_with("127.0.0.1:"), "{a_addr}");
+
+    let mut b = spawn_agent(dir.path(), &cluster, "b", &["--seed", &a_addr]);
+    let b_id = own_record(&mut b)["id"].as_str().unwrap().to_string();
+
+    // Each lists both, itself with hops 0 and the other with hops 1.
+    for (agent, me, other) in [(&a, "a", "b"), (&b, "b", "a")] {
+        let list = wait_for(&format!("{me} to list {other}"), || {
+            let m = members(&agent.admin)?;
+            (m.len() == 2 && m.iter().any(|x| x["name"] == other)).then_some(m)
+        });
+        for m in &list {
+            for field in ["id", "name", "state", "addr", "groups", "headers", "hops"] {
+                assert!(m.get(field).is_some(), "member without `{field}`: {m}");
+            }
+            let hops = if m["name"] == me { 0 } else { 1 };
+            assert_eq!(m["hops"], hops, "{m}");
+            assert_eq!(m["state"], "ready");
+        }
+    }
+
+    // Groups, routes, stats.
+    let out = run(&["groups", "--json", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let groups: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        groups.as_array().unwrap().iter().any(|g| g["name"] == "g1" && g["members"][0] == a_id),
+        "{groups}"
+    );
+    let out = run(&["routes", "--json", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let routes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &routes[0];
+    assert_eq!(r["destination"], a_id.as_str(), "{routes}");
+    assert_eq!(r["next_hop"], a_id.as_str());
+    assert_eq!(r["hops"], 1);
+    let out = run(&["stats", "--json", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(stats["frames_received"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["peers_reachable"], 1);
+    for key in ["datagrams_sent", "frame_bytes_sent", "dropped_malformed", "retransmissions"] {
+        assert!(stats.get(key).is_some(), "stats without `{key}`");
+    }
+    let out = run(&["members", "--admin", b.admin.to_str().unwrap()]);
+    assert!(text(&out.stdout).starts_with("NAME"), "{}", text(&out.stdout));
+
+    // A message from a, seen by b's watch. The watch subscribes a moment
+    // after it starts, so the send is repeated until one is seen.
+    let watch = spawn_watch(dir.path(), &b.admin);
+    let seen = wait_for("b's watch to show a's message", || {
+        let out = run(&["send", "--to", "b", "--admin", a.admin.to_str().unwrap(), "hello b"]);
+        assert!(out.status.success(), "send failed: {}", text(&out.stderr));
+        watch.find(Duration::from_secs(2), |e| e["event"] == "message")
+    });
+    assert_eq!(seen["from"], a_id.as_str(), "{seen}");
+    assert_eq!(seen["from_name"], "a");
+    assert_eq!(seen["payload"], "hello b");
+    assert!(seen["group"].is_null());
+    assert_eq!(seen["mode"], "reliable");
+
+    // From stdin, binary, by id: shown as base64.
+    let out = run_with_stdin(
+        &["send", "--to", &b_id, "--admin", a.admin.to_str().unwrap()],
+        Some(&[0xff, 0xfe, 0x00]),
+    );
+    assert!(out.status.success(), "send failed: {}", text(&out.stderr));
+    let bin = watch
+        .find(common::DEADLINE, |e| e["event"] == "message" && e.get("payload_base64").is_some());
+    assert_eq!(bin.expect("binary message")["payload_base64"], "//4A");
+
+    // Join shows up as a `joined` event with b's own id.
+    let out = run(&["join", "g2", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let joined = watch.find(common::DEADLINE, |e| e["event"] == "joined" && e["group"] == "g2");
+    assert_eq!(joined.expect("joined event")["id"], b_id.as_str());
+    let out = run(&["leave", "g2", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["leave", "g2", "--admin", b.admin.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "leaving twice must fail");
+    assert!(text(&out.stderr).contains("not member"), "{}", text(&out.stderr));
+
+    // Ping through the mesh.
+    let out = run(&["ping", "a", "--count", "2", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "ping failed: {}", text(&out.stderr));
+    let replies = text(&out.stdout).lines().filter(|l| l.starts_with("reply from a")).count();
+    assert_eq!(replies, 2, "{}", text(&out.stdout));
+
+    // SIGTERM to a: it exits 0 and removes its socket; b reports it left.
+    a.proc.term();
+    let status = a.proc.wait_exit(common::DEADLINE).expect("a did not exit after SIGTERM");
+    assert!(status.success(), "a exited with {status}: {}", a.proc.stderr());
+    assert!(!a.admin.exists(), "a left its admin socket behind");
+    let down =
+        watch.find(common::DEADLINE, |e| e["event"] == "peer_down" && e["id"] == a_id.as_str());
+    let down = down.expect("b's watch never reported a down");
+    assert_eq!(down["reason"], "left", "{down}");
+    assert_eq!(down["name"], "a");
+    wait_for("b to forget a", || (members(&b.admin)?.len() == 1).then_some(()));
+}
