@@ -2,6 +2,12 @@
 //! test on 127.0.0.1 and a free port, killed when the test ends (even on
 //! failure). Tests that need it skip, saying why, when dnsmasq is not
 //! installed (`scripts/test.sh` installs it).
+//!
+//! The last test drives the same through the `netcluster` binary: agents
+//! with `--beacon off --dns-srv NAME --dns-server ADDR`, and
+//! `members --json`.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -39,6 +45,11 @@ impl Dnsmasq {
     /// Starts dnsmasq with `records` (dnsmasq options such as
     /// `--srv-host=...`), or returns `None` when it is not installed.
     async fn start(records: &[String]) -> Option<Dnsmasq> {
+        Dnsmasq::start_on(records, None).await
+    }
+
+    /// As [`start`](Self::start), on `port` when given (no retry then).
+    async fn start_on(records: &[String], port: Option<u16>) -> Option<Dnsmasq> {
         let Some(bin) = dnsmasq_path() else {
             eprintln!("skipping: dnsmasq is not installed (package dnsmasq-base)");
             return None;
@@ -46,10 +57,7 @@ impl Dnsmasq {
         // A port free now may be taken before dnsmasq binds it: try again
         // with another one if dnsmasq exits at once.
         for _ in 0..5 {
-            let port = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-                .and_then(|s| s.local_addr())
-                .expect("a free UDP port")
-                .port();
+            let port = port.unwrap_or_else(free_port);
             let mut child = Command::new(&bin)
                 .args([
                     "--no-daemon",
@@ -90,6 +98,13 @@ impl Dnsmasq {
             }
         }
     }
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
 }
 
 fn limits() -> SrvLimits {
@@ -224,5 +239,42 @@ async fn nodes_find_each_other_through_dns_srv() {
     }
     for t in tasks {
         tokio::time::timeout(DEADLINE, t).await.expect("seed task ends with its node").unwrap();
+    }
+}
+
+/// Issue test 3: beacons off, DNS SRV against dnsmasq: agents find each
+/// other. The agents start before the DNS server answers, so they also
+/// show that failed lookups are retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_find_each_other_through_dns_srv() {
+    if dnsmasq_path().is_none() {
+        eprintln!("skipping: dnsmasq is not installed (package dnsmasq-base)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("dns");
+    let dns_port = free_port();
+    let server = format!("127.0.0.1:{dns_port}");
+    let flags = ["--dns-srv", SRV, "--dns-server", &server];
+    let mut agents: Vec<common::Agent> = ["a", "b", "c"]
+        .iter()
+        .map(|n| common::spawn_agent(dir.path(), &cluster, n, &flags))
+        .collect();
+    let mut records = Vec::new();
+    for (i, agent) in agents.iter_mut().enumerate() {
+        let addr: SocketAddr = common::own_record(agent)["addr"].as_str().unwrap().parse().unwrap();
+        let target = format!("node{i}.example.test");
+        records.push(srv(&target, addr.port(), 10, 10));
+        records.push(host(&target, "127.0.0.1"));
+    }
+    let Some(_dns) = Dnsmasq::start_on(&records, Some(dns_port)).await else { return };
+    let all: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+    for agent in &agents {
+        common::wait_for(&format!("{} to see all three", agent.proc.name), || {
+            let m = common::members(&agent.admin)?;
+            let names: BTreeSet<String> =
+                m.iter().filter_map(|x| x["name"].as_str().map(str::to_string)).collect();
+            (names == all).then_some(())
+        });
     }
 }

@@ -2,6 +2,12 @@
 //! through it, also across a tracker restart; clusters stay apart; entries
 //! expire; bad datagrams and floods are counted and dropped. Every wait is
 //! a poll with a generous deadline; every task is stopped at the end.
+//!
+//! The last test drives the same through the `netcluster` binary: a
+//! `netcluster tracker`, agents with `--beacon off --tracker`, and
+//! `members --json`.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -372,4 +378,76 @@ async fn a_flood_from_one_source_is_rate_limited() {
     assert!(answers >= 5, "the burst is served");
     wait_for("the drops to be counted", || t.stats.rate_limited() + answers == 40).await;
     t.stop().await;
+}
+
+/// Asks the tracker at `addr` for `cluster`'s listing (blocking, for the
+/// binary test): `None` when it does not answer within a second.
+fn listing_total(addr: SocketAddr, cluster: &str) -> Option<u16> {
+    let s = std::net::UdpSocket::bind((lo(), 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let q = Frame::new(Message::Tracker(query(cluster, 0, 0))).to_bytes().unwrap();
+    s.send_to(&q, addr).ok()?;
+    let mut buf = vec![0u8; 2048];
+    let (n, _) = s.recv_from(&mut buf).ok()?;
+    match Frame::parse(&Bytes::copy_from_slice(&buf[..n])).ok()?.message {
+        Message::Tracker(TrackerMessage::Peers(p)) => Some(p.total),
+        _ => None,
+    }
+}
+
+fn spawn_tracker_bin(dir: &std::path::Path, addr: SocketAddr, tag: &str) -> common::Guard {
+    let log = dir.join(format!("tracker-{tag}.log"));
+    let child = std::process::Command::new(common::bin())
+        .args(["tracker", "--listen", &addr.to_string(), "--log-level", "debug"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn netcluster tracker");
+    let guard = common::Guard { child, name: format!("tracker-{tag}"), log };
+    common::wait_for("the tracker to answer", || listing_total(addr, "probe"));
+    guard
+}
+
+fn members_named(agent: &common::Agent) -> Option<BTreeSet<String>> {
+    let m = common::members(&agent.admin)?;
+    Some(m.iter().filter_map(|x| x["name"].as_str().map(str::to_string)).collect())
+}
+
+/// Issue test 2: beacons off, a tracker; three agents find each other
+/// through it; the tracker restarts and they still converge.
+#[test]
+fn agents_find_each_other_through_a_tracker_that_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("tracker");
+    let port = std::net::UdpSocket::bind((lo(), 0)).unwrap().local_addr().unwrap().port();
+    let addr = SocketAddr::new(lo(), port);
+    let tracker = spawn_tracker_bin(dir.path(), addr, "1");
+    let flag = addr.to_string();
+    let a = common::spawn_agent(dir.path(), &cluster, "a", &["--tracker", &flag]);
+    let b = common::spawn_agent(dir.path(), &cluster, "b", &["--tracker", &flag]);
+    let all: BTreeSet<String> = ["a", "b"].map(String::from).into();
+    for agent in [&a, &b] {
+        common::wait_for(&format!("{} to see a and b", agent.proc.name), || {
+            members_named(agent).filter(|m| *m == all)
+        });
+    }
+    common::wait_for("two registrations", || listing_total(addr, &cluster).filter(|t| *t == 2));
+
+    // A new tracker on the same port knows nobody; c can meet a and b
+    // only once they have registered again.
+    let mut tracker = tracker;
+    tracker.term();
+    tracker.wait_exit(common::DEADLINE).expect("the tracker exits on SIGTERM");
+    let _tracker2 = spawn_tracker_bin(dir.path(), addr, "2");
+    let c = common::spawn_agent(dir.path(), &cluster, "c", &["--tracker", &flag]);
+    let all: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+    for agent in [&a, &b, &c] {
+        common::wait_for(&format!("{} to see all three", agent.proc.name), || {
+            members_named(agent).filter(|m| *m == all)
+        });
+    }
+    common::wait_for("three registrations with the new tracker", || {
+        listing_total(addr, &cluster).filter(|t| *t == 3)
+    });
 }
