@@ -114,6 +114,8 @@ fn two_nodes_in_one_poll(mode: LinkMode) {
     drop(b);
     a.shutdown();
     run_until("a to stop", &mut poll, &mut [&mut a], &mut seen, |n, _| n[0].is_stopped());
+    // A stopped node asks for no more wake-ups.
+    assert_eq!(a.poll_timeout(), None);
 }
 
 #[test]

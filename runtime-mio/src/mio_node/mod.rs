@@ -245,7 +245,9 @@ impl MioNode {
         }
         let node = self.node.poll_timeout().map(|t| self.to_std(t));
         let links = self.links.values().filter_map(TcpLink::deadline).min();
-        [node, links, self.stopping].into_iter().flatten().min()
+        // The linger matters only while links remain to be given up.
+        let linger = self.stopping.filter(|_| !self.links.is_empty());
+        [node, links, linger].into_iter().flatten().min()
     }
 
     /// The timeout for the caller's poll: zero while a source cut short
