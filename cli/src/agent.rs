@@ -87,11 +87,20 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
     // The admin socket first: a second agent on the same path stops here,
     // before it opens any network socket.
     let server = AdminServer::bind(&s.admin, s.admin_limits.clone()).await?;
-    let mut seeds = Vec::with_capacity(s.seeds.len());
-    for seed in &s.seeds {
-        seeds.push(resolve_seed(seed).await?);
-    }
-    let handle = builder(&s, &seeds).start().await?;
+    let started = async {
+        let mut seeds = Vec::with_capacity(s.seeds.len());
+        for seed in &s.seeds {
+            seeds.push(resolve_seed(seed).await?);
+        }
+        Ok::<_, AgentError>(builder(&s, &seeds).start().await?)
+    };
+    let handle = match started.await {
+        Ok(h) => h,
+        Err(e) => {
+            server.discard();
+            return Err(e);
+        }
+    };
     let hub = EventHub::start(&handle, s.admin_limits.out_queue);
     let admin_path = server.path().to_path_buf();
     let serving = server.serve(handle.clone(), hub);
@@ -114,11 +123,10 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
         admin = %admin_path.display(),
         "agent running"
     );
-    let mut stopped = handle.clone();
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: leaving"),
         _ = sigint.recv() => tracing::info!("SIGINT: leaving"),
-        () = node_stopped(&mut stopped) => tracing::warn!("the node stopped by itself"),
+        () = node_stopped(&handle) => tracing::warn!("the node stopped by itself"),
     }
     for h in helpers {
         h.abort();
@@ -129,7 +137,8 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
     Ok(())
 }
 
-async fn node_stopped(h: &mut netcluster_tokio::Handle) {
+/// Resolves when the node's task has ended on its own.
+async fn node_stopped(h: &netcluster_tokio::Handle) {
     while h.is_running() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }

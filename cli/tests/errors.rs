@@ -190,3 +190,46 @@ fn read_result(s: &mut UnixStream) -> netcluster_core::wire::admin::AdminResult 
         other => panic!("expected RESULT, got {other:?}"),
     }
 }
+
+#[test]
+fn agent_that_cannot_start_leaves_no_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().to_string();
+    let admin = dir.path().join("busy.sock");
+    let out = run(&[
+        "agent",
+        "--cluster",
+        &unique_cluster("busy"),
+        "--name",
+        "busy",
+        "--bind",
+        &port,
+        "--beacon",
+        "off",
+        "--log-level",
+        "warn",
+        "--admin",
+        admin.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot start the node"), "{err}");
+    assert!(!admin.exists(), "the admin socket was left behind");
+}
+
+#[test]
+fn oversized_message_is_refused_by_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = spawn_agent(dir.path(), &unique_cluster("big"), "big", &[]);
+    own_record(&mut agent);
+    let big = vec![b'x'; 2 << 20];
+    let out = run_with_stdin(
+        &["send", "--to", "someone", "--admin", agent.admin.to_str().unwrap()],
+        Some(&big),
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the admin socket takes at most"), "{err}");
+}

@@ -119,6 +119,13 @@ impl Client {
             frame::write(&mut self.writer, msg).await?;
             loop {
                 let answer = self.read().await?;
+                // Request id 0: the agent could not read our request at all
+                // and is about to close the connection.
+                if let AdminMessage::Result(r) = &answer {
+                    if r.request_id == 0 && !r.status.is_ok() {
+                        return Ok(answer);
+                    }
+                }
                 if matches!(answer, AdminMessage::Event(_)) || answer.request_id() != id {
                     continue;
                 }
@@ -185,6 +192,7 @@ impl Client {
     ) -> Result<String, ClientError> {
         let request_id = self.id();
         let target = name(target, "node name")?;
+        self.check_size(payload.len())?;
         self.call_ok(SendRequest { request_id, mode, target, payload }.into()).await
     }
 
@@ -197,7 +205,20 @@ impl Client {
     ) -> Result<String, ClientError> {
         let request_id = self.id();
         let group = name(group, "group name")?;
+        self.check_size(payload.len())?;
         self.call_ok(ShoutRequest { request_id, mode, group, payload }.into()).await
+    }
+
+    /// A message must fit in one admin frame with its header and names.
+    fn check_size(&self, payload: usize) -> Result<(), ClientError> {
+        let max = self.limits.max_frame.saturating_sub(512);
+        if payload > max {
+            return Err(ClientError::Refused {
+                status: Status::Limit,
+                detail: format!("message of {payload} bytes; the admin socket takes at most {max}"),
+            });
+        }
+        Ok(())
     }
 
     /// Makes the agent's node join `group`.

@@ -70,6 +70,25 @@ pub enum BindError {
     },
 }
 
+/// The default directory may sit in a shared `/tmp`: it must be ours and
+/// closed to others, or someone else could put a socket of theirs there.
+fn check_private_dir(dir: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(dir)?;
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(meta.uid());
+    if meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a private directory of this user (owner {}, mode {:o}); give --admin PATH",
+                dir.display(),
+                meta.uid(),
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A bound admin socket, not yet serving.
 #[derive(Debug)]
 pub struct AdminServer {
@@ -90,6 +109,8 @@ impl AdminServer {
                 std::fs::create_dir_all(dir).map_err(io)?;
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                     .map_err(io)?;
+            } else if dir == super::runtime_dir() {
+                check_private_dir(dir).map_err(io)?;
             }
         }
         match std::fs::symlink_metadata(path) {
@@ -124,6 +145,12 @@ impl AdminServer {
         &self.path
     }
 
+    /// Gives the socket up without serving (the agent could not start):
+    /// the file is removed so it is not left behind as a stale socket.
+    pub fn discard(self) {
+        remove_if_ours(&self.path, self.ino);
+    }
+
     /// Serves clients on behalf of the node behind `handle`, with events
     /// from `hub`, until [`Serving::close`].
     pub fn serve(self, handle: Handle, hub: EventHub) -> Serving {
@@ -152,14 +179,19 @@ impl Serving {
     /// (unless another agent has replaced it since).
     pub fn close(self) {
         self.task.abort();
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.ino() == self.ino => {
-                if let Err(e) = std::fs::remove_file(&self.path) {
-                    tracing::warn!(path = %self.path.display(), error = %e, "admin socket not removed");
-                }
+        remove_if_ours(&self.path, self.ino);
+    }
+}
+
+/// Removes the socket file unless another agent has replaced it since.
+fn remove_if_ours(path: &Path, ino: u64) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.ino() == ino => {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), error = %e, "admin socket not removed");
             }
-            _ => {}
         }
+        _ => {}
     }
 }
 
