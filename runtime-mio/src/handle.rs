@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use mio::{Poll, Token, Waker};
 use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError};
 use netcluster_core::wire::link::Semantics;
-use netcluster_core::{NodeId, NodeState};
+use netcluster_core::{Node, NodeId, NodeState};
 
 use crate::events::{lock, Events, Hub};
 use crate::{Builder, Error, MioNode};
@@ -39,6 +40,7 @@ enum Command {
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown(Reply<()>),
 }
 
@@ -74,6 +76,8 @@ struct Shared {
     hub: Arc<Hub>,
     peers: Arc<Mutex<Vec<PeerInfo>>>,
     done: Arc<Done>,
+    /// Set by [`Handle::abort`]: the thread stops at its next turn.
+    abort: Arc<AtomicBool>,
     id: NodeId,
     link_addr: SocketAddr,
 }
@@ -98,6 +102,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let hub = Arc::new(Hub::new(capacity));
     let peers = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(Done::default());
+    let abort = Arc::new(AtomicBool::new(false));
+    let aborted = Arc::clone(&abort);
     let finish = Finish { hub: Arc::clone(&hub), done: Arc::clone(&done) };
     let publish = Publish { hub: Arc::clone(&hub), peers: Arc::clone(&peers) };
     // The thread keeps the waker open: closing it would withdraw a wake-up
@@ -108,11 +114,20 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
         .spawn(move || {
             let _finish = finish;
             let _waker = thread_waker;
-            run(poll, node, cmd_rx, publish);
+            run(poll, node, cmd_rx, publish, &aborted);
         })
         .map_err(Error::Thread)?;
     Ok(Handle {
-        shared: Arc::new(Shared { cmd: Some(cmd_tx), waker, hub, peers, done, id, link_addr }),
+        shared: Arc::new(Shared {
+            cmd: Some(cmd_tx),
+            waker,
+            hub,
+            peers,
+            done,
+            abort,
+            id,
+            link_addr,
+        }),
     })
 }
 
@@ -150,12 +165,22 @@ impl Publish {
     }
 }
 
-fn run(mut poll: Poll, mut node: MioNode, rx: Receiver<Command>, publish: Publish) {
+fn run(
+    mut poll: Poll,
+    mut node: MioNode,
+    rx: Receiver<Command>,
+    publish: Publish,
+    abort: &AtomicBool,
+) {
     let mut events = mio::Events::with_capacity(256);
     let mut waiting: Vec<Reply<()>> = Vec::new();
     let mut backlog = false;
     let mut handles_gone = false;
     loop {
+        if abort.load(Ordering::Acquire) {
+            tracing::info!("node aborted");
+            break;
+        }
         node.handle_deadline();
         publish.events(&mut node);
         if node.is_stopped() {
@@ -223,6 +248,7 @@ fn command(node: &mut MioNode, c: Command) {
         Command::Send(to, s, payload, reply) => drop(reply.send(node.send(to, s, payload))),
         Command::Shout(g, s, payload, reply) => drop(reply.send(node.shout(&g, s, payload))),
         Command::Ping(to, reply) => drop(reply.send(node.ping(to))),
+        Command::Query(f) => f(node.node()),
         Command::Shutdown(_) => {}
     }
 }
@@ -364,6 +390,44 @@ impl Handle {
     /// Adds a static seed.
     pub fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
         self.call(|tx| Command::AddSeed(addr, tx))
+    }
+
+    /// Runs `f` on the node's thread with the node as it is between two
+    /// inputs, and returns its result: a consistent view of anything the
+    /// node exposes (peers, routes, counters, groups). `f` blocks the node
+    /// while it runs, so keep it short.
+    ///
+    /// ```no_run
+    /// # fn demo(handle: netcluster_mio::Handle) -> Result<(), netcluster_mio::Error> {
+    /// let sent = handle.query(|node| node.stats().datagrams_sent)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> R + Send + 'static,
+    ) -> Result<R, Error> {
+        let cmd = self.shared.cmd.as_ref().ok_or(Error::Stopped)?;
+        let (tx, rx) = sync_channel(1);
+        let run = Box::new(move |node: &Node| {
+            let _ = tx.send(f(node));
+        });
+        cmd.send(Command::Query(run)).map_err(|_| Error::Stopped)?;
+        self.shared.waker.wake().map_err(Error::Poll)?;
+        rx.recv().map_err(|_| Error::Stopped)
+    }
+
+    /// Stops the node at once, as a crash would: no EXIT beacon, no
+    /// GOODBYE, nothing flushed. Its sockets close as the thread drops
+    /// them, and peers find out by themselves (a link that drops without a
+    /// GOODBYE, keepalives that stop), reporting the node down as timed
+    /// out. Returns once the thread has stopped. Meant for demonstrations
+    /// and tests of failure detection; use [`shutdown`](Self::shutdown) to
+    /// leave.
+    pub fn abort(&self) {
+        self.shared.abort.store(true, Ordering::Release);
+        if self.shared.waker.wake().is_ok() {
+            self.shared.done.wait();
+        }
     }
 
     /// Leaves the mesh cleanly and stops the node: the EXIT beacon and a

@@ -361,3 +361,28 @@ fn several_threads_send_through_one_handle() {
     a.shutdown();
     b.shutdown();
 }
+
+#[test]
+fn an_aborted_node_is_reported_timed_out_and_query_sees_the_node() {
+    init_tracing();
+    let a = seeded("m-abort", "a", LinkMode::Stream, &[]).start().unwrap();
+    let b = seeded("m-abort", "b", LinkMode::Stream, &[a.link_addr()]).start().unwrap();
+    wait_for("a to see b", || sees_all(&a, &[b.id()]));
+    // query runs on the node's thread, against the node itself.
+    let (id, peers) = a.query(|n| (n.id(), n.peers().map(|p| p.id).collect::<Vec<_>>())).unwrap();
+    assert_eq!(id, a.id());
+    assert_eq!(peers, vec![b.id()]);
+
+    let mut events = a.events();
+    b.abort();
+    assert!(!b.is_running());
+    assert!(matches!(b.send(a.id(), Semantics::Datagram, &b"x"[..]), Err(Error::Stopped)));
+    // No GOODBYE was sent: a finds out by itself.
+    let reason = wait_event(&mut events, "a to see b go", |e| match e {
+        Event::PeerDown { id, reason, .. } if id == b.id() => Some(reason),
+        _ => None,
+    });
+    assert_eq!(reason, DownReason::TimedOut);
+    a.shutdown();
+    assert!(matches!(a.query(|n| n.id()), Err(Error::Stopped)));
+}
