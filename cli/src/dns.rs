@@ -31,6 +31,8 @@
 mod query;
 mod seeds;
 mod srv;
+#[cfg(test)]
+mod tests;
 
 pub use query::{nameserver_from_resolv_conf, system_nameserver, DnsError};
 pub use seeds::{spawn_srv_seeds, spawn_srv_seeds_with, SrvSeedsConfig};
