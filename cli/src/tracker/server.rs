@@ -145,6 +145,11 @@ pub struct TrackerServer {
 impl TrackerServer {
     /// Binds the UDP socket (port 0 picks a free port, see
     /// [`local_addr`](Self::local_addr)).
+    ///
+    /// On a host with several addresses, listen on the one nodes are given:
+    /// clients only accept answers from the address they sent to, and a
+    /// socket bound to a wildcard address answers from whichever address
+    /// the routing table picks.
     pub async fn bind(listen: SocketAddr, cfg: TrackerConfig) -> std::io::Result<TrackerServer> {
         let socket = UdpSocket::bind(listen).await?;
         let local_addr = socket.local_addr()?;
