@@ -28,6 +28,7 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_reads_per_wake: usize,
     pub(crate) shutdown_linger: Duration,
+    pub(crate) datagram_buffer: usize,
 }
 
 impl Builder {
@@ -64,6 +65,7 @@ impl Builder {
                 connect_timeout: Duration::from_secs(5),
                 max_reads_per_wake: 64,
                 shutdown_linger: Duration::from_secs(2),
+                datagram_buffer: 4 << 20,
             },
         }
     }
@@ -182,6 +184,17 @@ impl Builder {
     /// 2 s).
     pub fn shutdown_linger(mut self, d: Duration) -> Builder {
         self.opts.shutdown_linger = d;
+        self
+    }
+
+    /// Receive buffer asked of the OS for the unicast sockets in datagram
+    /// link mode (default 4 MiB; the kernel may grant less, e.g. Linux caps
+    /// it at `net.core.rmem_max`). A large message arrives as a burst of
+    /// fragments, and what the buffer cannot hold while the node's thread
+    /// waits for the CPU is lost and must be sent again. Not available with
+    /// `netcluster-tokio`; 0 keeps the OS default.
+    pub fn datagram_buffer(mut self, bytes: usize) -> Builder {
+        self.opts.datagram_buffer = bytes;
         self
     }
 

@@ -64,6 +64,9 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     // Registered here so that a refusal is reported by `start`, not logged
     // by the thread.
     let io = Io::new(sockets)?;
+    if config.link_mode == netcluster_core::LinkMode::Datagram && opts.datagram_buffer > 0 {
+        io.grow_unicast_buffers(opts.datagram_buffer);
+    }
     tracing::info!(
         node = %config.name,
         id = %id.as_uuid(),

@@ -50,6 +50,19 @@ impl Io {
         })
     }
 
+    /// Asks for a receive buffer of `bytes` on the unicast sockets (those
+    /// that carry link frames in datagram mode). Best effort: the kernel
+    /// may cap it, and a refusal only costs retransmissions.
+    pub(crate) fn grow_unicast_buffers(&self, bytes: usize) {
+        for s in [self.u4.as_ref(), self.u6.as_ref()].into_iter().flatten() {
+            let sock = SockRef::from(s.get_ref());
+            match sock.set_recv_buffer_size(bytes).and_then(|()| sock.recv_buffer_size()) {
+                Ok(granted) => tracing::debug!(asked = bytes, granted, "datagram receive buffer"),
+                Err(e) => tracing::warn!(error = %e, "cannot set SO_RCVBUF"),
+            }
+        }
+    }
+
     /// Every socket that receives datagrams, with its source kind. The
     /// unicast sockets come first: they carry link frames in datagram mode.
     pub(crate) fn receivers(&self) -> impl Iterator<Item = (&Async<UdpSocket>, DatagramSource)> {

@@ -341,7 +341,10 @@ fn a_lagging_subscriber_counts_what_it_missed() {
         let a =
             seeded("t-lag", "a", LinkMode::Stream, &[]).event_capacity(4).start().await.unwrap();
         let b = seeded("t-lag", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
-        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        wait_for("a and b to see each other", || {
+            sees_all(&a, &[b.id()]) && sees_all(&b, &[a.id()])
+        })
+        .await;
         let mut slow = a.events();
         let mut fast = a.events();
         // The fast reader reads each message before the next is sent; the
@@ -496,24 +499,39 @@ async fn bulk(mode: LinkMode, cluster: &str) {
     }
     let mut next = 0u32;
     let mut got_big = false;
-    let mut seen_b = Vec::new();
-    until("b to get everything", &mut ev_b, &mut seen_b, |e| {
-        if let Event::Message { semantics, payload, .. } = e {
-            match semantics {
-                Semantics::Reliable => {
-                    assert!(payload[..] == big[..], "the big message arrived changed");
-                    got_big = true;
+    let receive = async {
+        while let Some(e) = ev_b.next().await {
+            if let Event::Message { semantics, payload, .. } = e {
+                match semantics {
+                    Semantics::Reliable => {
+                        assert!(payload[..] == big[..], "the big message arrived changed");
+                        got_big = true;
+                    }
+                    Semantics::Sequenced => {
+                        assert_eq!(payload[..], next.to_be_bytes(), "out of order ({mode:?})");
+                        next += 1;
+                    }
+                    _ => {}
                 }
-                Semantics::Sequenced => {
-                    assert_eq!(payload[..], next.to_be_bytes(), "out of order ({mode:?})");
-                    next += 1;
-                }
-                _ => {}
+            }
+            if got_big && next == N {
+                return true;
             }
         }
-        (got_big && next == N).then_some(())
-    })
-    .await;
+        false
+    };
+    let expired = async {
+        Timer::after(DEADLINE).await;
+        false
+    };
+    let done = futures_lite::future::or(receive, expired).await;
+    let stats = a.query(|n| (n.in_flight(), n.stats().retransmissions)).await.unwrap();
+    assert!(
+        done,
+        "b got the big message: {got_big}, {next} of {N} sequenced ({mode:?}); \
+         a's in flight and retransmissions: {stats:?}; b missed {} events",
+        ev_b.missed()
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -528,4 +546,33 @@ fn bulk_over_stream_links() {
 fn bulk_over_datagram_links() {
     init_tracing();
     async_std::task::block_on(bulk(LinkMode::Datagram, "t-bulk-dgram"));
+}
+
+#[test]
+fn an_overflowing_write_queue_closes_the_link() {
+    init_tracing();
+    smol::block_on(async {
+        // Two queued writes at most: one large message fills it at once,
+        // since the writer runs on the node's thread only between inputs.
+        let a =
+            seeded("t-overflow", "a", LinkMode::Stream, &[]).write_queue(2).start().await.unwrap();
+        let b =
+            seeded("t-overflow", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let opened = a.query(|n| n.stats().links_opened).await.unwrap();
+        assert_eq!(opened, 1);
+        let neighbours = || a.query(|n| n.neighbours().count());
+        assert_eq!(neighbours().await.unwrap(), 1);
+        a.send(b.id(), Semantics::Reliable, vec![7u8; 1 << 20]).await.unwrap();
+        // The link is gone right after the send, and a new one is made.
+        assert_eq!(neighbours().await.unwrap(), 0, "the overflowing link is still up");
+        within("a new link", async {
+            while a.query(|n| n.stats().links_opened).await.unwrap() < 2 {
+                Timer::after(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
 }
