@@ -49,10 +49,14 @@
 //! at [`Node::poll_timeout`]. The loop compares `now >= deadline` itself
 //! before trusting the timer, since inputs may keep it busy past a deadline.
 //! Each wake-up handles a bounded number of datagrams, accepted connections
-//! and link messages per source, so no source starves the others. Each TCP
-//! link has a bounded write queue ([`Builder::write_queue`]); a link whose
-//! queue overflows is closed (its peer stays reachable through other routes
-//! while the overlay repairs itself).
+//! and link messages per source, so no source starves the others, and then
+//! yields to the link tasks that share the thread. Each TCP link has a
+//! bounded write queue ([`Builder::write_queue`]); a link whose queue
+//! overflows is closed (its peer stays reachable through other routes while
+//! the overlay repairs itself). The writer coalesces what is queued into
+//! one system call. In datagram link mode the unicast sockets ask for a
+//! large receive buffer ([`Builder::datagram_buffer`]), since fragments of a
+//! large message arrive as one burst.
 //!
 //! Dropping every handle shuts the node down as [`Handle::shutdown`] does.
 //!

@@ -576,3 +576,53 @@ fn an_overflowing_write_queue_closes_the_link() {
         b.shutdown().await;
     });
 }
+
+#[test]
+fn ipv6_loopback() {
+    init_tracing();
+    let v6 = std::net::Ipv6Addr::LOCALHOST;
+    if std::net::UdpSocket::bind((v6, 0)).is_err() {
+        println!("skipped: no IPv6 loopback on this host");
+        return;
+    }
+    smol::block_on(async {
+        let node = |name: &str| {
+            Builder::new("t-v6", name).bind_ip(v6.into()).link_port(0).beacons(BeaconMode::Off)
+        };
+        let a = node("a").start().await.unwrap();
+        assert!(a.link_addr().is_ipv6());
+        let b = node("b").seed(a.link_addr()).start().await.unwrap();
+        wait_for("a and b to see each other over IPv6", || {
+            sees_all(&a, &[b.id()]) && sees_all(&b, &[a.id()])
+        })
+        .await;
+        let mut events = b.events();
+        a.send(b.id(), Semantics::Reliable, &b"over v6"[..]).await.unwrap();
+        let mut seen = Vec::new();
+        until("b to get the message", &mut events, &mut seen, |e| match e {
+            Event::Message { payload, .. } => (&payload[..] == b"over v6").then_some(()),
+            _ => None,
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn a_taken_link_port_is_a_typed_error() {
+    init_tracing();
+    futures_lite::future::block_on(async {
+        let a = seeded("t-port", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        let port = a.link_addr().port();
+        let err = seeded("t-port", "b", LinkMode::Stream, &[]).link_port(port).start().await;
+        match err {
+            Err(Error::Net(e)) => {
+                assert!(e.to_string().contains(&a.link_addr().to_string()), "{e}");
+                assert_eq!(e.io_error().map(|e| e.kind()), Some(std::io::ErrorKind::AddrInUse));
+            }
+            other => panic!("expected a bind error, got {other:?}"),
+        }
+        a.shutdown().await;
+    });
+}
