@@ -60,8 +60,10 @@
 //!
 //! # Not yet
 //!
-//! Streams between peers (`open_stream` with `std::io::Read` / `Write`) are
-//! not provided yet: the core has no stream API so far.
+//! Streams between peers are not bound by this driver yet: there is no
+//! `open_stream` returning a `std::io::Read` / `Write` stream. The core's
+//! stream API (`Node::open_stream`, `stream_read`, `stream_write`...) is
+//! newer than this driver.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
