@@ -1,0 +1,322 @@
+//! The driver's own behaviour on loopback: lagging subscribers, dropped
+//! handles, abort, ping, query, bulk transfers, write-queue overflow, IPv6,
+//! and typed errors. Only loopback addresses are used; every wait is bounded.
+
+mod common;
+
+use std::time::Duration;
+
+use async_io::Timer;
+use common::*;
+use netcluster_async_std::{
+    BeaconMode, Builder, DownReason, Error, Event, EventStream, Handle, LinkMode, Semantics,
+};
+
+#[test]
+fn dropping_every_handle_stops_the_node() {
+    init_tracing();
+    futures_lite::future::block_on(async {
+        let a = seeded("t-drop", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        let addr = a.link_addr();
+        let events = a.events();
+        drop(a);
+        // The listener closes once the thread has stopped, and the events
+        // end.
+        wait_for("the listener to close", || std::net::TcpStream::connect(addr).is_err()).await;
+        let mut events = events;
+        within("the event stream to end", async { while events.next().await.is_some() {} }).await;
+    });
+}
+
+#[test]
+fn a_lagging_subscriber_counts_what_it_missed() {
+    init_tracing();
+    smol::block_on(async {
+        let a =
+            seeded("t-lag", "a", LinkMode::Stream, &[]).event_capacity(4).start().await.unwrap();
+        let b = seeded("t-lag", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a and b to see each other", || {
+            sees_all(&a, &[b.id()]) && sees_all(&b, &[a.id()])
+        })
+        .await;
+        let mut slow = a.events();
+        let mut fast = a.events();
+        // The fast reader reads each message before the next is sent; the
+        // slow one reads nothing until the node has stopped.
+        const N: u8 = 20;
+        for i in 0..N {
+            b.send(a.id(), Semantics::Reliable, vec![i]).await.unwrap();
+            let mut seen = Vec::new();
+            until("the fast reader to get each message", &mut fast, &mut seen, |e| match e {
+                Event::Message { payload, .. } if payload[..] == [i] => Some(()),
+                _ => None,
+            })
+            .await;
+        }
+        assert_eq!(fast.missed(), 0, "an independent subscriber lost events");
+        a.shutdown().await;
+        let mut kept = Vec::new();
+        within("the slow stream to end", async {
+            while let Some(e) = slow.next().await {
+                kept.push(e);
+            }
+        })
+        .await;
+        assert!(kept.len() <= 4, "kept more than its capacity: {kept:?}");
+        assert!(slow.missed() + kept.len() as u64 >= u64::from(N), "missed {}", slow.missed());
+        let first = |e: &Event| matches!(e, Event::Message { payload, .. } if payload[..] == [0]);
+        assert!(!kept.iter().any(first), "the oldest event was kept: {kept:?}");
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn bad_interface_is_reported() {
+    let err = futures_lite::future::block_on(
+        Builder::new("t-bad", "a").link_port(0).interface("no-such-if0").start(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no-such-if0"), "{err}");
+}
+
+#[test]
+fn ping_measures_the_round_trip() {
+    init_tracing();
+    async_std::task::block_on(async {
+        let a = seeded("t-ping", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        let b = seeded("t-ping", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let mut events = a.events();
+        let id = a.ping(b.id()).await.unwrap();
+        let mut seen = Vec::new();
+        let rtt = until("the pong", &mut events, &mut seen, |e| match e {
+            Event::Pong { from, id: got, rtt } if *got == id => {
+                assert_eq!(*from, b.id());
+                Some(*rtt)
+            }
+            _ => None,
+        })
+        .await;
+        assert!(rtt < DEADLINE, "{rtt:?}");
+        // Pinging oneself is refused with a typed error.
+        assert!(matches!(a.ping(a.id()).await, Err(Error::Send(_))));
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn an_aborted_node_is_reported_timed_out() {
+    init_tracing();
+    smol::block_on(async {
+        let a = seeded("t-abort", "a", LinkMode::Stream, &[])
+            .configure(|c| {
+                c.keepalive_interval = Duration::from_millis(200);
+                c.keepalive_count = 3;
+            })
+            .start()
+            .await
+            .unwrap();
+        let b = seeded("t-abort", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let mut events = a.events();
+        b.abort();
+        wait_for("b's thread to end", || !b.is_running()).await;
+        let mut seen = Vec::new();
+        let reason = until("a to see b go", &mut events, &mut seen, |e| match e {
+            Event::PeerDown { id, reason, .. } if *id == b.id() => Some(*reason),
+            _ => None,
+        })
+        .await;
+        assert_eq!(reason, DownReason::TimedOut);
+        assert!(matches!(b.ping(a.id()).await, Err(Error::Stopped)));
+        a.shutdown().await;
+    });
+}
+
+#[test]
+fn query_reads_the_node() {
+    futures_lite::future::block_on(async {
+        let a = seeded("t-query", "a", LinkMode::Stream, &[]).group("g").start().await.unwrap();
+        let groups = a.query(|n| n.groups().map(String::from).collect::<Vec<_>>()).await.unwrap();
+        assert_eq!(groups, ["g"]);
+        a.shutdown().await;
+        assert!(matches!(a.query(|n| n.id()).await, Err(Error::Stopped)));
+    });
+}
+
+#[test]
+fn handles_and_streams_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Handle>();
+    send_sync::<Builder>();
+    send_sync::<Error>();
+    send::<EventStream>();
+    // The handle's futures can be spawned on multi-threaded executors.
+    fn is_send<T: Send>(_: &T) {}
+    futures_lite::future::block_on(async {
+        let a = seeded("t-send", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        is_send(&a.send(a.id(), Semantics::Datagram, &b"x"[..]));
+        is_send(&a.shout("g", Semantics::Reliable, &b"x"[..]));
+        is_send(&a.query(|n| n.id()));
+        is_send(&a.shutdown());
+        a.shutdown().await;
+    });
+}
+
+/// A 1 MiB message and a burst of small sequenced ones, in order, over
+/// each link mode: fragmentation, batching of queued writes, flow control.
+async fn bulk(mode: LinkMode, cluster: &str) {
+    let a = seeded(cluster, "a", mode, &[]).start().await.unwrap();
+    let b = seeded(cluster, "b", mode, &[a.link_addr()]).start().await.unwrap();
+    wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+    let mut ev_a = a.events();
+    let mut ev_b = b.events();
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    a.send(b.id(), Semantics::Reliable, big.clone()).await.unwrap();
+    const N: u32 = 500;
+    let mut sent = 0;
+    let mut seen_a = Vec::new();
+    while sent < N {
+        match a.send(b.id(), Semantics::Sequenced, sent.to_be_bytes().to_vec()).await {
+            Ok(_) => sent += 1,
+            // A full window: wait until the node says there is room.
+            Err(Error::Send(netcluster_async_std::SendError::WouldBlock)) => {
+                until("room in the window", &mut ev_a, &mut seen_a, |e| {
+                    matches!(e, Event::Writable { .. }).then_some(())
+                })
+                .await
+            }
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+    let mut next = 0u32;
+    let mut got_big = false;
+    let receive = async {
+        while let Some(e) = ev_b.next().await {
+            if let Event::Message { semantics, payload, .. } = e {
+                match semantics {
+                    Semantics::Reliable => {
+                        assert!(payload[..] == big[..], "the big message arrived changed");
+                        got_big = true;
+                    }
+                    Semantics::Sequenced => {
+                        assert_eq!(payload[..], next.to_be_bytes(), "out of order ({mode:?})");
+                        next += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if got_big && next == N {
+                return true;
+            }
+        }
+        false
+    };
+    let expired = async {
+        Timer::after(DEADLINE).await;
+        false
+    };
+    let done = futures_lite::future::or(receive, expired).await;
+    let stats = a.query(|n| (n.in_flight(), n.stats().retransmissions)).await.unwrap();
+    assert!(
+        done,
+        "b got the big message: {got_big}, {next} of {N} sequenced ({mode:?}); \
+         a's in flight and retransmissions: {stats:?}; b missed {} events",
+        ev_b.missed()
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[test]
+fn bulk_over_stream_links() {
+    init_tracing();
+    smol::block_on(bulk(LinkMode::Stream, "t-bulk-stream"));
+}
+
+#[test]
+fn bulk_over_datagram_links() {
+    init_tracing();
+    async_std::task::block_on(bulk(LinkMode::Datagram, "t-bulk-dgram"));
+}
+
+#[test]
+fn an_overflowing_write_queue_closes_the_link() {
+    init_tracing();
+    smol::block_on(async {
+        // Two queued writes at most: one large message fills it at once,
+        // since the writer runs on the node's thread only between inputs.
+        let a =
+            seeded("t-overflow", "a", LinkMode::Stream, &[]).write_queue(2).start().await.unwrap();
+        let b =
+            seeded("t-overflow", "b", LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a to see b", || sees_all(&a, &[b.id()])).await;
+        let opened = a.query(|n| n.stats().links_opened).await.unwrap();
+        assert_eq!(opened, 1);
+        let neighbours = || a.query(|n| n.neighbours().count());
+        assert_eq!(neighbours().await.unwrap(), 1);
+        a.send(b.id(), Semantics::Reliable, vec![7u8; 1 << 20]).await.unwrap();
+        // The link is gone right after the send, and a new one is made.
+        assert_eq!(neighbours().await.unwrap(), 0, "the overflowing link is still up");
+        within("a new link", async {
+            while a.query(|n| n.stats().links_opened).await.unwrap() < 2 {
+                Timer::after(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn ipv6_loopback() {
+    init_tracing();
+    let v6 = std::net::Ipv6Addr::LOCALHOST;
+    if std::net::UdpSocket::bind((v6, 0)).is_err() {
+        println!("skipped: no IPv6 loopback on this host");
+        return;
+    }
+    smol::block_on(async {
+        let node = |name: &str| {
+            Builder::new("t-v6", name).bind_ip(v6.into()).link_port(0).beacons(BeaconMode::Off)
+        };
+        let a = node("a").start().await.unwrap();
+        assert!(a.link_addr().is_ipv6());
+        let b = node("b").seed(a.link_addr()).start().await.unwrap();
+        wait_for("a and b to see each other over IPv6", || {
+            sees_all(&a, &[b.id()]) && sees_all(&b, &[a.id()])
+        })
+        .await;
+        let mut events = b.events();
+        a.send(b.id(), Semantics::Reliable, &b"over v6"[..]).await.unwrap();
+        let mut seen = Vec::new();
+        until("b to get the message", &mut events, &mut seen, |e| match e {
+            Event::Message { payload, .. } => (&payload[..] == b"over v6").then_some(()),
+            _ => None,
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn a_taken_link_port_is_a_typed_error() {
+    init_tracing();
+    futures_lite::future::block_on(async {
+        let a = seeded("t-port", "a", LinkMode::Stream, &[]).start().await.unwrap();
+        let port = a.link_addr().port();
+        let err = seeded("t-port", "b", LinkMode::Stream, &[]).link_port(port).start().await;
+        match err {
+            Err(Error::Net(e)) => {
+                assert!(e.to_string().contains(&a.link_addr().to_string()), "{e}");
+                assert_eq!(e.io_error().map(|e| e.kind()), Some(std::io::ErrorKind::AddrInUse));
+            }
+            other => panic!("expected a bind error, got {other:?}"),
+        }
+        a.shutdown().await;
+    });
+}
