@@ -413,8 +413,62 @@ fn clamp_ms(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::clamp_ms;
+    use super::*;
+    use crate::BeaconMode;
+    use netcluster_net::socket2::{Domain, Socket, Type};
     use std::time::Duration;
+
+    /// A listener whose accept queue is full, so that a further connect
+    /// hangs (its SYNs are dropped), and the streams that fill it.
+    fn black_hole() -> (Socket, Vec<std::net::TcpStream>, SocketAddr) {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+        s.listen(0).unwrap();
+        let addr = s.local_addr().unwrap().as_socket().unwrap();
+        let filler = std::net::TcpStream::connect(addr).unwrap();
+        (s, vec![filler], addr)
+    }
+
+    #[test]
+    fn a_hanging_connect_is_given_up_at_the_connect_timeout() {
+        let (_listener, _fill, addr) = black_hole();
+        let mut poll = mio::Poll::new().unwrap();
+        let timeout = Duration::from_millis(300);
+        let mut node = Builder::new("m-connect-timeout", "a")
+            .bind_ip(Ipv4Addr::LOCALHOST.into())
+            .link_port(0)
+            .beacons(BeaconMode::Off)
+            .connect_timeout(timeout)
+            .seed(addr)
+            .build(poll.registry(), 0..16)
+            .unwrap();
+        let mut events = mio::Events::with_capacity(16);
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        let mut first: Option<(LinkId, std::time::Instant)> = None;
+        loop {
+            assert!(std::time::Instant::now() < end, "the connect was never given up");
+            poll.poll(&mut events, node.poll_timeout()).unwrap();
+            for e in events.iter() {
+                node.handle_event(e);
+            }
+            node.handle_deadline();
+            match first {
+                None => {
+                    first = node
+                        .links
+                        .iter()
+                        .find(|(_, l)| matches!(l.phase, Phase::Connecting { .. }))
+                        .map(|(id, _)| (*id, std::time::Instant::now()));
+                }
+                Some((link, since)) if !node.links.contains_key(&link) => {
+                    // Gone by the timeout, not by a refusal.
+                    assert!(since.elapsed() >= timeout / 2, "gone after {:?}", since.elapsed());
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+    }
 
     #[test]
     fn poll_timeouts_round_up_to_a_whole_millisecond() {
