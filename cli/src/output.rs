@@ -1,5 +1,30 @@
 //! How the client commands print: aligned text for people, JSON for
-//! scripts (field names are part of the interface).
+//! scripts. The JSON field names are part of the interface: fields are
+//! only ever added.
+//!
+//! - `members --json`: an array, the agent's own node first (`hops` 0):
+//!   `{"id": "<uuid>", "name": "a", "state": "ready", "addr": "10.0.0.1:7400",
+//!   "groups": ["web"], "headers": {"role": "db"}, "hops": 1, "incarnation": 1700000000000}`.
+//!   `state` is one of `init`, `ready`, `busy`, `error`, `exit`. The
+//!   agent's own `addr` is its advertised address (`0.0.0.0:PORT` when it
+//!   advertises "wherever you hear me from").
+//! - `groups --json`: `[{"name": "web", "members": ["<uuid>", ...],
+//!   "member_names": ["a", ...]}]`, the agent's own node included.
+//! - `routes --json`: `[{"destination": "<uuid>", "destination_name": "b",
+//!   "next_hop": "<uuid>", "next_hop_name": "c", "cost": 2, "hops": 2,
+//!   "path": ["<uuid of c>", "<uuid of b>"]}]`.
+//! - `stats --json`: one object, counter name to value
+//!   (`{"datagrams_sent": 12, "frames_received": 40, "dropped_malformed": 0,
+//!   "retransmissions": 0, ...}`); unknown counters may appear.
+//! - `watch --json`: one object per line, with `event` naming its kind:
+//!   - `peer_up`, `peer_updated`: the fields of a member, plus `event`;
+//!   - `peer_down`: `id`, `name`, `reason` (`left`, `timed_out`,
+//!     `rejected`, `unreachable`);
+//!   - `joined`, `left`: `id`, `name` (null if unknown), `group`;
+//!   - `message`: `from`, `from_name` (null if unknown), `group` (null for a
+//!     message to this node alone, `""` for everyone), `mode` (`datagram`,
+//!     `reliable`, `sequenced`), and `payload` when the bytes are UTF-8
+//!     text, else `payload_base64` (standard alphabet, padded).
 
 use std::collections::HashMap;
 
