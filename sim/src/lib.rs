@@ -45,11 +45,13 @@
 #![deny(missing_docs)]
 
 mod counters;
+mod direct;
 mod net;
 mod stream;
 mod world;
 
 pub use counters::{Counters, Tally};
+pub use direct::Direct;
 pub use net::{Faults, HostId, SegmentId};
 pub use world::{
     NodeIx, Sim, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, MIN_RTO, STREAM_BREAK_AFTER,

@@ -192,3 +192,51 @@ fn parsing_any_vector_allocates_nothing() {
         assert_eq!(n, 0, "parsing {} allocated", path.display());
     }
 }
+
+/// A line of three nodes in steady state, and a DATA frame node 0 sent to
+/// node 2, as node 1 receives it: (net, frame, node 1's link from node 0).
+fn forwarding_setup(payload: usize) -> (netcluster_sim::Direct, Bytes, netcluster_core::node::LinkId) {
+    use netcluster_core::node::Transmit;
+    use netcluster_core::wire::link::Semantics;
+    let mut net = netcluster_sim::Direct::new(3);
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.advance(std::time::Duration::from_secs(2));
+    let dest = net.nodes[2].id();
+    let now = net.now();
+    net.nodes[0].send(now, dest, Semantics::Datagram, Bytes::from(vec![7u8; payload])).unwrap();
+    let Some(Transmit::Write { data, .. }) = net.nodes[0].poll_transmit() else {
+        panic!("node 0 wrote no frame")
+    };
+    let from_0 = net.link(1, 0).expect("node 1 links node 0");
+    (net, data, from_0)
+}
+
+#[test]
+fn forwarding_a_data_frame_allocates_and_copies_nothing() {
+    use netcluster_core::node::Transmit;
+    let (mut net, frame, from_0) = forwarding_setup(1024);
+    let to_2 = net.link(1, 2).expect("node 1 links node 2");
+    let now = net.now();
+    // Warm up: queues reach their working capacity once.
+    for _ in 0..4 {
+        net.nodes[1].handle_link_data(now, from_0, frame.clone());
+        while net.nodes[1].poll_transmit().is_some() {}
+    }
+    let forwarded_before = net.nodes[1].stats().forwarded;
+    assert_eq!(forwarded_before, 4, "the warm-up frames were forwarded");
+    for _ in 0..100 {
+        let input = frame.clone();
+        let (out, n) = allocations(|| {
+            net.nodes[1].handle_link_data(now, from_0, input);
+            net.nodes[1].poll_transmit()
+        });
+        assert_eq!(n, 0, "forwarding one DATA frame allocated {n} times");
+        let Some(Transmit::Write { link, data }) = out else { panic!("not forwarded: {out:?}") };
+        assert_eq!(link, to_2, "forwarded to the next hop");
+        assert_eq!(data.as_ptr(), frame.as_ptr(), "the frame was passed on, not copied");
+        assert_eq!(data.len(), frame.len());
+        assert!(net.nodes[1].poll_transmit().is_none());
+    }
+    assert_eq!(net.nodes[1].stats().forwarded, forwarded_before + 100);
+}

@@ -9,6 +9,7 @@ use alloc::collections::BTreeMap;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::output::{Event, LinkCloseReason, LinkId, Transmit};
 use super::timers::Timer;
@@ -205,7 +206,7 @@ impl Node {
         }
         // Whole frames are sliced from `data` when nothing is pending, so
         // the common case copies nothing.
-        let mut frames: Vec<Bytes> = Vec::new();
+        let mut frames: SmallVec<[Bytes; 8]> = SmallVec::new();
         let mut rest = data;
         if !l.rx.is_empty() {
             l.rx.extend_from_slice(&rest);
