@@ -31,7 +31,7 @@ fn forward(c: &mut Criterion) {
             b.iter(|| {
                 net.nodes[1].handle_link_data(now, from_0, frame.clone());
                 while let Some(t) = net.nodes[1].poll_transmit() {
-                    black_box(t);
+                    let _ = black_box(t);
                 }
             })
         });
