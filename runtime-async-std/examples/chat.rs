@@ -8,7 +8,8 @@
 //!
 //! Start it in two terminals (or on two hosts of one LAN) with different
 //! names; they find each other by multicast (or through the seeds given),
-//! and what one types, the other prints. End with Ctrl-D to leave cleanly.
+//! and what one types, the other prints. End with Ctrl-D or Ctrl-C to leave
+//! cleanly.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,9 +34,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     builder = opts.apply(builder)?;
 
+    let interrupted = ctrl_c()?;
     smol::block_on(async {
         let handle = builder.start().await?;
-        eprintln!("{name} in {group}, link address {} (Ctrl-D leaves)", handle.link_addr());
+        eprintln!(
+            "{name} in {group}, link address {} (Ctrl-D or Ctrl-C leaves)",
+            handle.link_addr()
+        );
         let mut events = handle.events();
 
         let printer = async {
@@ -79,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
 
-        smol::future::or(printer, typist).await;
+        smol::future::or(smol::future::or(printer, typist), interrupted).await;
         eprintln!("leaving...");
         handle.shutdown().await;
         Ok(())
@@ -118,4 +123,13 @@ impl Opts {
         }
         Ok(b)
     }
+}
+
+/// Resolves at the first Ctrl-C, so the node can leave cleanly.
+fn ctrl_c() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use futures_lite::StreamExt;
+    let mut signals = async_signal::Signals::new([async_signal::Signal::Int])?;
+    Ok(async move {
+        let _ = signals.next().await;
+    })
 }

@@ -7,7 +7,7 @@
 //! Start a node to ping (the `chat` example, or another `ping`) in another
 //! terminal or on another host of the LAN, with the same cluster name.
 //! Every peer is pinged through the mesh each round; a ping unanswered
-//! within a second is reported lost.
+//! within a second is reported lost. Ctrl-C stops early and leaves cleanly.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     builder = opts.apply(builder)?;
 
+    let interrupted = ctrl_c()?;
     async_std::task::block_on(async {
         let handle = builder.start().await?;
         eprintln!("pinging from {}; waiting for peers...", handle.link_addr());
@@ -46,49 +47,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Timer::after(Duration::from_millis(100)).await;
         }
-        for round in 1..=rounds {
-            let tick = Timer::after(Duration::from_secs(1));
-            let mut waiting: HashMap<MessageId, PeerInfo> = HashMap::new();
-            let peers = handle.peers();
-            if peers.is_empty() {
-                println!("round {round:>3}  no peers yet");
-            }
-            for peer in peers {
-                match handle.ping(peer.id).await {
-                    Ok(id) => {
-                        waiting.insert(id, peer);
-                    }
-                    Err(e) => println!("{:<16} not pinged: {e}", peer.name),
+        let rounds_done = async {
+            for round in 1..=rounds {
+                let tick = Timer::after(Duration::from_secs(1));
+                let mut waiting: HashMap<MessageId, PeerInfo> = HashMap::new();
+                let peers = handle.peers();
+                if peers.is_empty() {
+                    println!("round {round:>3}  no peers yet");
                 }
-            }
-            // Pongs until the round's second is up.
-            let pongs = async {
-                while !waiting.is_empty() {
-                    match events.next().await {
-                        Some(Event::Pong { id, rtt, .. }) => {
-                            if let Some(p) = waiting.remove(&id) {
-                                let ms = rtt.as_secs_f64() * 1e3;
-                                println!(
-                                    "round {round:>3}  {:<16} {:>8.3} ms  ({} hops, {})",
-                                    p.name, ms, p.hops, p.addr
-                                );
-                            }
+                for peer in peers {
+                    match handle.ping(peer.id).await {
+                        Ok(id) => {
+                            waiting.insert(id, peer);
                         }
-                        Some(_) => {}
-                        None => break,
+                        Err(e) => println!("{:<16} not pinged: {e}", peer.name),
                     }
                 }
-                // Answered early: the round still lasts its second.
-                std::future::pending::<()>().await;
-            };
-            futures_lite::future::or(pongs, async {
-                tick.await;
-            })
-            .await;
-            for p in waiting.values() {
-                println!("round {round:>3}  {:<16} lost", p.name);
+                // Pongs until the round's second is up.
+                let pongs = async {
+                    while !waiting.is_empty() {
+                        match events.next().await {
+                            Some(Event::Pong { id, rtt, .. }) => {
+                                if let Some(p) = waiting.remove(&id) {
+                                    let ms = rtt.as_secs_f64() * 1e3;
+                                    println!(
+                                        "round {round:>3}  {:<16} {:>8.3} ms  ({} hops, {})",
+                                        p.name, ms, p.hops, p.addr
+                                    );
+                                }
+                            }
+                            Some(_) => {}
+                            None => break,
+                        }
+                    }
+                    // Answered early: the round still lasts its second.
+                    std::future::pending::<()>().await;
+                };
+                futures_lite::future::or(pongs, async {
+                    tick.await;
+                })
+                .await;
+                for p in waiting.values() {
+                    println!("round {round:>3}  {:<16} lost", p.name);
+                }
             }
-        }
+        };
+        futures_lite::future::or(rounds_done, interrupted).await;
         handle.shutdown().await;
         Ok(())
     })
@@ -126,4 +130,13 @@ impl Opts {
         }
         Ok(b)
     }
+}
+
+/// Resolves at the first Ctrl-C, so the node can leave cleanly.
+fn ctrl_c() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use futures_lite::StreamExt;
+    let mut signals = async_signal::Signals::new([async_signal::Signal::Int])?;
+    Ok(async move {
+        let _ = signals.next().await;
+    })
 }
