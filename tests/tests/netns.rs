@@ -433,14 +433,24 @@ fn silent_host_loss_is_detected_by_keepalive_within_the_bound() {
     }
 }
 
-/// Every `seq` of the messages `host` got from `from` in `sem`, in arrival
-/// order.
+/// Every `seq` of the messages `host` got from the node with id `from` in
+/// `sem`, in arrival order. By id: a message may arrive before its sender is
+/// reported up, when the receiver does not know its name yet.
 fn received(lab: &Lab, host: &str, from: &str, sem: &str) -> Vec<u64> {
     lab.lines(host, "msg")
         .into_iter()
-        .filter(|l| l.get("from") == from && l.get("sem") == sem)
+        .filter(|l| l.get("from_id") == from && l.get("sem") == sem)
         .map(|l| l.num("seq"))
         .collect()
+}
+
+/// Waits until `host` has received `n` messages from the node with id
+/// `from`.
+fn await_messages(lab: &mut Lab, host: &str, from: &str, n: usize) {
+    lab.wait_for(&format!("{n} messages at {host}"), |log| {
+        let got = log.iter().filter(|l| l.is(host, "msg") && l.get("from_id") == from).count();
+        (got >= n).then_some(())
+    });
 }
 
 #[test]
@@ -472,11 +482,9 @@ fn two_bridges_joined_by_one_host_carry_sequenced_messages_in_order() {
 
     let sent = lab.expect("x", "sent", |_| true);
     assert_eq!((sent.num("count"), sent.num("delivered"), sent.num("failed")), (N, N, 0));
-    lab.wait_for("y to have every message", |log| {
-        let n = log.iter().filter(|l| l.is("y", "msg") && l.get("from") == "x").count() as u64;
-        (n >= N).then_some(())
-    });
-    let seqs = received(&lab, "y", "x", "sequenced");
+    let x_id = lab.expect("x", "ready", |_| true).get("id").to_string();
+    await_messages(&mut lab, "y", &x_id, N as usize);
+    let seqs = received(&lab, "y", &x_id, "sequenced");
     assert_eq!(seqs, (0..N).collect::<Vec<_>>(), "every message once, in order");
     assert!(lab.lines("x", "error").is_empty() && lab.lines("y", "lagged").is_empty());
 }
@@ -557,14 +565,12 @@ fn lossy_delivery(test: &str, link_mode: &str) {
 
     let sent = lab.expect("s", "sent", |_| true);
     assert_eq!((sent.num("count"), sent.num("delivered"), sent.num("failed")), (2 * N, 2 * N, 0));
-    lab.wait_for("r to have every message", |log| {
-        let n = log.iter().filter(|l| l.is("r", "msg") && l.get("from") == "s").count() as u64;
-        (n >= 2 * N).then_some(())
-    });
+    let s_id = lab.expect("s", "ready", |_| true).get("id").to_string();
+    await_messages(&mut lab, "r", &s_id, 2 * N as usize);
     let all: Vec<u64> = (0..N).collect();
-    let seq = received(&lab, "r", "s", "sequenced");
+    let seq = received(&lab, "r", &s_id, "sequenced");
     assert_eq!(seq, all, "sequenced: every message once, in order");
-    let mut rel = received(&lab, "r", "s", "reliable");
+    let mut rel = received(&lab, "r", &s_id, "reliable");
     rel.sort_unstable();
     assert_eq!(rel, all, "reliable: every message exactly once");
     assert!(lab.lines("r", "lagged").is_empty());

@@ -12,13 +12,17 @@
 //! up t=.. name=b id=<uuid> addr=10.77.0.2:7400 hops=1
 //! updated t=.. name=b id=<uuid> hops=2
 //! down t=.. name=b id=<uuid> reason=timed_out
-//! msg t=.. from=a sem=sequenced len=64 seq=17
+//! msg t=.. from=a from_id=<uuid> sem=sequenced len=64 seq=17
 //! sent t=.. to=b count=2000 delivered=2000 failed=0
 //! failed t=.. to=b reason=timeout
 //! lagged t=.. missed=12
 //! error t=.. what=<text without spaces>
 //! exit t=..
 //! ```
+//!
+//! A message can arrive before its sender is reported up (its route is
+//! known to the sender first), so `from` is the sender's id where its name
+//! is not known yet; `from_id` is always the id.
 //!
 //! Roles: `listen` only prints; `send --to NAME --count N --mode M...` waits
 //! for `NAME` to be reachable, sends `N` messages in each mode (payloads
@@ -237,8 +241,9 @@ fn print_event(h: &Handle, e: Event) {
             report(
                 "msg",
                 format_args!(
-                    "from={} sem={} len={} seq={seq}",
+                    "from={} from_id={} sem={} len={} seq={seq}",
                     name_of(h, from),
+                    from.as_uuid(),
                     sem_name(semantics),
                     payload.len()
                 ),
