@@ -47,11 +47,14 @@ setup() {
     #   ip, tc: network namespaces, bridges, veth and netem for the
     #           multi-host driver tests;
     #   dnsmasq: a real DNS server serving SRV records for the DNS seed tests
-    #           (dnsmasq-base: the binary without a system service).
+    #           (dnsmasq-base: the binary without a system service);
+    #   nft: packet loss in the namespace tests on kernels built without
+    #           netem (a random-drop rule instead).
     apt_install \
         ip iproute2 \
         tc iproute2 \
-        dnsmasq dnsmasq-base
+        dnsmasq dnsmasq-base \
+        nft nftables
 }
 setup
 
