@@ -130,3 +130,80 @@ pub(crate) async fn write_loop(
         tracing::debug!(?link, error = %e, "link shutdown failed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcluster_net::socket2::{Domain, Socket, Type};
+    use std::net::Ipv4Addr;
+
+    /// A listener whose accept queue is full, so that a further connect
+    /// hangs (its SYNs are dropped), and the stream that fills it.
+    fn black_hole() -> (Socket, TcpStream, SocketAddr) {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+        s.listen(0).unwrap();
+        let addr = s.local_addr().unwrap().as_socket().unwrap();
+        let filler = TcpStream::connect(addr).unwrap();
+        (s, filler, addr)
+    }
+
+    #[test]
+    fn a_hanging_connect_is_given_up_at_the_timeout() {
+        let (_listener, _filler, addr) = black_hole();
+        let timeout = Duration::from_millis(300);
+        let start = std::time::Instant::now();
+        let r = async_io::block_on(connect(addr, timeout));
+        match r {
+            Err(NetError::Connect { addr: a, source }) => {
+                assert_eq!(a, addr);
+                assert_eq!(source.kind(), ErrorKind::TimedOut);
+            }
+            Err(e) => panic!("expected a timeout, got {e}"),
+            Ok(_) => panic!("the connect to a full accept queue succeeded"),
+        }
+        assert!(start.elapsed() >= timeout, "given up after {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_refused_connect_is_typed() {
+        // A port just freed: nothing listens there.
+        let addr =
+            std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap();
+        let r = async_io::block_on(connect(addr, Duration::from_secs(20)));
+        match r {
+            Err(NetError::Connect { addr: a, source }) => {
+                assert_eq!(a, addr);
+                assert_eq!(source.kind(), ErrorKind::ConnectionRefused);
+            }
+            Err(e) => panic!("expected a refusal, got {e}"),
+            Ok(_) => panic!("connected to a closed port"),
+        }
+    }
+
+    #[test]
+    fn queued_writes_arrive_in_order_then_eof() {
+        async_io::block_on(async {
+            let listener = Async::<std::net::TcpListener>::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            let addr = listener.get_ref().local_addr().unwrap();
+            let (stream, _) = connect(addr, Duration::from_secs(20)).await.unwrap();
+            let (mut peer, _) = listener.accept().await.unwrap();
+            let (op_tx, op_rx) = async_channel::bounded(1024);
+            let (in_tx, in_rx) = async_channel::bounded(16);
+            // Many small writes queued before the writer runs: coalesced.
+            let mut want = Vec::new();
+            for i in 0..1000u32 {
+                let frame = i.to_be_bytes().repeat(i as usize % 40 + 1);
+                want.extend_from_slice(&frame);
+                op_tx.try_send(WriteOp::Data(Bytes::from(frame))).unwrap();
+            }
+            op_tx.try_send(WriteOp::Close).unwrap();
+            let link = LinkId(1);
+            write_loop(link, Rc::new(stream), op_rx, in_tx).await;
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.unwrap();
+            assert!(got == want, "{} bytes read, {} written", got.len(), want.len());
+            assert!(in_rx.try_recv().is_err(), "a clean close reports nothing");
+        });
+    }
+}
