@@ -62,9 +62,13 @@
 //!
 //! ## Not yet
 //!
-//! Streams between peers (`open_stream`, with the `futures` `AsyncRead` /
-//! `AsyncWrite` traits) are not available yet: the core has no stream API
-//! yet. Messages ([`Handle::send`], [`Handle::shout`]) are.
+//! Streams between peers are not bound by this driver yet: there is no
+//! `open_stream` returning a stream with the `futures` `AsyncRead` /
+//! `AsyncWrite` traits, and stream events from the core
+//! (`Event::StreamOpened`...) are passed through but cannot be acted on.
+//! The core's stream API (`Node::open_stream`, `stream_read`,
+//! `stream_write`...) is newer than this driver. Messages
+//! ([`Handle::send`], [`Handle::shout`]) are available.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
