@@ -238,6 +238,38 @@ async fn socket() -> UdpSocket {
     UdpSocket::bind((lo(), 0)).await.unwrap()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_registers_what_it_announces() {
+    let t = Tracker::start((lo(), 0).into(), TrackerConfig::default()).await;
+    let advertised: SocketAddr = (Ipv4Addr::new(127, 0, 0, 9), 4242).into();
+    let h = Builder::new("trk-adv", "a")
+        .bind_ip(lo())
+        .link_port(0)
+        .beacons(BeaconMode::Off)
+        .advertise(advertised)
+        .incarnation(77)
+        .start()
+        .await
+        .unwrap();
+    let task = spawn_tracker_client_with(h.clone(), client_cfg(t.addr, "trk-adv"));
+    let nodes = Nodes(vec![(h, task)]);
+    let s = socket().await;
+    let end = tokio::time::Instant::now() + DEADLINE;
+    let entry = loop {
+        let p = ask(&s, t.addr, query("trk-adv", 0, 0)).await.unwrap();
+        if let Some(e) = p.peers.iter().next() {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < end, "never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(entry.link_addr, advertised);
+    assert_eq!(entry.incarnation, 77);
+    assert_eq!(entry.node_id, nodes.0[0].0.id());
+    nodes.shutdown().await;
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn clusters_are_kept_apart() {
     let t = Tracker::start((lo(), 0).into(), TrackerConfig::default()).await;

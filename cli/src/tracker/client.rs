@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use netcluster_core::wire::tracker::{
@@ -28,10 +28,11 @@ pub struct TrackerClientConfig {
     /// of it. Default 30 s: a tracker restart is healed within 10 s, at one
     /// datagram per 10 s per node.
     pub ttl: Duration,
-    /// The link address to register instead of the node's own
-    /// ([`Handle::link_addr`]), when peers must use another one (NAT, port
-    /// forwarding). An unspecified IP asks the tracker to list the source
-    /// address of the REGISTER.
+    /// The link address to register instead of the one the node announces
+    /// (its configured `link_addr`: the address given to
+    /// `Builder::advertise`, else the bind address with the bound port).
+    /// An unspecified IP asks the tracker to list the source address of the
+    /// REGISTER.
     pub advertise: Option<SocketAddr>,
     /// How long to wait for each PEERS. Default 2 s.
     pub reply_timeout: Duration,
@@ -128,7 +129,14 @@ pub fn spawn_tracker_client(handle: Handle, tracker: String, cluster: String) ->
 pub fn spawn_tracker_client_with(handle: Handle, cfg: TrackerClientConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut events = handle.events();
-        let mut client = Client::new(handle, cfg);
+        // What the node announces to its peers: the advertised address and
+        // the incarnation that grows across restarts.
+        let announced = handle.query(|n| (n.config().link_addr, n.config().incarnation)).await;
+        let Ok((link_addr, incarnation)) = announced else {
+            return; // the node has already stopped
+        };
+        let link_addr = cfg.advertise.unwrap_or(link_addr);
+        let mut client = Client::new(handle, cfg, link_addr, incarnation);
         {
             let stopped = async { while events.next().await.is_some() {} };
             tokio::select! {
@@ -145,6 +153,8 @@ struct Client {
     cfg: TrackerClientConfig,
     cluster_hash: u64,
     incarnation: u64,
+    /// The link address registered.
+    link_addr: SocketAddr,
     /// Addresses already given to the node.
     known: HashSet<SocketAddr>,
     /// The tracker address of the latest round, for the deregistration.
@@ -152,16 +162,18 @@ struct Client {
 }
 
 impl Client {
-    fn new(handle: Handle, cfg: TrackerClientConfig) -> Client {
-        // Grows across restarts of the agent, as the tracker expects; the
-        // node's own incarnation is not exposed by the driver.
-        let incarnation =
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
+    fn new(
+        handle: Handle,
+        cfg: TrackerClientConfig,
+        link_addr: SocketAddr,
+        incarnation: u64,
+    ) -> Client {
         Client {
             cluster_hash: cluster_hash(&cfg.cluster),
             handle,
             cfg,
             incarnation,
+            link_addr,
             known: HashSet::new(),
             last_tracker: None,
         }
@@ -199,7 +211,7 @@ impl Client {
     }
 
     fn link_addr(&self) -> SocketAddr {
-        self.cfg.advertise.unwrap_or_else(|| self.handle.link_addr())
+        self.link_addr
     }
 
     async fn resolve(&self) -> Result<SocketAddr, TrackerClientError> {
