@@ -84,6 +84,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let (mut ev_tx, ev_rx) = async_broadcast::broadcast(opts.event_capacity);
     // A lagging subscriber loses its oldest events; the node never waits.
     ev_tx.set_overflow(true);
+    // Only subscribers made by `Handle::events` hold events.
+    let ev_rx = ev_rx.deactivate();
     let peers = Arc::new(Mutex::new(Arc::new(Vec::<PeerInfo>::new())));
     let running = Arc::new(AtomicBool::new(true));
     let (done_tx, done_rx) = async_channel::bounded::<()>(1);
@@ -92,7 +94,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let span = tracing::info_span!("node", name = %name);
 
     std::thread::Builder::new()
-        .name(format!("netcluster-{name}"))
+        // A NUL in a thread name would make the spawn panic.
+        .name(format!("netcluster-{}", name.replace('\0', "")))
         .spawn(move || {
             let _guard = guard;
             let _enter = span.enter();
@@ -118,7 +121,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     Ok(Handle {
         shared: Arc::new(Shared {
             cmd: cmd_tx,
-            events: ev_rx.deactivate(),
+            events: ev_rx,
             peers,
             running,
             abort: abort_tx,

@@ -320,3 +320,23 @@ fn a_taken_link_port_is_a_typed_error() {
         a.shutdown().await;
     });
 }
+
+#[test]
+fn odd_node_names_are_fine() {
+    init_tracing();
+    futures_lite::future::block_on(async {
+        let a = seeded("t-names", "a\0b with a very long name ü", LinkMode::Stream, &[])
+            .start()
+            .await
+            .unwrap();
+        let long = "n".repeat(1000);
+        let b = seeded("t-names", &long, LinkMode::Stream, &[a.link_addr()]).start().await.unwrap();
+        wait_for("a and b to see each other", || {
+            sees_all(&a, &[b.id()]) && sees_all(&b, &[a.id()])
+        })
+        .await;
+        assert!(a.is_running() && b.is_running());
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
