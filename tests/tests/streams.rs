@@ -318,3 +318,37 @@ fn a_failed_sequenced_message_leaves_no_gap_behind() {
     assert_eq!(&got[..1], &[0]);
     assert_eq!(&got[got.len() - 10..], &(10..20).collect::<Vec<u32>>()[..], "{got:?}");
 }
+
+#[test]
+fn control_frames_go_ahead_of_data_already_queued() {
+    use netcluster_core::node::Transmit;
+    use netcluster_core::wire::{Frame, LinkMessage, Message};
+    let mut net = netcluster_sim::Direct::new(2);
+    net.connect(0, 1);
+    net.advance(Duration::from_secs(2));
+    let (a, b) = (net.nodes[0].id(), net.nodes[1].id());
+    let now = net.now();
+    for _ in 0..50 {
+        net.nodes[0].send(now, b, Semantics::Datagram, Bytes::from(vec![1u8; 1024])).unwrap();
+    }
+    // Node 1's reliable message makes node 0 owe an ACK while its 50 DATA
+    // frames are still waiting to be taken.
+    net.nodes[1].send(now, a, Semantics::Reliable, Bytes::from_static(b"ack me")).unwrap();
+    let Some(Transmit::Write { data, .. }) = net.nodes[1].poll_transmit() else {
+        panic!("node 1 wrote nothing")
+    };
+    let from_1 = net.link(1, 0).expect("linked");
+    net.deliver(1, from_1, data);
+    let kinds: Vec<&str> = std::iter::from_fn(|| net.nodes[0].poll_transmit())
+        .map(|t| {
+            let Transmit::Write { data, .. } = t else { return "other" };
+            match Frame::parse(&data).map(|f| f.message) {
+                Ok(Message::Link(LinkMessage::Ack(_))) => "ack",
+                Ok(Message::Link(LinkMessage::Data(_))) => "data",
+                _ => "other",
+            }
+        })
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ack"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "data").count(), 50);
+}

@@ -626,19 +626,34 @@ impl Node {
         }
     }
 
-    /// Sends one encoded frame: a write on a stream link, a datagram to the
-    /// peer's address on a datagram link.
+    /// Sends one encoded control frame: a write on a stream link, a
+    /// datagram to the peer's address on a datagram link.
     pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
+        if let Some(t) = self.link_transmit(link, data) {
+            self.transmits.push_back(t);
+        }
+    }
+
+    /// Sends one encoded DATA frame. Data waits behind every control frame
+    /// the caller has not taken yet (keepalive, routing, ACK...), so a burst
+    /// of data never delays them by more than what the caller already holds.
+    pub(super) fn send_data_bytes(&mut self, link: LinkId, data: Bytes) {
+        if let Some(t) = self.link_transmit(link, data) {
+            self.data_transmits.push_back(t);
+        }
+    }
+
+    fn link_transmit(&mut self, link: LinkId, data: Bytes) -> Option<Transmit> {
         self.stats.frames_sent += 1;
         self.stats.frame_bytes_sent += data.len() as u64;
         if self.cfg.link_mode == LinkMode::Datagram {
-            let Some(l) = self.links.get(&link) else { return };
+            let l = self.links.get(&link)?;
             let to = crate::node::DatagramTarget::Unicast(l.addr);
             self.stats.datagrams_sent += 1;
             self.stats.datagram_bytes_sent += data.len() as u64;
-            self.transmits.push_back(Transmit::Datagram { to, data });
+            Some(Transmit::Datagram { to, data })
         } else {
-            self.transmits.push_back(Transmit::Write { link, data });
+            Some(Transmit::Write { link, data })
         }
     }
 
@@ -661,6 +676,9 @@ impl Node {
         let Some(l) = self.links.get(&link) else {
             return;
         };
+        // GOODBYE and Close end the link: data queued for it goes first.
+        let pending = core::mem::take(&mut self.data_transmits);
+        self.transmits.extend(pending);
         if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
             self.send_link(
                 link,

@@ -136,7 +136,10 @@ pub struct Node {
     /// local address when the configured one is unspecified.
     learned_ip: Option<core::net::IpAddr>,
     timers: Timers,
+    /// Control outputs, taken before `data_transmits`.
     transmits: VecDeque<Transmit>,
+    /// DATA frames (application data and its forwarding).
+    data_transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
     discovery: Discovery,
@@ -174,6 +177,7 @@ impl Node {
             learned_ip: None,
             timers: Timers::default(),
             transmits: VecDeque::new(),
+            data_transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             links: BTreeMap::new(),
@@ -246,10 +250,13 @@ impl Node {
         self.links.values().filter(|l| l.is_up()).filter_map(|l| Some((l.id, l.peer?)))
     }
 
-    /// Next output for the caller to carry out, in order.
+    /// Next output for the caller to carry out, in order. Control frames
+    /// (handshake, keepalive, routing, acknowledgements) come before DATA
+    /// frames made earlier and not yet taken; a link's GOODBYE and Close
+    /// come after all its data.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop_front().or_else(|| self.data_transmits.pop_front())
     }
 
     /// Next application event.

@@ -29,7 +29,12 @@ impl Node {
         match self.link_to(&next) {
             Some(link) => {
                 self.stats.forwarded += 1;
-                self.send_link_bytes(link, raw.clone());
+                // ACKs and ROUTE_ERRORs travel as control, DATA as data.
+                if data.is_some() {
+                    self.send_data_bytes(link, raw.clone());
+                } else {
+                    self.send_link_bytes(link, raw.clone());
+                }
             }
             None => {
                 self.stats.dropped_no_route += 1;

@@ -385,7 +385,7 @@ impl Node {
                 continue;
             };
             for f in &frames {
-                self.send_link_bytes(link, f.clone());
+                self.send_data_bytes(link, f.clone());
             }
         }
     }
@@ -524,7 +524,7 @@ impl Node {
         let next = route.next_hop;
         let Some(link) = self.link_to(&next) else { return false };
         for f in self.data_frames(&path, msg) {
-            self.send_link_bytes(link, f);
+            self.send_data_bytes(link, f);
         }
         true
     }
@@ -536,7 +536,7 @@ impl Node {
         let Some(next) = path.id(1) else { return false };
         let Some(link) = self.link_to(&next) else { return false };
         for f in self.data_frames(path, msg) {
-            self.send_link_bytes(link, f);
+            self.send_data_bytes(link, f);
         }
         true
     }

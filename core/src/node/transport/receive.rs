@@ -35,7 +35,7 @@ impl Node {
                 match self.link_to(&c) {
                     Some(link) => {
                         self.stats.forwarded += 1;
-                        self.send_link_bytes(link, raw.clone());
+                        self.send_data_bytes(link, raw.clone());
                     }
                     None => self.stats.dropped_no_route += 1,
                 }
