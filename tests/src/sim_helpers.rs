@@ -21,7 +21,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use netcluster_core::node::DownReason;
+use bytes::Bytes;
+use netcluster_core::node::{DownReason, StreamError, StreamId};
 use netcluster_core::{Config, Event, Instant, LinkMode, NodeId};
 use netcluster_sim::{Faults, NodeIx, SegmentId, Sim};
 
@@ -221,4 +222,59 @@ pub fn describe_views(sim: &Sim, nodes: &[NodeIx]) -> String {
         }
     }
     s
+}
+
+/// One direction of a stream as the test application drives it.
+pub struct StreamWriter {
+    /// Everything to send.
+    pub data: Vec<u8>,
+    /// How much the stream has taken.
+    pub written: usize,
+    /// Whether `stream_finish` was called.
+    pub finished: bool,
+}
+
+impl StreamWriter {
+    /// A writer of `data`, nothing written yet.
+    pub fn new(data: Vec<u8>) -> StreamWriter {
+        StreamWriter { data, written: 0, finished: false }
+    }
+
+    /// Writes what the stream takes; finishes once everything is taken.
+    pub fn pump(&mut self, sim: &mut Sim, n: NodeIx, s: StreamId) {
+        while self.written < self.data.len() {
+            let end = (self.written + 100_000).min(self.data.len());
+            let chunk = Bytes::copy_from_slice(&self.data[self.written..end]);
+            match sim.with_node(n, |node, now| node.stream_write(now, s, chunk)).unwrap() {
+                Ok(k) => self.written += k,
+                Err(StreamError::WouldBlock) => return,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        if !self.finished {
+            sim.with_node(n, |node, now| node.stream_finish(now, s)).unwrap().unwrap();
+            self.finished = true;
+        }
+    }
+}
+
+/// Reads everything there is on stream `s` of node `n` into `out`; true
+/// at the end of the stream.
+pub fn drain_stream(sim: &mut Sim, n: NodeIx, s: StreamId, out: &mut Vec<u8>) -> bool {
+    loop {
+        match sim.with_node(n, |node, _| node.stream_read(s, 1 << 20)).unwrap() {
+            Ok(Some(b)) => out.extend_from_slice(&b),
+            Ok(None) => return true,
+            Err(StreamError::WouldBlock) => return false,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// The stream `from` opened to node `n`, once announced.
+pub fn stream_opened_by(sim: &Sim, n: NodeIx, from: NodeId) -> Option<StreamId> {
+    sim.events(n).iter().find_map(|(_, e)| match e {
+        Event::StreamOpened { stream, peer } if *peer == from => Some(*stream),
+        _ => None,
+    })
 }

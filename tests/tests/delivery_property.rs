@@ -2,7 +2,8 @@
 //! graph connected, with datagram links under 30% loss, duplication and
 //! reordering, and with stream links whose breaks lose the frames in
 //! flight. Reliable delivers each message exactly once, Sequenced exactly
-//! once and in order, Datagram never twice.
+//! once and in order, Datagram never twice, and a Stream written all along
+//! carries the exact bytes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use netcluster_core::node::SendError;
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, LinkMode, NodeId};
 use netcluster_sim::{Faults, HostId, NodeIx, Sim};
+use netcluster_tests::sim_helpers::{drain_stream, stream_opened_by, StreamWriter};
 
 const HOSTS: usize = 6;
 /// Ring edges plus two chords: every node has two independent ways round.
@@ -87,6 +89,12 @@ fn run(seed: u64, mode: LinkMode) {
     let dst_id: NodeId = sim.node_id(dst);
     let src_id = sim.node_id(src);
     let per = 40u32;
+    let stream = sim.with_node(src, |n, now| n.open_stream(now, dst_id)).unwrap().unwrap();
+    let stream_bytes: Vec<u8> =
+        (0..per as usize * 3 * 1000).map(|i| (i as u64 ^ seed).wrapping_mul(0x9d) as u8).collect();
+    let mut writer = StreamWriter::new(Vec::new());
+    let mut read = Vec::new();
+    let mut reader = None;
     let mut sent: BTreeMap<u8, u32> = BTreeMap::new();
     let mut cut: Vec<(usize, usize)> = Vec::new();
     for step in 0..per * 3 {
@@ -121,10 +129,36 @@ fn run(seed: u64, mode: LinkMode) {
             }
         }
         *sent.get_mut(&(s as u8)).unwrap() += 1;
+        // The stream gets 1000 more bytes per step; the reader keeps up.
+        writer.data.extend_from_slice(&stream_bytes[step as usize * 1000..][..1000]);
+        if step + 1 < per * 3 {
+            stream_step(&mut sim, (src, dst, src_id), stream, &mut writer, &mut reader, &mut read);
+        }
         sim.run_for(Duration::from_millis(20));
     }
     sim.heal();
-    sim.run_for(Duration::from_secs(40));
+    let end = sim.now() + Duration::from_secs(40);
+    let mut eof = false;
+    while sim.now() < end {
+        writer.pump(&mut sim, src, stream);
+        eof = eof
+            || stream_step(
+                &mut sim,
+                (src, dst, src_id),
+                stream,
+                &mut writer,
+                &mut reader,
+                &mut read,
+            );
+        sim.run_for(Duration::from_millis(100));
+    }
+    assert!(
+        eof,
+        "seed {seed} {mode:?}: the stream did not end ({} of {} bytes)",
+        read.len(),
+        stream_bytes.len()
+    );
+    assert!(read == stream_bytes, "seed {seed} {mode:?}: stream bytes differ");
 
     let mut got: BTreeMap<u8, Vec<u32>> = BTreeMap::new();
     for (_, e) in sim.events(dst) {
@@ -146,6 +180,36 @@ fn run(seed: u64, mode: LinkMode) {
     datagrams.sort_unstable();
     datagrams.dedup();
     assert_eq!(datagrams.len(), n, "seed {seed} {mode:?}: a datagram arrived twice");
+}
+
+/// Writes what the stream takes (finishing once `writer` is complete and
+/// marked finished) and reads what arrived; true at the end of the stream.
+fn stream_step(
+    sim: &mut Sim,
+    (src, dst, src_id): (NodeIx, NodeIx, NodeId),
+    stream: netcluster_core::node::StreamId,
+    writer: &mut StreamWriter,
+    reader: &mut Option<netcluster_core::node::StreamId>,
+    read: &mut Vec<u8>,
+) -> bool {
+    if !writer.finished {
+        // `pump` finishes once everything is taken: only let it when the
+        // test has appended the last bytes (see the final phase).
+        let data = std::mem::take(&mut writer.data);
+        while writer.written < data.len() {
+            let chunk = Bytes::copy_from_slice(&data[writer.written..]);
+            match sim.with_node(src, |n, now| n.stream_write(now, stream, chunk)).unwrap() {
+                Ok(k) => writer.written += k,
+                Err(_) => break,
+            }
+        }
+        writer.data = data;
+    }
+    *reader = reader.or_else(|| stream_opened_by(sim, dst, src_id));
+    match *reader {
+        Some(r) => drain_stream(sim, dst, r, read),
+        None => false,
+    }
 }
 
 #[test]

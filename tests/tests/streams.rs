@@ -8,61 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use netcluster_core::node::{SendError, StreamEnd, StreamError, StreamId};
 use netcluster_core::wire::link::Semantics;
-use netcluster_core::{Config, Event, LinkMode, NodeId};
+use netcluster_core::{Config, Event, LinkMode};
 use netcluster_sim::{Faults, NodeIx, Sim};
-use netcluster_tests::sim_helpers::{converge, line};
+use netcluster_tests::sim_helpers::{converge, drain_stream, line, stream_opened_by, StreamWriter};
 
 fn pattern(len: usize, salt: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt ^ (i >> 9) as u8)).collect()
-}
-
-/// One direction of a stream as the test application drives it.
-struct Writer {
-    data: Vec<u8>,
-    written: usize,
-    finished: bool,
-}
-
-impl Writer {
-    fn new(data: Vec<u8>) -> Writer {
-        Writer { data, written: 0, finished: false }
-    }
-
-    /// Writes what the stream takes; finishes once everything is taken.
-    fn pump(&mut self, sim: &mut Sim, n: NodeIx, s: StreamId) {
-        while self.written < self.data.len() {
-            let end = (self.written + 100_000).min(self.data.len());
-            let chunk = Bytes::copy_from_slice(&self.data[self.written..end]);
-            match sim.with_node(n, |node, now| node.stream_write(now, s, chunk)).unwrap() {
-                Ok(k) => self.written += k,
-                Err(StreamError::WouldBlock) => return,
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        if !self.finished {
-            sim.with_node(n, |node, now| node.stream_finish(now, s)).unwrap().unwrap();
-            self.finished = true;
-        }
-    }
-}
-
-/// Reads everything there is; true at the end of the stream.
-fn drain(sim: &mut Sim, n: NodeIx, s: StreamId, out: &mut Vec<u8>) -> bool {
-    loop {
-        match sim.with_node(n, |node, _| node.stream_read(s, 1 << 20)).unwrap() {
-            Ok(Some(b)) => out.extend_from_slice(&b),
-            Ok(None) => return true,
-            Err(StreamError::WouldBlock) => return false,
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
-
-fn opened_at(sim: &Sim, n: NodeIx, from: NodeId) -> Option<StreamId> {
-    sim.events(n).iter().find_map(|(_, e)| match e {
-        Event::StreamOpened { stream, peer } if *peer == from => Some(*stream),
-        _ => None,
-    })
 }
 
 fn closed(sim: &Sim, n: NodeIx, s: StreamId) -> Option<StreamEnd> {
@@ -78,8 +29,8 @@ fn exchange(sim: &mut Sim, a: NodeIx, b: NodeIx, up: usize, down: usize) -> (Vec
     let b_id = sim.node_id(b);
     let a_id = sim.node_id(a);
     let sa = sim.with_node(a, |n, now| n.open_stream(now, b_id)).unwrap().unwrap();
-    let mut wa = Writer::new(pattern(up, 1));
-    let mut wb = Writer::new(pattern(down, 2));
+    let mut wa = StreamWriter::new(pattern(up, 1));
+    let mut wb = StreamWriter::new(pattern(down, 2));
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
     let (mut eof_a, mut eof_b) = (false, false);
     let mut sb = None;
@@ -87,7 +38,7 @@ fn exchange(sim: &mut Sim, a: NodeIx, b: NodeIx, up: usize, down: usize) -> (Vec
     while sim.now() < deadline && !(eof_a && eof_b) {
         wa.pump(sim, a, sa);
         if sb.is_none() {
-            sb = opened_at(sim, b, a_id);
+            sb = stream_opened_by(sim, b, a_id);
         }
         if let Some(sb) = sb {
             // The responder answers only after the whole request: the
@@ -95,10 +46,10 @@ fn exchange(sim: &mut Sim, a: NodeIx, b: NodeIx, up: usize, down: usize) -> (Vec
             if eof_b {
                 wb.pump(sim, b, sb);
             }
-            eof_b = eof_b || drain(sim, b, sb, &mut rb);
+            eof_b = eof_b || drain_stream(sim, b, sb, &mut rb);
         }
         if !eof_a {
-            eof_a = drain(sim, a, sa, &mut ra);
+            eof_a = drain_stream(sim, a, sa, &mut ra);
         }
         sim.run_for(Duration::from_millis(10));
     }
@@ -147,7 +98,7 @@ fn a_reader_that_stops_holds_the_writer_back_without_failing_the_stream() {
     let (a_id, b_id) = (sim.node_id(a), sim.node_id(b));
     let cfg = Config::lan("x", "y");
     let sa = sim.with_node(a, |n, now| n.open_stream(now, b_id)).unwrap().unwrap();
-    let mut w = Writer::new(pattern(4 << 20, 3));
+    let mut w = StreamWriter::new(pattern(4 << 20, 3));
     // Twice the delivery timeout with nobody reading.
     let until = sim.now() + cfg.delivery_timeout * 2;
     while sim.now() < until {
@@ -158,13 +109,13 @@ fn a_reader_that_stops_holds_the_writer_back_without_failing_the_stream() {
     let bound = cfg.stream_send_buffer + cfg.stream_window * cfg.fragment_size;
     assert!(w.written <= bound, "written {} > send buffer + window {bound}", w.written);
     assert_eq!(closed(&sim, a, sa), None, "a slow reader does not fail the stream");
-    let sb = opened_at(&sim, b, a_id).expect("opened");
+    let sb = stream_opened_by(&sim, b, a_id).expect("opened");
     let mut got = Vec::new();
     let deadline = sim.now() + Duration::from_secs(120);
     let mut eof = false;
     while sim.now() < deadline && !eof {
         w.pump(&mut sim, a, sa);
-        eof = drain(&mut sim, b, sb, &mut got);
+        eof = drain_stream(&mut sim, b, sb, &mut got);
         sim.run_for(Duration::from_millis(10));
     }
     assert!(eof, "read to the end once the reader reads");
@@ -184,7 +135,7 @@ fn reset_reaches_the_peer_and_a_dead_peer_fails_the_stream() {
     let (a_id, b_id) = (sim.node_id(a), sim.node_id(b));
     let s1 = sim.with_node(a, |n, now| n.open_stream(now, b_id)).unwrap().unwrap();
     sim.run_for(Duration::from_millis(100));
-    let r1 = opened_at(&sim, b, a_id).expect("opened");
+    let r1 = stream_opened_by(&sim, b, a_id).expect("opened");
     sim.with_node(a, |n, now| n.stream_reset(now, s1)).unwrap().unwrap();
     sim.run_for(Duration::from_millis(100));
     assert_eq!(closed(&sim, b, r1), Some(StreamEnd::Reset));
@@ -198,7 +149,7 @@ fn reset_reaches_the_peer_and_a_dead_peer_fails_the_stream() {
     let s2 = sim.with_node(a, |n, now| n.open_stream(now, b_id)).unwrap().unwrap();
     sim.run_for(Duration::from_millis(100));
     sim.crash(b);
-    let mut w = Writer::new(pattern(100_000, 4));
+    let mut w = StreamWriter::new(pattern(100_000, 4));
     w.pump(&mut sim, a, s2);
     let timeout = Config::lan("x", "y").delivery_timeout;
     let ok = sim.run_until(sim.now() + timeout * 3, |s| closed(s, a, s2).is_some());
@@ -230,10 +181,10 @@ fn a_link_saturated_with_stream_data_for_a_minute_keeps_its_keepalives() {
                 break;
             }
         }
-        sb = sb.or_else(|| opened_at(&sim, b, a_id));
+        sb = sb.or_else(|| stream_opened_by(&sim, b, a_id));
         if let Some(sb) = sb {
             let mut buf = Vec::new();
-            drain(&mut sim, b, sb, &mut buf);
+            drain_stream(&mut sim, b, sb, &mut buf);
             got += buf.len();
         }
         sim.run_for(Duration::from_millis(5));
