@@ -28,7 +28,9 @@
 //! for `NAME` to be reachable, sends `N` messages in each mode (payloads
 //! start with the decimal sequence number), honours backpressure, waits for
 //! every delivery report, prints `sent`, and then listens. SIGTERM or SIGINT
-//! leaves the mesh cleanly (`Handle::shutdown`) and exits with status 0.
+//! leaves the mesh cleanly (`Handle::shutdown`) and exits with status 0;
+//! so does the end of standard input with `--exit-on-eof`, which the tests
+//! pass so that hosts never outlive a test process killed mid-run.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
