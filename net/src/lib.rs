@@ -29,6 +29,7 @@
 
 mod error;
 mod iface;
+pub mod streams;
 
 use std::io;
 use std::net::{

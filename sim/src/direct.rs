@@ -23,12 +23,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use netcluster_core::node::{LinkCloseReason, LinkId, Transmit};
-use netcluster_core::{Config, Instant, Node, NodeId};
+use netcluster_core::{Config, Event, Instant, Node, NodeId};
 
 /// Nodes joined by in-memory links. See the [module docs](self).
 pub struct Direct {
     /// The nodes, by index.
     pub nodes: Vec<Node>,
+    /// Each node's events not yet taken by the caller.
+    pub events: Vec<Vec<Event>>,
     addrs: Vec<SocketAddr>,
     /// (node, its link) to (peer node, the peer's link).
     links: BTreeMap<(usize, LinkId), (usize, LinkId)>,
@@ -56,8 +58,14 @@ impl Direct {
             nodes.push(Node::new(cfg, NodeId(id), i as u64, now));
             addrs.push(addr);
         }
-        let mut net =
-            Direct { nodes, addrs, links: BTreeMap::new(), allowed: BTreeSet::new(), now };
+        let mut net = Direct {
+            events: vec![Vec::new(); n],
+            nodes,
+            addrs,
+            links: BTreeMap::new(),
+            allowed: BTreeSet::new(),
+            now,
+        };
         net.pump();
         net
     }
@@ -97,8 +105,8 @@ impl Direct {
         }
     }
 
-    /// Carries out every node's transmits (and drops their events) until
-    /// nothing is left to do.
+    /// Carries out every node's transmits (and collects their events in
+    /// [`events`](Self::events)) until nothing is left to do.
     pub fn pump(&mut self) {
         loop {
             let mut busy = false;
@@ -107,7 +115,9 @@ impl Direct {
                     busy = true;
                     self.carry(i, t);
                 }
-                while self.nodes[i].poll_event().is_some() {}
+                while let Some(e) = self.nodes[i].poll_event() {
+                    self.events[i].push(e);
+                }
             }
             if !busy {
                 return;
