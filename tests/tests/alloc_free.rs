@@ -195,7 +195,9 @@ fn parsing_any_vector_allocates_nothing() {
 
 /// A line of three nodes in steady state, and a DATA frame node 0 sent to
 /// node 2, as node 1 receives it: (net, frame, node 1's link from node 0).
-fn forwarding_setup(payload: usize) -> (netcluster_sim::Direct, Bytes, netcluster_core::node::LinkId) {
+fn forwarding_setup(
+    payload: usize,
+) -> (netcluster_sim::Direct, Bytes, netcluster_core::node::LinkId) {
     use netcluster_core::node::Transmit;
     use netcluster_core::wire::link::Semantics;
     let mut net = netcluster_sim::Direct::new(3);
