@@ -373,7 +373,16 @@ impl State {
         let mut any = false;
         while let Some(e) = self.node.poll_event() {
             tracing::debug!(event = ?e, "event");
-            any = true;
+            // The peer list is copied for the handles only when it may have
+            // changed: not for the per-message events, which are the many.
+            any |= !matches!(
+                e,
+                Event::Message { .. }
+                    | Event::Delivered { .. }
+                    | Event::SendFailed { .. }
+                    | Event::Writable { .. }
+                    | Event::Pong { .. }
+            );
             // No subscriber is fine: events are also reflected in `peers`,
             // and with overflow on the channel is never full.
             let _ = self.events.try_broadcast(e);

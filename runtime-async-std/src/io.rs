@@ -1,7 +1,8 @@
 //! The node's own sockets (unicast, beacon, listener) registered with the
 //! async-io reactor, and their non-blocking reads and sends.
 
-use std::io::ErrorKind;
+use std::cell::Cell;
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::task::{Context, Poll};
 
@@ -12,13 +13,62 @@ use netcluster_net::{BeaconTarget, Sockets};
 
 use crate::Error;
 
+/// A socket registered with the reactor, read until it would block before
+/// its readiness is asked for again: a pass over idle sockets then costs no
+/// system call.
+pub(crate) struct Source<T> {
+    io: Async<T>,
+    maybe_ready: Cell<bool>,
+}
+
+impl<T> Source<T> {
+    /// Takes the result of `Async::new`.
+    fn new(io: io::Result<Async<T>>) -> Result<Source<T>, Error> {
+        let io = io.map_err(Error::Runtime)?;
+        Ok(Source { io, maybe_ready: Cell::new(true) })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        self.io.get_ref()
+    }
+
+    /// Runs the non-blocking `op` once the socket may be readable; `Pending`
+    /// (with the waker registered) once it would block.
+    fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if !self.maybe_ready.get() {
+                match self.io.poll_readable(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => self.maybe_ready.set(true),
+                }
+            }
+            match op(self.io.get_ref()) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.maybe_ready.set(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Ask the reactor next time rather than retrying a
+                    // failing call in a loop.
+                    self.maybe_ready.set(false);
+                    return Poll::Ready(Err(e));
+                }
+                ok => return Poll::Ready(ok),
+            }
+        }
+    }
+}
+
 /// The sockets, read-only once open.
 pub(crate) struct Io {
-    u4: Option<Async<UdpSocket>>,
-    u6: Option<Async<UdpSocket>>,
+    u4: Option<Source<UdpSocket>>,
+    u6: Option<Source<UdpSocket>>,
     /// Beacon receivers (they only receive; sends go from the unicast ones).
-    beacons: Vec<Async<UdpSocket>>,
-    listener: Option<Async<TcpListener>>,
+    beacons: Vec<Source<UdpSocket>>,
+    listener: Option<Source<TcpListener>>,
     targets: Vec<BeaconTarget>,
     needs_aim: bool,
 }
@@ -35,16 +85,15 @@ impl Io {
     /// Registers every socket of `s` with the reactor.
     pub(crate) fn new(s: Sockets) -> Result<Io, Error> {
         let needs_aim = s.needs_aim();
-        let reg = |s: Option<UdpSocket>| s.map(Async::new).transpose().map_err(Error::Runtime);
         let mut beacons = Vec::new();
         for b in [s.beacon_v4, s.beacon_v6].into_iter().flatten() {
-            beacons.push(Async::new(b).map_err(Error::Runtime)?);
+            beacons.push(Source::new(Async::new(b))?);
         }
         Ok(Io {
-            u4: reg(s.unicast_v4)?,
-            u6: reg(s.unicast_v6)?,
+            u4: s.unicast_v4.map(|u| Source::new(Async::new(u))).transpose()?,
+            u6: s.unicast_v6.map(|u| Source::new(Async::new(u))).transpose()?,
             beacons,
-            listener: s.listener.map(Async::new).transpose().map_err(Error::Runtime)?,
+            listener: s.listener.map(|l| Source::new(Async::new(l))).transpose()?,
             targets: s.beacon_targets,
             needs_aim,
         })
@@ -65,7 +114,7 @@ impl Io {
 
     /// Every socket that receives datagrams, with its source kind. The
     /// unicast sockets come first: they carry link frames in datagram mode.
-    pub(crate) fn receivers(&self) -> impl Iterator<Item = (&Async<UdpSocket>, DatagramSource)> {
+    pub(crate) fn receivers(&self) -> impl Iterator<Item = (&Source<UdpSocket>, DatagramSource)> {
         let unicast = [self.u4.as_ref(), self.u6.as_ref()].into_iter().flatten();
         unicast
             .map(|s| (s, DatagramSource::Unicast))
@@ -73,11 +122,11 @@ impl Io {
     }
 
     /// The listener, in stream link mode.
-    pub(crate) fn listener(&self) -> Option<&Async<TcpListener>> {
+    pub(crate) fn listener(&self) -> Option<&Source<TcpListener>> {
         self.listener.as_ref()
     }
 
-    fn unicast_for(&self, to: &SocketAddr) -> Option<&Async<UdpSocket>> {
+    fn unicast_for(&self, to: &SocketAddr) -> Option<&Source<UdpSocket>> {
         if to.is_ipv4() {
             self.u4.as_ref()
         } else {
@@ -123,46 +172,24 @@ impl Io {
 /// unreachable...) land here on some systems and are not this socket's
 /// failure.
 pub(crate) fn poll_udp(
-    sock: &Async<UdpSocket>,
+    sock: &Source<UdpSocket>,
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<UdpRead> {
-    loop {
-        match sock.get_ref().recv_from(buf) {
-            Ok((n, from)) => return Poll::Ready(UdpRead::Datagram(n, from)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => match sock.poll_readable(cx) {
-                // Readiness may be stale: try the read again.
-                Poll::Ready(Ok(())) => continue,
-                Poll::Ready(Err(e)) => {
-                    tracing::warn!(error = %e, "socket error");
-                    return Poll::Ready(UdpRead::Skipped);
-                }
-                Poll::Pending => return Poll::Pending,
-            },
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "datagram receive error");
-                return Poll::Ready(UdpRead::Skipped);
-            }
+    match sock.poll_read_with(cx, |s| s.recv_from(buf)) {
+        Poll::Ready(Ok((n, from))) => Poll::Ready(UdpRead::Datagram(n, from)),
+        Poll::Ready(Err(e)) => {
+            tracing::debug!(error = %e, "datagram receive error");
+            Poll::Ready(UdpRead::Skipped)
         }
+        Poll::Pending => Poll::Pending,
     }
 }
 
 /// Polls the listener for one connection. `Pending` registers the waker.
 pub(crate) fn poll_accept(
-    l: &Async<TcpListener>,
+    l: &Source<TcpListener>,
     cx: &mut Context<'_>,
-) -> Poll<std::io::Result<(TcpStream, SocketAddr)>> {
-    loop {
-        match l.get_ref().accept() {
-            Ok(r) => return Poll::Ready(Ok(r)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => match l.poll_readable(cx) {
-                Poll::Ready(Ok(())) => continue,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            },
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Poll::Ready(Err(e)),
-        }
-    }
+) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+    l.poll_read_with(cx, |l| l.accept())
 }
