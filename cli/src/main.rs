@@ -106,9 +106,12 @@ async fn run_tracker(listen: std::net::SocketAddr) -> Result<(), String> {
     let server = tracker::TrackerServer::bind(listen, tracker::TrackerConfig::default())
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("signals: {e}"))?;
     tracing::info!(addr = %server.local_addr(), "tracker listening");
     tokio::select! {
         r = server.run() => r.map_err(|e| format!("tracker failed: {e}")),
         _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = term.recv() => Ok(()),
     }
 }
