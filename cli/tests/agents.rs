@@ -95,6 +95,18 @@ fn two_agents_members_send_watch_and_leave() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let joined = watch.find(common::DEADLINE, |e| e["event"] == "joined" && e["group"] == "g2");
     assert_eq!(joined.expect("joined event")["id"], b_id.as_str());
+    // A shout from a to g2 reaches b once a knows b is in it.
+    wait_for("a to see b in g2", || {
+        let m = members(&a.admin)?;
+        m.iter().any(|x| x["name"] == "b" && x["groups"] == serde_json::json!(["g2"])).then_some(())
+    });
+    let out = run(&["shout", "--group", "g2", "--admin", a.admin.to_str().unwrap(), "to g2"]);
+    assert!(out.status.success(), "shout failed: {}", text(&out.stderr));
+    let shout = watch.find(common::DEADLINE, |e| e["event"] == "message" && e["group"] == "g2");
+    let shout = shout.expect("b's watch never showed the shout");
+    assert_eq!(shout["payload"], "to g2");
+    assert_eq!(shout["from"], a_id.as_str());
+
     let out = run(&["leave", "g2", "--admin", b.admin.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&["leave", "g2", "--admin", b.admin.to_str().unwrap()]);
