@@ -112,6 +112,9 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
             s.cluster.clone(),
         ));
     }
+    if s.dns_server.is_some() && s.dns_srv.is_none() {
+        tracing::warn!("--dns-server is only used with --dns-srv; ignored");
+    }
     if let Some(srv) = &s.dns_srv {
         helpers.push(crate::dns::spawn_srv_seeds(handle.clone(), srv.clone(), s.dns_server));
     }
