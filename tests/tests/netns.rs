@@ -340,14 +340,14 @@ fn keepalive_args() -> Vec<String> {
 
 /// Hosts `names` on one bridge at 10.77.0.1, .2, ..., listening with the
 /// short keepalive.
-fn one_bridge(lab: &mut Lab, names: &[&str]) {
+fn one_bridge(lab: &mut Lab, names: &[&str], link_mode: &str) {
     let br = lab.bridge("br");
     let ka = keepalive_args();
     for (i, name) in names.iter().enumerate() {
         let ns = lab.netns(name);
         lab.attach(&ns, "eth0", &format!("10.77.0.{}/24", i + 1), &br, &format!("p-{name}"));
         let mut args: Vec<&str> = ka.iter().map(String::as_str).collect();
-        args.push("listen");
+        args.extend(["--link-mode", link_mode, "listen"]);
         lab.spawn(name, &ns, &args);
     }
 }
@@ -361,11 +361,13 @@ fn down_after(lab: &mut Lab, at: &str, gone: &str, since_us: u64) -> (Duration, 
     (Duration::from_micros(t - since_us), l.get("reason").to_string())
 }
 
-#[test]
-fn four_hosts_find_each_other_by_multicast_and_report_crash_and_leave() {
-    let Some(mut lab) = Lab::start("four") else { return };
+/// Four hosts on one bridge find each other by multicast; d is killed and
+/// reported timed out within the bound; c leaves and is reported left at
+/// once.
+fn four_hosts(test: &str, link_mode: &str) {
+    let Some(mut lab) = Lab::start(test) else { return };
     let names = ["a", "b", "c", "d"];
-    one_bridge(&mut lab, &names);
+    one_bridge(&mut lab, &names, link_mode);
     lab.all_see_each_other(&names);
     let ready = lab.expect("a", "ready", |_| true);
     assert_eq!(ready.num("keepalive_ms"), KEEPALIVE_MS, "the host took the keepalive flags");
@@ -404,10 +406,20 @@ fn four_hosts_find_each_other_by_multicast_and_report_crash_and_leave() {
 }
 
 #[test]
+fn four_hosts_find_each_other_by_multicast_and_report_crash_and_leave() {
+    four_hosts("four-stream", "stream");
+}
+
+#[test]
+fn four_hosts_on_datagram_links_report_crash_and_leave() {
+    four_hosts("four-dgram", "datagram");
+}
+
+#[test]
 fn silent_host_loss_is_detected_by_keepalive_within_the_bound() {
     let Some(mut lab) = Lab::start("silent") else { return };
     let names = ["a", "b", "c"];
-    one_bridge(&mut lab, &names);
+    one_bridge(&mut lab, &names, "stream");
     lab.all_see_each_other(&names);
     let ready = lab.expect("a", "ready", |_| true);
     let bound = crash_bound(&ready);
@@ -453,9 +465,10 @@ fn await_messages(lab: &mut Lab, host: &str, from: &str, n: usize) {
     });
 }
 
-#[test]
-fn two_bridges_joined_by_one_host_carry_sequenced_messages_in_order() {
-    let Some(mut lab) = Lab::start("bridges") else { return };
+/// x on one bridge sends 1,000 Sequenced messages to y on another; only m,
+/// on both, joins them.
+fn two_bridges(test: &str, link_mode: &str) {
+    let Some(mut lab) = Lab::start(test) else { return };
     let br1 = lab.bridge("br1");
     let br2 = lab.bridge("br2");
     let x = lab.netns("x");
@@ -473,10 +486,12 @@ fn two_bridges_joined_by_one_host_carry_sequenced_messages_in_order() {
     );
 
     const N: u64 = 1000;
-    lab.spawn("y", &y, &["listen"]);
-    lab.spawn("m", &m, &["listen"]);
+    let mode = ["--link-mode", link_mode];
+    lab.spawn("y", &y, &[&mode[..], &["listen"]].concat());
+    lab.spawn("m", &m, &[&mode[..], &["listen"]].concat());
     let count = N.to_string();
-    lab.spawn("x", &x, &["send", "--to", "y", "--count", &count, "--mode", "sequenced"]);
+    let send = ["send", "--to", "y", "--count", &count, "--mode", "sequenced"];
+    lab.spawn("x", &x, &[&mode[..], &send[..]].concat());
     let up = lab.expect("y", "up", |l| l.get("name") == "x");
     assert_eq!(up.get("hops"), "2", "y reaches x through m: {up:?}");
 
@@ -487,6 +502,16 @@ fn two_bridges_joined_by_one_host_carry_sequenced_messages_in_order() {
     let seqs = received(&lab, "y", &x_id, "sequenced");
     assert_eq!(seqs, (0..N).collect::<Vec<_>>(), "every message once, in order");
     assert!(lab.lines("x", "error").is_empty() && lab.lines("y", "lagged").is_empty());
+}
+
+#[test]
+fn two_bridges_joined_by_one_host_carry_sequenced_messages_in_order() {
+    two_bridges("bridges-stream", "stream");
+}
+
+#[test]
+fn two_bridges_joined_by_one_host_carry_sequenced_messages_on_datagram_links() {
+    two_bridges("bridges-dgram", "datagram");
 }
 
 /// Drops about 10% of the packets `ns` sends and receives on `ifname`
