@@ -15,6 +15,8 @@ use crate::MIN_TOKENS;
 
 /// Reads (datagrams, accepts, link reads) per source per wake-up.
 const MAX_READS_PER_WAKE: usize = 64;
+/// Streams opened by peers that wait to be accepted.
+const ACCEPT_QUEUE: usize = 64;
 
 /// Builds and starts a node.
 #[derive(Debug, Clone)]
@@ -36,6 +38,7 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_reads_per_wake: usize,
     pub(crate) shutdown_linger: Duration,
+    pub(crate) accept_queue: usize,
 }
 
 impl Builder {
@@ -72,6 +75,7 @@ impl Builder {
                 connect_timeout: Duration::from_secs(5),
                 max_reads_per_wake: MAX_READS_PER_WAKE,
                 shutdown_linger: Duration::from_secs(2),
+                accept_queue: ACCEPT_QUEUE,
             },
         }
     }
@@ -197,6 +201,14 @@ impl Builder {
     /// 2 s).
     pub fn shutdown_linger(mut self, d: Duration) -> Builder {
         self.opts.shutdown_linger = d;
+        self
+    }
+
+    /// Streams opened by peers that wait to be accepted (default 64); a
+    /// stream that finds the queue full is reset and a warning logged. See
+    /// [`Handle::accept_stream`](crate::Handle::accept_stream).
+    pub fn accept_queue(mut self, n: usize) -> Builder {
+        self.opts.accept_queue = n.max(1);
         self
     }
 

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mio::{Poll, Token, Waker};
-use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError};
+use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError, StreamError};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Node, NodeId, NodeState};
 
 use crate::events::{lock, Events, Hub};
+use crate::streams::{AcceptQueue, PeerStream};
 use crate::{Builder, Error, MioNode};
 
 /// The waker's token; the node takes the rest.
@@ -40,6 +41,7 @@ enum Command {
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
     Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown(Reply<()>),
 }
@@ -78,6 +80,7 @@ struct Shared {
     done: Arc<Done>,
     /// Set by [`Handle::abort`]: the thread stops at its next turn.
     abort: Arc<AtomicBool>,
+    accepted: Arc<AcceptQueue>,
     id: NodeId,
     link_addr: SocketAddr,
 }
@@ -97,6 +100,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let name = b.config.name.clone();
     let mut node = MioNode::new(b, poll.registry(), NODE_TOKENS)?;
     node.unbounded_events();
+    node.set_stream_waker(Arc::clone(&waker));
+    let accepted = node.accept_queue();
     let (id, link_addr) = (node.id(), node.link_addr());
     let (cmd_tx, cmd_rx) = sync_channel(COMMAND_QUEUE);
     let hub = Arc::new(Hub::new(capacity));
@@ -125,6 +130,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
             peers,
             done,
             abort,
+            accepted,
             id,
             link_addr,
         }),
@@ -248,6 +254,7 @@ fn command(node: &mut MioNode, c: Command) {
         Command::Send(to, s, payload, reply) => drop(reply.send(node.send(to, s, payload))),
         Command::Shout(g, s, payload, reply) => drop(reply.send(node.shout(&g, s, payload))),
         Command::Ping(to, reply) => drop(reply.send(node.ping(to))),
+        Command::OpenStream(to, reply) => drop(reply.send(node.open_stream(to))),
         Command::Query(f) => f(node.node()),
         Command::Shutdown(_) => {}
     }
@@ -358,6 +365,48 @@ impl Handle {
     /// its answer is lost: wait as long as suits the caller.
     pub fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx))
+    }
+
+    /// Opens a byte stream to the node `peer` (one this node can reach);
+    /// see [`PeerStream`] for its semantics. Returns once the node has sent
+    /// the opening segment: the peer takes the stream with
+    /// [`accept_stream`](Self::accept_stream).
+    ///
+    /// ```no_run
+    /// # fn demo(handle: netcluster_mio::Handle, peer: netcluster_mio::NodeId)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::{Read, Write};
+    ///
+    /// let mut stream = handle.open_stream(peer)?;
+    /// stream.write_all(b"request")?;
+    /// stream.finish()?;
+    /// let mut answer = Vec::new();
+    /// stream.read_to_end(&mut answer)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn open_stream(&self, peer: NodeId) -> Result<PeerStream, Error> {
+        self.call(|tx| Command::OpenStream(peer, tx))
+    }
+
+    /// The next stream a peer opened, waiting as long as it takes;
+    /// `Err(Error::Stopped)` once the node has stopped. Streams wait in a
+    /// queue of [`Builder::accept_queue`] (64 by default); one that finds
+    /// it full is reset. Several threads may accept at once: each stream
+    /// goes to one of them.
+    pub fn accept_stream(&self) -> Result<PeerStream, Error> {
+        loop {
+            match self.shared.accepted.pop(None) {
+                Ok(Some(s)) => return Ok(s),
+                Ok(None) => continue,
+                Err(_) => return Err(Error::Stopped),
+            }
+        }
+    }
+
+    /// [`accept_stream`](Self::accept_stream) waiting at most `timeout`:
+    /// `Ok(None)` if no stream came.
+    pub fn accept_stream_timeout(&self, timeout: Duration) -> Result<Option<PeerStream>, Error> {
+        self.shared.accepted.pop(Some(timeout)).map_err(|_| Error::Stopped)
     }
 
     /// Joins `group`.

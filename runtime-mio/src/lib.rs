@@ -58,12 +58,62 @@
 //! [shutdown linger](Builder::shutdown_linger)). In
 //! [`LinkMode::Datagram`] link frames travel on the unicast UDP socket.
 //!
-//! # Not yet
+//! # Streams
 //!
-//! Streams between peers are not bound by this driver yet: there is no
-//! `open_stream` returning a `std::io::Read` / `Write` stream. The core's
-//! stream API (`Node::open_stream`, `stream_read`, `stream_write`...) is
-//! newer than this driver.
+//! A [`PeerStream`] is an ordered byte stream to one peer through the mesh
+//! (the core's `Stream` semantics), as a blocking [`std::io::Read`] and
+//! [`std::io::Write`] (also through `&PeerStream`, so one thread can read
+//! while another writes). One side opens it with [`Handle::open_stream`];
+//! the peer takes it with [`Handle::accept_stream`] (or
+//! [`Handle::accept_stream_timeout`]).
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use netcluster_mio::{Builder, NodeId};
+//!
+//! # fn demo(peer: NodeId) -> Result<(), Box<dyn std::error::Error>> {
+//! let handle = Builder::new("demo", "node-a").start()?;
+//! // One side: ask, half-close, read the answer to its end.
+//! let mut stream = handle.open_stream(peer)?;
+//! stream.write_all(b"ping")?;
+//! stream.finish()?;
+//! let mut answer = String::new();
+//! stream.read_to_string(&mut answer)?;
+//!
+//! // The other side (another node): read the request to its end, answer;
+//! // dropping the stream finishes it.
+//! let mut incoming = handle.accept_stream()?;
+//! let mut request = Vec::new();
+//! incoming.read_to_end(&mut request)?;
+//! incoming.write_all(b"pong")?;
+//! # Ok(()) }
+//! ```
+//!
+//! - **Half-close**: [`PeerStream::finish`] ends the writing direction
+//!   after the bytes written; the peer's reads then return `Ok(0)`, and the
+//!   other direction stays open until the peer finishes too.
+//! - **Drop = finish**: dropping a stream finishes it after the bytes
+//!   already written; whatever the peer still sends is discarded.
+//! - **Reset**: [`PeerStream::reset`] aborts both directions; the peer's
+//!   reads and writes fail with [`std::io::ErrorKind::ConnectionReset`]. A
+//!   stream whose bytes cannot be delivered fails the same way with
+//!   `TimedOut` or `ConnectionAborted`, as do the streams of a node that
+//!   stops.
+//! - **Backpressure**: each direction buffers a bounded amount (the
+//!   driver's [`STREAM_BUFFER`](netcluster_net::streams::STREAM_BUFFER),
+//!   then the node's `stream_send_buffer` and `stream_window`); a writer
+//!   blocks until the reader catches up.
+//! - **Accepting**: streams peers opened wait in a queue of
+//!   [`Builder::accept_queue`] (64); one that finds it full is reset, with
+//!   a warning logged.
+//!
+//! A [`MioNode`] in the caller's own poll has the same streams
+//! ([`MioNode::open_stream`], [`MioNode::accept_stream`]); their reads and
+//! writes block until the loop moves the bytes, so they belong on other
+//! threads than the loop's, and [`MioNode::set_stream_waker`] lets those
+//! threads wake the loop. The node's `StreamReadable` and `StreamWritable`
+//! events are consumed by the driver; `StreamOpened` and `StreamClosed`
+//! are reported like any other event.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -73,12 +123,14 @@ mod handle;
 mod io;
 mod link;
 mod mio_node;
+mod streams;
 
 pub use bytes::Bytes;
 pub use mio;
 pub use netcluster_core as core;
 pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
+    StreamError, StreamId,
 };
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
@@ -89,6 +141,7 @@ pub use builder::Builder;
 pub use events::Events;
 pub use handle::Handle;
 pub use mio_node::{MioNode, MIN_TOKENS};
+pub use streams::PeerStream;
 
 /// Errors of the driver.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +168,10 @@ pub enum Error {
     /// The node refused a message (unreachable, window full, too large...).
     #[error(transparent)]
     Send(#[from] SendError),
+    /// The node refused to open a stream (peer unreachable, too many
+    /// streams, shutting down...).
+    #[error(transparent)]
+    Stream(#[from] StreamError),
     /// The node has stopped (after [`Handle::shutdown`]).
     #[error("the node has stopped")]
     Stopped,

@@ -2,20 +2,26 @@
 
 mod commands;
 mod links;
+mod streams;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mio::{Registry, Token};
-use netcluster_core::node::{Event, LinkCloseReason, LinkId, PeerInfo, Transmit};
+use netcluster_core::node::{
+    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, StreamId, Transmit,
+};
 use netcluster_core::{Instant, Node, NodeId};
+use netcluster_net::streams::StreamBridge;
 use netcluster_net::Sockets;
 
 use crate::builder::{Builder, Options};
 use crate::io::{Io, FIRST_LINK, LISTENER};
 use crate::link::{Phase, TcpLink};
+use crate::streams::{AcceptQueue, StreamWake};
 use crate::Error;
 
 /// The fewest tokens a [`MioNode`] needs: its five fixed sockets (IPv4 and
@@ -82,6 +88,11 @@ pub struct MioNode {
     buf: Vec<u8>,
     /// Set by `shutdown`: when lingering links are given up.
     stopping: Option<std::time::Instant>,
+    streams: StreamBridge,
+    /// Streams the bridge may hold (pruned once the node forgets them).
+    stream_ids: BTreeSet<StreamId>,
+    stream_wake: Arc<StreamWake>,
+    accepted: Arc<AcceptQueue>,
 }
 
 impl std::fmt::Debug for MioNode {
@@ -151,6 +162,10 @@ impl MioNode {
             "node starting"
         );
         let node = Node::new(config, id, seed, Instant::ZERO);
+        let stream_wake = Arc::new(StreamWake::default());
+        let wake = Arc::clone(&stream_wake);
+        let streams = StreamBridge::new(Arc::new(move || wake.wake()));
+        let accepted = Arc::new(AcceptQueue::new(opts.accept_queue));
         let mut me = MioNode {
             node,
             epoch: std::time::Instant::now(),
@@ -170,6 +185,10 @@ impl MioNode {
             link_addr,
             buf: vec![0; READ_BUF],
             stopping: None,
+            streams,
+            stream_ids: BTreeSet::new(),
+            stream_wake,
+            accepted,
         };
         me.drain();
         Ok(me)
@@ -240,7 +259,7 @@ impl MioNode {
     /// first; now if a source was cut short by the read cap; `None` if
     /// nothing is scheduled.
     pub fn next_deadline(&self) -> Option<std::time::Instant> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || self.stream_wake.is_due() {
             return Some(std::time::Instant::now());
         }
         let node = self.node.poll_timeout().map(|t| self.to_std(t));
@@ -258,7 +277,7 @@ impl MioNode {
     /// little late is harmless; waking early only costs a turn). `None`:
     /// no deadline.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || self.stream_wake.is_due() {
             return Some(Duration::ZERO);
         }
         let left = self.next_deadline()?.saturating_duration_since(std::time::Instant::now());
@@ -286,9 +305,10 @@ impl MioNode {
 
     /// Runs whatever is due: the node's timers (if their deadline has
     /// passed by the clock, whatever woke the caller), connect timeouts,
-    /// flush deadlines, and another turn for sources cut short by the read
-    /// cap.
+    /// flush deadlines, another turn for sources cut short by the read
+    /// cap, and the streams' reads, writes and closes.
     pub fn handle_deadline(&mut self) {
+        self.serve_streams();
         let now_std = std::time::Instant::now();
         let expired: Vec<LinkId> = self
             .links
@@ -341,25 +361,38 @@ impl MioNode {
 
     /// Carries out every output, then queues the events.
     fn drain(&mut self) {
+        // The bridge's calls on the node (stream reads and writes, made for
+        // stream events) are inputs with outputs of their own: go round
+        // until a pass finds no event.
         loop {
-            while let Some(t) = self.node.poll_transmit() {
-                self.carry_out(t);
+            loop {
+                while let Some(t) = self.node.poll_transmit() {
+                    self.carry_out(t);
+                }
+                if self.deferred.is_empty() {
+                    break;
+                }
+                let now = self.now();
+                for (link, reason) in std::mem::take(&mut self.deferred) {
+                    self.node.link_closed(now, link, reason);
+                }
             }
-            if self.deferred.is_empty() {
+            let mut any = false;
+            while let Some(e) = self.node.poll_event() {
+                any = true;
+                if !self.stream_event(&e) {
+                    continue;
+                }
+                tracing::debug!(event = ?e, "event");
+                if self.events.len() >= self.event_cap {
+                    self.events.pop_front();
+                    self.missed += 1;
+                }
+                self.events.push_back(e);
+            }
+            if !any {
                 break;
             }
-            let now = self.now();
-            for (link, reason) in std::mem::take(&mut self.deferred) {
-                self.node.link_closed(now, link, reason);
-            }
-        }
-        while let Some(e) = self.node.poll_event() {
-            tracing::debug!(event = ?e, "event");
-            if self.events.len() >= self.event_cap {
-                self.events.pop_front();
-                self.missed += 1;
-            }
-            self.events.push_back(e);
         }
     }
 
@@ -397,6 +430,8 @@ impl MioNode {
 
 impl Drop for MioNode {
     fn drop(&mut self) {
+        self.streams.close_all(StreamEnd::Failed(FailReason::Shutdown));
+        self.accepted.close();
         let all: Vec<LinkId> = self.links.keys().copied().collect();
         for link in all {
             self.drop_link(link);
