@@ -49,6 +49,9 @@ struct State {
     detached: bool,
     read_buf: VecDeque<Bytes>,
     read_bytes: usize,
+    /// The driver stopped reading from the node because `read_buf` was
+    /// full: the application must ask for more once it has made room.
+    read_stalled: bool,
     eof: bool,
     closed: Option<StreamEnd>,
     read_waker: Option<Waker>,
@@ -148,7 +151,6 @@ impl StreamIo {
             s.read_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let was_full = s.read_bytes >= STREAM_BUFFER;
         let mut n = 0;
         while n < buf.len() {
             let Some(front) = s.read_buf.front_mut() else { break };
@@ -160,7 +162,10 @@ impl StreamIo {
             }
         }
         s.read_bytes -= n;
-        let refill = was_full && s.read_bytes < STREAM_BUFFER / 2;
+        let refill = s.read_stalled && s.read_bytes < STREAM_BUFFER / 2;
+        if refill {
+            s.read_stalled = false;
+        }
         drop(s);
         if refill {
             self.pending.mark(self.id);
@@ -420,7 +425,11 @@ impl StreamBridge {
             wrote = true;
         }
         let mut read = false;
-        while s.detached || s.read_bytes < STREAM_BUFFER {
+        loop {
+            if !s.detached && s.read_bytes >= STREAM_BUFFER {
+                s.read_stalled = true;
+                break;
+            }
             match node.stream_read(id, 64 * 1024) {
                 Ok(Some(b)) => {
                     read = true;
@@ -465,6 +474,14 @@ impl StreamBridge {
             s.closed.get_or_insert(end);
             wake_all(&mut s);
         }
+    }
+}
+
+impl Drop for StreamBridge {
+    /// A driver that stops without `close_all` (aborted, panicked) still
+    /// wakes every application end, which then sees the stream failed.
+    fn drop(&mut self) {
+        self.close_all(StreamEnd::Failed(netcluster_core::node::FailReason::Shutdown));
     }
 }
 

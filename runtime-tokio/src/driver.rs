@@ -7,21 +7,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use netcluster_core::node::{
-    DatagramSource, DatagramTarget, Event, LinkCloseReason, LinkId, PeerInfo, Transmit,
+    DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId, PeerInfo,
+    StreamEnd, Transmit,
 };
 use netcluster_core::{Instant, Node, NodeId};
 use netcluster_net::socket2::SockRef;
+use netcluster_net::streams::{StreamBridge, StreamIo};
 use netcluster_net::{BeaconTarget, NetError, Sockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::{Builder, Command, Error, Handle, Options, Shared};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_536;
+/// Streams peers opened that wait for `accept_stream`.
+const ACCEPT_QUEUE: usize = 64;
 /// Bytes read from a TCP link at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -72,7 +76,13 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let (peers_tx, peers_rx) = watch::channel(Arc::new(Vec::<PeerInfo>::new()));
     let (done_tx, done_rx) = watch::channel(false);
     let (link_tx, link_rx) = mpsc::channel(256);
+    let (accept_tx, accept_rx) = mpsc::channel(ACCEPT_QUEUE);
+    let streams_wake = Arc::new(Notify::new());
+    let notify = streams_wake.clone();
+    let bridge = StreamBridge::new(Arc::new(move || notify.notify_one()));
     let state = State {
+        bridge,
+        accept: accept_tx,
         node,
         epoch,
         links: HashMap::new(),
@@ -86,7 +96,7 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let task = tokio::spawn(async move {
         // Marks the node stopped however the task ends, aborted included.
         let _done = DoneOnDrop(done_tx);
-        run(state, io, cmd_rx, link_rx).await;
+        run(state, io, cmd_rx, link_rx, streams_wake).await;
     });
     Ok(Handle {
         shared: Arc::new(Shared {
@@ -97,6 +107,7 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
             id,
             link_addr,
             task: task.abort_handle(),
+            accept: tokio::sync::Mutex::new(accept_rx),
         }),
     })
 }
@@ -210,6 +221,9 @@ enum LinkEntry {
 
 struct State {
     node: Node,
+    /// Application ends of streams, and the queue of accepted ones.
+    bridge: StreamBridge,
+    accept: mpsc::Sender<StreamIo>,
     epoch: tokio::time::Instant,
     links: HashMap<LinkId, LinkEntry>,
     /// Writers flushing before their link closes.
@@ -227,6 +241,7 @@ async fn run(
     io: Io,
     mut cmd_rx: mpsc::Receiver<Command>,
     mut link_rx: mpsc::Receiver<LinkInput>,
+    streams_wake: Arc<Notify>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     st.drain(&io);
@@ -272,6 +287,11 @@ async fn run(
             r = readable(&io.b4) => st.read_udp(&io, io.b4.as_ref(), r, DatagramSource::Beacon, &mut buf),
             r = readable(&io.b6) => st.read_udp(&io, io.b6.as_ref(), r, DatagramSource::Beacon, &mut buf),
             r = accept(&io.listener) => st.accepted(&io, r),
+            () = streams_wake.notified() => {
+                let now = st.now();
+                st.bridge.service_pending(&mut st.node, now);
+                st.drain(&io);
+            }
             Some(input) = link_rx.recv() => {
                 st.link_input(&io, input);
                 for _ in 1..st.opts.max_reads_per_wake {
@@ -313,28 +333,39 @@ impl State {
         self.epoch.checked_add(d).unwrap_or(self.epoch + Duration::from_secs(86_400 * 365))
     }
 
-    /// Carries out every output, then publishes the events.
+    /// Carries out every output, then publishes the events; again while
+    /// stream events (served through the bridge) make more.
     fn drain(&mut self, io: &Io) {
         loop {
-            while let Some(t) = self.node.poll_transmit() {
-                self.carry_out(io, t);
+            loop {
+                while let Some(t) = self.node.poll_transmit() {
+                    self.carry_out(io, t);
+                }
+                if self.overflowed.is_empty() {
+                    break;
+                }
+                let now = self.now();
+                for link in std::mem::take(&mut self.overflowed) {
+                    self.node.link_closed(now, link, LinkCloseReason::Error);
+                }
             }
-            if self.overflowed.is_empty() {
+            let mut any = false;
+            while let Some(e) = self.node.poll_event() {
+                tracing::debug!(event = ?e, "event");
+                any = true;
+                let now = self.now();
+                if let Some(stream) = self.bridge.on_event(&mut self.node, now, &e) {
+                    if let Err(full) = self.accept.try_send(stream) {
+                        tracing::warn!("stream accept queue full: new stream reset");
+                        full.into_inner().reset();
+                    }
+                }
+                // No subscriber is fine: events are also reflected in `peers`.
+                let _ = self.events.send(e);
+            }
+            if !any {
                 break;
             }
-            let now = self.now();
-            for link in std::mem::take(&mut self.overflowed) {
-                self.node.link_closed(now, link, LinkCloseReason::Error);
-            }
-        }
-        let mut any = false;
-        while let Some(e) = self.node.poll_event() {
-            tracing::debug!(event = ?e, "event");
-            any = true;
-            // No subscriber is fine: events are also reflected in `peers`.
-            let _ = self.events.send(e);
-        }
-        if any {
             self.peers.send_replace(Arc::new(self.node.peers().cloned().collect()));
         }
     }
@@ -524,6 +555,9 @@ impl State {
             Command::Ping(to, reply) => {
                 let _ = reply.send(self.node.ping(now, to));
             }
+            Command::OpenStream(peer, reply) => {
+                let _ = reply.send(self.bridge.open(&mut self.node, now, peer));
+            }
             Command::Query(f) => {
                 f(&self.node);
                 return;
@@ -538,6 +572,7 @@ impl State {
         let now = self.now();
         self.node.shutdown(now);
         self.drain(io);
+        self.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
         // Links still open after the node's own closes (none expected).
         let open: Vec<LinkId> = self.links.keys().copied().collect();
         for link in open {

@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod driver;
+mod stream;
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -45,8 +46,13 @@ use tokio_stream::wrappers::BroadcastStream;
 pub use bytes::Bytes;
 pub use futures_core::Stream;
 pub use netcluster_core as core;
+pub use stream::PeerStream;
+
+use netcluster_net::streams::StreamIo;
+
 pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
+    StreamError,
 };
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
@@ -73,6 +79,10 @@ pub enum Error {
     /// The node has stopped (after [`Handle::shutdown`]).
     #[error("the node has stopped")]
     Stopped,
+    /// The node refused a stream operation (peer unreachable, too many
+    /// streams...).
+    #[error(transparent)]
+    Stream(#[from] StreamError),
 }
 
 /// Builds and starts a node.
@@ -276,6 +286,7 @@ pub(crate) enum Command {
     Shout(String, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
     Query(Box<dyn FnOnce(&Node) + Send>),
     Ping(NodeId, oneshot::Sender<Result<MessageId, SendError>>),
+    OpenStream(NodeId, oneshot::Sender<Result<StreamIo, StreamError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -287,6 +298,8 @@ pub(crate) struct Shared {
     pub(crate) id: NodeId,
     pub(crate) link_addr: SocketAddr,
     pub(crate) task: tokio::task::AbortHandle,
+    /// Streams peers opened, waiting for `accept_stream`.
+    pub(crate) accept: tokio::sync::Mutex<mpsc::Receiver<StreamIo>>,
 }
 
 /// A handle to a running node. Cheap to clone; every clone drives the same
@@ -376,6 +389,20 @@ impl Handle {
     /// timeout of your own.
     pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx)).await
+    }
+
+    /// Opens a stream to `peer` (see [`PeerStream`]). The peer takes it
+    /// with [`accept_stream`](Self::accept_stream).
+    pub async fn open_stream(&self, peer: NodeId) -> Result<PeerStream, Error> {
+        self.call(|tx| Command::OpenStream(peer, tx)).await.map(PeerStream::new)
+    }
+
+    /// The next stream a peer opened to this node. Streams wait in a
+    /// queue of 64; past it a new stream is reset (and a warning logged).
+    /// Returns [`Error::Stopped`] once the node has stopped.
+    pub async fn accept_stream(&self) -> Result<PeerStream, Error> {
+        let mut rx = self.shared.accept.lock().await;
+        rx.recv().await.map(PeerStream::new).ok_or(Error::Stopped)
     }
 
     /// Joins `group`.

@@ -226,8 +226,9 @@ impl Node {
 
     /// Queues bytes for sending: returns how many were taken (up to
     /// [`stream_send_buffer`](crate::Config::stream_send_buffer) buffered
-    /// in all); `WouldBlock` when none fit. No bytes are copied unless
-    /// writes smaller than a segment are joined.
+    /// in all); `WouldBlock` when none fit. When fewer than offered were
+    /// taken, [`Event::StreamWritable`] says when there is room again. No
+    /// bytes are copied unless writes smaller than a segment are joined.
     pub fn stream_write(
         &mut self,
         now: Instant,
@@ -246,6 +247,10 @@ impl Node {
             return Err(StreamError::WouldBlock);
         }
         let n = room.min(data.len());
+        if n < data.len() {
+            // Say when the rest fits.
+            s.writable_wanted = true;
+        }
         if n > 0 {
             s.send_buf.push_back(data.slice(..n));
             s.send_bytes += n;
