@@ -29,6 +29,7 @@ pub(crate) struct Options {
     pub(crate) max_reads_per_wake: usize,
     pub(crate) shutdown_linger: Duration,
     pub(crate) datagram_buffer: usize,
+    pub(crate) accept_queue: usize,
 }
 
 impl Builder {
@@ -66,6 +67,7 @@ impl Builder {
                 max_reads_per_wake: 64,
                 shutdown_linger: Duration::from_secs(2),
                 datagram_buffer: 4 << 20,
+                accept_queue: 64,
             },
         }
     }
@@ -184,6 +186,14 @@ impl Builder {
     /// 2 s).
     pub fn shutdown_linger(mut self, d: Duration) -> Builder {
         self.opts.shutdown_linger = d;
+        self
+    }
+
+    /// Streams opened by peers that wait for
+    /// [`Handle::accept_stream`](crate::Handle::accept_stream) (default 64);
+    /// a stream that finds the queue full is reset.
+    pub fn accept_queue(mut self, n: usize) -> Builder {
+        self.opts.accept_queue = n.max(1);
         self
     }
 

@@ -15,13 +15,17 @@ use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
 use bytes::Bytes;
 use futures_lite::Stream;
-use netcluster_core::node::{Event, LinkCloseReason, LinkId, PeerInfo, Transmit};
+use netcluster_core::node::{
+    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, Transmit,
+};
 use netcluster_core::{Instant, Node};
+use netcluster_net::streams::{StreamBridge, StreamIo};
 use netcluster_net::Sockets;
 
 use crate::builder::Options;
 use crate::io::{poll_accept, poll_udp, Io, UdpRead};
 use crate::link::{connect, read_loop, write_loop, LinkInput, WriteOp};
+use crate::streams::{PeerStream, StreamWake};
 use crate::{Builder, Command, Error, Handle, Shared};
 
 /// Largest datagram read.
@@ -81,6 +85,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
 
     let (cmd_tx, cmd_rx) = async_channel::bounded(COMMAND_QUEUE);
     let (abort_tx, abort_rx) = async_channel::bounded(1);
+    let (nudge_tx, nudge_rx) = async_channel::bounded(1);
+    let (accept_tx, accept_rx) = async_channel::bounded(opts.accept_queue);
     let (mut ev_tx, ev_rx) = async_broadcast::broadcast(opts.event_capacity);
     // A lagging subscriber loses its oldest events; the node never waits.
     ev_tx.set_overflow(true);
@@ -101,7 +107,12 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
             let _enter = span.enter();
             let ex = Rc::new(LocalExecutor::new());
             let (link_tx, link_rx) = async_channel::bounded(LINK_QUEUE);
+            let stream_wake = Arc::new(StreamWake::new(nudge_tx));
+            let bridge_wake = stream_wake.clone();
             let state = State {
+                bridge: StreamBridge::new(Arc::new(move || bridge_wake.wake())),
+                stream_wake,
+                accepted: accept_tx,
                 node,
                 epoch,
                 ex: ex.clone(),
@@ -113,7 +124,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
                 peers: peers_out,
                 opts,
             };
-            async_io::block_on(ex.run(run(state, io, cmd_rx, abort_rx, link_rx)));
+            let rx = Receivers { cmd: cmd_rx, abort: abort_rx, nudge: nudge_rx, link: link_rx };
+            async_io::block_on(ex.run(run(state, io, rx)));
             tracing::info!("node stopped");
         })
         .map_err(Error::Thread)?;
@@ -125,6 +137,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
             peers,
             running,
             abort: abort_tx,
+            accepted: accept_rx,
             done: done_rx,
             id,
             link_addr,
@@ -158,6 +171,11 @@ enum LinkEntry {
 
 struct State {
     node: Node,
+    /// The node's streams, shared with their `PeerStream`s.
+    bridge: StreamBridge,
+    stream_wake: Arc<StreamWake>,
+    /// Streams peers opened, for `Handle::accept_stream`.
+    accepted: async_channel::Sender<PeerStream>,
     epoch: std::time::Instant,
     ex: Rc<LocalExecutor<'static>>,
     links: HashMap<LinkId, LinkEntry>,
@@ -183,6 +201,15 @@ enum Wake {
     Abort,
 }
 
+/// The channels into the loop.
+struct Receivers {
+    cmd: async_channel::Receiver<Command>,
+    abort: async_channel::Receiver<()>,
+    /// Streams' readers and writers asking for a turn.
+    nudge: async_channel::Receiver<()>,
+    link: async_channel::Receiver<LinkInput>,
+}
+
 /// The inputs the loop waits on besides the sockets.
 struct Inputs<'a> {
     timer: Timer,
@@ -190,25 +217,22 @@ struct Inputs<'a> {
     armed: Option<Instant>,
     cmd: Pin<&'a mut async_channel::Receiver<Command>>,
     abort: Pin<&'a mut async_channel::Receiver<()>>,
+    nudge: Pin<&'a mut async_channel::Receiver<()>>,
     link: Pin<&'a mut async_channel::Receiver<LinkInput>>,
     buf: Vec<u8>,
 }
 
-async fn run(
-    mut st: State,
-    io: Io,
-    cmd_rx: async_channel::Receiver<Command>,
-    abort_rx: async_channel::Receiver<()>,
-    link_rx: async_channel::Receiver<LinkInput>,
-) {
-    let cmd = pin!(cmd_rx);
-    let abort = pin!(abort_rx);
-    let link = pin!(link_rx);
+async fn run(mut st: State, io: Io, rx: Receivers) {
+    let cmd = pin!(rx.cmd);
+    let abort = pin!(rx.abort);
+    let nudge = pin!(rx.nudge);
+    let link = pin!(rx.link);
     let mut inputs = Inputs {
         timer: Timer::never(),
         armed: None,
         cmd,
         abort,
+        nudge,
         link,
         buf: vec![0u8; MAX_DATAGRAM],
     };
@@ -245,9 +269,10 @@ async fn run(
         }
     }
     // Whatever is left: connect attempts, readers, writers (dropping a task
-    // cancels it).
+    // cancels it); streams still open fail on the application's side.
     st.links.clear();
     st.closing.clear();
+    st.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
 }
 
 impl State {
@@ -338,6 +363,11 @@ impl State {
             }
         }
 
+        if let Poll::Ready(Some(())) = inp.nudge.as_mut().poll_next(cx) {
+            self.serve_streams(io);
+            worked = true;
+        }
+
         for _ in 0..cap {
             match inp.link.as_mut().poll_next(cx) {
                 Poll::Ready(Some(input)) => {
@@ -356,40 +386,75 @@ impl State {
         }
     }
 
-    /// Carries out every output, then publishes the events.
+    /// Carries out every output, then publishes the events; stream events
+    /// go to the bridge first, which may cause more outputs.
     fn drain(&mut self, io: &Io) {
+        let mut peers_changed = false;
         loop {
             while let Some(t) = self.node.poll_transmit() {
                 self.carry_out(io, t);
             }
-            if self.overflowed.is_empty() {
-                break;
+            if !self.overflowed.is_empty() {
+                let now = self.now();
+                for link in std::mem::take(&mut self.overflowed) {
+                    self.node.link_closed(now, link, LinkCloseReason::Error);
+                }
+                continue;
             }
-            let now = self.now();
-            for link in std::mem::take(&mut self.overflowed) {
-                self.node.link_closed(now, link, LinkCloseReason::Error);
-            }
-        }
-        let mut any = false;
-        while let Some(e) = self.node.poll_event() {
+            let Some(e) = self.node.poll_event() else { break };
             tracing::debug!(event = ?e, "event");
-            // The peer list is copied for the handles only when it may have
-            // changed: not for the per-message events, which are the many.
-            any |= !matches!(
-                e,
+            let now = self.now();
+            if let Some(stream) = self.bridge.on_event(&mut self.node, now, &e) {
+                self.incoming(stream);
+            }
+            match e {
+                // Readiness of a stream is the bridge's business.
+                Event::StreamReadable { .. } | Event::StreamWritable { .. } => continue,
+                // The peer list is copied for the handles only when it may
+                // have changed: not for the per-message events, the many.
                 Event::Message { .. }
-                    | Event::Delivered { .. }
-                    | Event::SendFailed { .. }
-                    | Event::Writable { .. }
-                    | Event::Pong { .. }
-            );
+                | Event::Delivered { .. }
+                | Event::SendFailed { .. }
+                | Event::Writable { .. }
+                | Event::Pong { .. }
+                | Event::StreamOpened { .. }
+                | Event::StreamClosed { .. } => {}
+                _ => peers_changed = true,
+            }
             // No subscriber is fine: events are also reflected in `peers`,
             // and with overflow on the channel is never full.
             let _ = self.events.try_broadcast(e);
         }
-        if any {
+        if peers_changed {
             let list = Arc::new(self.node.peers().cloned().collect());
             *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = list;
+        }
+    }
+
+    /// Moves what the application's side of the streams asked for.
+    fn serve_streams(&mut self, io: &Io) {
+        let read_from = self.stream_wake.take_read_from();
+        let now = self.now();
+        self.bridge.service_pending(&mut self.node, now);
+        for stream in read_from {
+            // As the node would say when bytes arrive: the bridge pulls what
+            // the node holds into the room the reader made.
+            self.bridge.on_event(&mut self.node, now, &Event::StreamReadable { stream });
+        }
+        self.drain(io);
+    }
+
+    /// A stream a peer opened: queued for `accept_stream`, or reset.
+    fn incoming(&mut self, io: StreamIo) {
+        let s = PeerStream::new(io, self.stream_wake.clone());
+        if let Err(e) = self.accepted.try_send(s) {
+            let s = e.into_inner();
+            tracing::warn!(
+                stream = ?s.id(),
+                peer = %s.peer().as_uuid(),
+                "accept queue full; stream reset"
+            );
+            s.reset();
         }
     }
 
@@ -547,6 +612,12 @@ impl State {
             Command::Ping(to, reply) => {
                 let _ = reply.try_send(self.node.ping(now, to));
             }
+            Command::OpenStream(to, reply) => {
+                let r = self.bridge.open(&mut self.node, now, to);
+                let r = r.map(|io| PeerStream::new(io, self.stream_wake.clone()));
+                // A caller gone meanwhile drops the stream, which finishes it.
+                let _ = reply.try_send(r);
+            }
             Command::Query(f) => {
                 // A read-only look: nothing to drain.
                 f(&self.node);
@@ -563,6 +634,7 @@ impl State {
         let now = self.now();
         self.node.shutdown(now);
         self.drain(io);
+        self.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
         // Links still open after the node's own closes (none expected).
         let open: Vec<LinkId> = self.links.keys().copied().collect();
         for link in open {

@@ -60,15 +60,14 @@
 //!
 //! Dropping every handle shuts the node down as [`Handle::shutdown`] does.
 //!
-//! ## Not yet
+//! ## Streams
 //!
-//! Streams between peers are not bound by this driver yet: there is no
-//! `open_stream` returning a stream with the `futures` `AsyncRead` /
-//! `AsyncWrite` traits, and stream events from the core
-//! (`Event::StreamOpened`...) are passed through but cannot be acted on.
-//! The core's stream API (`Node::open_stream`, `stream_read`,
-//! `stream_write`...) is newer than this driver. Messages
-//! ([`Handle::send`], [`Handle::shout`]) are available.
+//! [`Handle::open_stream`] opens a byte stream to a peer and
+//! [`Handle::accept_stream`] takes one a peer opened: a [`PeerStream`], with
+//! the `futures` `AsyncRead` / `AsyncWrite` traits, over the stream bridge
+//! of `netcluster-net` (bounded buffers, half-close, drop as finish, reset).
+//! Readers and writers wake the node's thread through a channel; the thread
+//! moves the bytes between the bridge and the node.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -77,6 +76,7 @@ mod driver;
 mod events;
 mod io;
 mod link;
+mod streams;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,12 +88,14 @@ pub use events::EventStream;
 pub use futures_core::Stream;
 pub use netcluster_core as core;
 pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError,
+    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
+    StreamError, StreamId,
 };
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
+pub use streams::PeerStream;
 
 /// Errors of the driver.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,9 @@ pub enum Error {
     /// The node refused a message (unreachable, window full, too large...).
     #[error(transparent)]
     Send(#[from] SendError),
+    /// The node refused to open a stream (unreachable, too many...).
+    #[error(transparent)]
+    Stream(#[from] StreamError),
     /// The node has stopped (after [`Handle::shutdown`]).
     #[error("the node has stopped")]
     Stopped,
@@ -132,6 +137,7 @@ pub(crate) enum Command {
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
     Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown,
 }
@@ -144,6 +150,8 @@ pub(crate) struct Shared {
     pub(crate) running: Arc<AtomicBool>,
     /// One `()` stops the node at once (see [`Handle::abort`]).
     pub(crate) abort: async_channel::Sender<()>,
+    /// Streams peers opened, waiting for `accept_stream`.
+    pub(crate) accepted: async_channel::Receiver<PeerStream>,
     /// Never sent on: closed when the node's thread ends.
     pub(crate) done: async_channel::Receiver<()>,
     pub(crate) id: NodeId,
@@ -238,6 +246,36 @@ impl Handle {
     /// timeout of your own.
     pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx)).await
+    }
+
+    /// Opens a byte stream to the node `peer` (one this node can reach);
+    /// see [`PeerStream`] for its semantics. Returns once the node has sent
+    /// the opening segment: the peer takes the stream with
+    /// [`accept_stream`](Self::accept_stream).
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: netcluster_async_std::Handle, peer: netcluster_async_std::NodeId)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let mut stream = handle.open_stream(peer).await?;
+    /// stream.write_all(b"request").await?;
+    /// stream.finish().await?;
+    /// let mut answer = Vec::new();
+    /// stream.read_to_end(&mut answer).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_stream(&self, peer: NodeId) -> Result<PeerStream, Error> {
+        self.call(|tx| Command::OpenStream(peer, tx)).await
+    }
+
+    /// The next stream a peer opened, waiting as long as it takes;
+    /// `Err(Error::Stopped)` once the node has stopped. Streams wait in a
+    /// queue of [`Builder::accept_queue`] (64 by default); one that finds it
+    /// full is reset. Several tasks may accept at once: each stream goes to
+    /// one of them.
+    pub async fn accept_stream(&self) -> Result<PeerStream, Error> {
+        self.shared.accepted.recv().await.map_err(|_| Error::Stopped)
     }
 
     /// Joins `group`.
