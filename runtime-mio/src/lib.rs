@@ -103,6 +103,8 @@
 //!   driver's [`STREAM_BUFFER`](netcluster_net::streams::STREAM_BUFFER),
 //!   then the node's `stream_send_buffer` and `stream_window`); a writer
 //!   blocks until the reader catches up.
+//! - **Timeouts**: reads and writes wait without limit unless given one
+//!   ([`PeerStream::set_read_timeout`], [`PeerStream::set_write_timeout`]).
 //! - **Accepting**: streams peers opened wait in a queue of
 //!   [`Builder::accept_queue`] (64); one that finds it full is reset, with
 //!   a warning logged.

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use netcluster_core::node::{StreamEnd, StreamId};
@@ -83,9 +84,19 @@ impl StreamWake {
 /// - A stream whose bytes cannot be delivered (the peer went away) fails:
 ///   reads and writes return [`io::ErrorKind::TimedOut`] or
 ///   [`io::ErrorKind::ConnectionAborted`] (also when the node stops).
+/// - Reads and writes wait without limit unless given a timeout
+///   ([`set_read_timeout`](Self::set_read_timeout),
+///   [`set_write_timeout`](Self::set_write_timeout)).
 pub struct PeerStream {
     io: StreamIo,
     wake: Arc<StreamWake>,
+    timeouts: Mutex<Timeouts>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Timeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
 }
 
 impl std::fmt::Debug for PeerStream {
@@ -99,7 +110,7 @@ impl std::fmt::Debug for PeerStream {
 
 impl PeerStream {
     pub(crate) fn new(io: StreamIo, wake: Arc<StreamWake>) -> PeerStream {
-        PeerStream { io, wake }
+        PeerStream { io, wake, timeouts: Mutex::new(Timeouts::default()) }
     }
 
     /// The peer at the other end.
@@ -117,8 +128,43 @@ impl PeerStream {
     /// written so far. Blocks until the node has taken the last byte and the
     /// end; reading goes on. An error if the stream was reset or failed
     /// first.
+    /// Waits at most the [write timeout](Self::set_write_timeout).
     pub fn finish(&self) -> io::Result<()> {
-        self.io.finish_blocking()
+        block(self.timeouts().write, |cx| self.io.poll_finish(cx))
+    }
+
+    /// Bounds how long a read waits (`None`, the default: without limit);
+    /// a read that waited that long fails with [`io::ErrorKind::TimedOut`]
+    /// and may be retried. A zero duration is refused, as for
+    /// [`std::net::TcpStream`].
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        lock(&self.timeouts).read = timeout;
+        Ok(())
+    }
+
+    /// Bounds how long a write, flush or [`finish`](Self::finish) waits
+    /// (`None`, the default: without limit); one that waited that long
+    /// fails with [`io::ErrorKind::TimedOut`] (a write having taken
+    /// nothing) and may be retried. A zero duration is refused.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        lock(&self.timeouts).write = timeout;
+        Ok(())
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.timeouts().read
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.timeouts().write
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        *lock(&self.timeouts)
     }
 
     /// Aborts the stream: bytes not yet sent or read are dropped and the
@@ -134,7 +180,7 @@ impl PeerStream {
     }
 
     fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.io.read_blocking(buf)?;
+        let n = block(self.timeouts().read, |cx| self.io.poll_read(cx, buf))?;
         if n > 0 {
             // The room this read made may be what the node waits for (see
             // `MioNode::serve_streams`).
@@ -158,13 +204,13 @@ impl Read for PeerStream {
 
 impl Write for &PeerStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_blocking(buf)
+        block(self.timeouts().write, |cx| self.io.poll_write(cx, buf))
     }
 
     /// Waits until every byte written has been handed to the node (not
     /// until the peer has it).
     fn flush(&mut self) -> io::Result<()> {
-        self.io.flush_blocking()
+        block(self.timeouts().write, |cx| self.io.poll_flush(cx))
     }
 }
 
@@ -175,6 +221,50 @@ impl Write for PeerStream {
 
     fn flush(&mut self) -> io::Result<()> {
         (&*self).flush()
+    }
+}
+
+fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout"));
+    }
+    Ok(())
+}
+
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` on this thread until it is ready or `timeout` has passed,
+/// parking in between.
+fn block<T>(
+    timeout: Option<Duration>,
+    mut f: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let end = timeout.and_then(|t| Instant::now().checked_add(t));
+    // Wake-ups come by unpark; the cap only bounds one that went astray.
+    let most = Duration::from_millis(100);
+    loop {
+        if let Poll::Ready(v) = f(&mut cx) {
+            return v;
+        }
+        let nap = match end {
+            Some(end) => {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "stream timed out"));
+                }
+                left.min(most)
+            }
+            None => most,
+        };
+        std::thread::park_timeout(nap);
     }
 }
 

@@ -257,6 +257,53 @@ fn streams_beyond_the_accept_queue_are_reset_and_streams_end_when_the_node_stops
     a.shutdown();
 }
 
+#[test]
+fn reads_and_writes_time_out_when_asked_and_go_on_after() {
+    let (a, b) = pair("m-streams-timeout", LinkMode::Stream, |b| b);
+    let s = a.open_stream(b.id()).unwrap();
+    let peer_end = b.accept_stream_timeout(DEADLINE).unwrap().expect("a stream to accept");
+    assert_eq!(
+        s.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(s.read_timeout(), None);
+
+    let wait = Duration::from_millis(100);
+    s.set_read_timeout(Some(wait)).unwrap();
+    let started = Instant::now();
+    let err = (&s).read(&mut [0u8; 8]).expect_err("nothing to read yet");
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(started.elapsed() >= wait);
+
+    // The peer does not read: the writer fills every buffer on the way,
+    // then times out instead of blocking.
+    s.set_write_timeout(Some(Duration::from_millis(300))).unwrap();
+    let chunk = vec![0x5a_u8; 64 * 1024];
+    let mut written = 0usize;
+    let err = loop {
+        match (&s).write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) => break e,
+        }
+        assert!(written < 256 << 20, "the writer never met backpressure");
+    };
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(written >= chunk.len(), "buffers took something first");
+
+    // Once the peer reads, writing goes on.
+    let reader = std::thread::spawn(move || read_all_small(&peer_end).map(|v| v.len()));
+    s.set_write_timeout(None).unwrap();
+    let total = within("the rest to be written", move || {
+        (&s).write_all(&chunk).unwrap();
+        s.finish().unwrap();
+        written + chunk.len()
+    });
+    let got = within("the reader", move || reader.join().unwrap()).unwrap();
+    assert_eq!(got, total);
+    a.shutdown();
+    b.shutdown();
+}
+
 /// The caller's loop: turns the nodes in one poll until `done` or the
 /// deadline, keeping their events.
 struct OwnLoop {
