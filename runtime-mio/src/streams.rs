@@ -32,17 +32,6 @@ impl StreamWake {
     /// Asks the loop for a turn.
     pub(crate) fn wake(&self) {
         self.due.store(true, Ordering::Release);
-        self.wake_poll();
-    }
-
-    /// Asks the loop for a turn unless one is asked for already.
-    fn nudge(&self) {
-        if !self.due.swap(true, Ordering::AcqRel) {
-            self.wake_poll();
-        }
-    }
-
-    fn wake_poll(&self) {
         if let Some(w) = lock(&self.waker).as_ref() {
             // A poll that is gone has nothing left to serve.
             let _ = w.wake();
@@ -89,7 +78,6 @@ impl StreamWake {
 ///   [`set_write_timeout`](Self::set_write_timeout)).
 pub struct PeerStream {
     io: StreamIo,
-    wake: Arc<StreamWake>,
     timeouts: Mutex<Timeouts>,
 }
 
@@ -109,8 +97,8 @@ impl std::fmt::Debug for PeerStream {
 }
 
 impl PeerStream {
-    pub(crate) fn new(io: StreamIo, wake: Arc<StreamWake>) -> PeerStream {
-        PeerStream { io, wake, timeouts: Mutex::new(Timeouts::default()) }
+    pub(crate) fn new(io: StreamIo) -> PeerStream {
+        PeerStream { io, timeouts: Mutex::new(Timeouts::default()) }
     }
 
     /// The peer at the other end.
@@ -180,13 +168,7 @@ impl PeerStream {
     }
 
     fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = block(self.timeouts().read, |cx| self.io.poll_read(cx, buf))?;
-        if n > 0 {
-            // The room this read made may be what the node waits for (see
-            // `MioNode::serve_streams`).
-            self.wake.nudge();
-        }
-        Ok(n)
+        block(self.timeouts().read, |cx| self.io.poll_read(cx, buf))
     }
 }
 

@@ -4,7 +4,7 @@ mod commands;
 mod links;
 mod streams;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mio::{Registry, Token};
 use netcluster_core::node::{
-    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, StreamId, Transmit,
+    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, Transmit,
 };
 use netcluster_core::{Instant, Node, NodeId};
 use netcluster_net::streams::StreamBridge;
@@ -89,8 +89,6 @@ pub struct MioNode {
     /// Set by `shutdown`: when lingering links are given up.
     stopping: Option<std::time::Instant>,
     streams: StreamBridge,
-    /// Streams the bridge may hold (pruned once the node forgets them).
-    stream_ids: BTreeSet<StreamId>,
     stream_wake: Arc<StreamWake>,
     accepted: Arc<AcceptQueue>,
 }
@@ -186,7 +184,6 @@ impl MioNode {
             buf: vec![0; READ_BUF],
             stopping: None,
             streams,
-            stream_ids: BTreeSet::new(),
             stream_wake,
             accepted,
         };

@@ -22,9 +22,7 @@ impl MioNode {
         let now = self.now();
         let r = self.streams.open(&mut self.node, now, peer);
         self.drain();
-        let io = r?;
-        self.stream_ids.insert(io.id());
-        Ok(PeerStream::new(io, Arc::clone(&self.stream_wake)))
+        Ok(PeerStream::new(r?))
     }
 
     /// The oldest stream a peer opened that is not yet taken, if any. Up to
@@ -48,23 +46,11 @@ impl MioNode {
         Arc::clone(&self.accepted)
     }
 
-    /// Moves what the application's side of the streams asked for, then
-    /// serves every open stream once more. The shared bridge can leave a
-    /// stream waiting with no event to come: after a write the node took
-    /// only in part (the node signals room only after refusing a write
-    /// outright), or after reads that each took less than half of a full
-    /// buffer (it asks for a refill only when one read does). Serving every
-    /// stream on each turn moves those bytes at the next turn: while bytes
-    /// are in flight, acknowledgements turn the loop, and a read wakes it.
+    /// Moves what the application's side of the streams asked for.
     pub(super) fn serve_streams(&mut self) {
         self.stream_wake.clear();
         let now = self.now();
         self.streams.service_pending(&mut self.node, now);
-        let node = &self.node;
-        self.stream_ids.retain(|id| node.stream_peer(*id).is_some());
-        for &stream in &self.stream_ids {
-            self.streams.on_event(&mut self.node, now, &Event::StreamWritable { stream });
-        }
         self.drain();
     }
 
@@ -74,17 +60,13 @@ impl MioNode {
     pub(super) fn stream_event(&mut self, event: &Event) -> bool {
         let now = self.now();
         if let Some(io) = self.streams.on_event(&mut self.node, now, event) {
-            self.stream_ids.insert(io.id());
             self.incoming(io);
-        }
-        if let Event::StreamClosed { stream, .. } = event {
-            self.stream_ids.remove(stream);
         }
         !matches!(event, Event::StreamReadable { .. } | Event::StreamWritable { .. })
     }
 
     fn incoming(&mut self, io: StreamIo) {
-        let s = PeerStream::new(io, Arc::clone(&self.stream_wake));
+        let s = PeerStream::new(io);
         if let Err(s) = self.accepted.push(s) {
             tracing::warn!(
                 stream = ?s.id(),
