@@ -229,7 +229,9 @@ impl MioNode {
         token.0 >= self.base && token.0 - self.base < self.span
     }
 
-    /// The next event of the node, if any.
+    /// The next event of the node, if any. A stream's readiness
+    /// (`StreamReadable`, `StreamWritable`) is the driver's own business
+    /// and is not reported: read and write the [`PeerStream`](crate::PeerStream).
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
