@@ -245,6 +245,7 @@ impl Node {
             }
             self.on_link_bytes(now, link, f);
         }
+        self.flush_acks();
         if error && self.links.contains_key(&link) {
             self.stats.dropped_malformed += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad framing");

@@ -309,6 +309,11 @@ impl Node {
         source: DatagramSource,
         data: Bytes,
     ) {
+        self.on_datagram(now, from, source, data);
+        self.flush_acks();
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
         let now = self.clock.observe(now);
         self.stats.datagrams_received += 1;
         self.stats.datagram_bytes_received += data.len() as u64;

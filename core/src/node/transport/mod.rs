@@ -171,6 +171,8 @@ struct NewMessage {
 struct TxChannel {
     next_seq: u64,
     inflight: BTreeMap<u64, Outgoing>,
+    /// Payload bytes of `inflight`.
+    inflight_bytes: usize,
     /// A send was refused for lack of window: say when there is room.
     blocked: bool,
     /// A message failed: the next one carries SYN so the receiver skips
@@ -225,6 +227,33 @@ struct RxChannel {
     highest: u64,
 }
 
+impl TxChannel {
+    /// Whether another message may go in flight: fewer than `send_window`
+    /// messages and `send_window_bytes` bytes are (one message larger than
+    /// the byte window still goes alone).
+    fn has_room(&self, cfg: &crate::config::Config) -> bool {
+        self.inflight.len() < cfg.send_window && self.inflight_bytes < cfg.send_window_bytes
+    }
+
+    fn insert(&mut self, seq: u64, o: Outgoing) {
+        self.inflight_bytes += o.payload.len();
+        if let Some(old) = self.inflight.insert(seq, o) {
+            self.inflight_bytes -= old.payload.len();
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<Outgoing> {
+        let o = self.inflight.remove(&seq)?;
+        self.inflight_bytes -= o.payload.len();
+        Some(o)
+    }
+
+    fn take_all(&mut self) -> BTreeMap<u64, Outgoing> {
+        self.inflight_bytes = 0;
+        core::mem::take(&mut self.inflight)
+    }
+}
+
 impl RxChannel {
     /// The sender restarted its sequence at `seq` (SYN) after giving up on
     /// messages before it: stop waiting for them.
@@ -255,6 +284,9 @@ pub(crate) struct Transport {
     group_seq: BTreeMap<u32, u64>,
     streams: stream::Streams,
     pings: ping::Pings,
+    /// ACKs owed for the input being handled, by (source, channel): the
+    /// semantics, the window to offer and the DATA's route.
+    ack_due: BTreeMap<(NodeId, u32), (Semantics, u32, Route)>,
 }
 
 impl Node {
@@ -296,12 +328,9 @@ impl Node {
             .filter(|id| self.routing.routes.contains_key(id))
             .collect();
         let channel = group_channel(group, semantics);
-        let full = members.iter().any(|m| {
-            self.transport
-                .tx
-                .get(&(*m, channel))
-                .is_some_and(|c| c.inflight.len() >= self.cfg.send_window)
-        });
+        let full = members
+            .iter()
+            .any(|m| self.transport.tx.get(&(*m, channel)).is_some_and(|c| !c.has_room(&self.cfg)));
         if full && semantics != Semantics::Datagram {
             for m in &members {
                 if let Some(c) = self.transport.tx.get_mut(&(*m, channel)) {
@@ -332,7 +361,7 @@ impl Node {
                     flags: 0,
                     reroute_at: None,
                 };
-                self.transport.tx.entry((*m, channel)).or_default().inflight.insert(seq, out);
+                self.transport.tx.entry((*m, channel)).or_default().insert(seq, out);
                 self.timers.set_earliest(Timer::Retransmit, now + rto);
             }
         }
@@ -456,9 +485,8 @@ impl Node {
     /// Puts a message in flight on `(to, m.channel)` and transmits it;
     /// returns its sequence number.
     fn enqueue(&mut self, now: Instant, to: NodeId, m: NewMessage) -> Result<u64, SendError> {
-        let window = self.cfg.send_window;
         let chan = self.transport.tx.entry((to, m.channel)).or_default();
-        if m.semantics != Semantics::Datagram && chan.inflight.len() >= window {
+        if m.semantics != Semantics::Datagram && !chan.has_room(&self.cfg) {
             chan.blocked = true;
             return Err(SendError::WouldBlock);
         }
@@ -494,7 +522,7 @@ impl Node {
                 reroute_at: None,
             };
             if let Some(c) = self.transport.tx.get_mut(&(to, m.channel)) {
-                c.inflight.insert(seq, out);
+                c.insert(seq, out);
             }
             self.timers.set_earliest(Timer::Retransmit, now + rto);
         }
@@ -557,7 +585,7 @@ impl Node {
             chan.inflight.keys().copied().filter(|&s| acked(s)).collect();
         let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
         for s in covered {
-            if let Some(o) = chan.inflight.remove(&s) {
+            if let Some(o) = chan.remove(s) {
                 done.push(o);
             }
         }
@@ -590,7 +618,7 @@ impl Node {
                 o.deadline = now + self.cfg.delivery_timeout;
             }
         }
-        let writable = !stream && chan.blocked && chan.inflight.len() < self.cfg.send_window;
+        let writable = !stream && chan.blocked && chan.has_room(&self.cfg);
         if writable {
             chan.blocked = false;
         }
@@ -668,7 +696,7 @@ impl Node {
                         .collect()
                 };
                 for seq in dead {
-                    if let Some(o) = chan.inflight.remove(&seq) {
+                    if let Some(o) = chan.remove(seq) {
                         if o.semantics == Semantics::Stream {
                             failed_streams.push((to, channel, reason));
                         } else {
@@ -741,7 +769,7 @@ impl Node {
     pub(in crate::node) fn fail_all_in_flight(&mut self) {
         let mut failed = Vec::new();
         for ((to, _), chan) in self.transport.tx.iter_mut() {
-            for (_, o) in core::mem::take(&mut chan.inflight) {
+            for (_, o) in chan.take_all() {
                 if o.semantics != Semantics::Stream {
                     failed.push((o.id, *to));
                 }

@@ -185,7 +185,8 @@ impl Node {
     }
 
     /// Acknowledges what has arrived on `(to, channel)`, offering `window`
-    /// more messages.
+    /// more messages, once the current input is handled: a read of many
+    /// DATA frames is answered by one ACK per channel, not one per frame.
     pub(super) fn send_ack(
         &mut self,
         to: NodeId,
@@ -194,8 +195,21 @@ impl Node {
         window: u32,
         data_route: &Route,
     ) {
-        let Some(back) = data_route.reversed_path() else { return };
-        self.send_ack_on(semantics, channel, window, back, to);
+        self.transport.ack_due.insert((to, channel), (semantics, window, data_route.clone()));
+    }
+
+    /// Sends the ACKs the input just handled made due.
+    pub(in crate::node) fn flush_acks(&mut self) {
+        if self.transport.ack_due.is_empty() {
+            return;
+        }
+        for ((to, channel), (semantics, window, route)) in
+            core::mem::take(&mut self.transport.ack_due)
+        {
+            if let Some(back) = route.reversed_path() {
+                self.send_ack_on(semantics, channel, window, back, to);
+            }
+        }
     }
 
     /// Acknowledges `(to, channel)` along `back` (this node first).

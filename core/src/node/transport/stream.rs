@@ -330,17 +330,16 @@ impl Node {
         let size = self.fragment_size();
         loop {
             let Some(s) = self.transport.streams.by_id.get_mut(&stream) else { return };
-            let (in_flight, next_seq) = self
-                .transport
-                .tx
-                .get(&(s.peer, s.tx_channel))
-                .map_or((0, 0), |c| (c.inflight.len(), c.next_seq));
+            let (in_flight, next_seq, room) =
+                self.transport.tx.get(&(s.peer, s.tx_channel)).map_or((0, 0, true), |c| {
+                    (c.inflight.len(), c.next_seq, c.has_room(&self.cfg))
+                });
             let fin_due = s.finish_requested && s.fin_seq.is_none();
             if s.send_bytes == 0 && !fin_due {
                 break;
             }
             let open = next_seq < s.peer_limit || in_flight == 0;
-            if in_flight >= self.cfg.send_window || !open {
+            if !room || !open {
                 break;
             }
             let payload = s.take_segment(size);
