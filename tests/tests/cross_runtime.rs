@@ -2,8 +2,9 @@
 //! `netcluster-async-std` node (async-io) and a `netcluster-mio` node in one
 //! test process, on loopback only. They discover each other, exchange a
 //! message in each delivery semantics in every direction, ping each other,
-//! and the mio node shouts to a group the other two joined; then the mio
-//! node leaves cleanly and the other two report it left.
+//! the mio node shouts to a group the other two joined, and each node echoes
+//! a stream the previous one opens (so every driver opens and accepts one);
+//! then the mio node leaves cleanly and the other two report it left.
 //!
 //! Every node's events are recorded from start to stop, so the final checks
 //! run on complete logs: each message arrived exactly once, at the right
@@ -25,6 +26,9 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// The group the tokio and async-io nodes join, and the mio node does not.
 const GROUP: &str = "pair";
 const SHOUT: &[u8] = b"shout from mio";
+/// Bytes each way on each stream: more than the stream buffers hold, so
+/// backpressure and flow control take part.
+const STREAM_BYTES: usize = 256 * 1024;
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -69,7 +73,10 @@ enum Discovery {
 /// shape but are different types).
 macro_rules! configure {
     ($builder:expr, $discovery:expr, $seeds:expr) => {{
-        let mut b = $builder.bind_ip(lo()).link_port(0);
+        // The recorders must never lag, or the logs would be incomplete:
+        // room for every event of a run (stream events included), however
+        // slowly a loaded machine schedules the recorder.
+        let mut b = $builder.bind_ip(lo()).link_port(0).event_capacity(1 << 16);
         match $discovery {
             Discovery::Seeds(mode) => {
                 b = b.link_mode(mode).beacons(BeaconMode::Off);
@@ -125,6 +132,7 @@ impl Log {
 
 /// One node, on whichever driver, driven from the test's (blocking)
 /// thread.
+#[derive(Clone)]
 enum Driver {
     Tokio(netcluster_tokio::Handle),
     AsyncIo(netcluster_async_std::Handle),
@@ -446,6 +454,8 @@ fn run(tag: &str, d: Discovery) {
         assert_eq!(failed, 0, "{} reported failed sends: {:?}", a.name, a.log.events());
     }
 
+    streams_in_a_ring(all);
+
     // The mio node leaves cleanly; the others report it left.
     assert!(m.shutdown(), "the mio node did not shut down in time");
     assert!(!m.is_running());
@@ -488,6 +498,133 @@ fn run(tag: &str, d: Discovery) {
         }
     }
     drop(nodes);
+}
+
+/// Each node opens a stream to the next one in a ring (tokio to async-io,
+/// async-io to mio, mio to tokio), so each driver both opens and accepts:
+/// the opener writes its bytes and finishes, the acceptor reads to the end
+/// and echoes everything back, and the opener reads the echo to the end.
+fn streams_in_a_ring(all: &[Member]) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, a) in all.iter().enumerate() {
+        let b = &all[(i + 1) % all.len()];
+        let (tx_server, tx_client) = (tx.clone(), tx.clone());
+        let (server, rt) = (b.driver.clone(), Arc::clone(&b.rt));
+        std::thread::spawn(move || {
+            let _ = tx_server.send(Echo::Served(i, echo_server(&server, &rt)));
+        });
+        let (client, rt, peer) = (a.driver.clone(), Arc::clone(&a.rt), b.id());
+        std::thread::spawn(move || {
+            let sent = ring_data(i);
+            let _ = tx_client.send(Echo::Back(i, echo_client(&client, &rt, peer, &sent)));
+        });
+    }
+    drop(tx);
+    let end = Instant::now() + DEADLINE;
+    for _ in 0..2 * all.len() {
+        let left = end.saturating_duration_since(Instant::now());
+        let done = rx.recv_timeout(left).expect("the ring's streams to finish in time");
+        match done {
+            Echo::Served(i, r) => {
+                let (a, b) = (&all[i], &all[(i + 1) % all.len()]);
+                let (peer, len) =
+                    r.unwrap_or_else(|e| panic!("{} serving {}'s stream: {e}", b.name, a.name));
+                assert_eq!(peer, a.id(), "{} accepted a stream from the wrong peer", b.name);
+                assert_eq!(len, STREAM_BYTES, "bytes {} got from {}", b.name, a.name);
+            }
+            Echo::Back(i, r) => {
+                let (a, b) = (&all[i], &all[(i + 1) % all.len()]);
+                let back = r.unwrap_or_else(|e| panic!("{}'s stream to {}: {e}", a.name, b.name));
+                assert!(back == ring_data(i), "{}'s echo from {} differs", a.name, b.name);
+            }
+        }
+    }
+}
+
+/// What a ring stream's thread reports, with the opener's index.
+enum Echo {
+    /// The acceptor's side: the stream's peer and how many bytes it echoed.
+    Served(usize, Result<(NodeId, usize), String>),
+    /// The opener's side: what came back.
+    Back(usize, Result<Vec<u8>, String>),
+}
+
+/// The bytes the `i`th node sends: a period (251) prime to every buffer
+/// size, so a lost, repeated or reordered chunk shows.
+fn ring_data(i: usize) -> Vec<u8> {
+    (0..STREAM_BYTES).map(|n| ((n + 17 * i) % 251) as u8).collect()
+}
+
+fn io_err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Opens a stream to `peer`, sends `data`, finishes, and reads the answer to
+/// its end.
+fn echo_client(
+    d: &Driver,
+    rt: &tokio::runtime::Runtime,
+    peer: NodeId,
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut back = Vec::new();
+    match d {
+        Driver::Tokio(h) => rt.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = h.open_stream(peer).await.map_err(io_err)?;
+            s.write_all(data).await.map_err(io_err)?;
+            s.finish().await.map_err(io_err)?;
+            s.read_to_end(&mut back).await.map_err(io_err)
+        })?,
+        Driver::AsyncIo(h) => async_io::block_on(async {
+            use futures_lite::{AsyncReadExt, AsyncWriteExt};
+            let mut s = h.open_stream(peer).await.map_err(io_err)?;
+            s.write_all(data).await.map_err(io_err)?;
+            s.finish().await.map_err(io_err)?;
+            s.read_to_end(&mut back).await.map_err(io_err)
+        })?,
+        Driver::Mio(h) => {
+            use std::io::{Read, Write};
+            let mut s = h.open_stream(peer).map_err(io_err)?;
+            s.write_all(data).map_err(io_err)?;
+            s.finish().map_err(io_err)?;
+            s.read_to_end(&mut back).map_err(io_err)?
+        }
+    };
+    Ok(back)
+}
+
+/// Accepts one stream, reads it to its end, writes it all back and
+/// finishes; returns the stream's peer and the byte count.
+fn echo_server(d: &Driver, rt: &tokio::runtime::Runtime) -> Result<(NodeId, usize), String> {
+    let mut got = Vec::new();
+    let peer = match d {
+        Driver::Tokio(h) => rt.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = h.accept_stream().await.map_err(io_err)?;
+            s.read_to_end(&mut got).await.map_err(io_err)?;
+            s.write_all(&got).await.map_err(io_err)?;
+            s.finish().await.map_err(io_err)?;
+            Ok::<_, String>(s.peer())
+        })?,
+        Driver::AsyncIo(h) => async_io::block_on(async {
+            use futures_lite::{AsyncReadExt, AsyncWriteExt};
+            let mut s = h.accept_stream().await.map_err(io_err)?;
+            s.read_to_end(&mut got).await.map_err(io_err)?;
+            s.write_all(&got).await.map_err(io_err)?;
+            s.finish().await.map_err(io_err)?;
+            Ok::<_, String>(s.peer())
+        })?,
+        Driver::Mio(h) => {
+            use std::io::{Read, Write};
+            let mut s = h.accept_stream().map_err(io_err)?;
+            s.read_to_end(&mut got).map_err(io_err)?;
+            s.write_all(&got).map_err(io_err)?;
+            s.finish().map_err(io_err)?;
+            s.peer()
+        }
+    };
+    Ok((peer, got.len()))
 }
 
 #[test]
