@@ -24,6 +24,8 @@ use crate::{Builder, Command, Error, Handle, Options, Shared};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_536;
+/// Most bytes of queued frames joined into one link write.
+const COALESCE: usize = 64 * 1024;
 /// Streams peers opened that wait for `accept_stream`.
 const ACCEPT_QUEUE: usize = 64;
 /// Bytes read from a TCP link at a time.
@@ -555,6 +557,20 @@ impl State {
             Command::Ping(to, reply) => {
                 let _ = reply.send(self.node.ping(now, to));
             }
+            Command::SendMany(to, semantics, payloads, reply) => {
+                let mut ids = Vec::with_capacity(payloads.len());
+                let mut refused = None;
+                for p in payloads {
+                    match self.node.send(now, to, semantics, p) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => {
+                            refused = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(Ok(crate::SendMany { ids, refused }));
+            }
             Command::OpenStream(peer, reply) => {
                 let _ = reply.send(self.bridge.open(&mut self.node, now, peer));
             }
@@ -631,17 +647,55 @@ async fn write_loop(
     mut rx: mpsc::Receiver<WriteOp>,
     tx: mpsc::Sender<LinkInput>,
 ) {
+    // Frames queued together leave in one write (up to COALESCE bytes):
+    // one system call for a burst instead of one per frame.
+    let mut batch = BytesMut::new();
+    let mut closing = false;
     while let Some(op) = rx.recv().await {
-        match op {
-            WriteOp::Data(data) => {
-                if let Err(e) = w.write_all(&data).await {
-                    tracing::debug!(?link, error = %e, "link write failed");
-                    let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Error)).await;
-                    return;
+        let mut next = Some(op);
+        while let Some(op) = next.take() {
+            match op {
+                WriteOp::Data(data) if batch.is_empty() && data.len() >= COALESCE => {
+                    if !write_or_report(link, &mut w, &data, &tx).await {
+                        return;
+                    }
+                }
+                WriteOp::Data(data) => batch.extend_from_slice(&data),
+                WriteOp::Close => {
+                    closing = true;
+                    break;
                 }
             }
-            WriteOp::Close => break,
+            if batch.len() < COALESCE {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let data = batch.split().freeze();
+            if !write_or_report(link, &mut w, &data, &tx).await {
+                return;
+            }
+        }
+        if closing {
+            break;
         }
     }
     let _ = w.shutdown().await;
+}
+
+/// Writes `data`; on failure reports the link closed and returns false.
+async fn write_or_report(
+    link: LinkId,
+    w: &mut OwnedWriteHalf,
+    data: &[u8],
+    tx: &mpsc::Sender<LinkInput>,
+) -> bool {
+    match w.write_all(data).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(?link, error = %e, "link write failed");
+            let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Error)).await;
+            false
+        }
+    }
 }

@@ -59,6 +59,17 @@ pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
 
+/// What [`Handle::send_many`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMany {
+    /// Ids of the messages accepted, in order: the first `ids.len()`
+    /// payloads.
+    pub ids: Vec<MessageId>,
+    /// Why the next payload was refused (none after it was tried), if one
+    /// was.
+    pub refused: Option<SendError>,
+}
+
 /// Errors of the driver.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -287,6 +298,7 @@ pub(crate) enum Command {
     Query(Box<dyn FnOnce(&Node) + Send>),
     Ping(NodeId, oneshot::Sender<Result<MessageId, SendError>>),
     OpenStream(NodeId, oneshot::Sender<Result<StreamIo, StreamError>>),
+    SendMany(NodeId, Semantics, Vec<Bytes>, oneshot::Sender<Result<SendMany, SendError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -389,6 +401,21 @@ impl Handle {
     /// timeout of your own.
     pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx)).await
+    }
+
+    /// Sends several messages to `to` in one call to the node, in order,
+    /// stopping at the first one it refuses: the ids of those accepted
+    /// (the first `ids.len()` payloads), and why the next was refused, if
+    /// one was. For many small messages this is much cheaper than one
+    /// [`send`](Self::send) each, which waits for the node's answer.
+    pub async fn send_many(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payloads: impl IntoIterator<Item = Bytes>,
+    ) -> Result<SendMany, Error> {
+        let payloads: Vec<Bytes> = payloads.into_iter().collect();
+        self.call(|tx| Command::SendMany(to, semantics, payloads, tx)).await
     }
 
     /// Opens a stream to `peer` (see [`PeerStream`]). The peer takes it
