@@ -362,8 +362,12 @@ impl State {
                         full.into_inner().reset();
                     }
                 }
-                // No subscriber is fine: events are also reflected in `peers`.
-                let _ = self.events.send(e);
+                // Stream readiness is the bridge's business: subscribers
+                // would only lag on it. No subscriber is fine: events are
+                // also reflected in `peers`.
+                if !matches!(e, Event::StreamReadable { .. } | Event::StreamWritable { .. }) {
+                    let _ = self.events.send(e);
+                }
             }
             if !any {
                 break;
