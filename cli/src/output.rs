@@ -19,7 +19,7 @@
 //! - `watch --json`: one object per line, with `event` naming its kind:
 //!   - `peer_up`, `peer_updated`: the fields of a member, plus `event`;
 //!   - `peer_down`: `id`, `name`, `reason` (`left`, `timed_out`,
-//!     `rejected`, `unreachable`);
+//!     `restarted`, `rejected`, `unreachable`);
 //!   - `joined`, `left`: `id`, `name` (null if unknown), `group`;
 //!   - `message`: `from`, `from_name` (null if unknown), `group` (null for a
 //!     message to this node alone, `""` for everyone), `mode` (`datagram`,

@@ -72,13 +72,12 @@ pub fn admin_event(e: &Event) -> Option<AdminEvent> {
     })
 }
 
-/// The admin protocol has no `restarted`: the old incarnation vanished
-/// without saying goodbye (a `peer_up` of the new one follows), which is
-/// what `timed_out` tells a client.
+/// The node's down reason as the admin protocol codes it (one for one).
 fn down_reason(r: DownReason) -> WireDown {
     match r {
         DownReason::Left => WireDown::Left,
-        DownReason::TimedOut | DownReason::Restarted => WireDown::TimedOut,
+        DownReason::TimedOut => WireDown::TimedOut,
+        DownReason::Restarted => WireDown::Restarted,
         DownReason::Rejected => WireDown::Rejected,
     }
 }

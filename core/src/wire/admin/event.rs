@@ -33,7 +33,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! `reason`: 0 left, 1 timed_out, 2 rejected, 3 unreachable
+//! `reason`: 0 left, 1 timed_out, 2 rejected, 3 unreachable, 4 restarted
 //! ([`DownReason`]).
 //!
 //! ## `joined` (3), `left` (4)

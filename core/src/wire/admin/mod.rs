@@ -213,6 +213,9 @@ pub enum DownReason {
     Rejected = 2,
     /// It is alive somewhere but no route leads to it any more.
     Unreachable = 3,
+    /// A newer incarnation of it replaced it (a `peer_up` of the new one
+    /// follows).
+    Restarted = 4,
 }
 
 impl DownReason {
@@ -223,6 +226,7 @@ impl DownReason {
             1 => DownReason::TimedOut,
             2 => DownReason::Rejected,
             3 => DownReason::Unreachable,
+            4 => DownReason::Restarted,
             _ => return Err(Error::Malformed { field: "reason" }),
         })
     }
@@ -234,6 +238,7 @@ impl DownReason {
             DownReason::TimedOut => "timed_out",
             DownReason::Rejected => "rejected",
             DownReason::Unreachable => "unreachable",
+            DownReason::Restarted => "restarted",
         }
     }
 }

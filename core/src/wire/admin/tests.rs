@@ -536,7 +536,7 @@ fn bad_enum_values_are_malformed() {
         },
     };
     assert_eq!(
-        patched(&down, event_field::FIXED_LEN + event::peer_down::REASON, 4),
+        patched(&down, event_field::FIXED_LEN + event::peer_down::REASON, 5),
         Err(Error::Malformed { field: "reason" })
     );
 
