@@ -29,6 +29,8 @@
 
 mod error;
 mod iface;
+mod send_many;
+mod settings;
 pub mod streams;
 
 use std::io;
@@ -40,7 +42,16 @@ use std::time::Duration;
 
 pub use error::NetError;
 pub use iface::{interfaces, select as select_interfaces, Interface, InterfaceSelector, V4Addr};
+/// The core, for the paths in [`builder_methods!`]; not an API of its own.
+#[doc(hidden)]
+pub use netcluster_core as __core;
 pub use netcluster_core::LinkMode;
+pub use send_many::{send_many, SendMany};
+pub use settings::{
+    DriverLimits, NodeSettings, Prepared, DEFAULT_ACCEPT_QUEUE, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_READS_PER_WAKE, DEFAULT_SHUTDOWN_LINGER,
+    DEFAULT_WRITE_QUEUE,
+};
 pub use socket2;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 

@@ -1,0 +1,80 @@
+//! Many messages to one peer in one call to the node: the drivers'
+//! `Handle::send_many`.
+
+use bytes::Bytes;
+use netcluster_core::node::{MessageId, SendError};
+use netcluster_core::wire::link::Semantics;
+use netcluster_core::{Instant, Node, NodeId};
+
+/// What a driver's `Handle::send_many` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMany {
+    /// Ids of the messages accepted, in order: the first `ids.len()`
+    /// payloads.
+    pub ids: Vec<MessageId>,
+    /// Why the next payload was refused (none after it was tried), if one
+    /// was.
+    pub refused: Option<SendError>,
+}
+
+/// Hands `payloads` to `node` as messages to `to`, in order, stopping at the
+/// first one it refuses. The caller drains the node's outputs afterwards, as
+/// after any command.
+pub fn send_many(
+    node: &mut Node,
+    now: Instant,
+    to: NodeId,
+    semantics: Semantics,
+    payloads: impl IntoIterator<Item = Bytes>,
+) -> SendMany {
+    let payloads = payloads.into_iter();
+    let mut ids = Vec::with_capacity(payloads.size_hint().0);
+    let mut refused = None;
+    for p in payloads {
+        match node.send(now, to, semantics, p) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    SendMany { ids, refused }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use netcluster_sim::Direct;
+
+    use super::*;
+
+    #[test]
+    fn stops_at_the_first_refusal_and_keeps_order() {
+        let mut net = Direct::new(2);
+        net.connect(0, 1);
+        net.advance(Duration::from_secs(2));
+        let to = net.nodes[1].id();
+        let window = net.nodes[0].config().send_window;
+        let now = net.now();
+        let payloads = (0..window as u32 + 5).map(|i| Bytes::from(i.to_be_bytes().to_vec()));
+        let r = send_many(&mut net.nodes[0], now, to, Semantics::Sequenced, payloads);
+        assert_eq!(r.ids.len(), window, "a full window is accepted, no more");
+        assert_eq!(r.refused, Some(SendError::WouldBlock));
+        let mut sorted = r.ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), r.ids.len(), "every id is distinct");
+    }
+
+    #[test]
+    fn an_unknown_peer_refuses_the_first() {
+        let mut net = Direct::new(1);
+        let now = net.now();
+        let payloads = vec![Bytes::from_static(b"x"); 3];
+        let r = send_many(&mut net.nodes[0], now, NodeId([9; 16]), Semantics::Reliable, payloads);
+        assert!(r.ids.is_empty());
+        assert!(r.refused.is_some(), "an unreachable peer is refused");
+    }
+}
