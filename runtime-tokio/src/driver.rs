@@ -1,19 +1,19 @@
 //! The node's task: one loop owning the node, its sockets and its timer.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use netcluster_core::node::{
     DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId, PeerInfo,
     StreamEnd, Transmit,
 };
-use netcluster_core::{Instant, Node, NodeId};
+use netcluster_core::{Instant, Node};
 use netcluster_net::socket2::SockRef;
 use netcluster_net::streams::{StreamBridge, StreamIo};
-use netcluster_net::{BeaconTarget, NetError, Sockets};
+use netcluster_net::{BeaconTarget, NetError, Prepared, Sockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -26,59 +26,22 @@ use crate::{Builder, Command, Error, Handle, Options, Shared};
 const MAX_DATAGRAM: usize = 65_536;
 /// Most bytes of queued frames joined into one link write.
 const COALESCE: usize = 64 * 1024;
-/// Streams peers opened that wait for `accept_stream`.
-const ACCEPT_QUEUE: usize = 64;
 /// Bytes read from a TCP link at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
 pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
-    let Builder { mut config, net: mut netcfg, advertise, incarnation, node_id, rng_seed, opts } =
-        b;
-    netcfg.link_mode = config.link_mode;
-    if !netcfg.beacons.is_on() {
-        config.beacons = false;
-        config.search_on_start = false;
-    }
-    let sockets = Sockets::open(&netcfg)?;
-    let link_addr = sockets.link_addr;
-    config.link_addr = advertise.unwrap_or_else(|| {
-        let ip = if netcfg.bind_ip.is_unspecified() {
-            match netcfg.bind_ip {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            }
-        } else {
-            netcfg.bind_ip
-        };
-        SocketAddr::new(ip, link_addr.port())
-    });
-    config.incarnation = incarnation.unwrap_or_else(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64)
-    });
-    let id = node_id.unwrap_or_else(|| NodeId(*uuid::Uuid::new_v4().as_bytes()));
-    let seed = rng_seed.unwrap_or_else(|| {
-        let b = uuid::Uuid::new_v4().into_bytes();
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    });
-
+    let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
+        b.settings.prepare()?;
     let io = Io::new(sockets)?;
     let epoch = tokio::time::Instant::now();
-    tracing::info!(
-        node = %config.name,
-        id = %id.as_uuid(),
-        %link_addr,
-        advertised = %config.link_addr,
-        mode = ?config.link_mode,
-        "node starting"
-    );
-    let node = Node::new(config, id, seed, Instant::ZERO);
+    let node = Node::new(config, id, rng_seed, Instant::ZERO);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (ev_tx, ev_rx) = broadcast::channel(opts.event_capacity);
     let (peers_tx, peers_rx) = watch::channel(Arc::new(Vec::<PeerInfo>::new()));
     let (done_tx, done_rx) = watch::channel(false);
     let (link_tx, link_rx) = mpsc::channel(256);
-    let (accept_tx, accept_rx) = mpsc::channel(ACCEPT_QUEUE);
+    let (accept_tx, accept_rx) = mpsc::channel(opts.accept_queue);
     let streams_wake = Arc::new(Notify::new());
     let notify = streams_wake.clone();
     let bridge = StreamBridge::new(Arc::new(move || notify.notify_one()));
@@ -562,18 +525,8 @@ impl State {
                 let _ = reply.send(self.node.ping(now, to));
             }
             Command::SendMany(to, semantics, payloads, reply) => {
-                let mut ids = Vec::with_capacity(payloads.len());
-                let mut refused = None;
-                for p in payloads {
-                    match self.node.send(now, to, semantics, p) {
-                        Ok(id) => ids.push(id),
-                        Err(e) => {
-                            refused = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let _ = reply.send(Ok(crate::SendMany { ids, refused }));
+                let done = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
+                let _ = reply.send(Ok(done));
             }
             Command::OpenStream(peer, reply) => {
                 let _ = reply.send(self.bridge.open(&mut self.node, now, peer));
