@@ -105,13 +105,11 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
     let admin_path = server.path().to_path_buf();
     let serving = server.serve(handle.clone(), hub);
     let mut helpers = Vec::new();
-    if let Some(t) = &s.tracker {
-        helpers.push(crate::tracker::spawn_tracker_client(
-            handle.clone(),
-            t.clone(),
-            s.cluster.clone(),
-        ));
-    }
+    // The tracker client deregisters by itself once the node stops: it is
+    // awaited, not aborted, after the shutdown.
+    let tracker = s.tracker.as_ref().map(|t| {
+        crate::tracker::spawn_tracker_client(handle.clone(), t.clone(), s.cluster.clone())
+    });
     if s.dns_server.is_some() && s.dns_srv.is_none() {
         tracing::warn!("--dns-server is only used with --dns-srv; ignored");
     }
@@ -136,6 +134,12 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
     }
     serving.close();
     handle.shutdown().await;
+    if let Some(t) = tracker {
+        // Bounded: a tracker that cannot be reached must not hold the exit.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), t).await.is_err() {
+            tracing::warn!("tracker client did not finish within 2 s");
+        }
+    }
     tracing::info!("agent stopped");
     Ok(())
 }

@@ -482,4 +482,15 @@ fn agents_find_each_other_through_a_tracker_that_restarts() {
     common::wait_for("three registrations with the new tracker", || {
         listing_total(addr, &cluster).filter(|t| *t == 3)
     });
+
+    // An agent that leaves deregisters as it goes: its entry is gone long
+    // before it would expire (30 s after its last renewal).
+    let mut c = c;
+    c.proc.term();
+    c.proc.wait_exit(common::DEADLINE).expect("the agent exits on SIGTERM");
+    let gone_by = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while listing_total(addr, &cluster) != Some(2) {
+        assert!(std::time::Instant::now() < gone_by, "c's registration outlived its agent");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
