@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
@@ -20,9 +20,8 @@ use netcluster_core::node::{
 };
 use netcluster_core::{Instant, Node};
 use netcluster_net::streams::{StreamBridge, StreamIo};
-use netcluster_net::Sockets;
+use netcluster_net::{DriverLimits as Options, Prepared};
 
-use crate::builder::Options;
 use crate::io::{poll_accept, poll_udp, Io, UdpRead};
 use crate::link::{connect, read_loop, write_loop, LinkInput, WriteOp};
 use crate::streams::{PeerStream, StreamWake};
@@ -36,49 +35,15 @@ const COMMAND_QUEUE: usize = 64;
 const LINK_QUEUE: usize = 256;
 
 pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
-    let Builder { mut config, net: mut netcfg, advertise, incarnation, node_id, rng_seed, opts } =
-        b;
-    netcfg.link_mode = config.link_mode;
-    if !netcfg.beacons.is_on() {
-        config.beacons = false;
-        config.search_on_start = false;
-    }
-    let sockets = Sockets::open(&netcfg)?;
-    let link_addr = sockets.link_addr;
-    config.link_addr = advertise.unwrap_or_else(|| {
-        let ip = if netcfg.bind_ip.is_unspecified() {
-            match netcfg.bind_ip {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            }
-        } else {
-            netcfg.bind_ip
-        };
-        SocketAddr::new(ip, link_addr.port())
-    });
-    config.incarnation = incarnation.unwrap_or_else(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64)
-    });
-    let id = node_id.unwrap_or_else(|| netcluster_core::NodeId(*uuid::Uuid::new_v4().as_bytes()));
-    let seed = rng_seed.unwrap_or_else(|| {
-        let b = uuid::Uuid::new_v4().into_bytes();
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    });
-
+    let Builder { settings, datagram_buffer } = b;
+    let Prepared { config, id, rng_seed: seed, sockets, link_addr, limits: opts } =
+        settings.prepare()?;
     // Registered here so that a refusal is reported by `start`, not logged
     // by the thread.
     let io = Io::new(sockets)?;
-    if config.link_mode == netcluster_core::LinkMode::Datagram && opts.datagram_buffer > 0 {
-        io.grow_unicast_buffers(opts.datagram_buffer);
+    if config.link_mode == netcluster_core::LinkMode::Datagram && datagram_buffer > 0 {
+        io.grow_unicast_buffers(datagram_buffer);
     }
-    tracing::info!(
-        node = %config.name,
-        id = %id.as_uuid(),
-        %link_addr,
-        advertised = %config.link_addr,
-        mode = ?config.link_mode,
-        "node starting"
-    );
     let name = config.name.clone();
     let epoch = std::time::Instant::now();
     let node = Node::new(config, id, seed, Instant::ZERO);
@@ -611,6 +576,10 @@ impl State {
             }
             Command::Ping(to, reply) => {
                 let _ = reply.try_send(self.node.ping(now, to));
+            }
+            Command::SendMany(to, semantics, payloads, reply) => {
+                let done = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
+                let _ = reply.try_send(Ok(done));
             }
             Command::OpenStream(to, reply) => {
                 let r = self.bridge.open(&mut self.node, now, to);

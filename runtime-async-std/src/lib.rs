@@ -94,7 +94,7 @@ pub use netcluster_core::node::{
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
-pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
+pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 pub use streams::PeerStream;
 
 /// Errors of the driver.
@@ -137,6 +137,7 @@ pub(crate) enum Command {
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
     OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
     Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown,
@@ -246,6 +247,21 @@ impl Handle {
     /// timeout of your own.
     pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx)).await
+    }
+
+    /// Sends several messages to `to` in one call to the node, in order,
+    /// stopping at the first one it refuses: the ids of those accepted
+    /// (the first `ids.len()` payloads), and why the next was refused, if
+    /// one was. For many small messages this is much cheaper than one
+    /// [`send`](Self::send) each, which waits for the node's answer.
+    pub async fn send_many(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payloads: impl IntoIterator<Item = Bytes>,
+    ) -> Result<SendMany, Error> {
+        let payloads: Vec<Bytes> = payloads.into_iter().collect();
+        self.call(|tx| Command::SendMany(to, semantics, payloads, tx)).await
     }
 
     /// Opens a byte stream to the node `peer` (one this node can reach);
