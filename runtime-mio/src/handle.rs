@@ -17,7 +17,7 @@ use netcluster_core::{Node, NodeId, NodeState};
 
 use crate::events::{lock, Events, Hub};
 use crate::streams::{AcceptQueue, PeerStream};
-use crate::{Builder, Error, MioNode};
+use crate::{Builder, Error, MioNode, SendMany};
 
 /// The waker's token; the node takes the rest.
 const WAKER: Token = Token(0);
@@ -41,6 +41,7 @@ enum Command {
     Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
+    SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
     OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
     Query(Box<dyn FnOnce(&Node) + Send>),
     Shutdown(Reply<()>),
@@ -96,8 +97,8 @@ impl Drop for Shared {
 pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let poll = Poll::new().map_err(Error::Poll)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(Error::Poll)?);
-    let capacity = b.opts.event_capacity;
-    let name = b.config.name.clone();
+    let capacity = b.settings.limits.event_capacity;
+    let name = b.settings.config.name.clone();
     let mut node = MioNode::new(b, poll.registry(), NODE_TOKENS)?;
     node.unbounded_events();
     node.set_stream_waker(Arc::clone(&waker));
@@ -254,6 +255,9 @@ fn command(node: &mut MioNode, c: Command) {
         Command::Send(to, s, payload, reply) => drop(reply.send(node.send(to, s, payload))),
         Command::Shout(g, s, payload, reply) => drop(reply.send(node.shout(&g, s, payload))),
         Command::Ping(to, reply) => drop(reply.send(node.ping(to))),
+        Command::SendMany(to, s, payloads, reply) => {
+            drop(reply.send(Ok(node.send_many(to, s, payloads))))
+        }
         Command::OpenStream(to, reply) => drop(reply.send(node.open_stream(to))),
         Command::Query(f) => f(node.node()),
         Command::Shutdown(_) => {}
@@ -365,6 +369,21 @@ impl Handle {
     /// its answer is lost: wait as long as suits the caller.
     pub fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
         self.call(|tx| Command::Ping(to, tx))
+    }
+
+    /// Sends several messages to `to` in one call to the node, in order,
+    /// stopping at the first one it refuses: the ids of those accepted
+    /// (the first `ids.len()` payloads), and why the next was refused, if
+    /// one was. For many small messages this is much cheaper than one
+    /// [`send`](Self::send) each, which waits for the node's answer.
+    pub fn send_many(
+        &self,
+        to: NodeId,
+        semantics: Semantics,
+        payloads: impl IntoIterator<Item = Bytes>,
+    ) -> Result<SendMany, Error> {
+        let payloads: Vec<Bytes> = payloads.into_iter().collect();
+        self.call(|tx| Command::SendMany(to, semantics, payloads, tx))
     }
 
     /// Opens a byte stream to the node `peer` (one this node can reach);

@@ -137,7 +137,7 @@ pub use netcluster_core::node::{
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
-pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError};
+pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 
 pub use builder::Builder;
 pub use events::Events;

@@ -11,6 +11,7 @@ use netcluster_core::{NodeId, NodeState};
 use super::MioNode;
 #[cfg(doc)]
 use crate::Builder;
+use crate::SendMany;
 
 impl MioNode {
     /// Sends `payload` to the node `to` with the given semantics. Reliable
@@ -24,6 +25,22 @@ impl MioNode {
         payload: impl Into<Bytes>,
     ) -> Result<MessageId, SendError> {
         let r = self.node.send(self.now(), to, semantics, payload.into());
+        self.drain();
+        r
+    }
+
+    /// Sends several messages to `to`, in order, stopping at the first one
+    /// the node refuses: the ids of those accepted (the first `ids.len()`
+    /// payloads), and why the next was refused, if one was. The node's
+    /// outputs are carried out once, after the last message.
+    pub fn send_many(
+        &mut self,
+        to: NodeId,
+        semantics: Semantics,
+        payloads: impl IntoIterator<Item = Bytes>,
+    ) -> SendMany {
+        let now = self.now();
+        let r = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
         self.drain();
         r
     }

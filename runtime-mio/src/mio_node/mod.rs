@@ -5,10 +5,10 @@ mod links;
 mod streams;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mio::{Registry, Token};
 use netcluster_core::node::{
@@ -16,9 +16,9 @@ use netcluster_core::node::{
 };
 use netcluster_core::{Instant, Node, NodeId};
 use netcluster_net::streams::StreamBridge;
-use netcluster_net::Sockets;
+use netcluster_net::{DriverLimits as Options, Prepared};
 
-use crate::builder::{Builder, Options};
+use crate::builder::Builder;
 use crate::io::{Io, FIRST_LINK, LISTENER};
 use crate::link::{Phase, TcpLink};
 use crate::streams::{AcceptQueue, StreamWake};
@@ -114,51 +114,10 @@ impl MioNode {
         if span < MIN_TOKENS {
             return Err(Error::Tokens { len: span });
         }
-        let Builder {
-            mut config,
-            net: mut netcfg,
-            advertise,
-            incarnation,
-            node_id,
-            rng_seed,
-            opts,
-        } = b;
-        netcfg.link_mode = config.link_mode;
-        if !netcfg.beacons.is_on() {
-            config.beacons = false;
-            config.search_on_start = false;
-        }
-        let sockets = Sockets::open(&netcfg)?;
-        let link_addr = sockets.link_addr;
-        config.link_addr = advertise.unwrap_or_else(|| {
-            let ip = if netcfg.bind_ip.is_unspecified() {
-                match netcfg.bind_ip {
-                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-                }
-            } else {
-                netcfg.bind_ip
-            };
-            SocketAddr::new(ip, link_addr.port())
-        });
-        config.incarnation = incarnation.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64)
-        });
-        let id = node_id.unwrap_or_else(|| NodeId(*uuid::Uuid::new_v4().as_bytes()));
-        let seed = rng_seed.unwrap_or_else(|| {
-            let b = uuid::Uuid::new_v4().into_bytes();
-            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-        });
+        let Prepared { config, id, rng_seed: seed, sockets, link_addr, limits: opts } =
+            b.settings.prepare()?;
         let registry = registry.try_clone().map_err(Error::Poll)?;
         let io = Io::register(sockets, &registry, tokens.start)?;
-        tracing::info!(
-            node = %config.name,
-            id = %id.as_uuid(),
-            %link_addr,
-            advertised = %config.link_addr,
-            mode = ?config.link_mode,
-            "node starting"
-        );
         let node = Node::new(config, id, seed, Instant::ZERO);
         let stream_wake = Arc::new(StreamWake::default());
         let wake = Arc::clone(&stream_wake);
@@ -450,6 +409,7 @@ mod tests {
     use super::*;
     use crate::BeaconMode;
     use netcluster_net::socket2::{Domain, Socket, Type};
+    use std::net::Ipv4Addr;
     use std::time::Duration;
 
     /// A listener whose accept queue is full, so that a further connect
