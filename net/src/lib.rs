@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod datagrams;
 mod error;
 mod iface;
 mod send_many;
@@ -40,6 +41,7 @@ use std::net::{
 };
 use std::time::Duration;
 
+pub use datagrams::DatagramOut;
 pub use error::NetError;
 pub use iface::{interfaces, select as select_interfaces, Interface, InterfaceSelector, V4Addr};
 /// The core, for the paths in [`builder_methods!`]; not an API of its own.

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use async_io::Async;
 use netcluster_core::node::{DatagramSource, DatagramTarget};
 use netcluster_net::socket2::SockRef;
-use netcluster_net::{BeaconTarget, Sockets};
+use netcluster_net::{DatagramOut, Sockets};
 
 use crate::Error;
 
@@ -69,8 +69,7 @@ pub(crate) struct Io {
     /// Beacon receivers (they only receive; sends go from the unicast ones).
     beacons: Vec<Source<UdpSocket>>,
     listener: Option<Source<TcpListener>>,
-    targets: Vec<BeaconTarget>,
-    needs_aim: bool,
+    out: DatagramOut,
 }
 
 /// What one poll of a UDP socket found.
@@ -84,7 +83,7 @@ pub(crate) enum UdpRead {
 impl Io {
     /// Registers every socket of `s` with the reactor.
     pub(crate) fn new(s: Sockets) -> Result<Io, Error> {
-        let needs_aim = s.needs_aim();
+        let out = DatagramOut::new(&s);
         let mut beacons = Vec::new();
         for b in [s.beacon_v4, s.beacon_v6].into_iter().flatten() {
             beacons.push(Source::new(Async::new(b))?);
@@ -94,8 +93,7 @@ impl Io {
             u6: s.unicast_v6.map(|u| Source::new(Async::new(u))).transpose()?,
             beacons,
             listener: s.listener.map(|l| Source::new(Async::new(l))).transpose()?,
-            targets: s.beacon_targets,
-            needs_aim,
+            out,
         })
     }
 
@@ -137,32 +135,7 @@ impl Io {
     /// Sends one datagram without waiting: datagrams are best effort and
     /// the core repeats what matters, so a full socket buffer drops it.
     pub(crate) fn send(&self, to: DatagramTarget, data: &[u8]) {
-        match to {
-            DatagramTarget::Unicast(addr) => self.send_one(addr, data),
-            DatagramTarget::Beacon => {
-                for t in &self.targets {
-                    if self.needs_aim {
-                        if let Some(s) = self.unicast_for(&t.to) {
-                            if let Err(e) = netcluster_net::aim(SockRef::from(s.get_ref()), t) {
-                                tracing::debug!(error = %e, "beacon not sent");
-                                continue;
-                            }
-                        }
-                    }
-                    self.send_one(t.to, data);
-                }
-            }
-        }
-    }
-
-    fn send_one(&self, to: SocketAddr, data: &[u8]) {
-        let Some(s) = self.unicast_for(&to) else {
-            tracing::debug!(%to, "no socket of this address family; datagram dropped");
-            return;
-        };
-        if let Err(e) = s.get_ref().send_to(data, to) {
-            tracing::debug!(%to, error = %e, "datagram not sent");
-        }
+        self.out.send(|a| self.unicast_for(a).map(|s| SockRef::from(s.get_ref())), to, data);
     }
 }
 

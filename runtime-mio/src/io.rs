@@ -7,7 +7,7 @@ use mio::net::{TcpListener, UdpSocket};
 use mio::{Interest, Registry, Token};
 use netcluster_core::node::{DatagramSource, DatagramTarget};
 use netcluster_net::socket2::SockRef;
-use netcluster_net::{BeaconTarget, Sockets};
+use netcluster_net::{DatagramOut, Sockets};
 
 use crate::Error;
 
@@ -26,14 +26,13 @@ pub(crate) struct Io {
     /// token offset.
     pub(crate) udp: [Option<UdpSocket>; 4],
     pub(crate) listener: Option<TcpListener>,
-    targets: Vec<BeaconTarget>,
-    needs_aim: bool,
+    out: DatagramOut,
 }
 
 impl Io {
     /// Wraps the sockets and registers them under `base + offset`.
     pub(crate) fn register(s: Sockets, registry: &Registry, base: usize) -> Result<Io, Error> {
-        let needs_aim = s.needs_aim();
+        let out = DatagramOut::new(&s);
         let mut io = Io {
             udp: [
                 s.unicast_v4.map(UdpSocket::from_std),
@@ -42,8 +41,7 @@ impl Io {
                 s.beacon_v6.map(UdpSocket::from_std),
             ],
             listener: s.listener.map(TcpListener::from_std),
-            targets: s.beacon_targets,
-            needs_aim,
+            out,
         };
         for (offset, sock) in io.udp.iter_mut().enumerate() {
             if let Some(sock) = sock {
@@ -87,34 +85,9 @@ impl Io {
         }
     }
 
+    /// Sends one datagram without waiting: datagrams are best effort (a
+    /// full send buffer drops them) and the core repeats what matters.
     pub(crate) fn send(&self, to: DatagramTarget, data: &[u8]) {
-        match to {
-            DatagramTarget::Unicast(addr) => self.send_one(addr, data),
-            DatagramTarget::Beacon => {
-                for t in &self.targets {
-                    if self.needs_aim {
-                        if let Some(s) = self.unicast_for(&t.to) {
-                            if let Err(e) = netcluster_net::aim(SockRef::from(s), t) {
-                                tracing::debug!(error = %e, "beacon not sent");
-                                continue;
-                            }
-                        }
-                    }
-                    self.send_one(t.to, data);
-                }
-            }
-        }
-    }
-
-    fn send_one(&self, to: SocketAddr, data: &[u8]) {
-        let Some(s) = self.unicast_for(&to) else {
-            tracing::debug!(%to, "no socket of this address family; datagram dropped");
-            return;
-        };
-        // Datagrams are best effort (a full send buffer drops them): the
-        // core repeats what matters.
-        if let Err(e) = s.send_to(data, to) {
-            tracing::debug!(%to, error = %e, "datagram not sent");
-        }
+        self.out.send(|a| self.unicast_for(a).map(SockRef::from), to, data);
     }
 }
