@@ -321,10 +321,9 @@ macro_rules! builder_methods {
             self
         }
 
-        #[doc = concat!(
-                            "Events buffered per subscriber before the slowest one lags \
-             (default 1024); see [`", $events, "`](crate::", $events, ")."
-                        )]
+        /// Events buffered per subscriber before the slowest one lags
+        /// (default 1024); see
+        #[doc = concat!("[`", $events, "`](crate::", $events, ").")]
         pub fn event_capacity(mut self, n: usize) -> Self {
             self.settings.limits.event_capacity = n.max(1);
             self
