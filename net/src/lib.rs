@@ -29,6 +29,7 @@
 
 mod datagrams;
 mod error;
+mod handle_methods;
 mod iface;
 mod send_many;
 mod settings;
@@ -41,6 +42,9 @@ use std::net::{
 };
 use std::time::Duration;
 
+/// `bytes`, for the paths in [`handle_methods!`]; not an API of its own.
+#[doc(hidden)]
+pub use bytes as __bytes;
 pub use datagrams::DatagramOut;
 pub use error::NetError;
 pub use iface::{interfaces, select as select_interfaces, Interface, InterfaceSelector, V4Addr};

@@ -338,53 +338,7 @@ impl Handle {
         rx.recv().map_err(|_| Error::Stopped)?.map_err(Into::into)
     }
 
-    /// Sends `payload` to the node `to` with the given semantics. Reliable
-    /// and Sequenced messages are reported later as `Event::Delivered` or
-    /// `Event::SendFailed` with the returned id; a full window is refused
-    /// with `SendError::WouldBlock` until `Event::Writable`.
-    pub fn send(
-        &self,
-        to: NodeId,
-        semantics: Semantics,
-        payload: impl Into<Bytes>,
-    ) -> Result<MessageId, Error> {
-        let payload = payload.into();
-        self.call(|tx| Command::Send(to, semantics, payload, tx))
-    }
-
-    /// Sends `payload` to every reachable member of `group` (`""`: every
-    /// node).
-    pub fn shout(
-        &self,
-        group: impl Into<String>,
-        semantics: Semantics,
-        payload: impl Into<Bytes>,
-    ) -> Result<MessageId, Error> {
-        let (group, payload) = (group.into(), payload.into());
-        self.call(|tx| Command::Shout(group, semantics, payload, tx))
-    }
-
-    /// Measures the round trip to `to` through the mesh: an `Event::Pong`
-    /// with the returned id reports it. Nothing is reported if the ping or
-    /// its answer is lost: wait as long as suits the caller.
-    pub fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
-        self.call(|tx| Command::Ping(to, tx))
-    }
-
-    /// Sends several messages to `to` in one call to the node, in order,
-    /// stopping at the first one it refuses: the ids of those accepted
-    /// (the first `ids.len()` payloads), and why the next was refused, if
-    /// one was. For many small messages this is much cheaper than one
-    /// [`send`](Self::send) each, which waits for the node's answer.
-    pub fn send_many(
-        &self,
-        to: NodeId,
-        semantics: Semantics,
-        payloads: impl IntoIterator<Item = Bytes>,
-    ) -> Result<SendMany, Error> {
-        let payloads: Vec<Bytes> = payloads.into_iter().collect();
-        self.call(|tx| Command::SendMany(to, semantics, payloads, tx))
-    }
+    netcluster_net::handle_methods!(blocking);
 
     /// Opens a byte stream to the node `peer` (one this node can reach);
     /// see [`PeerStream`] for its semantics. Returns once the node has sent
@@ -426,38 +380,6 @@ impl Handle {
     /// `Ok(None)` if no stream came.
     pub fn accept_stream_timeout(&self, timeout: Duration) -> Result<Option<PeerStream>, Error> {
         self.shared.accepted.pop(Some(timeout)).map_err(|_| Error::Stopped)
-    }
-
-    /// Joins `group`.
-    pub fn join(&self, group: impl Into<String>) -> Result<(), Error> {
-        let g = group.into();
-        self.call(|tx| Command::Join(g, tx))
-    }
-
-    /// Leaves `group`.
-    pub fn leave(&self, group: impl Into<String>) -> Result<(), Error> {
-        let g = group.into();
-        self.call(|tx| Command::Leave(g, tx))
-    }
-
-    /// Sets the announced state (use [`shutdown`](Self::shutdown) to leave).
-    pub fn set_state(&self, state: NodeState) -> Result<(), Error> {
-        self.call(|tx| Command::SetState(state, tx))
-    }
-
-    /// Sets (or with `None`, removes) one announced attribute.
-    pub fn set_header(
-        &self,
-        key: impl Into<String>,
-        value: Option<impl Into<String>>,
-    ) -> Result<(), Error> {
-        let (k, v) = (key.into(), value.map(Into::into));
-        self.call(|tx| Command::SetHeader(k, v, tx))
-    }
-
-    /// Adds a static seed.
-    pub fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
-        self.call(|tx| Command::AddSeed(addr, tx))
     }
 
     /// Runs `f` on the node's thread with the node as it is between two
