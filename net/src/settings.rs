@@ -194,18 +194,24 @@ impl NodeSettings {
 /// a path from the driver's crate root); it must also have a `Handle` at
 /// its crate root with `link_addr`, `shutdown` and `accept_stream`.
 ///
-/// ```ignore
+/// ```
+/// use netcluster_net::NodeSettings;
+///
 /// pub struct Builder {
-///     settings: netcluster_net::NodeSettings,
+///     settings: NodeSettings,
 /// }
 ///
 /// impl Builder {
-///     fn from_settings(settings: netcluster_net::NodeSettings) -> Builder {
+///     fn from_settings(settings: NodeSettings) -> Builder {
 ///         Builder { settings }
 ///     }
 ///
 ///     netcluster_net::builder_methods!(events = "EventStream");
 /// }
+///
+/// let b = Builder::new("demo", "node-a").group("workers").write_queue(0);
+/// assert_eq!(b.config().groups, ["workers"]);
+/// assert_eq!(b.settings.limits.write_queue, 1);
 /// ```
 #[macro_export]
 macro_rules! builder_methods {
