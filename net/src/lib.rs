@@ -24,6 +24,14 @@
 //!
 //! [`Sockets::open`] does all of it from a [`NetConfig`]. Errors are
 //! [`NetError`]s naming the address, group or interface concerned.
+//!
+//! It also holds what the drivers share beyond sockets, so that they keep
+//! one API and one behaviour: [`NodeSettings`] (what every `Builder`
+//! collects) with [`NodeSettings::prepare`] (the start-up: sockets,
+//! advertised address, incarnation, id, seed), [`builder_methods!`] and
+//! [`handle_methods!`] (the `Builder` and `Handle` methods every driver
+//! has, defined once), [`DatagramOut`] (sending the node's datagrams),
+//! [`send_many`] / [`SendMany`], and the stream bridge ([`streams`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
