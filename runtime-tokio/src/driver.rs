@@ -13,7 +13,7 @@ use netcluster_core::node::{
 use netcluster_core::{Instant, Node};
 use netcluster_net::socket2::SockRef;
 use netcluster_net::streams::{StreamBridge, StreamIo};
-use netcluster_net::{BeaconTarget, NetError, Prepared, Sockets};
+use netcluster_net::{DatagramOut, NetError, Prepared, Sockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -92,8 +92,7 @@ struct Io {
     b4: Option<UdpSocket>,
     b6: Option<UdpSocket>,
     listener: Option<TcpListener>,
-    targets: Vec<BeaconTarget>,
-    needs_aim: bool,
+    out: DatagramOut,
 }
 
 impl Io {
@@ -101,15 +100,14 @@ impl Io {
         let udp = |s: Option<std::net::UdpSocket>| -> Result<Option<UdpSocket>, Error> {
             s.map(UdpSocket::from_std).transpose().map_err(Error::Runtime)
         };
-        let needs_aim = s.needs_aim();
+        let out = DatagramOut::new(&s);
         Ok(Io {
             u4: udp(s.unicast_v4)?,
             u6: udp(s.unicast_v6)?,
             b4: udp(s.beacon_v4)?,
             b6: udp(s.beacon_v6)?,
             listener: s.listener.map(TcpListener::from_std).transpose().map_err(Error::Runtime)?,
-            targets: s.beacon_targets,
-            needs_aim,
+            out,
         })
     }
 
@@ -122,33 +120,7 @@ impl Io {
     }
 
     fn send(&self, to: DatagramTarget, data: &[u8]) {
-        match to {
-            DatagramTarget::Unicast(addr) => self.send_one(addr, data),
-            DatagramTarget::Beacon => {
-                for t in &self.targets {
-                    if self.needs_aim {
-                        if let Some(s) = self.unicast_for(&t.to) {
-                            if let Err(e) = netcluster_net::aim(SockRef::from(s), t) {
-                                tracing::debug!(error = %e, "beacon not sent");
-                                continue;
-                            }
-                        }
-                    }
-                    self.send_one(t.to, data);
-                }
-            }
-        }
-    }
-
-    fn send_one(&self, to: SocketAddr, data: &[u8]) {
-        let Some(s) = self.unicast_for(&to) else {
-            tracing::debug!(%to, "no socket of this address family; datagram dropped");
-            return;
-        };
-        // Datagrams are best effort: the core repeats what matters.
-        if let Err(e) = s.try_send_to(data, to) {
-            tracing::debug!(%to, error = %e, "datagram not sent");
-        }
+        self.out.send(|a| self.unicast_for(a).map(SockRef::from), to, data);
     }
 }
 

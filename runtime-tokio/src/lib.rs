@@ -189,55 +189,7 @@ impl Handle {
         rx.await.map_err(|_| Error::Stopped)?.map_err(Into::into)
     }
 
-    /// Sends `payload` to the node `to` with the given semantics. Reliable
-    /// and Sequenced messages are reported later as `Event::Delivered` or
-    /// `Event::SendFailed` with the returned id; a full window is refused
-    /// with `SendError::WouldBlock` until `Event::Writable`.
-    pub async fn send(
-        &self,
-        to: NodeId,
-        semantics: Semantics,
-        payload: impl Into<Bytes>,
-    ) -> Result<MessageId, Error> {
-        let payload = payload.into();
-        self.call(|tx| Command::Send(to, semantics, payload, tx)).await
-    }
-
-    /// Sends `payload` to every reachable member of `group` (`""`: every
-    /// node).
-    pub async fn shout(
-        &self,
-        group: impl Into<String>,
-        semantics: Semantics,
-        payload: impl Into<Bytes>,
-    ) -> Result<MessageId, Error> {
-        let (group, payload) = (group.into(), payload.into());
-        self.call(|tx| Command::Shout(group, semantics, payload, tx)).await
-    }
-
-    /// Measures the round trip to `to` through the mesh: an `Event::Pong`
-    /// with the returned id reports it (subscribe with
-    /// [`events`](Self::events) before calling, so as not to miss it).
-    /// Nothing is reported if the ping or its answer is lost: wait with a
-    /// timeout of your own.
-    pub async fn ping(&self, to: NodeId) -> Result<MessageId, Error> {
-        self.call(|tx| Command::Ping(to, tx)).await
-    }
-
-    /// Sends several messages to `to` in one call to the node, in order,
-    /// stopping at the first one it refuses: the ids of those accepted
-    /// (the first `ids.len()` payloads), and why the next was refused, if
-    /// one was. For many small messages this is much cheaper than one
-    /// [`send`](Self::send) each, which waits for the node's answer.
-    pub async fn send_many(
-        &self,
-        to: NodeId,
-        semantics: Semantics,
-        payloads: impl IntoIterator<Item = Bytes>,
-    ) -> Result<SendMany, Error> {
-        let payloads: Vec<Bytes> = payloads.into_iter().collect();
-        self.call(|tx| Command::SendMany(to, semantics, payloads, tx)).await
-    }
+    netcluster_net::handle_methods!(async);
 
     /// Opens a stream to `peer` (see [`PeerStream`]). The peer takes it
     /// with [`accept_stream`](Self::accept_stream).
@@ -246,43 +198,12 @@ impl Handle {
     }
 
     /// The next stream a peer opened to this node. Streams wait in a
-    /// queue of 64; past it a new stream is reset (and a warning logged).
+    /// queue ([`Builder::accept_queue`], 64 by default); past it a new
+    /// stream is reset (and a warning logged).
     /// Returns [`Error::Stopped`] once the node has stopped.
     pub async fn accept_stream(&self) -> Result<PeerStream, Error> {
         let mut rx = self.shared.accept.lock().await;
         rx.recv().await.map(PeerStream::new).ok_or(Error::Stopped)
-    }
-
-    /// Joins `group`.
-    pub async fn join(&self, group: impl Into<String>) -> Result<(), Error> {
-        let g = group.into();
-        self.call(|tx| Command::Join(g, tx)).await
-    }
-
-    /// Leaves `group`.
-    pub async fn leave(&self, group: impl Into<String>) -> Result<(), Error> {
-        let g = group.into();
-        self.call(|tx| Command::Leave(g, tx)).await
-    }
-
-    /// Sets the announced state (use [`shutdown`](Self::shutdown) to leave).
-    pub async fn set_state(&self, state: NodeState) -> Result<(), Error> {
-        self.call(|tx| Command::SetState(state, tx)).await
-    }
-
-    /// Sets (or with `None`, removes) one announced attribute.
-    pub async fn set_header(
-        &self,
-        key: impl Into<String>,
-        value: Option<impl Into<String>>,
-    ) -> Result<(), Error> {
-        let (k, v) = (key.into(), value.map(Into::into));
-        self.call(|tx| Command::SetHeader(k, v, tx)).await
-    }
-
-    /// Adds a static seed.
-    pub async fn add_seed(&self, addr: SocketAddr) -> Result<(), Error> {
-        self.call(|tx| Command::AddSeed(addr, tx)).await
     }
 
     /// Runs `f` on the node's task with the node as it is between two
