@@ -3,7 +3,7 @@
 //! with their name. Runs on smol.
 //!
 //! ```text
-//! cargo run -p netcluster-async-std --example chat -- NAME [GROUP] [SEED_ADDR...] [--bind IP] [--no-beacons]
+//! cargo run -p netcluster-async-std --example asyncio_chat -- NAME [GROUP] [SEED_ADDR...] [--bind IP] [--no-beacons]
 //! ```
 //!
 //! Start it in two terminals (or on two hosts of one LAN) with different

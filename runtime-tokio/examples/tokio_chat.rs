@@ -3,7 +3,7 @@
 //! with their name.
 //!
 //! ```text
-//! cargo run -p netcluster-tokio --example chat -- NAME [GROUP] [SEED_ADDR...] [--bind IP] [--no-beacons]
+//! cargo run -p netcluster-tokio --example tokio_chat -- NAME [GROUP] [SEED_ADDR...] [--bind IP] [--no-beacons]
 //! ```
 //!
 //! Start it in two terminals (or on two hosts of one LAN) with different

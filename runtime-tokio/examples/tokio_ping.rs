@@ -1,7 +1,7 @@
 //! Round-trip time to every peer through the mesh, once a second.
 //!
 //! ```text
-//! cargo run -p netcluster-tokio --example ping -- [CLUSTER] [ROUNDS] [SEED_ADDR...] [--bind IP] [--no-beacons]
+//! cargo run -p netcluster-tokio --example tokio_ping -- [CLUSTER] [ROUNDS] [SEED_ADDR...] [--bind IP] [--no-beacons]
 //! ```
 //!
 //! Start a node to ping (the `chat` example, or another `ping`) in another

@@ -1,7 +1,7 @@
 //! Round-trip time to every peer, once a second. Runs on async-std.
 //!
 //! ```text
-//! cargo run -p netcluster-async-std --example ping -- [CLUSTER] [ROUNDS] [SEED_ADDR...] [--bind IP] [--no-beacons]
+//! cargo run -p netcluster-async-std --example asyncio_ping -- [CLUSTER] [ROUNDS] [SEED_ADDR...] [--bind IP] [--no-beacons]
 //! ```
 //!
 //! Start a node to ping (the `chat` example, or another `ping`) in another

@@ -1,7 +1,7 @@
 //! Round-trip time to every peer through the mesh, once a second.
 //!
 //! ```text
-//! cargo run -p netcluster-mio --example ping -- [ROUNDS] [SEED_ADDR...]
+//! cargo run -p netcluster-mio --example mio_ping -- [ROUNDS] [SEED_ADDR...]
 //! ```
 //!
 //! Peers are found by multicast on the LAN, and through the seeds given

@@ -2,7 +2,7 @@
 //! and shouts each line read from stdin to it.
 //!
 //! ```text
-//! cargo run -p netcluster-mio --example chat -- NAME [GROUP]
+//! cargo run -p netcluster-mio --example mio_chat -- NAME [GROUP]
 //! ```
 //!
 //! Run it in several terminals (or on several hosts of one LAN); nodes find
