@@ -414,7 +414,10 @@ impl StreamBridge {
                 }
                 Err(StreamError::WouldBlock) => break,
                 Err(_) => {
+                    // The node refused the bytes for good (the stream is
+                    // finished or gone there): end it on both sides.
                     drop(guard);
+                    let _ = node.stream_reset(now, id);
                     self.forget(id, StreamEnd::Reset);
                     return;
                 }

@@ -194,7 +194,9 @@ impl StreamEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A message arrived.
+    /// A message arrived. Its source may not have been reported up yet:
+    /// a message can overtake the routing news of its sender, so look
+    /// senders up by id, not in the peer list alone.
     Message {
         /// Its source.
         from: NodeId,
