@@ -84,7 +84,7 @@ impl Node {
                     rx.highest = rx.highest.max(d.seq);
                     rx.above.insert(d.seq)
                 } else {
-                    d.seq + DEDUP_WINDOW > rx.highest && rx.above.insert(d.seq)
+                    d.seq.saturating_add(DEDUP_WINDOW) > rx.highest && rx.above.insert(d.seq)
                 };
                 let floor = rx.highest.saturating_sub(DEDUP_WINDOW);
                 while rx.above.first().is_some_and(|&s| s < floor) {
@@ -95,6 +95,14 @@ impl Node {
                 }
             }
             Semantics::Reliable | Semantics::Sequenced => {
+                // An honest sender keeps within its window of our cumulative
+                // point; what is far beyond would only take memory (a
+                // sender with a larger window resends it later).
+                let ahead = rx.cumulative.saturating_add(4 * self.cfg.send_window as u64);
+                if d.seq >= ahead {
+                    self.stats.dropped_limit += 1;
+                    return;
+                }
                 let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
                 if new {
                     rx.above.insert(d.seq);
@@ -108,7 +116,7 @@ impl Node {
                         if let Some(m) = rx.waiting.remove(&rx.cumulative) {
                             ready.push(m);
                         }
-                        rx.cumulative += 1;
+                        rx.cumulative = rx.cumulative.saturating_add(1);
                     }
                     for payload in ready {
                         self.push_event(Event::Message {
@@ -226,9 +234,9 @@ impl Node {
         for &s in rx.above.iter() {
             let full = ranges.len() >= ACK_RANGES;
             match ranges.last_mut() {
-                Some(r) if r.end == s => r.end += 1,
+                Some(r) if r.end == s => r.end = r.end.saturating_add(1),
                 _ if full => break,
-                _ => ranges.push(AckRange { start: s, end: s + 1 }),
+                _ => ranges.push(AckRange { start: s, end: s.saturating_add(1) }),
             }
         }
         let ack = Ack {

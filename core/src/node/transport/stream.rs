@@ -384,7 +384,7 @@ impl Node {
             return;
         };
         let Some(s) = self.transport.streams.by_id.get_mut(&id) else { return };
-        s.peer_limit = s.peer_limit.max(cumulative + u64::from(window));
+        s.peer_limit = s.peer_limit.max(cumulative.saturating_add(u64::from(window)));
         if s.fin_seq.is_some_and(|f| cumulative > f) {
             s.fin_acked = true;
         }
@@ -490,7 +490,8 @@ impl Node {
                 s.readable.push_back(m);
             }
         }
-        let end_now = s.peer_fin.is_some_and(|f| cumulative == f + 1) && s.readable.is_empty();
+        let end_now = s.peer_fin.is_some_and(|f| f.checked_add(1) == Some(cumulative))
+            && s.readable.is_empty();
         let readable = !s.readable.is_empty() || end_now;
         let limit = s.consumed + window;
         s.advertised = limit;
