@@ -17,7 +17,8 @@
 //! The per-sub-protocol bodies ([`discovery`], [`link`], [`admin`],
 //! [`tracker`]) wrap the input in a valid header so that the fuzzer reaches
 //! the body decoders at once instead of having to discover the header first;
-//! they also feed the raw input, like [`roundtrip`].
+//! they also feed the raw input, like [`roundtrip`]. [`node`] goes past the
+//! decoders: it feeds a node with an up link hostile frames, bytes and time.
 
 use alloc::vec::Vec;
 
@@ -224,4 +225,157 @@ pub fn stream(data: &[u8]) {
     });
     let whole = deframe(stream, max_frame, || usize::MAX);
     assert_eq!(chunked, whole, "deframing depends on chunk sizes");
+}
+
+/// Two nodes joined by an in-memory stream link, `a` and `b`, with the
+/// handshake done: what [`node`] feeds hostile input into.
+struct Pair {
+    a: crate::Node,
+    b: crate::Node,
+    /// `a`'s link to `b`, and `b`'s to `a`.
+    links: Option<(crate::node::LinkId, crate::node::LinkId)>,
+    now: crate::Instant,
+}
+
+impl Pair {
+    const A: core::net::SocketAddr = core::net::SocketAddr::V4(core::net::SocketAddrV4::new(
+        core::net::Ipv4Addr::new(10, 0, 0, 1),
+        7400,
+    ));
+    const B: core::net::SocketAddr = core::net::SocketAddr::V4(core::net::SocketAddrV4::new(
+        core::net::Ipv4Addr::new(10, 0, 0, 2),
+        7400,
+    ));
+
+    fn new() -> Pair {
+        let cfg = |name: &str, addr| {
+            let mut c = crate::Config::lan("fuzz", name);
+            c.beacons = false;
+            c.search_on_start = false;
+            c.link_addr = addr;
+            c
+        };
+        let now = crate::Instant::ZERO;
+        let a = crate::Node::new(cfg("a", Pair::A), crate::NodeId([1; 16]), 1, now);
+        let mut b = crate::Node::new(cfg("b", Pair::B), crate::NodeId([2; 16]), 2, now);
+        b.add_seed(now, Pair::A);
+        let mut pair = Pair { a, b, links: None, now };
+        // The seed is dialled from a timer, and the handshake takes a few
+        // exchanges: step time until the link is up on both sides.
+        for _ in 0..100 {
+            pair.tick(core::time::Duration::from_millis(10));
+            if pair.a.neighbours().count() == 1 && pair.b.neighbours().count() == 1 {
+                break;
+            }
+        }
+        pair
+    }
+
+    /// Moves time by `d`, fires both nodes' due timers, and pumps.
+    fn tick(&mut self, d: core::time::Duration) {
+        self.now += d;
+        let now = self.now;
+        for n in [&mut self.a, &mut self.b] {
+            if n.poll_timeout().is_some_and(|t| t <= now) {
+                n.handle_timeout(now);
+            }
+        }
+        self.pump();
+    }
+
+    /// Carries both nodes' outputs to each other until both are quiet (or
+    /// a bound on rounds, so hostile input cannot make it spin).
+    fn pump(&mut self) {
+        use crate::node::Transmit;
+        for _ in 0..64 {
+            let mut busy = false;
+            while let Some(t) = self.b.poll_transmit() {
+                busy = true;
+                match t {
+                    Transmit::Connect { link, addr } if addr == Pair::A && self.links.is_none() => {
+                        let theirs = self.a.link_accepted(self.now, Pair::B, Pair::A);
+                        self.links = Some((theirs, link));
+                        self.b.link_connected(self.now, link, Pair::B);
+                    }
+                    Transmit::Write { link, data } => {
+                        if let Some((la, _)) = self.links.filter(|l| l.1 == link) {
+                            self.a.handle_link_data(self.now, la, data);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(t) = self.a.poll_transmit() {
+                busy = true;
+                if let Transmit::Write { link, data } = t {
+                    if let Some((_, lb)) = self.links.filter(|l| l.0 == link) {
+                        self.b.handle_link_data(self.now, lb, data);
+                    }
+                }
+            }
+            while self.a.poll_event().is_some() || self.b.poll_event().is_some() {}
+            if !busy {
+                return;
+            }
+        }
+    }
+}
+
+/// The node as a whole under hostile input from a linked peer: after a
+/// real handshake between two nodes, the input is a sequence of operations
+/// on node `a`, which must never panic and stay bounded:
+///
+/// - `0, n, bytes[n]`: raw bytes on the link from `b` (framing errors
+///   included);
+/// - `1, type, n, body[n]`: a link frame with a valid header around an
+///   arbitrary body, on the link;
+/// - `2, type, n, body[n]`: a discovery frame with a valid header, as a
+///   datagram from `b`'s address;
+/// - `3, t`: time moves `t` x 10 ms; both nodes handle their timeouts and
+///   talk.
+pub fn node(data: &[u8]) {
+    let mut pair = Pair::new();
+    // On purpose: hostile input must meet an up link, not a half-open one.
+    assert_eq!(pair.a.neighbours().count(), 1, "the fuzz pair did not link up");
+    let mut rest = data;
+    while let [op, tail @ ..] = rest {
+        rest = tail;
+        match op % 4 {
+            0 => {
+                let [n, more @ ..] = rest else { return };
+                let n = usize::from(*n).min(more.len());
+                feed(&mut pair, false, Bytes::copy_from_slice(&more[..n]));
+                rest = &more[n..];
+            }
+            k @ (1 | 2) => {
+                let [t, n, more @ ..] = rest else { return };
+                let n = usize::from(*n).min(more.len());
+                let protocol = if k == 1 { Protocol::Link } else { Protocol::Discovery };
+                let mut frame = Vec::new();
+                push_frame(&mut frame, protocol, *t, &more[..n]);
+                feed(&mut pair, k == 2, Bytes::from(frame));
+                rest = &more[n..];
+            }
+            _ => {
+                let Some((&t, more)) = rest.split_first() else { return };
+                rest = more;
+                pair.tick(core::time::Duration::from_millis(u64::from(t) * 10));
+            }
+        }
+        pair.pump();
+    }
+    // What a peer can make the node hold stays within its limits.
+    assert!(pair.a.stream_count() <= pair.a.config().max_streams);
+    assert!(pair.a.reassembly_bytes() <= pair.a.config().reassembly_total);
+}
+
+/// One hostile input to node `a`: as a datagram from `b`'s address, or on
+/// the link from `b`.
+fn feed(pair: &mut Pair, datagram: bool, bytes: Bytes) {
+    let now = pair.now;
+    if datagram {
+        pair.a.handle_datagram(now, Pair::B, crate::node::DatagramSource::Unicast, bytes);
+    } else if let Some((la, _)) = pair.links {
+        pair.a.handle_link_data(now, la, bytes);
+    }
 }

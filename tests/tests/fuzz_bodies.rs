@@ -17,8 +17,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 type FuzzBody = fn(&[u8]);
 
 /// Every fuzz body, by the name of its cargo-fuzz target.
-const BODIES: [(&str, FuzzBody); 6] = [
+const BODIES: [(&str, FuzzBody); 7] = [
     ("discovery", fuzz::discovery),
+    ("node", fuzz::node),
     ("link", fuzz::link),
     ("admin", fuzz::admin),
     ("tracker", fuzz::tracker),
