@@ -14,7 +14,10 @@
 //!    [`handle_timeout`](Node::handle_timeout), or a command
 //!    ([`join`](Node::join), [`leave`](Node::leave),
 //!    [`set_state`](Node::set_state), [`set_header`](Node::set_header),
-//!    [`add_seed`](Node::add_seed), [`shutdown`](Node::shutdown));
+//!    [`add_seed`](Node::add_seed), [`send`](Node::send),
+//!    [`shout`](Node::shout), [`ping`](Node::ping),
+//!    [`open_stream`](Node::open_stream), the `stream_*` calls,
+//!    [`shutdown`](Node::shutdown));
 //! 2. **drain every output**: [`poll_transmit`](Node::poll_transmit) until
 //!    `None` (carry each out, in order), [`poll_event`](Node::poll_event)
 //!    until `None`;
