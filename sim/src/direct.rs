@@ -25,7 +25,8 @@ use bytes::Bytes;
 use netcluster_core::node::{LinkCloseReason, LinkId, Transmit};
 use netcluster_core::{Config, Event, Instant, Node, NodeId};
 
-/// Nodes joined by in-memory links. See the [module docs](self).
+/// Nodes joined by in-memory links: built with [`Direct::new`], wired with
+/// [`Direct::connect`], moved on with [`Direct::advance`] and [`Direct::pump`].
 pub struct Direct {
     /// The nodes, by index.
     pub nodes: Vec<Node>,

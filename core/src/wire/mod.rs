@@ -7,7 +7,7 @@
 //!
 //! Every frame is `header | [ext_len + extension TLVs] | body`:
 //!
-//! - the [header](header) carries magic, sub-protocol id, version, message
+//! - the [header] carries magic, sub-protocol id, version, message
 //!   type, flags and total length, all big-endian;
 //! - [extensions](ext) are optional TLVs (authentication tag, replay
 //!   counter, future fields);

@@ -108,7 +108,7 @@ impl fmt::Display for NodeState {
     }
 }
 
-/// Address family codes used by [`encode_addr`] / [`decode_addr`].
+/// Address family codes used by the socket-address encoding.
 pub mod family {
     /// IPv4: 4 address bytes follow.
     pub const V4: u8 = 4;

@@ -97,7 +97,7 @@ wire_view! {
     fixed_len = 24;
     /// `flags`: `FLAG_*` bits.
     flags, set_flags, FLAGS: u8 = 0;
-    /// `semantics`: a [`Semantics`] code.
+    /// `semantics`: a [semantics code](crate::wire::link::Semantics).
     semantics, set_semantics, SEMANTICS: u8 = 1;
     /// `route_count`: entries in the route.
     route_count, set_route_count, ROUTE_COUNT: u8 = 2;

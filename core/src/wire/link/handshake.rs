@@ -296,7 +296,7 @@ wire_view! {
     pub struct RejectView;
     pub mod reject_field;
     fixed_len = 4;
-    /// `reason`: a [`RejectReason`] code.
+    /// `reason`: a [reject reason code](crate::wire::link::RejectReason).
     reason, set_reason, REASON: u8 = 0;
     /// `protocol`: sub-protocol concerned (version rejects), else 0.
     protocol, set_protocol, PROTOCOL: u8 = 1;
