@@ -547,14 +547,12 @@ impl Node {
     /// Sends every fragment of a message on the current route; false if
     /// there is none.
     fn transmit_message(&mut self, to: NodeId, msg: Msg<'_>) -> bool {
-        let Some(route) = self.routing.routes.get(&to) else { return false };
-        let Ok(path) = Route::path(&route.path) else { return false };
-        let next = route.next_hop;
-        let Some(link) = self.link_to(&next) else { return false };
-        for f in self.data_frames(&path, msg) {
-            self.send_data_bytes(link, f);
-        }
-        true
+        self.path_route(&to).is_some_and(|path| self.transmit_on(&path, msg))
+    }
+
+    /// The current SPF path to `to` as a source route (this node first).
+    fn path_route(&self, to: &NodeId) -> Option<Route> {
+        Route::path(&self.routing.routes.get(to)?.path).ok()
     }
 
     /// Sends every fragment of a message along `path` (this node first),

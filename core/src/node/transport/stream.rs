@@ -306,10 +306,8 @@ impl Node {
                 s.advertised = limit;
                 let (peer, channel) = (s.peer, s.rx_channel);
                 let win = limit.saturating_sub(cumulative) as u32;
-                if let Some(path) = self.routing.routes.get(&peer).map(|r| r.path.clone()) {
-                    if let Ok(back) = Route::path(&path) {
-                        self.send_ack_on(Semantics::Stream, channel, win, back, peer);
-                    }
+                if let Some(back) = self.path_route(&peer) {
+                    self.send_ack_on(Semantics::Stream, channel, win, back, peer);
                 }
             }
             return Ok(Some(out));
@@ -540,8 +538,7 @@ impl Node {
     }
 
     fn send_rst(&mut self, peer: NodeId, channel: u32) {
-        let Some(path) = self.routing.routes.get(&peer).map(|r| r.path.clone()) else { return };
-        if let Ok(route) = Route::path(&path) {
+        if let Some(route) = self.path_route(&peer) {
             self.send_rst_on(&route, channel);
         }
     }
