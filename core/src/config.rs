@@ -190,6 +190,17 @@ pub struct Config {
     /// Pings awaiting their pong; past it the oldest is forgotten (its pong,
     /// if it ever comes, is ignored).
     pub max_pings: usize,
+    /// Received messages the node holds for the application before it
+    /// refuses more: the bound of its inbox. While the inbox is full,
+    /// reliable and sequenced DATA is refused unacknowledged with a zero
+    /// window in the ACK, so the sender holds back and retransmits later
+    /// (a slow reader slows its senders, nothing is lost); datagrams are
+    /// dropped and counted. 4,096 messages absorb a reader's pause of a few
+    /// milliseconds at a million messages a second while bounding memory.
+    pub inbox_messages: usize,
+    /// Payload bytes the inbox holds (a message larger than this still
+    /// enters an empty inbox). 16 MiB: 256 messages of 64 KiB.
+    pub inbox_bytes: usize,
 
     /// How long a peer must stay unreachable before it is reported down
     /// (timed out). 200 ms absorbs a route that breaks and repairs at once
@@ -258,6 +269,8 @@ impl Config {
             stream_send_buffer: 256 * 1024,
             stream_window: 64,
             max_pings: 1024,
+            inbox_messages: 4096,
+            inbox_bytes: 16 << 20,
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),

@@ -32,6 +32,9 @@ pub struct Direct {
     pub nodes: Vec<Node>,
     /// Each node's events not yet taken by the caller.
     pub events: Vec<Vec<Event>>,
+    /// Whether each node's application takes messages (see
+    /// [`set_reading`](Self::set_reading)).
+    reading: Vec<bool>,
     addrs: Vec<SocketAddr>,
     /// (node, its link) to (peer node, the peer's link).
     links: BTreeMap<(usize, LinkId), (usize, LinkId)>,
@@ -45,6 +48,12 @@ impl Direct {
     /// `n` nodes of one cluster with [`Config::lan`], beacons off, each
     /// at 10.0.0.(i+1):7400.
     pub fn new(n: usize) -> Direct {
+        Direct::with_config(n, |_, _| {})
+    }
+
+    /// As [`new`](Self::new), with each node's configuration changed by
+    /// `tune(index, config)` first.
+    pub fn with_config(n: usize, tune: impl Fn(usize, &mut Config)) -> Direct {
         let now = Instant::ZERO;
         let mut nodes = Vec::with_capacity(n);
         let mut addrs = Vec::with_capacity(n);
@@ -54,6 +63,7 @@ impl Direct {
             cfg.beacons = false;
             cfg.search_on_start = false;
             cfg.link_addr = addr;
+            tune(i, &mut cfg);
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
             nodes.push(Node::new(cfg, NodeId(id), i as u64, now));
@@ -61,6 +71,7 @@ impl Direct {
         }
         let mut net = Direct {
             events: vec![Vec::new(); n],
+            reading: vec![true; n],
             nodes,
             addrs,
             links: BTreeMap::new(),
@@ -81,6 +92,14 @@ impl Direct {
     pub fn connect(&mut self, a: usize, b: usize) {
         self.allowed.insert((a.min(b), a.max(b)));
         self.nodes[a].add_seed(self.now, self.addrs[b]);
+        self.pump();
+    }
+
+    /// Makes node `i`'s application stop (`false`) or resume taking
+    /// messages: while stopped, [`pump`](Self::pump) takes only its other
+    /// events and messages wait in the node's inbox.
+    pub fn set_reading(&mut self, i: usize, on: bool) {
+        self.reading[i] = on;
         self.pump();
     }
 
@@ -116,7 +135,14 @@ impl Direct {
                     busy = true;
                     self.carry(i, t);
                 }
-                while let Some(e) = self.nodes[i].poll_event() {
+                loop {
+                    let e = if self.reading[i] {
+                        self.nodes[i].poll_event()
+                    } else {
+                        self.nodes[i].poll_control_event()
+                    };
+                    let Some(e) = e else { break };
+                    busy |= matches!(e, Event::Message { .. });
                     self.events[i].push(e);
                 }
             }

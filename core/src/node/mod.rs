@@ -262,9 +262,25 @@ impl Node {
         self.transmits.pop_front().or_else(|| self.data_transmits.pop_front())
     }
 
-    /// Next application event.
+    /// Next application event: events other than messages first, then
+    /// received messages from the inbox.
+    ///
+    /// Take messages only as fast as the application reads them: those
+    /// left here fill the bounded inbox
+    /// ([`Config::inbox_messages`](crate::Config::inbox_messages)), and a
+    /// full inbox makes senders hold back. A caller whose application
+    /// queue is full calls [`poll_control_event`](Self::poll_control_event)
+    /// instead, which leaves messages where they are.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front().or_else(|| self.pop_inbox())
+    }
+
+    /// Next application event that is not a received message (membership,
+    /// delivery reports, streams, pings): what a caller takes while its
+    /// application is not ready for more messages.
+    #[must_use]
+    pub fn poll_control_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
@@ -461,7 +477,11 @@ impl Node {
     }
 
     fn push_event(&mut self, e: Event) {
-        self.events.push_back(e);
+        if matches!(e, Event::Message { .. }) {
+            self.transport.inbox.push(e);
+        } else {
+            self.events.push_back(e);
+        }
     }
 
     pub(super) fn next_random(&mut self) -> u64 {

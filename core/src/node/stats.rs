@@ -58,6 +58,12 @@ pub struct Stats {
     pub dropped_no_route: u64,
     /// End-to-end retransmissions.
     pub retransmissions: u64,
+    /// Reliable and sequenced messages refused (unacknowledged, resent
+    /// later by their source) because the inbox was full: the application
+    /// reads slower than its peers send.
+    pub inbox_refused: u64,
+    /// Datagram-semantics messages dropped because the inbox was full.
+    pub inbox_dropped: u64,
 }
 
 impl Stats {
@@ -89,6 +95,8 @@ impl Stats {
             ("forwarded", self.forwarded),
             ("dropped_no_route", self.dropped_no_route),
             ("retransmissions", self.retransmissions),
+            ("inbox_refused", self.inbox_refused),
+            ("inbox_dropped", self.inbox_dropped),
         ]
         .into_iter()
     }

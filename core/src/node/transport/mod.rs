@@ -22,6 +22,7 @@
 //!   mesh ([`ping`](self::ping)).
 
 mod forward;
+mod inbox;
 mod ping;
 mod receive;
 mod stream;
@@ -178,6 +179,10 @@ struct TxChannel {
     /// A message failed: the next one carries SYN so the receiver skips
     /// the gap instead of waiting for it forever.
     resync: bool,
+    /// The destination's inbox is full (its last ACK offered a zero
+    /// window): send nothing new; what is in flight probes until the
+    /// window reopens.
+    peer_full: bool,
 }
 
 /// RFC 6298 estimator for one destination.
@@ -232,7 +237,9 @@ impl TxChannel {
     /// messages and `send_window_bytes` bytes are (one message larger than
     /// the byte window still goes alone).
     fn has_room(&self, cfg: &crate::config::Config) -> bool {
-        self.inflight.len() < cfg.send_window && self.inflight_bytes < cfg.send_window_bytes
+        !self.peer_full
+            && self.inflight.len() < cfg.send_window
+            && self.inflight_bytes < cfg.send_window_bytes
     }
 
     fn insert(&mut self, seq: u64, o: Outgoing) {
@@ -287,6 +294,8 @@ pub(crate) struct Transport {
     /// ACKs owed for the input being handled, by (source, channel): the
     /// semantics, the window to offer and the DATA's route.
     ack_due: BTreeMap<(NodeId, u32), (Semantics, u32, Route)>,
+    /// Received messages the application has not taken yet.
+    pub(in crate::node) inbox: inbox::Inbox,
 }
 
 impl Node {
@@ -590,7 +599,32 @@ impl Node {
         // Fast retransmit: what is still missing below the highest seq the
         // destination reports having is lost, not late; resend it now
         // rather than at its timeout (at most once per half round trip).
-        let highest = a.ranges.iter().map(|r| r.end).max().unwrap_or(0);
+        // The inbox window: zero means the destination refused what it did
+        // not acknowledge for lack of room. It is alive, so nothing in
+        // flight times out while it holds back; when it reopens, whatever
+        // is still in flight was refused and goes again at once.
+        let stream = a.semantics == Semantics::Stream;
+        let mut reopened: SmallVec<[Resend; 4]> = SmallVec::new();
+        if !stream {
+            let full = a.window == 0 && !chan.inflight.is_empty();
+            if full {
+                for o in chan.inflight.values_mut() {
+                    o.deadline = now + self.cfg.delivery_timeout;
+                }
+            } else if chan.peer_full {
+                for (&seq, o) in chan.inflight.iter_mut() {
+                    o.last_sent = now;
+                    o.retransmitted = true;
+                    reopened.push(Resend::of(from, a.channel, seq, o));
+                }
+            }
+            chan.peer_full = full;
+        }
+        let highest = if chan.peer_full {
+            0
+        } else {
+            a.ranges.iter().map(|r| r.end).max().unwrap_or(0)
+        };
         let gap_after = self
             .transport
             .rtt
@@ -608,7 +642,6 @@ impl Node {
                 fast.push(Resend::of(from, a.channel, seq, o));
             }
         }
-        let stream = a.semantics == Semantics::Stream;
         if stream {
             // The receiver answered, so it is alive: a stream stalled by a
             // reader that does not read waits as long as it must.
@@ -636,7 +669,7 @@ impl Node {
             self.push_event(Event::Writable { to: from });
         }
         let channel = a.channel;
-        for r in fast {
+        for r in fast.into_iter().chain(reopened) {
             self.retransmit(r);
         }
         if stream {

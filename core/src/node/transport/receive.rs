@@ -91,7 +91,11 @@ impl Node {
                     rx.above.pop_first();
                 }
                 if fresh {
-                    self.push_event(Event::Message { from, group, semantics, payload: message });
+                    if self.transport.inbox.has_room(&self.cfg, message.len()) {
+                        self.push_event(Event::Message { from, group, semantics, payload: message });
+                    } else {
+                        self.stats.inbox_dropped += 1;
+                    }
                 }
             }
             Semantics::Reliable | Semantics::Sequenced => {
@@ -104,6 +108,14 @@ impl Node {
                     return;
                 }
                 let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
+                if new && !self.transport.inbox.has_room(&self.cfg, message.len()) {
+                    // Not taken, not acknowledged: the sender resends it
+                    // when the zero window of this ACK reopens.
+                    self.stats.inbox_refused += 1;
+                    self.transport.inbox.refuse(from, d.channel, semantics, &to_me);
+                    self.send_ack(from, semantics, d.channel, 0, &to_me);
+                    return;
+                }
                 if new {
                     rx.above.insert(d.seq);
                     let mut ready = Vec::new();
@@ -127,7 +139,7 @@ impl Node {
                         });
                     }
                 }
-                let window = self.cfg.send_window as u32;
+                let window = self.transport.inbox.window(&self.cfg);
                 self.send_ack(from, semantics, d.channel, window, &to_me);
             }
             Semantics::Stream => {}
