@@ -37,6 +37,7 @@
 
 mod datagrams;
 mod error;
+pub mod events;
 mod handle_methods;
 mod iface;
 mod send_many;

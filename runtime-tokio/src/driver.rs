@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use netcluster_core::node::{
-    DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId, PeerInfo,
-    StreamEnd, Transmit,
+    DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId, StreamEnd, Transmit,
 };
 use netcluster_core::{Instant, Node};
+use netcluster_net::events::EventHub;
 use netcluster_net::socket2::SockRef;
 use netcluster_net::streams::{StreamBridge, StreamIo};
 use netcluster_net::{DatagramOut, NetError, Prepared, Sockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::{Builder, Command, Error, Handle, Options, Shared};
@@ -37,8 +37,9 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let node = Node::new(config, id, rng_seed, Instant::ZERO);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    let (ev_tx, ev_rx) = broadcast::channel(opts.event_capacity);
-    let (peers_tx, peers_rx) = watch::channel(Arc::new(Vec::<PeerInfo>::new()));
+    let hub_wake = Arc::new(Notify::new());
+    let notify = hub_wake.clone();
+    let hub = Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || notify.notify_one())));
     let (done_tx, done_rx) = watch::channel(false);
     let (link_tx, link_rx) = mpsc::channel(256);
     let (accept_tx, accept_rx) = mpsc::channel(opts.accept_queue);
@@ -54,20 +55,19 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
         closing: Vec::new(),
         overflowed: Vec::new(),
         link_tx,
-        events: ev_tx,
-        peers: peers_tx,
+        hub: Arc::clone(&hub),
         opts,
     };
+    let end_hub = Arc::clone(&hub);
     let task = tokio::spawn(async move {
         // Marks the node stopped however the task ends, aborted included.
-        let _done = DoneOnDrop(done_tx);
-        run(state, io, cmd_rx, link_rx, streams_wake).await;
+        let _done = DoneOnDrop(done_tx, end_hub);
+        run(state, io, cmd_rx, link_rx, streams_wake, hub_wake).await;
     });
     Ok(Handle {
         shared: Arc::new(Shared {
             cmd: cmd_tx,
-            events: ev_rx,
-            peers: peers_rx,
+            hub,
             done: done_rx,
             id,
             link_addr,
@@ -77,10 +77,12 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     })
 }
 
-struct DoneOnDrop(watch::Sender<bool>);
+/// Marks the node stopped, and ends the event streams once read.
+struct DoneOnDrop(watch::Sender<bool>, Arc<EventHub>);
 
 impl Drop for DoneOnDrop {
     fn drop(&mut self) {
+        self.1.close();
         self.0.send_replace(true);
     }
 }
@@ -168,8 +170,8 @@ struct State {
     /// Links whose write queue overflowed during a drain.
     overflowed: Vec<LinkId>,
     link_tx: mpsc::Sender<LinkInput>,
-    events: broadcast::Sender<Event>,
-    peers: watch::Sender<Arc<Vec<PeerInfo>>>,
+    /// Subscribers of the node's events.
+    hub: Arc<EventHub>,
     opts: Options,
 }
 
@@ -179,6 +181,7 @@ async fn run(
     mut cmd_rx: mpsc::Receiver<Command>,
     mut link_rx: mpsc::Receiver<LinkInput>,
     streams_wake: Arc<Notify>,
+    hub_wake: Arc<Notify>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     st.drain(&io);
@@ -224,6 +227,8 @@ async fn run(
             r = readable(&io.b4) => st.read_udp(&io, io.b4.as_ref(), r, DatagramSource::Beacon, &mut buf),
             r = readable(&io.b6) => st.read_udp(&io, io.b6.as_ref(), r, DatagramSource::Beacon, &mut buf),
             r = accept(&io.listener) => st.accepted(&io, r),
+            // A subscriber that was full has read: take more events.
+            () = hub_wake.notified() => st.drain(&io),
             () = streams_wake.notified() => {
                 let now = st.now();
                 st.bridge.service_pending(&mut st.node, now);
@@ -247,6 +252,12 @@ async fn run(
     tracing::info!("node stopped");
 }
 
+/// The node's clock: time since the task started.
+fn now_since(epoch: tokio::time::Instant) -> Instant {
+    let us = epoch.elapsed().as_micros();
+    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+}
+
 impl LinkEntry {
     fn abort(self) {
         match self {
@@ -261,8 +272,7 @@ impl LinkEntry {
 
 impl State {
     fn now(&self) -> Instant {
-        let us = self.epoch.elapsed().as_micros();
-        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+        now_since(self.epoch)
     }
 
     fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
@@ -286,28 +296,22 @@ impl State {
                     self.node.link_closed(now, link, LinkCloseReason::Error);
                 }
             }
-            let mut any = false;
-            while let Some(e) = self.node.poll_event() {
+            let (bridge, accept) = (&mut self.bridge, &self.accept);
+            let epoch = self.epoch;
+            let any = self.hub.pump(&mut self.node, |node, e| {
                 tracing::debug!(event = ?e, "event");
-                any = true;
-                let now = self.now();
-                if let Some(stream) = self.bridge.on_event(&mut self.node, now, &e) {
-                    if let Err(full) = self.accept.try_send(stream) {
+                if let Some(stream) = bridge.on_event(node, now_since(epoch), e) {
+                    if let Err(full) = accept.try_send(stream) {
                         tracing::warn!("stream accept queue full: new stream reset");
                         full.into_inner().reset();
                     }
                 }
-                // Stream readiness is the bridge's business: subscribers
-                // would only lag on it. No subscriber is fine: events are
-                // also reflected in `peers`.
-                if !matches!(e, Event::StreamReadable { .. } | Event::StreamWritable { .. }) {
-                    let _ = self.events.send(e);
-                }
-            }
+                // Stream readiness is the bridge's business.
+                !matches!(e, Event::StreamReadable { .. } | Event::StreamWritable { .. })
+            });
             if !any {
                 break;
             }
-            self.peers.send_replace(Arc::new(self.node.peers().cloned().collect()));
         }
     }
 
@@ -488,7 +492,7 @@ impl State {
                 let _ = reply.send(Ok(()));
             }
             Command::Send(to, semantics, payload, reply) => {
-                let _ = reply.send(self.node.send(now, to, semantics, payload));
+                let _ = reply.send(self.hub.send(&mut self.node, now, to, semantics, payload));
             }
             Command::Shout(group, semantics, payload, reply) => {
                 let _ = reply.send(self.node.shout(now, &group, semantics, payload));
@@ -497,7 +501,7 @@ impl State {
                 let _ = reply.send(self.node.ping(now, to));
             }
             Command::SendMany(to, semantics, payloads, reply) => {
-                let done = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
+                let done = self.hub.send_many(&mut self.node, now, to, semantics, payloads);
                 let _ = reply.send(Ok(done));
             }
             Command::OpenStream(peer, reply) => {

@@ -38,9 +38,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use bytes::Bytes;
 pub use futures_core::Stream;
@@ -125,8 +123,7 @@ pub(crate) enum Command {
 
 pub(crate) struct Shared {
     pub(crate) cmd: mpsc::Sender<Command>,
-    pub(crate) events: broadcast::Receiver<Event>,
-    pub(crate) peers: watch::Receiver<Arc<Vec<PeerInfo>>>,
+    pub(crate) hub: Arc<netcluster_net::events::EventHub>,
     pub(crate) done: watch::Receiver<bool>,
     pub(crate) id: NodeId,
     pub(crate) link_addr: SocketAddr,
@@ -166,7 +163,7 @@ impl Handle {
 
     /// Every reachable peer, in id order, as of the latest event.
     pub fn peers(&self) -> Vec<PeerInfo> {
-        self.shared.peers.borrow().as_ref().clone()
+        self.shared.hub.peers().as_ref().clone()
     }
 
     /// Whether the node's task still runs.
@@ -177,7 +174,7 @@ impl Handle {
     /// A stream of the node's events from now on (earlier ones are not
     /// replayed: read [`peers`](Self::peers) for the current state).
     pub fn events(&self) -> EventStream {
-        EventStream { inner: BroadcastStream::new(self.shared.events.resubscribe()), missed: 0 }
+        EventStream { inner: self.shared.hub.subscribe() }
     }
 
     async fn call<T, E: Into<Error>>(
@@ -256,31 +253,38 @@ impl Handle {
 
 /// The node's events, as a [`Stream`].
 ///
-/// Each stream has its own buffer of [`Builder::event_capacity`] events. A
-/// stream read too slowly **lags**: the oldest events it has not read are
-/// dropped, a warning is logged, and [`missed`](Self::missed) counts them;
-/// the node itself never waits for a reader. After a lag, read
-/// [`Handle::peers`] to resynchronise. The stream ends when the node stops.
+/// Each stream has its own queue of [`Builder::event_capacity`] events,
+/// and nothing is lost when it fills:
+/// - received messages wait in the node (its bounded inbox), and senders
+///   are held back, until every stream has room: the slowest reader sets
+///   the pace for all of this node's streams, so drop a stream you no
+///   longer read;
+/// - membership events that find the queue full are replaced by one
+///   [`Event::Resync`] with the peer list as it is when read;
+/// - reliable and sequenced sends are refused with `WouldBlock` while a
+///   stream is full, and the destination is reported [`Event::Writable`]
+///   when there is room.
+///
+/// The stream ends when the node stops.
 pub struct EventStream {
-    inner: BroadcastStream<Event>,
-    missed: u64,
+    inner: netcluster_net::events::Subscriber,
 }
 
 impl std::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream").field("missed", &self.missed).finish()
+        self.inner.fmt(f)
     }
 }
 
 impl EventStream {
-    /// Events dropped so far because this stream lagged.
-    pub fn missed(&self) -> u64 {
-        self.missed
-    }
-
     /// The next event; `None` once the node has stopped.
     pub async fn next(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+        std::future::poll_fn(|cx| self.inner.poll_recv(cx)).await
+    }
+
+    /// Events queued and not read yet.
+    pub fn queued(&self) -> usize {
+        self.inner.queued()
     }
 }
 
@@ -288,16 +292,6 @@ impl Stream for EventStream {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        loop {
-            match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Ok(e))) => return Poll::Ready(Some(e)),
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
-                    tracing::warn!(missed = n, "event stream lagged; events dropped");
-                    self.missed += n;
-                }
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        self.inner.poll_recv(cx)
     }
 }

@@ -292,6 +292,16 @@ pub enum Event {
         /// The group.
         group: String,
     },
+    /// The current peer list, standing for membership events a subscriber
+    /// did not read in time. Never produced by the node: a driver whose
+    /// subscriber's queue is full of unread events replaces the membership
+    /// events (`PeerUp`, `PeerUpdated`, `PeerDown`, `GroupJoined`,
+    /// `GroupLeft`) it cannot hold by one `Resync`, taken when it is read,
+    /// so a slow reader's view is never left with a hole.
+    Resync {
+        /// Every reachable peer, in id order, when the event was read.
+        peers: Vec<PeerInfo>,
+    },
     /// A link was refused, by us or by the remote side. Both sides of a
     /// version mismatch report it, with both ranges.
     LinkRejected {

@@ -40,7 +40,8 @@ impl Inbox {
     /// the send window (0: refused, hold back).
     pub(super) fn window(&self, cfg: &Config) -> u32 {
         let free_msgs = cfg.inbox_messages.max(1).saturating_sub(self.queue.len());
-        let free = if self.bytes >= cfg.inbox_bytes && !self.queue.is_empty() { 0 } else { free_msgs };
+        let free =
+            if self.bytes >= cfg.inbox_bytes && !self.queue.is_empty() { 0 } else { free_msgs };
         u32::try_from(free.min(cfg.send_window)).unwrap_or(u32::MAX)
     }
 
@@ -51,7 +52,13 @@ impl Inbox {
         self.queue.push_back(e);
     }
 
-    pub(super) fn refuse(&mut self, from: NodeId, channel: u32, semantics: Semantics, route: &Route) {
+    pub(super) fn refuse(
+        &mut self,
+        from: NodeId,
+        channel: u32,
+        semantics: Semantics,
+        route: &Route,
+    ) {
         self.refused.insert((from, channel), (semantics, route.clone()));
     }
 
@@ -85,7 +92,8 @@ impl Node {
     /// once it has drained enough.
     pub(in crate::node) fn pop_inbox(&mut self) -> Option<Event> {
         let e = self.transport.inbox.pop()?;
-        if !self.transport.inbox.refused.is_empty() && self.transport.inbox.drained_enough(&self.cfg)
+        if !self.transport.inbox.refused.is_empty()
+            && self.transport.inbox.drained_enough(&self.cfg)
         {
             let window = self.transport.inbox.window(&self.cfg);
             for ((from, channel), (semantics, route)) in

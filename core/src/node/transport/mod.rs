@@ -620,11 +620,8 @@ impl Node {
             }
             chan.peer_full = full;
         }
-        let highest = if chan.peer_full {
-            0
-        } else {
-            a.ranges.iter().map(|r| r.end).max().unwrap_or(0)
-        };
+        let highest =
+            if chan.peer_full { 0 } else { a.ranges.iter().map(|r| r.end).max().unwrap_or(0) };
         let gap_after = self
             .transport
             .rtt

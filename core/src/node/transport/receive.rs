@@ -92,7 +92,12 @@ impl Node {
                 }
                 if fresh {
                     if self.transport.inbox.has_room(&self.cfg, message.len()) {
-                        self.push_event(Event::Message { from, group, semantics, payload: message });
+                        self.push_event(Event::Message {
+                            from,
+                            group,
+                            semantics,
+                            payload: message,
+                        });
                     } else {
                         self.stats.inbox_dropped += 1;
                     }
