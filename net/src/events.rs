@@ -352,11 +352,12 @@ impl Drop for EventHub {
     }
 }
 
-/// One subscriber's queue of the node's events: read it as a blocking
-/// iterator ([`Iterator::next`], [`recv_timeout`](Self::recv_timeout),
-/// [`try_recv`](Self::try_recv)) or as an async stream
-/// ([`poll_recv`](Self::poll_recv)). It ends when the node stops and
-/// every queued event has been read.
+/// One subscriber's queue of the node's events, read by blocking
+/// ([`recv`](Self::recv), [`recv_timeout`](Self::recv_timeout),
+/// [`try_recv`](Self::try_recv)) or asynchronously
+/// ([`poll_recv`](Self::poll_recv)); drivers hand it out as an
+/// [`EventStream`] or an [`Events`]. It ends when the node stops and every
+/// queued event has been read.
 pub struct Subscriber {
     sub: Arc<Sub>,
 }
@@ -449,12 +450,10 @@ impl Subscriber {
     }
 }
 
-impl Iterator for Subscriber {
-    type Item = Event;
-
+impl Subscriber {
     /// Blocks until the next event; `None` once the node has stopped and
     /// every queued event has been read.
-    fn next(&mut self) -> Option<Event> {
+    pub fn recv(&mut self) -> Option<Event> {
         let mut st = lock(&self.sub.state);
         loop {
             if let Some(e) = self.pop(&mut st) {
@@ -468,11 +467,102 @@ impl Iterator for Subscriber {
     }
 }
 
-impl futures_core::Stream for Subscriber {
+/// The text both event types share.
+macro_rules! queue_doc {
+    () => {
+        "Each subscriber has its own queue of `event_capacity` events (a \
+         `Builder` setting), and nothing is lost when it fills:\n\
+         - received messages wait in the node (its bounded inbox), and \
+         senders are held back, until every subscriber has room: the \
+         slowest reader sets the pace for all of this node's subscribers, \
+         so drop one you no longer read;\n\
+         - membership events that find the queue full are replaced by one \
+         [`Event::Resync`] with the peer list as it is when read;\n\
+         - reliable and sequenced sends are refused with `WouldBlock` \
+         while a subscriber is full, and the destination is reported \
+         [`Event::Writable`] when there is room.\n\n\
+         It ends when the node stops and every queued event has been read."
+    };
+}
+
+/// The node's events for an async reader, from a `Handle::events`: a
+/// [`Stream`](futures_core::Stream), also read with
+/// [`next`](Self::next).
+///
+#[doc = queue_doc!()]
+#[derive(Debug)]
+pub struct EventStream {
+    inner: Subscriber,
+}
+
+impl EventStream {
+    /// Reads `sub` asynchronously.
+    pub fn new(sub: Subscriber) -> EventStream {
+        EventStream { inner: sub }
+    }
+
+    /// The next event; `None` once the node has stopped.
+    pub async fn next(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| self.inner.poll_recv(cx)).await
+    }
+
+    /// Events queued and not read yet.
+    pub fn queued(&self) -> usize {
+        self.inner.queued()
+    }
+}
+
+impl futures_core::Stream for EventStream {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.poll_recv(cx)
+        self.inner.poll_recv(cx)
+    }
+}
+
+/// The node's events for a blocking reader, from a `Handle::events`: an
+/// [`Iterator`] that blocks for the next event, with
+/// [`try_recv`](Self::try_recv) and [`recv_timeout`](Self::recv_timeout).
+///
+#[doc = queue_doc!()]
+#[derive(Debug)]
+pub struct Events {
+    inner: Subscriber,
+}
+
+impl Events {
+    /// Reads `sub` by blocking.
+    pub fn new(sub: Subscriber) -> Events {
+        Events { inner: sub }
+    }
+
+    /// The next event if one is queued; `Err(Empty)` if none is yet,
+    /// `Err(Disconnected)` once the node has stopped and every queued event
+    /// has been read.
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        self.inner.try_recv()
+    }
+
+    /// The next event, waiting up to `timeout` for one; `Err(Timeout)` if
+    /// none came, `Err(Disconnected)` once the node has stopped and every
+    /// queued event has been read.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        self.inner.recv_timeout(timeout)
+    }
+
+    /// Events queued and not read yet.
+    pub fn queued(&self) -> usize {
+        self.inner.queued()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+
+    /// Blocks until the next event; `None` once the node has stopped and
+    /// every queued event has been read.
+    fn next(&mut self) -> Option<Event> {
+        self.inner.recv()
     }
 }
 
@@ -602,10 +692,10 @@ mod tests {
         let mut sub = hub.subscribe();
         hub.publish(&msg(7));
         hub.close();
-        assert_eq!(sub.next(), Some(msg(7)));
-        assert!(sub.next().is_none());
+        assert_eq!(sub.recv(), Some(msg(7)));
+        assert!(sub.recv().is_none());
         assert_eq!(sub.recv_timeout(Duration::from_secs(30)), Err(RecvTimeoutError::Disconnected));
-        assert!(hub.subscribe().next().is_none(), "a late subscriber ends at once");
+        assert!(hub.subscribe().recv().is_none(), "a late subscriber ends at once");
     }
 
     #[test]

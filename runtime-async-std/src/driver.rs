@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,10 +15,9 @@ use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
 use bytes::Bytes;
 use futures_lite::Stream;
-use netcluster_core::node::{
-    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, Transmit,
-};
+use netcluster_core::node::{Event, FailReason, LinkCloseReason, LinkId, StreamEnd, Transmit};
 use netcluster_core::{Instant, Node};
+use netcluster_net::events::EventHub;
 use netcluster_net::streams::{StreamBridge, StreamIo};
 use netcluster_net::{DriverLimits as Options, Prepared};
 
@@ -52,16 +51,19 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let (abort_tx, abort_rx) = async_channel::bounded(1);
     let (nudge_tx, nudge_rx) = async_channel::bounded(1);
     let (accept_tx, accept_rx) = async_channel::bounded(opts.accept_queue);
-    let (mut ev_tx, ev_rx) = async_broadcast::broadcast(opts.event_capacity);
-    // A lagging subscriber loses its oldest events; the node never waits.
-    ev_tx.set_overflow(true);
-    // Only subscribers made by `Handle::events` hold events.
-    let ev_rx = ev_rx.deactivate();
-    let peers = Arc::new(Mutex::new(Arc::new(Vec::<PeerInfo>::new())));
+    // A subscriber that was full and has read asks the loop for a turn,
+    // as a stream does.
+    let hub_nudge = nudge_tx.clone();
+    let hub = Arc::new(EventHub::new(
+        opts.event_capacity,
+        Arc::new(move || {
+            let _ = hub_nudge.try_send(());
+        }),
+    ));
     let running = Arc::new(AtomicBool::new(true));
     let (done_tx, done_rx) = async_channel::bounded::<()>(1);
-    let guard = Done { running: running.clone(), _done: done_tx };
-    let peers_out = peers.clone();
+    let guard = Done { running: running.clone(), hub: Arc::clone(&hub), _done: done_tx };
+    let loop_hub = Arc::clone(&hub);
     let span = tracing::info_span!("node", name = %name);
 
     std::thread::Builder::new()
@@ -85,8 +87,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
                 closing: Vec::new(),
                 overflowed: Vec::new(),
                 link_tx,
-                events: ev_tx,
-                peers: peers_out,
+                hub: loop_hub,
                 opts,
             };
             let rx = Receivers { cmd: cmd_rx, abort: abort_rx, nudge: nudge_rx, link: link_rx };
@@ -98,8 +99,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     Ok(Handle {
         shared: Arc::new(Shared {
             cmd: cmd_tx,
-            events: ev_rx,
-            peers,
+            hub,
             running,
             abort: abort_tx,
             accepted: accept_rx,
@@ -110,14 +110,23 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     })
 }
 
+/// The node's clock: time since the loop started.
+fn now_since(epoch: std::time::Instant) -> Instant {
+    let us = epoch.elapsed().as_micros();
+    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+}
+
 /// Marks the node stopped when the thread ends, however it ends.
 struct Done {
     running: Arc<AtomicBool>,
+    /// Its subscribers end once they have read what is queued.
+    hub: Arc<EventHub>,
     _done: async_channel::Sender<()>,
 }
 
 impl Drop for Done {
     fn drop(&mut self) {
+        self.hub.close();
         self.running.store(false, Ordering::Release);
     }
 }
@@ -149,8 +158,8 @@ struct State {
     /// Links whose write queue overflowed during a drain.
     overflowed: Vec<LinkId>,
     link_tx: async_channel::Sender<LinkInput>,
-    events: async_broadcast::Sender<Event>,
-    peers: Arc<Mutex<Arc<Vec<PeerInfo>>>>,
+    /// Subscribers of the node's events.
+    hub: Arc<EventHub>,
     opts: Options,
 }
 
@@ -242,8 +251,7 @@ async fn run(mut st: State, io: Io, rx: Receivers) {
 
 impl State {
     fn now(&self) -> Instant {
-        let us = self.epoch.elapsed().as_micros();
-        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+        now_since(self.epoch)
     }
 
     fn to_std(&self, t: Instant) -> std::time::Instant {
@@ -354,7 +362,6 @@ impl State {
     /// Carries out every output, then publishes the events; stream events
     /// go to the bridge first, which may cause more outputs.
     fn drain(&mut self, io: &Io) {
-        let mut peers_changed = false;
         loop {
             while let Some(t) = self.node.poll_transmit() {
                 self.carry_out(io, t);
@@ -366,33 +373,23 @@ impl State {
                 }
                 continue;
             }
-            let Some(e) = self.node.poll_event() else { break };
-            tracing::debug!(event = ?e, "event");
-            let now = self.now();
-            if let Some(stream) = self.bridge.on_event(&mut self.node, now, &e) {
+            let epoch = self.epoch;
+            let mut opened = Vec::new();
+            let bridge = &mut self.bridge;
+            let any = self.hub.pump(&mut self.node, |node, e| {
+                tracing::debug!(event = ?e, "event");
+                if let Some(stream) = bridge.on_event(node, now_since(epoch), e) {
+                    opened.push(stream);
+                }
+                // Readiness of a stream is the bridge's business.
+                !matches!(e, Event::StreamReadable { .. } | Event::StreamWritable { .. })
+            });
+            for stream in opened {
                 self.incoming(stream);
             }
-            match e {
-                // Readiness of a stream is the bridge's business.
-                Event::StreamReadable { .. } | Event::StreamWritable { .. } => continue,
-                // The peer list is copied for the handles only when it may
-                // have changed: not for the per-message events, the many.
-                Event::Message { .. }
-                | Event::Delivered { .. }
-                | Event::SendFailed { .. }
-                | Event::Writable { .. }
-                | Event::Pong { .. }
-                | Event::StreamOpened { .. }
-                | Event::StreamClosed { .. } => {}
-                _ => peers_changed = true,
+            if !any {
+                break;
             }
-            // No subscriber is fine: events are also reflected in `peers`,
-            // and with overflow on the channel is never full.
-            let _ = self.events.try_broadcast(e);
-        }
-        if peers_changed {
-            let list = Arc::new(self.node.peers().cloned().collect());
-            *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = list;
         }
     }
 
@@ -569,7 +566,7 @@ impl State {
                 let _ = reply.try_send(Ok(()));
             }
             Command::Send(to, semantics, payload, reply) => {
-                let _ = reply.try_send(self.node.send(now, to, semantics, payload));
+                let _ = reply.try_send(self.hub.send(&mut self.node, now, to, semantics, payload));
             }
             Command::Shout(group, semantics, payload, reply) => {
                 let _ = reply.try_send(self.node.shout(now, &group, semantics, payload));
@@ -578,7 +575,7 @@ impl State {
                 let _ = reply.try_send(self.node.ping(now, to));
             }
             Command::SendMany(to, semantics, payloads, reply) => {
-                let done = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
+                let done = self.hub.send_many(&mut self.node, now, to, semantics, payloads);
                 let _ = reply.try_send(Ok(done));
             }
             Command::OpenStream(to, reply) => {

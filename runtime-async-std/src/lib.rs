@@ -73,18 +73,16 @@
 
 mod builder;
 mod driver;
-mod events;
 mod io;
 mod link;
 mod streams;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use builder::Builder;
 pub use bytes::Bytes;
-pub use events::EventStream;
 pub use futures_core::Stream;
 pub use netcluster_core as core;
 pub use netcluster_core::node::{
@@ -94,6 +92,7 @@ pub use netcluster_core::node::{
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
+pub use netcluster_net::events::EventStream;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 pub use streams::PeerStream;
 
@@ -146,8 +145,7 @@ pub(crate) enum Command {
 /// What the handles share with the node's thread.
 pub(crate) struct Shared {
     pub(crate) cmd: async_channel::Sender<Command>,
-    pub(crate) events: async_broadcast::InactiveReceiver<Event>,
-    pub(crate) peers: Arc<Mutex<Arc<Vec<PeerInfo>>>>,
+    pub(crate) hub: Arc<netcluster_net::events::EventHub>,
     pub(crate) running: Arc<AtomicBool>,
     /// One `()` stops the node at once (see [`Handle::abort`]).
     pub(crate) abort: async_channel::Sender<()>,
@@ -190,8 +188,7 @@ impl Handle {
 
     /// Every reachable peer, in id order, as of the latest event.
     pub fn peers(&self) -> Vec<PeerInfo> {
-        let guard = self.shared.peers.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().clone()
+        self.shared.hub.peers().as_ref().clone()
     }
 
     /// Whether the node's thread still runs.
@@ -202,7 +199,7 @@ impl Handle {
     /// A stream of the node's events from now on (earlier ones are not
     /// replayed: read [`peers`](Self::peers) for the current state).
     pub fn events(&self) -> EventStream {
-        EventStream::new(self.shared.events.activate_cloned())
+        EventStream::new(self.shared.hub.subscribe())
     }
 
     async fn call<T, E: Into<Error>>(

@@ -34,9 +34,7 @@ mod driver;
 mod stream;
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -54,6 +52,7 @@ pub use netcluster_core::node::{
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
+pub use netcluster_net::events::EventStream;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 
 /// Errors of the driver.
@@ -174,7 +173,7 @@ impl Handle {
     /// A stream of the node's events from now on (earlier ones are not
     /// replayed: read [`peers`](Self::peers) for the current state).
     pub fn events(&self) -> EventStream {
-        EventStream { inner: self.shared.hub.subscribe() }
+        EventStream::new(self.shared.hub.subscribe())
     }
 
     async fn call<T, E: Into<Error>>(
@@ -248,50 +247,5 @@ impl Handle {
         }
         let mut done = self.shared.done.clone();
         let _ = done.wait_for(|d| *d).await;
-    }
-}
-
-/// The node's events, as a [`Stream`].
-///
-/// Each stream has its own queue of [`Builder::event_capacity`] events,
-/// and nothing is lost when it fills:
-/// - received messages wait in the node (its bounded inbox), and senders
-///   are held back, until every stream has room: the slowest reader sets
-///   the pace for all of this node's streams, so drop a stream you no
-///   longer read;
-/// - membership events that find the queue full are replaced by one
-///   [`Event::Resync`] with the peer list as it is when read;
-/// - reliable and sequenced sends are refused with `WouldBlock` while a
-///   stream is full, and the destination is reported [`Event::Writable`]
-///   when there is room.
-///
-/// The stream ends when the node stops.
-pub struct EventStream {
-    inner: netcluster_net::events::Subscriber,
-}
-
-impl std::fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-impl EventStream {
-    /// The next event; `None` once the node has stopped.
-    pub async fn next(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| self.inner.poll_recv(cx)).await
-    }
-
-    /// Events queued and not read yet.
-    pub fn queued(&self) -> usize {
-        self.inner.queued()
-    }
-}
-
-impl Stream for EventStream {
-    type Item = Event;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.inner.poll_recv(cx)
     }
 }
