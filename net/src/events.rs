@@ -35,8 +35,9 @@ use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Node, NodeId};
 
 /// Locks `m`, recovering the data if a thread panicked while holding it:
-/// the queues stay consistent at every step, so the data is sound.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// for data kept consistent at every step (the drivers' queues and flags),
+/// a panic elsewhere leaves it sound.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

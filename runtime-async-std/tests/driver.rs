@@ -61,14 +61,12 @@ fn a_slow_subscriber_holds_delivery_back_and_loses_nothing() {
             }
         })
         .await;
-        let more = futures_lite::future::or(
-            async { fast.next().await.and_then(messages) },
-            async {
+        let more =
+            futures_lite::future::or(async { fast.next().await.and_then(messages) }, async {
                 Timer::after(Duration::from_millis(300)).await;
                 None
-            },
-        )
-        .await;
+            })
+            .await;
         assert_eq!(more, None, "the slowest subscriber sets the pace");
         assert!(slow.queued() <= CAP, "queued {}", slow.queued());
         // Once the slow one reads, both get everything, once, in order.

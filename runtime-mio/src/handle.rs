@@ -15,7 +15,8 @@ use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError,
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Node, NodeId, NodeState};
 
-use crate::events::{lock, Events, Hub};
+use netcluster_net::events::{lock, EventHub, Events};
+
 use crate::streams::{AcceptQueue, PeerStream};
 use crate::{Builder, Error, MioNode, SendMany};
 
@@ -76,8 +77,7 @@ struct Shared {
     /// `None` only while dropping, so the thread sees every handle gone.
     cmd: Option<SyncSender<Command>>,
     waker: Arc<Waker>,
-    hub: Arc<Hub>,
-    peers: Arc<Mutex<Vec<PeerInfo>>>,
+    hub: Arc<EventHub>,
     done: Arc<Done>,
     /// Set by [`Handle::abort`]: the thread stops at its next turn.
     abort: Arc<AtomicBool>,
@@ -97,21 +97,17 @@ impl Drop for Shared {
 pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let poll = Poll::new().map_err(Error::Poll)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(Error::Poll)?);
-    let capacity = b.settings.limits.event_capacity;
     let name = b.settings.config.name.clone();
     let mut node = MioNode::new(b, poll.registry(), NODE_TOKENS)?;
-    node.unbounded_events();
+    let hub = node.detach_events();
     node.set_stream_waker(Arc::clone(&waker));
     let accepted = node.accept_queue();
     let (id, link_addr) = (node.id(), node.link_addr());
     let (cmd_tx, cmd_rx) = sync_channel(COMMAND_QUEUE);
-    let hub = Arc::new(Hub::new(capacity));
-    let peers = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(Done::default());
     let abort = Arc::new(AtomicBool::new(false));
     let aborted = Arc::clone(&abort);
     let finish = Finish { hub: Arc::clone(&hub), done: Arc::clone(&done) };
-    let publish = Publish { hub: Arc::clone(&hub), peers: Arc::clone(&peers) };
     // The thread keeps the waker open: closing it would withdraw a wake-up
     // not yet collected (the last handle's, on drop).
     let thread_waker = Arc::clone(&waker);
@@ -120,7 +116,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
         .spawn(move || {
             let _finish = finish;
             let _waker = thread_waker;
-            run(poll, node, cmd_rx, publish, &aborted);
+            run(poll, node, cmd_rx, &aborted);
         })
         .map_err(Error::Thread)?;
     Ok(Handle {
@@ -128,7 +124,6 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
             cmd: Some(cmd_tx),
             waker,
             hub,
-            peers,
             done,
             abort,
             accepted,
@@ -141,7 +136,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
 /// Ends the subscribers and releases waiters when the thread ends, even by
 /// a panic.
 struct Finish {
-    hub: Arc<Hub>,
+    hub: Arc<EventHub>,
     done: Arc<Done>,
 }
 
@@ -153,32 +148,7 @@ impl Drop for Finish {
     }
 }
 
-struct Publish {
-    hub: Arc<Hub>,
-    peers: Arc<Mutex<Vec<PeerInfo>>>,
-}
-
-impl Publish {
-    /// Refreshes the peer list, then hands the node's events to the
-    /// subscribers: a subscriber told of a peer finds it in
-    /// [`Handle::peers`].
-    fn events(&self, node: &mut MioNode) {
-        let Some(first) = node.poll_event() else { return };
-        *lock(&self.peers) = node.peers().cloned().collect();
-        self.hub.publish(&first);
-        while let Some(e) = node.poll_event() {
-            self.hub.publish(&e);
-        }
-    }
-}
-
-fn run(
-    mut poll: Poll,
-    mut node: MioNode,
-    rx: Receiver<Command>,
-    publish: Publish,
-    abort: &AtomicBool,
-) {
+fn run(mut poll: Poll, mut node: MioNode, rx: Receiver<Command>, abort: &AtomicBool) {
     let mut events = mio::Events::with_capacity(256);
     let mut waiting: Vec<Reply<()>> = Vec::new();
     let mut backlog = false;
@@ -189,7 +159,6 @@ fn run(
             break;
         }
         node.handle_deadline();
-        publish.events(&mut node);
         if node.is_stopped() {
             break;
         }
@@ -207,7 +176,6 @@ fn run(
                 woken = true;
             } else {
                 node.handle_event(event);
-                publish.events(&mut node);
             }
         }
         if !woken || handles_gone {
@@ -233,7 +201,6 @@ fn run(
                     break;
                 }
             }
-            publish.events(&mut node);
         }
     }
     // Sockets close before anyone is told the node has stopped.
@@ -297,7 +264,7 @@ impl Handle {
 
     /// Every reachable peer, in id order, as of the latest event.
     pub fn peers(&self) -> Vec<PeerInfo> {
-        lock(&self.shared.peers).clone()
+        self.shared.hub.peers().as_ref().clone()
     }
 
     /// Whether the node's thread still runs.
@@ -309,7 +276,7 @@ impl Handle {
     /// are not replayed: read [`peers`](Self::peers) for the current
     /// state). Each call makes an independent subscriber.
     pub fn events(&self) -> Events {
-        self.shared.hub.subscribe()
+        Events::new(self.shared.hub.subscribe())
     }
 
     /// Calls `f` with every event from now on, on a thread of its own (so

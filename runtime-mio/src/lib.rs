@@ -120,7 +120,6 @@
 #![deny(missing_docs)]
 
 mod builder;
-mod events;
 mod handle;
 mod io;
 mod link;
@@ -140,9 +139,9 @@ pub use netcluster_net as net;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 
 pub use builder::Builder;
-pub use events::Events;
 pub use handle::Handle;
 pub use mio_node::{MioNode, MIN_TOKENS};
+pub use netcluster_net::events::Events;
 pub use streams::PeerStream;
 
 /// Errors of the driver.

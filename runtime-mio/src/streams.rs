@@ -13,7 +13,7 @@ use netcluster_core::node::{StreamEnd, StreamId};
 use netcluster_core::NodeId;
 use netcluster_net::streams::StreamIo;
 
-use crate::events::lock;
+use netcluster_net::events::lock;
 
 /// How the application's side of the streams reaches the loop that owns
 /// the node: a flag the loop checks every turn, and the caller's

@@ -24,7 +24,8 @@ impl MioNode {
         semantics: Semantics,
         payload: impl Into<Bytes>,
     ) -> Result<MessageId, SendError> {
-        let r = self.node.send(self.now(), to, semantics, payload.into());
+        let now = self.now();
+        let r = self.hub.send(&mut self.node, now, to, semantics, payload.into());
         self.drain();
         r
     }
@@ -40,7 +41,8 @@ impl MioNode {
         payloads: impl IntoIterator<Item = Bytes>,
     ) -> SendMany {
         let now = self.now();
-        let r = netcluster_net::send_many(&mut self.node, now, to, semantics, payloads);
+        let r =
+            self.hub.send_many(&mut self.node, now, to, semantics, payloads.into_iter().collect());
         self.drain();
         r
     }

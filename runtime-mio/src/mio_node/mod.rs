@@ -15,6 +15,7 @@ use netcluster_core::node::{
     Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, Transmit,
 };
 use netcluster_core::{Instant, Node, NodeId};
+use netcluster_net::events::{EventHub, Subscriber};
 use netcluster_net::streams::StreamBridge;
 use netcluster_net::{DriverLimits as Options, Prepared};
 
@@ -57,9 +58,11 @@ enum Pending {
 ///    ([`send`](Self::send), [`join`](Self::join)...) whenever it likes.
 ///
 /// Each call carries out everything the node asks for before it returns.
-/// Events wait in a queue of [`Builder::event_capacity`] until drained; if
-/// it fills, the oldest are dropped and counted in
-/// [`missed_events`](Self::missed_events).
+/// Events wait in a queue of [`Builder::event_capacity`] until drained;
+/// while it is full, received messages wait in the node and their senders
+/// are held back, membership events become one [`Event::Resync`], and
+/// reliable sends are refused with `WouldBlock` (see
+/// [`netcluster_net::events`]): nothing is lost.
 ///
 /// To leave: [`shutdown`](Self::shutdown), then keep looping until
 /// [`is_stopped`](Self::is_stopped) (bounded by the
@@ -80,9 +83,10 @@ pub struct MioNode {
     /// once the drain is over (one input at a time).
     deferred: Vec<(LinkId, LinkCloseReason)>,
     pending: VecDeque<Pending>,
-    events: VecDeque<Event>,
-    event_cap: usize,
-    missed: u64,
+    /// Subscribers of the node's events: `own` alone when the caller polls
+    /// them from here, the `Handle`'s when a thread runs the node.
+    hub: Arc<EventHub>,
+    own: Option<Subscriber>,
     opts: Options,
     link_addr: SocketAddr,
     buf: Vec<u8>,
@@ -122,6 +126,11 @@ impl MioNode {
         let stream_wake = Arc::new(StreamWake::default());
         let wake = Arc::clone(&stream_wake);
         let streams = StreamBridge::new(Arc::new(move || wake.wake()));
+        // A subscriber that was full and has read makes the loop turn, as
+        // a stream does.
+        let wake = Arc::clone(&stream_wake);
+        let hub = Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || wake.wake())));
+        let own = Some(hub.subscribe());
         let accepted = Arc::new(AcceptQueue::new(opts.accept_queue));
         let mut me = MioNode {
             node,
@@ -135,9 +144,8 @@ impl MioNode {
             free: Vec::new(),
             deferred: Vec::new(),
             pending: VecDeque::new(),
-            events: VecDeque::new(),
-            event_cap: opts.event_capacity,
-            missed: 0,
+            hub,
+            own,
             opts,
             link_addr,
             buf: vec![0; READ_BUF],
@@ -150,10 +158,11 @@ impl MioNode {
         Ok(me)
     }
 
-    /// Lets the event queue grow without bound: for a caller that drains it
-    /// after every call and bounds its own consumers.
-    pub(crate) fn unbounded_events(&mut self) {
-        self.event_cap = usize::MAX;
+    /// Hands the node's events to the returned hub's subscribers instead of
+    /// [`poll_event`](Self::poll_event): for the `Handle`'s thread.
+    pub(crate) fn detach_events(&mut self) -> Arc<EventHub> {
+        self.own = None;
+        Arc::clone(&self.hub)
     }
 
     /// This node's id.
@@ -192,12 +201,12 @@ impl MioNode {
     /// (`StreamReadable`, `StreamWritable`) is the driver's own business
     /// and is not reported: read and write the [`PeerStream`](crate::PeerStream).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.own.as_mut()?.try_recv().ok()
     }
 
-    /// Events dropped because the queue was full when they came.
-    pub fn missed_events(&self) -> u64 {
-        self.missed
+    /// Events waiting for [`poll_event`](Self::poll_event).
+    pub fn queued_events(&self) -> usize {
+        self.own.as_ref().map_or(0, Subscriber::queued)
     }
 
     fn now(&self) -> Instant {
@@ -335,19 +344,12 @@ impl MioNode {
                     self.node.link_closed(now, link, reason);
                 }
             }
-            let mut any = false;
-            while let Some(e) = self.node.poll_event() {
-                any = true;
-                if !self.stream_event(&e) {
-                    continue;
-                }
+            let now = self.now();
+            let (bridge, accepted) = (&mut self.streams, &self.accepted);
+            let any = self.hub.pump(&mut self.node, |node, e| {
                 tracing::debug!(event = ?e, "event");
-                if self.events.len() >= self.event_cap {
-                    self.events.pop_front();
-                    self.missed += 1;
-                }
-                self.events.push_back(e);
-            }
+                streams::stream_event(bridge, accepted, node, now, e)
+            });
             if !any {
                 break;
             }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use netcluster_core::node::{Event, StreamError};
 use netcluster_core::NodeId;
-use netcluster_net::streams::StreamIo;
+use netcluster_core::{Instant, Node};
+use netcluster_net::streams::{StreamBridge, StreamIo};
 
 use super::MioNode;
 use crate::streams::{AcceptQueue, PeerStream};
@@ -53,27 +54,33 @@ impl MioNode {
         self.streams.service_pending(&mut self.node, now);
         self.drain();
     }
+}
 
-    /// Hands one of the node's events to the bridge. Returns whether the
-    /// application should see it too: readiness of a stream is the
-    /// bridge's business, the stream's opening and end are news.
-    pub(super) fn stream_event(&mut self, event: &Event) -> bool {
-        let now = self.now();
-        if let Some(io) = self.streams.on_event(&mut self.node, now, event) {
-            self.incoming(io);
-        }
-        !matches!(event, Event::StreamReadable { .. } | Event::StreamWritable { .. })
+/// Hands one of the node's events to the bridge; a stream a peer opened
+/// goes to the accept queue. Returns whether the application should see the
+/// event too: readiness of a stream is the bridge's business, the stream's
+/// opening and end are news.
+pub(super) fn stream_event(
+    bridge: &mut StreamBridge,
+    accepted: &AcceptQueue,
+    node: &mut Node,
+    now: Instant,
+    event: &Event,
+) -> bool {
+    if let Some(io) = bridge.on_event(node, now, event) {
+        incoming(accepted, io);
     }
+    !matches!(event, Event::StreamReadable { .. } | Event::StreamWritable { .. })
+}
 
-    fn incoming(&mut self, io: StreamIo) {
-        let s = PeerStream::new(io);
-        if let Err(s) = self.accepted.push(s) {
-            tracing::warn!(
-                stream = ?s.id(),
-                peer = %s.peer().as_uuid(),
-                "accept queue full (or node stopping); stream reset"
-            );
-            s.reset();
-        }
+fn incoming(accepted: &AcceptQueue, io: StreamIo) {
+    let s = PeerStream::new(io);
+    if let Err(s) = accepted.push(s) {
+        tracing::warn!(
+            stream = ?s.id(),
+            peer = %s.peer().as_uuid(),
+            "accept queue full (or node stopping); stream reset"
+        );
+        s.reset();
     }
 }

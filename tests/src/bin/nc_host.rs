@@ -15,7 +15,7 @@
 //! msg t=.. from=a from_id=<uuid> sem=sequenced len=64 seq=17
 //! sent t=.. to=b count=2000 delivered=2000 failed=0
 //! failed t=.. to=b reason=timeout
-//! lagged t=.. missed=12
+//! lagged t=.. resync
 //! error t=.. what=<text without spaces>
 //! exit t=..
 //! ```
@@ -355,9 +355,6 @@ async fn send_all(
             None => return Err("node_stopped".into()),
         }
     }
-    if ev.missed() > 0 {
-        report("lagged", format_args!("missed={}", ev.missed()));
-    }
     report(
         "sent",
         format_args!("to={to_name} count={sent} delivered={} failed={}", out.delivered, out.failed),
@@ -411,22 +408,21 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut missed = 0;
     let eof = stdin_closed(args.exit_on_eof);
     tokio::pin!(eof);
     loop {
         tokio::select! {
             () = &mut eof => break,
             e = events.next() => match e {
+                Some(e @ Event::Resync { .. }) => {
+                    report("lagged", format_args!("resync"));
+                    print_event(&handle, e);
+                }
                 Some(e) => print_event(&handle, e),
                 None => break,
             },
             _ = term.recv() => break,
             _ = int.recv() => break,
-        }
-        if events.missed() != missed {
-            missed = events.missed();
-            report("lagged", format_args!("missed={missed}"));
         }
     }
     handle.shutdown().await;
