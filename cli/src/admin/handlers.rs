@@ -303,14 +303,14 @@ async fn join_or_leave(ctx: &Ctx, group: &str, join: bool) -> Outcome {
         }
         ctx.handle.join(group).await.map_err(driver_error)?;
         // The node reports its peers' group changes, not its own.
-        ctx.hub.publish(AdminEvent::Joined { node_id: me, group: group_name });
+        ctx.hub.publish(AdminEvent::Joined { node_id: me, group: group_name }).await;
         Ok(String::new())
     } else {
         if !member {
             return Err((Status::NotMember, format!("not in group {group}")));
         }
         ctx.handle.leave(group).await.map_err(driver_error)?;
-        ctx.hub.publish(AdminEvent::Left { node_id: me, group: group_name });
+        ctx.hub.publish(AdminEvent::Left { node_id: me, group: group_name }).await;
         Ok(String::new())
     }
 }

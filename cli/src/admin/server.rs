@@ -365,25 +365,16 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>) {
 }
 
 async fn forward_events(
-    mut rx: tokio::sync::broadcast::Receiver<netcluster_core::wire::admin::AdminEvent>,
+    mut rx: tokio::sync::mpsc::Receiver<netcluster_core::wire::admin::AdminEvent>,
     request_id: u32,
     mask: EventMask,
     out: Out,
 ) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        match rx.recv().await {
-            Ok(event) => {
-                if mask.contains(event.kind())
-                    && !out.send(netcluster_core::wire::admin::Event { request_id, event }).await
-                {
-                    return;
-                }
-            }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "admin subscriber too slow; events dropped");
-            }
-            Err(RecvError::Closed) => return,
+    while let Some(event) = rx.recv().await {
+        if mask.contains(event.kind())
+            && !out.send(netcluster_core::wire::admin::Event { request_id, event }).await
+        {
+            return;
         }
     }
 }
