@@ -34,7 +34,8 @@ pub const DEFAULT_ACCEPT_QUEUE: usize = 64;
 /// [`builder_methods!`](crate::builder_methods)); every count is at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverLimits {
-    /// Events buffered per subscriber before the slowest one lags.
+    /// Events queued per subscriber; a full subscriber holds received
+    /// messages back in the node (nothing is dropped, see [`crate::events`]).
     pub event_capacity: usize,
     /// Writes queued per TCP link before the link is closed as too slow.
     pub write_queue: usize,
@@ -327,8 +328,9 @@ macro_rules! builder_methods {
             self
         }
 
-        /// Events buffered per subscriber before the slowest one lags
-        /// (default 1024); see
+        /// Events queued per subscriber (default 1024); while one is full,
+        /// received messages wait in the node and their senders are held
+        /// back, nothing is dropped; see
         #[doc = concat!("[`", $events, "`](crate::", $events, ").")]
         pub fn event_capacity(mut self, n: usize) -> Self {
             self.settings.limits.event_capacity = n.max(1);

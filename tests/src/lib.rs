@@ -7,6 +7,16 @@ pub mod sim_helpers;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// Logs to the test's output, filtered by `RUST_LOG` (default: warnings).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 /// The directory of the golden wire vectors, `tests/vectors/`.
 pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")

@@ -62,36 +62,67 @@ fn figures(n: &netcluster_core::Node) -> (usize, usize, Stats) {
     (n.inbox_len(), n.in_flight(), n.stats().clone())
 }
 
+/// The `Peer` methods, the same for every driver but for how a call is
+/// waited for: `$p::run` blocks on what the handle returns.
+macro_rules! peer_impl {
+    ($p:ty) => {
+        impl Peer for $p {
+            fn id(&self) -> NodeId {
+                self.0.id()
+            }
+            fn link_addr(&self) -> SocketAddr {
+                self.0.link_addr()
+            }
+            fn peers(&self) -> Vec<PeerInfo> {
+                self.0.peers()
+            }
+            fn send_many(&self, to: NodeId, s: Semantics, p: Vec<Bytes>) -> SendMany {
+                self.run(self.0.send_many(to, s, p)).expect("node runs")
+            }
+            fn figures(&self) -> (usize, usize, Stats) {
+                self.run(self.0.query(figures)).expect("node runs")
+            }
+            fn events(&self) -> Box<dyn Reader> {
+                Box::new(self.reader())
+            }
+            fn shutdown(&self) {
+                self.run(self.0.shutdown());
+            }
+        }
+    };
+}
+
+/// A builder for a node on loopback with beacons off and `seeds`.
+macro_rules! loopback {
+    ($krate:ident, $cfg:expr, $seeds:expr) => {{
+        let mut b = $krate::Builder::with_config($cfg)
+            .bind_ip(lo())
+            .link_port(0)
+            .beacons($krate::BeaconMode::Off);
+        for s in $seeds {
+            b = b.seed(*s);
+        }
+        b
+    }};
+}
+
 mod tokio_peer {
     use super::*;
     use netcluster_tokio::{EventStream, Handle};
+    use std::future::Future;
 
     pub struct P(pub Handle, pub Arc<tokio::runtime::Runtime>);
     pub struct R(pub EventStream, pub Arc<tokio::runtime::Runtime>);
 
-    impl Peer for P {
-        fn id(&self) -> NodeId {
-            self.0.id()
+    impl P {
+        fn run<F: Future>(&self, f: F) -> F::Output {
+            self.1.block_on(f)
         }
-        fn link_addr(&self) -> SocketAddr {
-            self.0.link_addr()
-        }
-        fn peers(&self) -> Vec<PeerInfo> {
-            self.0.peers()
-        }
-        fn send_many(&self, to: NodeId, s: Semantics, p: Vec<Bytes>) -> SendMany {
-            self.1.block_on(self.0.send_many(to, s, p)).expect("node runs")
-        }
-        fn figures(&self) -> (usize, usize, Stats) {
-            self.1.block_on(self.0.query(figures)).expect("node runs")
-        }
-        fn events(&self) -> Box<dyn Reader> {
-            Box::new(R(self.0.events(), Arc::clone(&self.1)))
-        }
-        fn shutdown(&self) {
-            self.1.block_on(self.0.shutdown());
+        fn reader(&self) -> R {
+            R(self.0.events(), Arc::clone(&self.1))
         }
     }
+    peer_impl!(P);
 
     impl Reader for R {
         fn recv_timeout(&mut self, d: Duration) -> Option<Event> {
@@ -110,48 +141,28 @@ mod tokio_peer {
                 .build()
                 .unwrap(),
         );
-        let mut b = netcluster_tokio::Builder::with_config(cfg)
-            .bind_ip(lo())
-            .link_port(0)
-            .beacons(netcluster_tokio::BeaconMode::Off);
-        for s in seeds {
-            b = b.seed(*s);
-        }
-        let h = rt.block_on(b.start()).expect("tokio node starts");
-        Box::new(P(h, rt))
+        let h = rt.block_on(loopback!(netcluster_tokio, cfg, seeds).start());
+        Box::new(P(h.expect("tokio node starts"), rt))
     }
 }
 
 mod async_io_peer {
     use super::*;
     use netcluster_async_std::{EventStream, Handle};
+    use std::future::Future;
 
     pub struct P(pub Handle);
     pub struct R(pub EventStream);
 
-    impl Peer for P {
-        fn id(&self) -> NodeId {
-            self.0.id()
+    impl P {
+        fn run<F: Future>(&self, f: F) -> F::Output {
+            async_io::block_on(f)
         }
-        fn link_addr(&self) -> SocketAddr {
-            self.0.link_addr()
-        }
-        fn peers(&self) -> Vec<PeerInfo> {
-            self.0.peers()
-        }
-        fn send_many(&self, to: NodeId, s: Semantics, p: Vec<Bytes>) -> SendMany {
-            async_io::block_on(self.0.send_many(to, s, p)).expect("node runs")
-        }
-        fn figures(&self) -> (usize, usize, Stats) {
-            async_io::block_on(self.0.query(figures)).expect("node runs")
-        }
-        fn events(&self) -> Box<dyn Reader> {
-            Box::new(R(self.0.events()))
-        }
-        fn shutdown(&self) {
-            async_io::block_on(self.0.shutdown());
+        fn reader(&self) -> R {
+            R(self.0.events())
         }
     }
+    peer_impl!(P);
 
     impl Reader for R {
         fn recv_timeout(&mut self, d: Duration) -> Option<Event> {
@@ -166,14 +177,8 @@ mod async_io_peer {
     }
 
     pub fn start(cfg: Config, seeds: &[SocketAddr]) -> Box<dyn Peer> {
-        let mut b = netcluster_async_std::Builder::with_config(cfg)
-            .bind_ip(lo())
-            .link_port(0)
-            .beacons(netcluster_async_std::BeaconMode::Off);
-        for s in seeds {
-            b = b.seed(*s);
-        }
-        Box::new(P(async_io::block_on(b.start()).expect("async-io node starts")))
+        let h = async_io::block_on(loopback!(netcluster_async_std, cfg, seeds).start());
+        Box::new(P(h.expect("async-io node starts")))
     }
 }
 
@@ -184,29 +189,16 @@ mod mio_peer {
     pub struct P(pub Handle);
     pub struct R(pub Events);
 
-    impl Peer for P {
-        fn id(&self) -> NodeId {
-            self.0.id()
+    impl P {
+        /// The mio handle's calls block already.
+        fn run<T>(&self, t: T) -> T {
+            t
         }
-        fn link_addr(&self) -> SocketAddr {
-            self.0.link_addr()
-        }
-        fn peers(&self) -> Vec<PeerInfo> {
-            self.0.peers()
-        }
-        fn send_many(&self, to: NodeId, s: Semantics, p: Vec<Bytes>) -> SendMany {
-            self.0.send_many(to, s, p).expect("node runs")
-        }
-        fn figures(&self) -> (usize, usize, Stats) {
-            self.0.query(figures).expect("node runs")
-        }
-        fn events(&self) -> Box<dyn Reader> {
-            Box::new(R(self.0.events()))
-        }
-        fn shutdown(&self) {
-            self.0.shutdown();
+        fn reader(&self) -> R {
+            R(self.0.events())
         }
     }
+    peer_impl!(P);
 
     impl Reader for R {
         fn recv_timeout(&mut self, d: Duration) -> Option<Event> {
@@ -218,28 +210,12 @@ mod mio_peer {
     }
 
     pub fn start(cfg: Config, seeds: &[SocketAddr]) -> Box<dyn Peer> {
-        let mut b = netcluster_mio::Builder::with_config(cfg)
-            .bind_ip(lo())
-            .link_port(0)
-            .beacons(netcluster_mio::BeaconMode::Off);
-        for s in seeds {
-            b = b.seed(*s);
-        }
-        Box::new(P(b.start().expect("mio node starts")))
+        Box::new(P(loopback!(netcluster_mio, cfg, seeds).start().expect("mio node starts")))
     }
 }
 
 fn lo() -> IpAddr {
     Ipv4Addr::LOCALHOST.into()
-}
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
 }
 
 type Start = fn(Config, &[SocketAddr]) -> Box<dyn Peer>;
@@ -317,7 +293,7 @@ fn send_all(tx: &dyn Peer, to: NodeId, s: Semantics, count: u64, stop: &AtomicBo
 }
 
 fn sequenced_under_a_slow_reader(start: Start, tag: &str) {
-    init_tracing();
+    netcluster_tests::init_tracing();
     let (tx, rx) = pair(start, tag);
     let defaults = Config::lan("x", "x");
     let capacity = netcluster_net::DEFAULT_EVENT_CAPACITY;
@@ -393,7 +369,7 @@ fn sequenced_under_a_slow_reader(start: Start, tag: &str) {
 }
 
 fn datagrams_under_a_slow_reader(start: Start, tag: &str) {
-    init_tracing();
+    netcluster_tests::init_tracing();
     let (tx, rx) = pair(start, tag);
     let (to, from) = (rx.id(), tx.id());
     const COUNT: u64 = 20_000;
