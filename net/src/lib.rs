@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod datagrams;
+pub mod engine;
 mod error;
 pub mod events;
 mod handle_methods;

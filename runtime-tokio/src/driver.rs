@@ -1,18 +1,17 @@
-//! The node's task: one loop owning the node, its sockets and its timer.
+//! The node's task: the shared engine, with tokio's sockets, timer and
+//! link tasks.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use netcluster_core::node::{
-    DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId, StreamEnd, Transmit,
-};
+use netcluster_core::node::{DatagramSource, DatagramTarget, LinkCloseReason, LinkId};
 use netcluster_core::{Instant, Node};
+use netcluster_net::engine::{Command, Engine, LinkIo, WriteError};
 use netcluster_net::events::EventHub;
 use netcluster_net::socket2::SockRef;
-use netcluster_net::streams::{StreamBridge, StreamIo};
+use netcluster_net::streams::StreamIo;
 use netcluster_net::{DatagramOut, NetError, Prepared, Sockets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -20,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::{Builder, Command, Error, Handle, Options, Shared};
+use crate::{Builder, Error, Handle, Options, Shared};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_536;
@@ -32,37 +31,26 @@ const READ_CHUNK: usize = 16 * 1024;
 pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
         b.settings.prepare()?;
-    let io = Io::new(sockets)?;
-    let epoch = tokio::time::Instant::now();
+    let sockets = TokioSockets::new(sockets)?;
     let node = Node::new(config, id, rng_seed, Instant::ZERO);
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    let hub_wake = Arc::new(Notify::new());
-    let notify = hub_wake.clone();
-    let hub = Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || notify.notify_one())));
     let (done_tx, done_rx) = watch::channel(false);
     let (link_tx, link_rx) = mpsc::channel(256);
     let (accept_tx, accept_rx) = mpsc::channel(opts.accept_queue);
     let streams_wake = Arc::new(Notify::new());
     let notify = streams_wake.clone();
-    let bridge = StreamBridge::new(Arc::new(move || notify.notify_one()));
-    let state = State {
-        bridge,
-        accept: accept_tx,
-        node,
-        epoch,
-        links: HashMap::new(),
-        closing: Vec::new(),
-        overflowed: Vec::new(),
-        link_tx,
-        hub: Arc::clone(&hub),
-        opts,
-    };
+    let hub_wake = Arc::new(Notify::new());
+    let notify_hub = hub_wake.clone();
+    let hub =
+        Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || notify_hub.notify_one())));
+    let engine = Engine::new(node, Arc::clone(&hub), Arc::new(move || notify.notify_one()), opts);
+    let io = TokioIo { sockets, link_tx, accept: accept_tx, closing: Vec::new(), opts };
     let end_hub = Arc::clone(&hub);
     let task = tokio::spawn(async move {
         // Marks the node stopped however the task ends, aborted included.
         let _done = DoneOnDrop(done_tx, end_hub);
-        run(state, io, cmd_rx, link_rx, streams_wake, hub_wake).await;
+        run(engine, io, cmd_rx, link_rx, streams_wake, hub_wake).await;
     });
     Ok(Handle {
         shared: Arc::new(Shared {
@@ -88,7 +76,7 @@ impl Drop for DoneOnDrop {
 }
 
 /// The sockets, read-only once open.
-struct Io {
+struct TokioSockets {
     u4: Option<UdpSocket>,
     u6: Option<UdpSocket>,
     b4: Option<UdpSocket>,
@@ -97,13 +85,13 @@ struct Io {
     out: DatagramOut,
 }
 
-impl Io {
-    fn new(s: Sockets) -> Result<Io, Error> {
+impl TokioSockets {
+    fn new(s: Sockets) -> Result<TokioSockets, Error> {
         let udp = |s: Option<std::net::UdpSocket>| -> Result<Option<UdpSocket>, Error> {
             s.map(UdpSocket::from_std).transpose().map_err(Error::Runtime)
         };
         let out = DatagramOut::new(&s);
-        Ok(Io {
+        Ok(TokioSockets {
             u4: udp(s.unicast_v4)?,
             u6: udp(s.unicast_v6)?,
             b4: udp(s.beacon_v4)?,
@@ -119,10 +107,6 @@ impl Io {
         } else {
             self.u6.as_ref()
         }
-    }
-
-    fn send(&self, to: DatagramTarget, data: &[u8]) {
-        self.out.send(|a| self.unicast_for(a).map(SockRef::from), to, data);
     }
 }
 
@@ -153,92 +137,151 @@ enum WriteOp {
     Close,
 }
 
-enum LinkEntry {
-    Connecting(JoinHandle<()>),
-    Up { tx: mpsc::Sender<WriteOp>, reader: JoinHandle<()>, writer: JoinHandle<()> },
+/// A connect attempt, cancelled when dropped.
+struct Connecting(JoinHandle<()>);
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
-struct State {
-    node: Node,
-    /// Application ends of streams, and the queue of accepted ones.
-    bridge: StreamBridge,
+/// An up link's tasks: the reader is cancelled when this is dropped, the
+/// writer is left to finish (or aborted by [`LinkIo::abort`]).
+struct Up {
+    tx: mpsc::Sender<WriteOp>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+/// tokio's side of the engine's I/O.
+struct TokioIo {
+    sockets: TokioSockets,
+    link_tx: mpsc::Sender<LinkInput>,
+    /// Streams peers opened, for `accept_stream`.
     accept: mpsc::Sender<StreamIo>,
-    epoch: tokio::time::Instant,
-    links: HashMap<LinkId, LinkEntry>,
     /// Writers flushing before their link closes.
     closing: Vec<JoinHandle<()>>,
-    /// Links whose write queue overflowed during a drain.
-    overflowed: Vec<LinkId>,
-    link_tx: mpsc::Sender<LinkInput>,
-    /// Subscribers of the node's events.
-    hub: Arc<EventHub>,
     opts: Options,
 }
 
+impl TokioIo {
+    fn up(&self, link: LinkId, stream: TcpStream) -> Up {
+        let (r, w) = stream.into_split();
+        let (tx, rx) = mpsc::channel(self.opts.write_queue);
+        let reader = tokio::spawn(read_loop(link, r, self.link_tx.clone()));
+        let writer = tokio::spawn(write_loop(link, w, rx, self.link_tx.clone()));
+        Up { tx, reader, writer }
+    }
+
+    /// Lets the writer finish what is queued, then shut the stream down.
+    fn flush(&mut self, up: Up) {
+        up.reader.abort();
+        self.closing.retain(|w| !w.is_finished());
+        self.closing.push(up.writer);
+    }
+}
+
+impl LinkIo for TokioIo {
+    type Connecting = Connecting;
+    type Up = Up;
+
+    fn send_datagram(&mut self, to: DatagramTarget, data: &[u8]) {
+        let s = &self.sockets;
+        s.out.send(|a| s.unicast_for(a).map(SockRef::from), to, data);
+    }
+
+    fn connect(&mut self, link: LinkId, addr: SocketAddr) -> Option<Connecting> {
+        let tx = self.link_tx.clone();
+        let timeout = self.opts.connect_timeout;
+        Some(Connecting(tokio::spawn(async move {
+            let input = match tokio::time::timeout(timeout, connect(addr)).await {
+                Ok(Ok((stream, local))) => LinkInput::Connected(link, stream, local),
+                Ok(Err(e)) => LinkInput::ConnectFailed(link, e),
+                Err(_) => LinkInput::ConnectFailed(
+                    link,
+                    NetError::Connect { addr, source: std::io::ErrorKind::TimedOut.into() },
+                ),
+            };
+            let _ = tx.send(input).await;
+        })))
+    }
+
+    fn write(&mut self, _link: LinkId, up: &mut Up, data: Bytes) -> Result<(), WriteError> {
+        up.tx.try_send(WriteOp::Data(data)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => WriteError::Full,
+            mpsc::error::TrySendError::Closed(_) => WriteError::Gone,
+        })
+    }
+
+    fn close(&mut self, _link: LinkId, up: Up) {
+        if up.tx.try_send(WriteOp::Close).is_ok() {
+            self.flush(up);
+        } else {
+            up.reader.abort();
+            up.writer.abort();
+        }
+    }
+
+    fn abort(&mut self, _link: LinkId, up: Up) {
+        up.reader.abort();
+        up.writer.abort();
+    }
+
+    fn stream_opened(&mut self, stream: StreamIo) {
+        if let Err(full) = self.accept.try_send(stream) {
+            tracing::warn!("stream accept queue full: new stream reset");
+            full.into_inner().reset();
+        }
+    }
+}
+
 async fn run(
-    mut st: State,
-    io: Io,
+    mut engine: Engine<TokioIo>,
+    mut io: TokioIo,
     mut cmd_rx: mpsc::Receiver<Command>,
     mut link_rx: mpsc::Receiver<LinkInput>,
     streams_wake: Arc<Notify>,
     hub_wake: Arc<Notify>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    st.drain(&io);
-    let far = Duration::from_secs(86_400 * 365);
-    let sleep = tokio::time::sleep_until(st.epoch + far);
+    engine.drain(&mut io);
+    let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+    let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
     loop {
-        let deadline = st.node.poll_timeout();
         // The deadline may have passed while inputs kept the loop busy.
-        if let Some(d) = deadline {
-            let now = st.now();
-            if now >= d {
-                st.node.handle_timeout(now);
-                st.drain(&io);
-            }
-        }
-        let deadline = st.node.poll_timeout();
-        let wake = deadline.map_or(st.epoch + far, |d| st.to_tokio(d));
-        sleep.as_mut().reset(wake);
+        engine.handle_timeout(&mut io);
+        let deadline = engine.deadline();
+        sleep.as_mut().reset(deadline.map_or(far, tokio::time::Instant::from_std));
         tokio::select! {
-            () = &mut sleep, if deadline.is_some() => {
-                let now = st.now();
-                if deadline.is_some_and(|d| now >= d) {
-                    st.node.handle_timeout(now);
-                    st.drain(&io);
-                }
-            }
+            () = &mut sleep, if deadline.is_some() => engine.handle_timeout(&mut io),
             cmd = cmd_rx.recv() => match cmd {
                 Some(Command::Shutdown(reply)) => {
-                    st.shutdown(&io).await;
-                    let _ = reply.send(());
+                    shutdown(&mut engine, &mut io).await;
+                    reply(());
                     break;
                 }
-                Some(c) => st.command(&io, c),
+                Some(c) => engine.command(&mut io, c),
                 None => {
                     tracing::debug!("every handle dropped");
-                    st.shutdown(&io).await;
+                    shutdown(&mut engine, &mut io).await;
                     break;
                 }
             },
-            r = readable(&io.u4) => st.read_udp(&io, io.u4.as_ref(), r, DatagramSource::Unicast, &mut buf),
-            r = readable(&io.u6) => st.read_udp(&io, io.u6.as_ref(), r, DatagramSource::Unicast, &mut buf),
-            r = readable(&io.b4) => st.read_udp(&io, io.b4.as_ref(), r, DatagramSource::Beacon, &mut buf),
-            r = readable(&io.b6) => st.read_udp(&io, io.b6.as_ref(), r, DatagramSource::Beacon, &mut buf),
-            r = accept(&io.listener) => st.accepted(&io, r),
+            r = readable(&io.sockets.u4) => read_udp(&mut engine, &mut io, 0, r, &mut buf),
+            r = readable(&io.sockets.u6) => read_udp(&mut engine, &mut io, 1, r, &mut buf),
+            r = readable(&io.sockets.b4) => read_udp(&mut engine, &mut io, 2, r, &mut buf),
+            r = readable(&io.sockets.b6) => read_udp(&mut engine, &mut io, 3, r, &mut buf),
+            r = accept(&io.sockets.listener) => accepted(&mut engine, &mut io, r),
             // A subscriber that was full has read: take more events.
-            () = hub_wake.notified() => st.drain(&io),
-            () = streams_wake.notified() => {
-                let now = st.now();
-                st.bridge.service_pending(&mut st.node, now);
-                st.drain(&io);
-            }
+            () = hub_wake.notified() => engine.drain(&mut io),
+            () = streams_wake.notified() => engine.serve_streams(&mut io, []),
             Some(input) = link_rx.recv() => {
-                st.link_input(&io, input);
-                for _ in 1..st.opts.max_reads_per_wake {
+                link_input(&mut engine, &mut io, input);
+                for _ in 1..engine.limits().max_reads_per_wake {
                     match link_rx.try_recv() {
-                        Ok(input) => st.link_input(&io, input),
+                        Ok(input) => link_input(&mut engine, &mut io, input),
                         Err(_) => break,
                     }
                 }
@@ -246,296 +289,92 @@ async fn run(
         }
     }
     // Whatever is left: connect attempts, readers, writers.
-    for (_, e) in st.links.drain() {
-        e.abort();
-    }
+    engine.abandon(&mut io);
     tracing::info!("node stopped");
 }
 
-/// The node's clock: time since the task started.
-fn now_since(epoch: tokio::time::Instant) -> Instant {
-    let us = epoch.elapsed().as_micros();
-    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
-}
-
-impl LinkEntry {
-    fn abort(self) {
-        match self {
-            LinkEntry::Connecting(t) => t.abort(),
-            LinkEntry::Up { reader, writer, .. } => {
-                reader.abort();
-                writer.abort();
-            }
+async fn shutdown(engine: &mut Engine<TokioIo>, io: &mut TokioIo) {
+    engine.shutdown(io);
+    let writers = std::mem::take(&mut io.closing);
+    let all = async {
+        for w in writers {
+            let _ = w.await;
         }
+    };
+    if tokio::time::timeout(io.opts.shutdown_linger, all).await.is_err() {
+        tracing::warn!("some links were not flushed within the shutdown linger");
     }
 }
 
-impl State {
-    fn now(&self) -> Instant {
-        now_since(self.epoch)
-    }
-
-    fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
-        let d = Duration::from_micros(t.as_micros());
-        self.epoch.checked_add(d).unwrap_or(self.epoch + Duration::from_secs(86_400 * 365))
-    }
-
-    /// Carries out every output, then publishes the events; again while
-    /// stream events (served through the bridge) make more.
-    fn drain(&mut self, io: &Io) {
-        loop {
-            loop {
-                while let Some(t) = self.node.poll_transmit() {
-                    self.carry_out(io, t);
-                }
-                if self.overflowed.is_empty() {
-                    break;
-                }
-                let now = self.now();
-                for link in std::mem::take(&mut self.overflowed) {
-                    self.node.link_closed(now, link, LinkCloseReason::Error);
+fn link_input(engine: &mut Engine<TokioIo>, io: &mut TokioIo, input: LinkInput) {
+    match input {
+        LinkInput::Connected(link, stream, local) => {
+            // Only an attempt the engine still waits for gets tasks.
+            if engine.connecting_mut(link).is_some() {
+                let up = io.up(link, stream);
+                if let Some(stale) = engine.connected(io, link, up, local) {
+                    io.abort(link, stale);
                 }
             }
-            let (bridge, accept) = (&mut self.bridge, &self.accept);
-            let epoch = self.epoch;
-            let any = self.hub.pump(&mut self.node, |node, e| {
-                tracing::debug!(event = ?e, "event");
-                if let Some(stream) = bridge.on_event(node, now_since(epoch), e) {
-                    if let Err(full) = accept.try_send(stream) {
-                        tracing::warn!("stream accept queue full: new stream reset");
-                        full.into_inner().reset();
-                    }
-                }
-                // Stream readiness is the bridge's business.
-                !matches!(e, Event::StreamReadable { .. } | Event::StreamWritable { .. })
-            });
-            if !any {
-                break;
+        }
+        LinkInput::ConnectFailed(link, e) => engine.connect_failed(io, link, &e),
+        LinkInput::Data(link, data) => engine.link_data(io, link, data),
+        LinkInput::Closed(link, reason) => {
+            if let Some(up) = engine.link_closed(io, link, reason) {
+                // Dropping the sender lets the writer finish what is queued.
+                io.flush(up);
             }
         }
     }
+}
 
-    fn carry_out(&mut self, io: &Io, t: Transmit) {
-        match t {
-            Transmit::Datagram { to, data } => io.send(to, &data),
-            Transmit::Connect { link, addr } => {
-                let tx = self.link_tx.clone();
-                let timeout = self.opts.connect_timeout;
-                let task = tokio::spawn(async move {
-                    let input = match tokio::time::timeout(timeout, connect(addr)).await {
-                        Ok(Ok((stream, local))) => LinkInput::Connected(link, stream, local),
-                        Ok(Err(e)) => LinkInput::ConnectFailed(link, e),
-                        Err(_) => LinkInput::ConnectFailed(
-                            link,
-                            NetError::Connect { addr, source: std::io::ErrorKind::TimedOut.into() },
-                        ),
-                    };
-                    let _ = tx.send(input).await;
-                });
-                self.links.insert(link, LinkEntry::Connecting(task));
+fn accepted(
+    engine: &mut Engine<TokioIo>,
+    io: &mut TokioIo,
+    r: std::io::Result<(TcpStream, SocketAddr)>,
+) {
+    match r {
+        Ok((stream, remote)) => {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%remote, error = %e, "TCP_NODELAY");
             }
-            Transmit::Write { link, data } => match self.links.get(&link) {
-                Some(LinkEntry::Up { tx, .. }) => match tx.try_send(WriteOp::Data(data)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::warn!(?link, "write queue full; closing the link");
-                        if let Some(e) = self.links.remove(&link) {
-                            e.abort();
-                        }
-                        self.overflowed.push(link);
-                    }
-                    // The writer failed; its Closed report is on the way.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                },
-                Some(LinkEntry::Connecting(_)) => {
-                    tracing::debug!(?link, "write before connect; dropped")
-                }
-                None => {}
-            },
-            Transmit::Close { link } => self.close(link),
-        }
-    }
-
-    /// Closes a link: queued writes are flushed by its writer, which then
-    /// shuts the stream down.
-    fn close(&mut self, link: LinkId) {
-        self.closing.retain(|w| !w.is_finished());
-        match self.links.remove(&link) {
-            Some(LinkEntry::Up { tx, reader, writer }) => {
-                reader.abort();
-                if tx.try_send(WriteOp::Close).is_ok() {
-                    self.closing.push(writer);
-                } else {
-                    writer.abort();
-                }
-            }
-            Some(LinkEntry::Connecting(task)) => task.abort(),
-            None => {}
-        }
-    }
-
-    fn spawn_link(&mut self, link: LinkId, stream: TcpStream) {
-        let (r, w) = stream.into_split();
-        let (tx, rx) = mpsc::channel(self.opts.write_queue);
-        let reader = tokio::spawn(read_loop(link, r, self.link_tx.clone()));
-        let writer = tokio::spawn(write_loop(link, w, rx, self.link_tx.clone()));
-        self.links.insert(link, LinkEntry::Up { tx, reader, writer });
-    }
-
-    fn link_input(&mut self, io: &Io, input: LinkInput) {
-        let now = self.now();
-        match input {
-            LinkInput::Connected(link, stream, local) => {
-                if !matches!(self.links.get(&link), Some(LinkEntry::Connecting(_))) {
+            let local = match stream.local_addr() {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!(%remote, error = %e, "accepted stream lost");
                     return;
                 }
-                tracing::debug!(?link, %local, "connected");
-                self.spawn_link(link, stream);
-                self.node.link_connected(now, link, local);
-            }
-            LinkInput::ConnectFailed(link, e) => {
-                if !matches!(self.links.get(&link), Some(LinkEntry::Connecting(_))) {
-                    return;
-                }
-                tracing::debug!(?link, error = %e, "connect failed");
-                self.links.remove(&link);
-                self.node.link_closed(now, link, LinkCloseReason::ConnectFailed);
-            }
-            LinkInput::Data(link, data) => {
-                if !matches!(self.links.get(&link), Some(LinkEntry::Up { .. })) {
-                    return;
-                }
-                self.node.handle_link_data(now, link, data);
-            }
-            LinkInput::Closed(link, reason) => {
-                let Some(entry) = self.links.remove(&link) else { return };
-                tracing::debug!(?link, ?reason, "link closed");
-                if let LinkEntry::Up { reader, writer, tx } = entry {
-                    reader.abort();
-                    // Dropping `tx` lets the writer finish what is queued.
-                    drop(tx);
-                    self.closing.push(writer);
-                }
-                self.node.link_closed(now, link, reason);
-            }
+            };
+            engine.accepted(io, remote, local, |io, link| Some(io.up(link, stream)));
         }
-        self.drain(io);
+        Err(e) => tracing::warn!(error = %e, "accept failed"),
     }
+}
 
-    fn accepted(&mut self, io: &Io, r: std::io::Result<(TcpStream, SocketAddr)>) {
-        match r {
-            Ok((stream, remote)) => {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(%remote, error = %e, "TCP_NODELAY");
-                }
-                let local = match stream.local_addr() {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::debug!(%remote, error = %e, "accepted stream lost");
-                        return;
-                    }
-                };
-                let link = self.node.link_accepted(self.now(), remote, local);
-                tracing::debug!(?link, %remote, "accepted");
-                self.spawn_link(link, stream);
-                self.drain(io);
-            }
-            Err(e) => tracing::warn!(error = %e, "accept failed"),
-        }
+fn read_udp(
+    engine: &mut Engine<TokioIo>,
+    io: &mut TokioIo,
+    which: usize,
+    ready: std::io::Result<()>,
+    buf: &mut [u8],
+) {
+    if let Err(e) = ready {
+        tracing::warn!(error = %e, "socket error");
+        return;
     }
-
-    fn read_udp(
-        &mut self,
-        io: &Io,
-        sock: Option<&UdpSocket>,
-        ready: std::io::Result<()>,
-        source: DatagramSource,
-        buf: &mut [u8],
-    ) {
-        let Some(sock) = sock else { return };
-        if let Err(e) = ready {
-            tracing::warn!(error = %e, "socket error");
-            return;
-        }
-        for _ in 0..self.opts.max_reads_per_wake {
-            match sock.try_recv_from(buf) {
-                Ok((n, from)) => {
-                    let data = Bytes::copy_from_slice(&buf[..n]);
-                    self.node.handle_datagram(self.now(), from, source, data);
-                    self.drain(io);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                // ICMP errors of earlier sends (port unreachable...) land
-                // here on some systems: not this socket's failure.
-                Err(e) => tracing::debug!(error = %e, "datagram receive error"),
+    let source = if which < 2 { DatagramSource::Unicast } else { DatagramSource::Beacon };
+    for _ in 0..engine.limits().max_reads_per_wake {
+        let s = &io.sockets;
+        let Some(sock) = [&s.u4, &s.u6, &s.b4, &s.b6][which].as_ref() else { return };
+        match sock.try_recv_from(buf) {
+            Ok((n, from)) => {
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                engine.datagram(io, from, source, data);
             }
-        }
-    }
-
-    fn command(&mut self, io: &Io, c: Command) {
-        let now = self.now();
-        match c {
-            Command::Join(g, reply) => {
-                let _ = reply.send(self.node.join(now, &g));
-            }
-            Command::Leave(g, reply) => {
-                let _ = reply.send(self.node.leave(now, &g));
-            }
-            Command::SetState(s, reply) => {
-                let _ = reply.send(self.node.set_state(now, s));
-            }
-            Command::SetHeader(k, v, reply) => {
-                let _ = reply.send(self.node.set_header(now, &k, v.as_deref()));
-            }
-            Command::AddSeed(addr, reply) => {
-                self.node.add_seed(now, addr);
-                let _ = reply.send(Ok(()));
-            }
-            Command::Send(to, semantics, payload, reply) => {
-                let _ = reply.send(self.hub.send(&mut self.node, now, to, semantics, payload));
-            }
-            Command::Shout(group, semantics, payload, reply) => {
-                let _ = reply.send(self.node.shout(now, &group, semantics, payload));
-            }
-            Command::Ping(to, reply) => {
-                let _ = reply.send(self.node.ping(now, to));
-            }
-            Command::SendMany(to, semantics, payloads, reply) => {
-                let done = self.hub.send_many(&mut self.node, now, to, semantics, payloads);
-                let _ = reply.send(Ok(done));
-            }
-            Command::OpenStream(peer, reply) => {
-                let _ = reply.send(self.bridge.open(&mut self.node, now, peer));
-            }
-            Command::Query(f) => {
-                f(&self.node);
-                return;
-            }
-            Command::Shutdown(_) => unreachable!("handled by the loop"),
-        }
-        self.drain(io);
-    }
-
-    async fn shutdown(&mut self, io: &Io) {
-        tracing::info!("shutting down");
-        let now = self.now();
-        self.node.shutdown(now);
-        self.drain(io);
-        self.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
-        // Links still open after the node's own closes (none expected).
-        let open: Vec<LinkId> = self.links.keys().copied().collect();
-        for link in open {
-            self.close(link);
-        }
-        let writers = std::mem::take(&mut self.closing);
-        let linger = self.opts.shutdown_linger;
-        let all = async {
-            for w in writers {
-                let _ = w.await;
-            }
-        };
-        if tokio::time::timeout(linger, all).await.is_err() {
-            tracing::warn!("some links were not flushed within the shutdown linger");
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // ICMP errors of earlier sends (port unreachable...) land here
+            // on some systems: not this socket's failure.
+            Err(e) => tracing::debug!(error = %e, "datagram receive error"),
         }
     }
 }

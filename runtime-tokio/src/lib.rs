@@ -104,21 +104,7 @@ impl Builder {
     }
 }
 
-/// A command for the node's task. Private, so new commands are additive.
-pub(crate) enum Command {
-    Join(String, oneshot::Sender<Result<(), CommandError>>),
-    Leave(String, oneshot::Sender<Result<(), CommandError>>),
-    SetState(NodeState, oneshot::Sender<Result<(), CommandError>>),
-    SetHeader(String, Option<String>, oneshot::Sender<Result<(), CommandError>>),
-    AddSeed(SocketAddr, oneshot::Sender<Result<(), CommandError>>),
-    Send(NodeId, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
-    Shout(String, Semantics, Bytes, oneshot::Sender<Result<MessageId, SendError>>),
-    Query(Box<dyn FnOnce(&Node) + Send>),
-    Ping(NodeId, oneshot::Sender<Result<MessageId, SendError>>),
-    OpenStream(NodeId, oneshot::Sender<Result<StreamIo, StreamError>>),
-    SendMany(NodeId, Semantics, Vec<Bytes>, oneshot::Sender<Result<SendMany, SendError>>),
-    Shutdown(oneshot::Sender<()>),
-}
+use netcluster_net::engine::{Command, Reply};
 
 pub(crate) struct Shared {
     pub(crate) cmd: mpsc::Sender<Command>,
@@ -176,12 +162,19 @@ impl Handle {
         EventStream::new(self.shared.hub.subscribe())
     }
 
-    async fn call<T, E: Into<Error>>(
+    async fn call<T, E>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command,
-    ) -> Result<T, Error> {
+        make: impl FnOnce(Reply<Result<T, E>>) -> Command,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        self.shared.cmd.send(make(tx)).await.map_err(|_| Error::Stopped)?;
+        let reply: Reply<Result<T, E>> = Box::new(move |v| {
+            let _ = tx.send(v);
+        });
+        self.shared.cmd.send(make(reply)).await.map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?.map_err(Into::into)
     }
 
@@ -242,7 +235,10 @@ impl Handle {
     /// at once.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.shared.cmd.send(Command::Shutdown(tx)).await.is_ok() {
+        let reply: Reply<()> = Box::new(move |()| {
+            let _ = tx.send(());
+        });
+        if self.shared.cmd.send(Command::Shutdown(reply)).await.is_ok() {
             let _ = rx.await;
         }
         let mut done = self.shared.done.clone();
