@@ -490,6 +490,19 @@ impl Node {
     }
 }
 
+/// `a` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a
+/// dual-stack listener shows an IPv4 peer) written as the IPv4 address it
+/// is, so that it can be advertised to and dialled by IPv4-only peers.
+pub(crate) fn canonical(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => a,
+        },
+        SocketAddr::V4(_) => a,
+    }
+}
+
 /// An advertised address with an unspecified IP means "where you hear me
 /// from": take the IP (and, for IPv6 link-local, the scope) of `seen`.
 pub(crate) fn resolve_addr(advertised: SocketAddr, seen: SocketAddr) -> SocketAddr {
@@ -509,3 +522,27 @@ pub(crate) fn resolve_addr(advertised: SocketAddr, seen: SocketAddr) -> SocketAd
 
 /// Housekeeping period: LSA ageing, candidate expiry. Coarse on purpose.
 const HOUSEKEEPING: core::time::Duration = core::time::Duration::from_secs(1);
+
+#[cfg(test)]
+mod addr_tests {
+    use super::*;
+
+    #[test]
+    fn mapped_addresses_become_ipv4_and_others_stay() {
+        let mapped: SocketAddr = "[::ffff:10.77.0.1]:7400".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.77.0.1:7400".parse().unwrap());
+        for a in ["[fd77::1]:7400", "10.0.0.1:9", "[fe80::1%3]:7400"] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert_eq!(canonical(a), a);
+        }
+    }
+
+    #[test]
+    fn an_unspecified_advertisement_takes_the_seen_ip_and_scope() {
+        let seen: SocketAddr = "[fe80::2%5]:40000".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:7400".parse().unwrap();
+        assert_eq!(resolve_addr(any, seen), "[fe80::2%5]:7400".parse().unwrap());
+        let fixed: SocketAddr = "192.0.2.1:7400".parse().unwrap();
+        assert_eq!(resolve_addr(fixed, seen), fixed);
+    }
+}
