@@ -191,8 +191,7 @@ impl Node {
         // the address of its own: keep the one first heard rather than
         // flip at every beacon, unless links to it keep failing.
         if let Some((inc, old)) = known {
-            if inc == incarnation && old.is_ipv4() != addr.is_ipv4() && !self.overlay_failing(&id)
-            {
+            if inc == incarnation && old.is_ipv4() != addr.is_ipv4() && !self.overlay_failing(&id) {
                 addr = old;
             }
         }

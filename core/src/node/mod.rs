@@ -477,9 +477,12 @@ impl Node {
         core::time::Duration::from_micros(self.next_random() % (us + 1))
     }
 
-    /// The link address we advertise, with a learned IP in place of an
-    /// unspecified one.
-    fn advertised_addr(&self) -> SocketAddr {
+    /// The link address this node advertises (in HELLOs and LSAs): the
+    /// configured one, or where its IP is unspecified, the IP peers were
+    /// first seen to reach this node at (a link's local address; a
+    /// routable one replaces an IPv6 link-local one), with the link port.
+    /// Unspecified until a link comes up.
+    pub fn advertised_addr(&self) -> SocketAddr {
         let mut a = self.cfg.link_addr;
         if a.ip().is_unspecified() {
             if let Some(ip) = self.learned_ip {
