@@ -132,7 +132,7 @@ fn multicast_v6(
 /// (computed from the prefix), else the limited broadcast for /31 and /32,
 /// whose subnets have none.
 pub(crate) fn broadcast_of(a: &V4Addr) -> Ipv4Addr {
-    if let Some(b) = a.broadcast {
+    if let Some(b) = a.broadcast.filter(|b| *b != a.ip) {
         return b;
     }
     if a.prefix_len >= 31 {
@@ -343,6 +343,8 @@ mod tests {
         let os = Some(Ipv4Addr::new(10, 0, 0, 127));
         assert_eq!(broadcast_of(&v4([10, 0, 0, 1], 24, os)), Ipv4Addr::new(10, 0, 0, 127));
         assert_eq!(broadcast_of(&v4([10, 0, 0, 1], 24, None)), Ipv4Addr::new(10, 0, 0, 255));
+        let itself = Some(Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(broadcast_of(&v4([10, 0, 0, 1], 24, itself)), Ipv4Addr::new(10, 0, 0, 255));
         assert_eq!(broadcast_of(&v4([10, 1, 2, 3], 8, None)), Ipv4Addr::new(10, 255, 255, 255));
         assert_eq!(broadcast_of(&v4([10, 0, 0, 1], 0, None)), Ipv4Addr::BROADCAST);
         assert_eq!(broadcast_of(&v4([10, 0, 0, 1], 31, None)), Ipv4Addr::BROADCAST);

@@ -103,9 +103,14 @@ pub fn interfaces() -> Result<Vec<Interface>, NetError> {
             v6: Vec::new(),
         });
         match i.addr {
-            if_addrs::IfAddr::V4(a) => {
-                e.v4.push(V4Addr { ip: a.ip, prefix_len: a.prefixlen, broadcast: a.broadcast })
-            }
+            if_addrs::IfAddr::V4(a) => e.v4.push(V4Addr {
+                ip: a.ip,
+                prefix_len: a.prefixlen,
+                // Where the address has no broadcast address, getifaddrs
+                // reports the address itself (the "other end" field):
+                // that is no broadcast address.
+                broadcast: a.broadcast.filter(|b| *b != a.ip),
+            }),
             if_addrs::IfAddr::V6(a) => e.v6.push(a.ip),
         }
     }
