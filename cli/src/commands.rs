@@ -23,6 +23,27 @@ pub enum CommandError {
     /// Reading the message or writing the output failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Whoever read the output went away (`netcluster members | head -1`):
+    /// not a failure, the command ends quietly, as Unix tools do.
+    #[error("the output was closed")]
+    OutputClosed,
+}
+
+impl CommandError {
+    /// Whether the command should end quietly with success.
+    pub fn is_output_closed(&self) -> bool {
+        matches!(self, CommandError::OutputClosed)
+    }
+}
+
+/// A write to stdout or stderr that failed: [`CommandError::OutputClosed`]
+/// if the reader went away.
+fn output_error(e: std::io::Error) -> CommandError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CommandError::OutputClosed
+    } else {
+        CommandError::Io(e)
+    }
 }
 
 fn socket(a: &AdminArg) -> Result<PathBuf, CommandError> {
@@ -38,9 +59,14 @@ async fn connect(a: &AdminArg) -> Result<Client, CommandError> {
 
 fn print(s: &str) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{s}")?;
-    out.flush()?;
-    Ok(())
+    writeln!(out, "{s}").map_err(output_error)?;
+    out.flush().map_err(output_error)
+}
+
+/// A line on stderr; a closed stderr is no reason to fail (nor to panic,
+/// as `eprintln!` would).
+pub fn note(s: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{s}");
 }
 
 fn json_line(v: &serde_json::Value) -> Result<(), CommandError> {
@@ -140,7 +166,7 @@ pub async fn shout(a: ShoutArgs) -> Result<(), CommandError> {
     c.timeout = DELIVERY_WAIT;
     let detail = c.shout(&a.group, mode(a.mode), payload).await?;
     if !detail.is_empty() {
-        eprintln!("{detail}");
+        note(&detail);
     }
     Ok(())
 }
@@ -150,7 +176,7 @@ pub async fn join(a: GroupArgs) -> Result<(), CommandError> {
     let mut c = connect(&a.admin).await?;
     let detail = c.join(&a.group).await?;
     if !detail.is_empty() {
-        eprintln!("{detail}");
+        note(&detail);
     }
     Ok(())
 }
@@ -189,16 +215,21 @@ pub async fn ping(a: PingArgs) -> Result<(), CommandError> {
     let mut c = connect(&a.admin).await?;
     let mut rtts = Vec::new();
     let node = a.node.clone();
+    let mut closed = false;
     let r = c
         .ping(&a.node, a.count, |p| {
             let ms = f64::from(p.rtt_us) / 1000.0;
             rtts.push(ms);
-            let _ = print(&format!(
-                "reply from {node} ({}): seq={} time={ms:.3} ms",
-                p.target, p.sequence
-            ));
+            if !closed {
+                let line =
+                    format!("reply from {node} ({}): seq={} time={ms:.3} ms", p.target, p.sequence);
+                closed = print(&line).is_err_and(|e| e.is_output_closed());
+            }
         })
         .await;
+    if closed {
+        return Err(CommandError::OutputClosed);
+    }
     if !rtts.is_empty() {
         let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
         let max = rtts.iter().copied().fold(0.0, f64::max);

@@ -48,20 +48,26 @@ struct Screen {
 }
 
 impl Screen {
+    /// Writes to stdout; a reader that went away silences the demo, which
+    /// still runs to its clean end (unlike `print!`, which would panic).
+    fn out(&self, s: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+    }
+
     fn say(&mut self, s: &str) {
         self.clear();
-        println!("{s}");
+        self.out(&format!("{s}\n"));
     }
 
     fn progress(&mut self, s: String) {
         const SPIN: [char; 4] = ['|', '/', '-', '\\'];
         if self.live {
             self.tick += 1;
-            print!("\r\x1b[2K  {} {s}", SPIN[self.tick % SPIN.len()]);
-            let _ = std::io::stdout().flush();
+            self.out(&format!("\r\x1b[2K  {} {s}", SPIN[self.tick % SPIN.len()]));
             self.last = s;
         } else if s != self.last {
-            println!("  ... {s}");
+            self.out(&format!("  ... {s}\n"));
             self.last = s;
         }
     }
@@ -76,8 +82,7 @@ impl Screen {
 
     fn clear(&mut self) {
         if self.live && !self.last.is_empty() {
-            print!("\r\x1b[2K");
-            let _ = std::io::stdout().flush();
+            self.out("\r\x1b[2K");
         }
         self.last.clear();
     }

@@ -22,8 +22,17 @@ fn log_filter(flag: Option<&str>, default: &str) -> String {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("netcluster: error: {msg}");
+    commands::note(&format!("netcluster: error: {msg}"));
     ExitCode::from(1)
+}
+
+/// A client command's outcome: a closed output (the reader went away) is
+/// a quiet success.
+fn client(r: Result<(), commands::CommandError>) -> Result<(), String> {
+    match r {
+        Err(e) if e.is_output_closed() => Ok(()),
+        r => r.map_err(|e| e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -45,7 +54,7 @@ fn main() -> ExitCode {
                 text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
             let msg = msg.join(" ");
             let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
-            eprintln!("netcluster: error: {msg} (see --help)");
+            commands::note(&format!("netcluster: error: {msg} (see --help)"));
             return ExitCode::from(2);
         }
     };
@@ -62,7 +71,7 @@ async fn run(cmd: Command) -> ExitCode {
             let settings = match config::Settings::load(&a) {
                 Ok(s) => s,
                 Err(e @ config::ConfigError::Missing(_)) => {
-                    eprintln!("netcluster: error: {e} (see --help)");
+                    commands::note(&format!("netcluster: error: {e} (see --help)"));
                     return ExitCode::from(2);
                 }
                 Err(e) => return fail(e),
@@ -85,16 +94,16 @@ async fn run(cmd: Command) -> ExitCode {
             }
             demo::run(d.plain).await.map_err(|e| e.to_string())
         }
-        Command::Members(a) => commands::members(a).await.map_err(|e| e.to_string()),
-        Command::Groups(a) => commands::groups(a).await.map_err(|e| e.to_string()),
-        Command::Routes(a) => commands::routes(a).await.map_err(|e| e.to_string()),
-        Command::Stats(a) => commands::stats(a).await.map_err(|e| e.to_string()),
-        Command::Send(a) => commands::send(a).await.map_err(|e| e.to_string()),
-        Command::Shout(a) => commands::shout(a).await.map_err(|e| e.to_string()),
-        Command::Join(a) => commands::join(a).await.map_err(|e| e.to_string()),
-        Command::Leave(a) => commands::leave(a).await.map_err(|e| e.to_string()),
-        Command::Watch(a) => commands::watch(a).await.map_err(|e| e.to_string()),
-        Command::Ping(a) => commands::ping(a).await.map_err(|e| e.to_string()),
+        Command::Members(a) => client(commands::members(a).await),
+        Command::Groups(a) => client(commands::groups(a).await),
+        Command::Routes(a) => client(commands::routes(a).await),
+        Command::Stats(a) => client(commands::stats(a).await),
+        Command::Send(a) => client(commands::send(a).await),
+        Command::Shout(a) => client(commands::shout(a).await),
+        Command::Join(a) => client(commands::join(a).await),
+        Command::Leave(a) => client(commands::leave(a).await),
+        Command::Watch(a) => client(commands::watch(a).await),
+        Command::Ping(a) => client(commands::ping(a).await),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

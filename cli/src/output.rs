@@ -6,8 +6,11 @@
 //!   `{"id": "<uuid>", "name": "a", "state": "ready", "addr": "10.0.0.1:7400",
 //!   "groups": ["web"], "headers": {"role": "db"}, "hops": 1, "incarnation": 1700000000000}`.
 //!   `state` is one of `init`, `ready`, `busy`, `error`, `exit`. The
-//!   agent's own `addr` is its advertised address (`0.0.0.0:PORT` when it
-//!   advertises "wherever you hear me from").
+//!   agent's own `addr` is where peers reach it: its advertised address if
+//!   set (`--advertise`, or a specific `--bind`), else the address its
+//!   first peer reached it at, else (before any link) an address of one of
+//!   its interfaces with the link port (routable before IPv6 link-local,
+//!   the bind address's family first); never `0.0.0.0`.
 //! - `groups --json`: `[{"name": "web", "members": ["<uuid>", ...],
 //!   "member_names": ["a", ...]}]`, the agent's own node included.
 //! - `routes --json`: `[{"destination": "<uuid>", "destination_name": "b",

@@ -1,13 +1,15 @@
 //! Sending the datagrams a node asks for, the same way in every driver:
 //! unicast from the socket of the destination's family, beacons to every
-//! beacon target (re-aimed first where one socket serves several).
+//! beacon target (re-aimed first where one socket serves several, or sent
+//! out of their interface by index).
 
 use std::net::SocketAddr;
 
 use netcluster_core::node::DatagramTarget;
 use socket2::{SockAddr, SockRef};
 
-use crate::{aim, BeaconTarget, Sockets};
+use crate::beacons::send_on_interface;
+use crate::{aim, BeaconTarget, Sockets, Via};
 
 /// Where a node's beacons go, and how a datagram the node asks for is sent.
 #[derive(Debug, Clone)]
@@ -47,7 +49,14 @@ impl DatagramOut {
                             }
                         }
                     }
-                    send_one(sock, t.to, data);
+                    match (t.via, sock) {
+                        (Via::V4Interface { index, addr }, Some(s)) => {
+                            if let Err(e) = send_on_interface(s, t.to, index, addr, data) {
+                                tracing::debug!(to = %t.to, index, error = %e, "beacon not sent");
+                            }
+                        }
+                        (_, sock) => send_one(sock, t.to, data),
+                    }
                 }
             }
         }

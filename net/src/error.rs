@@ -73,6 +73,14 @@ pub enum NetError {
     /// An interface selector matched no interface of this host.
     #[error("no interface matches {0}")]
     NoSuchInterface(String),
+    /// Beacons are on, but no address family could send them (no
+    /// interface with an address of the family, groups that cannot be
+    /// joined...).
+    #[error("no address family can send beacons: {reasons}")]
+    NoBeacons {
+        /// Why each configured family was left out.
+        reasons: String,
+    },
     /// Sending a datagram failed.
     #[error("cannot send to {addr}: {source}")]
     Send {
@@ -96,7 +104,7 @@ impl NetError {
             | NetError::Connect { source, .. }
             | NetError::Send { source, .. } => Some(source),
             NetError::Interfaces(e) => Some(e),
-            NetError::NoSuchInterface(_) => None,
+            NetError::NoSuchInterface(_) | NetError::NoBeacons { .. } => None,
         }
     }
 }

@@ -52,6 +52,8 @@ impl From<&str> for InterfaceSelector {
 pub struct V4Addr {
     /// The address.
     pub ip: Ipv4Addr,
+    /// The length of its subnet prefix (24 for a /24).
+    pub prefix_len: u8,
     /// Its broadcast address, if the interface has one.
     pub broadcast: Option<Ipv4Addr>,
 }
@@ -101,7 +103,14 @@ pub fn interfaces() -> Result<Vec<Interface>, NetError> {
             v6: Vec::new(),
         });
         match i.addr {
-            if_addrs::IfAddr::V4(a) => e.v4.push(V4Addr { ip: a.ip, broadcast: a.broadcast }),
+            if_addrs::IfAddr::V4(a) => e.v4.push(V4Addr {
+                ip: a.ip,
+                prefix_len: a.prefixlen,
+                // Where the address has no broadcast address, getifaddrs
+                // reports the address itself (the "other end" field):
+                // that is no broadcast address.
+                broadcast: a.broadcast.filter(|b| *b != a.ip),
+            }),
             if_addrs::IfAddr::V6(a) => e.v6.push(a.ip),
         }
     }
@@ -153,7 +162,7 @@ mod tests {
             index: 1,
             loopback: true,
             up: true,
-            v4: vec![V4Addr { ip: Ipv4Addr::LOCALHOST, broadcast: None }],
+            v4: vec![V4Addr { ip: Ipv4Addr::LOCALHOST, prefix_len: 8, broadcast: None }],
             v6: vec![Ipv6Addr::LOCALHOST],
         }
     }
@@ -166,6 +175,7 @@ mod tests {
             up: true,
             v4: vec![V4Addr {
                 ip: Ipv4Addr::new(192, 0, 2, 2),
+                prefix_len: 24,
                 broadcast: Some(Ipv4Addr::new(192, 0, 2, 255)),
             }],
             v6: vec![],

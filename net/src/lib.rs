@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod beacons;
 mod datagrams;
 pub mod engine;
 mod error;
@@ -52,6 +53,7 @@ use std::net::{
 };
 use std::time::Duration;
 
+pub use beacons::{broadcast_receiver, multicast_v4_receiver, multicast_v6_receiver};
 /// `bytes`, for the paths in [`handle_methods!`]; not an API of its own.
 #[doc(hidden)]
 pub use bytes as __bytes;
@@ -93,8 +95,10 @@ pub enum BeaconMode {
         /// The IPv6 group and port, if any.
         v6: Option<SocketAddrV6>,
     },
-    /// IPv4 broadcast on this port, to each selected interface's broadcast
-    /// address (255.255.255.255 where the interface has none).
+    /// IPv4 broadcast on this port: one beacon per selected interface
+    /// address, to its broadcast address (computed from the prefix when
+    /// the OS reports none; 255.255.255.255 for a /31 or /32), sent out of
+    /// that interface (see [`Via::V4Interface`]).
     Broadcast {
         /// The port.
         port: u16,
@@ -176,8 +180,19 @@ pub enum Via {
     V4(Ipv4Addr),
     /// The IPv6 interface with this index (`IPV6_MULTICAST_IF`).
     V6(u32),
-    /// Wherever the routing table says (broadcast).
+    /// Wherever the routing table says.
     Route,
+    /// Out of the IPv4 interface with this index, from its address `addr`
+    /// (broadcast beacons). On Linux the datagram carries an `IP_PKTINFO`
+    /// control message naming both, so it leaves by that interface with no
+    /// route to the destination needed (no default route, no broadcast
+    /// route); elsewhere it goes wherever the routing table says.
+    V4Interface {
+        /// The interface index.
+        index: u32,
+        /// The interface's address, the beacon's source.
+        addr: Ipv4Addr,
+    },
 }
 
 /// One destination of each beacon: send it from the unicast socket of the
@@ -206,7 +221,7 @@ pub fn aim(sock: SockRef<'_>, target: &BeaconTarget) -> Result<(), NetError> {
             addr,
             source,
         }),
-        Via::Route => Ok(()),
+        Via::Route | Via::V4Interface { .. } => Ok(()),
     }
 }
 
@@ -235,10 +250,15 @@ pub struct Sockets {
 impl Sockets {
     /// Opens every socket `cfg` asks for.
     ///
-    /// Partial failure of beacons is tolerated and logged: an interface on
-    /// which a group cannot be joined is skipped, and IPv6 beacons are
-    /// dropped when the host has no IPv6. Only when no beacon socket of a
-    /// configured family can be opened at all is it an error.
+    /// Each address family is set up on its own. A wildcard bind address
+    /// (`0.0.0.0` or `::`) listens on both families where the host has
+    /// them: a unicast socket of each, and a dual-stack TCP listener. A
+    /// beacon family with no usable interface (no address of the family,
+    /// a group that cannot be joined) is logged at info level and skipped;
+    /// an interface on which a group cannot be joined is skipped with a
+    /// warning. Only when no family at all can send beacons (with beacons
+    /// on) is it an error, [`NetError::NoBeacons`]; or when the bind
+    /// address's own family cannot bind or listen.
     pub fn open(cfg: &NetConfig) -> Result<Sockets, NetError> {
         let chosen = if cfg.beacons.is_on() {
             let all = interfaces()?;
@@ -252,19 +272,12 @@ impl Sockets {
         // The unicast socket of the bind address's family.
         let primary = bind_udp(SocketAddr::new(cfg.bind_ip, unicast_port))?;
         let primary_addr = local_addr(&primary, SocketAddr::new(cfg.bind_ip, unicast_port))?;
-        // The other family, when the bind address is a wildcard and beacons
-        // want it.
-        let (want_v4, want_v6) = match cfg.beacons {
-            BeaconMode::Multicast { v4, v6 } => (v4.is_some(), v6.is_some()),
-            BeaconMode::Broadcast { .. } => (true, false),
-            BeaconMode::Off => (false, false),
-        };
+        // A wildcard bind means every address of the host, of both
+        // families: the other family gets its own socket (at the same port
+        // in datagram mode, where it carries links), or is left out with a
+        // note where the host lacks it.
         let mut secondary = None;
-        let other_wanted = match cfg.bind_ip {
-            IpAddr::V4(ip) => ip.is_unspecified() && want_v6,
-            IpAddr::V6(ip) => ip.is_unspecified() && want_v4,
-        };
-        if other_wanted {
+        if cfg.bind_ip.is_unspecified() {
             let other_ip: IpAddr = match cfg.bind_ip {
                 IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED.into(),
                 IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED.into(),
@@ -272,96 +285,25 @@ impl Sockets {
             let port = if datagram { primary_addr.port() } else { 0 };
             match bind_udp(SocketAddr::new(other_ip, port)) {
                 Ok(s) => secondary = Some(s),
-                Err(e) => tracing::warn!(error = %e, "no unicast socket for the second family"),
+                Err(e) => tracing::info!(error = %e, "no unicast socket of the second family"),
             }
         }
-        let (mut unicast_v4, mut unicast_v6) = match cfg.bind_ip {
+        let (unicast_v4, unicast_v6) = match cfg.bind_ip {
             IpAddr::V4(_) => (Some(primary), secondary),
             IpAddr::V6(_) => (secondary, Some(primary)),
         };
 
-        let listener = if datagram {
-            None
-        } else {
-            Some(listen_tcp(SocketAddr::new(cfg.bind_ip, cfg.link_port))?)
-        };
+        let listener = if datagram { None } else { Some(listen_link(cfg)?) };
         let link_addr = match &listener {
-            Some(l) => local_addr_tcp(l, SocketAddr::new(cfg.bind_ip, cfg.link_port))?,
+            Some(l) => {
+                let port = local_addr_tcp(l, SocketAddr::new(cfg.bind_ip, cfg.link_port))?.port();
+                SocketAddr::new(cfg.bind_ip, port)
+            }
             None => primary_addr,
         };
 
-        let mut beacon_v4 = None;
-        let mut beacon_v6 = None;
-        let mut targets = Vec::new();
-        match cfg.beacons {
-            BeaconMode::Off => {}
-            BeaconMode::Multicast { v4, v6 } => {
-                if let (Some(group), Some(u)) = (v4, unicast_v4.as_ref()) {
-                    let ifaces: Vec<Ipv4Addr> =
-                        chosen.iter().filter_map(|i| i.v4.first().map(|a| a.ip)).collect();
-                    let ifaces = match cfg.bind_ip {
-                        // A socket bound to one address sends from it only.
-                        IpAddr::V4(b) if !b.is_unspecified() && ifaces.contains(&b) => vec![b],
-                        _ => ifaces,
-                    };
-                    let (sock, joined) = multicast_v4_receiver(group, &ifaces, &chosen)?;
-                    beacon_v4 = Some(sock);
-                    prepare_sender(u, cfg, u_addr(u)?)?;
-                    for ip in joined {
-                        targets.push(BeaconTarget { to: group.into(), via: Via::V4(ip) });
-                    }
-                }
-                if let (Some(group), Some(u)) = (v6, unicast_v6.as_ref()) {
-                    let ifaces: Vec<u32> = chosen
-                        .iter()
-                        .filter(|i| !i.v6.is_empty() && i.index != 0)
-                        .map(|i| i.index)
-                        .collect();
-                    match multicast_v6_receiver(group, &ifaces, &chosen) {
-                        Ok((sock, joined)) => {
-                            beacon_v6 = Some(sock);
-                            prepare_sender(u, cfg, u_addr(u)?)?;
-                            for index in joined {
-                                targets
-                                    .push(BeaconTarget { to: group.into(), via: Via::V6(index) });
-                            }
-                        }
-                        // IPv6 beacons are best effort when IPv4 ones work.
-                        Err(e) if beacon_v4.is_some() => {
-                            tracing::warn!(error = %e, "IPv6 beacons disabled");
-                            if cfg.bind_ip.is_ipv4() {
-                                unicast_v6 = None;
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            BeaconMode::Broadcast { port } => {
-                if let Some(u) = unicast_v4.as_ref() {
-                    beacon_v4 = Some(broadcast_receiver(port)?);
-                    prepare_sender(u, cfg, u_addr(u)?)?;
-                    let mut seen = Vec::new();
-                    for a in chosen.iter().flat_map(|i| i.v4.iter()) {
-                        let b = a.broadcast.unwrap_or(Ipv4Addr::BROADCAST);
-                        if !seen.contains(&b) {
-                            seen.push(b);
-                        }
-                    }
-                    if seen.is_empty() {
-                        seen.push(Ipv4Addr::BROADCAST);
-                    }
-                    for b in seen {
-                        targets.push(BeaconTarget {
-                            to: SocketAddr::new(b.into(), port),
-                            via: Via::Route,
-                        });
-                    }
-                } else {
-                    unicast_v4 = None;
-                }
-            }
-        }
+        let beacons = beacons::open(cfg, &chosen, unicast_v4.as_ref(), unicast_v6.as_ref())?;
+        let targets = beacons.targets;
         // With one target per family, aim once now.
         for family_v4 in [true, false] {
             let of: Vec<&BeaconTarget> =
@@ -381,8 +323,8 @@ impl Sockets {
             unicast_v4,
             unicast_v6,
             listener,
-            beacon_v4,
-            beacon_v6,
+            beacon_v4: beacons.v4,
+            beacon_v6: beacons.v6,
             beacon_targets: targets,
             interfaces: chosen,
             link_addr,
@@ -396,11 +338,6 @@ impl Sockets {
         let v6 = self.beacon_targets.len() - v4;
         v4 > 1 || v6 > 1
     }
-}
-
-fn u_addr(u: &UdpSocket) -> Result<SocketAddr, NetError> {
-    let fallback = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0);
-    local_addr(u, fallback)
 }
 
 fn local_addr(u: &UdpSocket, addr: SocketAddr) -> Result<SocketAddr, NetError> {
@@ -478,100 +415,41 @@ fn prepare_sender(u: &UdpSocket, cfg: &NetConfig, addr: SocketAddr) -> Result<()
     }
 }
 
-/// Where a beacon receiver binds: the group itself on Unix (the kernel then
-/// delivers only that group's datagrams to it), the wildcard elsewhere.
-fn receiver_bind_addr(group: SocketAddr) -> SocketAddr {
-    if cfg!(unix) && group.is_ipv4() {
-        group
-    } else if group.is_ipv4() {
-        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), group.port())
-    } else {
-        SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), group.port())
+/// The link listener for `cfg`: at a wildcard bind address, one
+/// dual-stack socket on `[::]` (IPv4 peers appear as IPv4-mapped IPv6
+/// addresses), so that peers reach the node over either family at one
+/// port; where the host refuses that (no IPv6, or no dual-stack sockets),
+/// the bind address's family alone.
+fn listen_link(cfg: &NetConfig) -> Result<TcpListener, NetError> {
+    let addr = SocketAddr::new(cfg.bind_ip, cfg.link_port);
+    if !cfg.bind_ip.is_unspecified() {
+        return listen_tcp(addr);
     }
-}
-
-/// An IPv4 multicast receiver for `group`, joined on every interface
-/// address in `ifaces` where the kernel allows it. Returns the socket and
-/// the interfaces joined; an error only if none could be.
-pub fn multicast_v4_receiver(
-    group: SocketAddrV4,
-    ifaces: &[Ipv4Addr],
-    chosen: &[Interface],
-) -> Result<(UdpSocket, Vec<Ipv4Addr>), NetError> {
-    multicast_receiver(
-        group.into(),
-        ifaces,
-        chosen,
-        "no interface with an IPv4 address",
-        |s, ip| s.join_multicast_v4(group.ip(), ip),
-    )
-}
-
-/// An IPv6 multicast receiver for `group`, joined on every interface index
-/// in `ifaces` where the kernel allows it. Returns the socket and the
-/// interfaces joined; an error only if none could be.
-pub fn multicast_v6_receiver(
-    group: SocketAddrV6,
-    ifaces: &[u32],
-    chosen: &[Interface],
-) -> Result<(UdpSocket, Vec<u32>), NetError> {
-    multicast_receiver(
-        group.into(),
-        ifaces,
-        chosen,
-        "no interface with an IPv6 address",
-        |s, index| s.join_multicast_v6(group.ip(), *index),
-    )
-}
-
-/// The shared part of both multicast receivers: a reusable socket bound for
-/// `group`, joined through `join` on each interface that allows it.
-fn multicast_receiver<I: Copy + std::fmt::Debug>(
-    group: SocketAddr,
-    ifaces: &[I],
-    chosen: &[Interface],
-    none: &str,
-    join: impl Fn(&Socket, &I) -> io::Result<()>,
-) -> Result<(UdpSocket, Vec<I>), NetError> {
-    let s = new_socket(group, Type::DGRAM, Protocol::UDP)?;
-    set_reuse(&s, group)?;
-    bind(&s, receiver_bind_addr(group))?;
-    let mut joined = Vec::new();
-    let mut last = None;
-    for iface in ifaces {
-        match join(&s, iface) {
-            Ok(()) => joined.push(*iface),
-            Err(e) => {
-                tracing::warn!(group = %group.ip(), interface = ?iface, error = %e, "cannot join");
-                last = Some(e);
-            }
+    let dual = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), cfg.link_port);
+    let opened = (|| {
+        let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))
+            .map_err(|source| NetError::Socket { addr: dual, source })?;
+        opt(s.set_only_v6(false), "IPV6_V6ONLY", dual)?;
+        listen_on(s, dual)
+    })();
+    match opened {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            tracing::info!(error = %e, "no dual-stack link listener; {addr} only");
+            listen_tcp(addr)
         }
     }
-    if joined.is_empty() {
-        return Err(NetError::Join {
-            group: group.ip(),
-            interfaces: iface::names(chosen),
-            source: last.unwrap_or_else(|| io::Error::other(none.to_string())),
-        });
-    }
-    Ok((s.into(), joined))
-}
-
-/// An IPv4 broadcast receiver on `port`, shared with other nodes of the host.
-pub fn broadcast_receiver(port: u16) -> Result<UdpSocket, NetError> {
-    let addr = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
-    let s = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
-    set_reuse(&s, addr)?;
-    opt(s.set_broadcast(true), "SO_BROADCAST", addr)?;
-    bind(&s, addr)?;
-    Ok(s.into())
 }
 
 /// A TCP listener at `addr` (port 0: any free port), non-blocking, with
 /// `SO_REUSEADDR` (a restarted node gets its port back at once) but not
 /// `SO_REUSEPORT` (two nodes never share a link port).
 pub fn listen_tcp(addr: SocketAddr) -> Result<TcpListener, NetError> {
-    let s = new_socket(addr, Type::STREAM, Protocol::TCP)?;
+    listen_on(new_socket(addr, Type::STREAM, Protocol::TCP)?, addr)
+}
+
+fn listen_on(s: Socket, addr: SocketAddr) -> Result<TcpListener, NetError> {
+    opt(s.set_nonblocking(true), "O_NONBLOCK", addr)?;
     #[cfg(unix)]
     opt(s.set_reuse_address(true), "SO_REUSEADDR", addr)?;
     bind(&s, addr)?;

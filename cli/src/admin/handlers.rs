@@ -1,6 +1,7 @@
 //! What the agent does for each admin request.
 
 use std::collections::BTreeSet;
+use std::net::{SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use netcluster_core::wire::admin::{
@@ -19,7 +20,10 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
     let id = msg.request_id();
     match msg {
         AdminMessage::MembersRequest(_) => {
-            let answer = ctx.handle.query(members).await.map(|records| {
+            let answer = ctx.handle.query(members).await.map(|mut records| {
+                if let Some(own) = records.first_mut() {
+                    own.link_addr = reachable_addr(own.link_addr);
+                }
                 MemberList::from_records(&records)
                     .map(|members| Members { request_id: id, members })
             });
@@ -129,13 +133,50 @@ fn members(node: &Node) -> Vec<MemberRecord> {
         incarnation: cfg.incarnation,
         state: node.state(),
         hops: 0,
-        link_addr: cfg.link_addr,
+        link_addr: node.advertised_addr(),
         name: ByteString::from(cfg.name.as_str()),
         groups: str_list(&groups),
         headers: header_list(&cfg.headers),
     }];
     out.extend(node.peers().map(member_record));
     out
+}
+
+/// The agent's own address as peers can reach it: `advertised` (the
+/// configured address, or the one peers were seen to reach the node at)
+/// when it is specific; else, before any link is up, an address of this
+/// host's interfaces with the link port: IPv4 first if the node is bound
+/// to an IPv4 address (IPv6 first if to IPv6), routable before IPv6
+/// link-local (given with its scope), loopback last.
+fn reachable_addr(advertised: SocketAddr) -> SocketAddr {
+    if !advertised.ip().is_unspecified() {
+        return advertised;
+    }
+    let Ok(all) = netcluster_tokio::net::interfaces() else {
+        return advertised;
+    };
+    let mut best: Option<(u8, SocketAddr)> = None;
+    let port = advertised.port();
+    let v4_first = advertised.is_ipv4();
+    for i in all.iter().filter(|i| i.up) {
+        let v4 = i.v4.iter().map(|a| (true, SocketAddr::new(a.ip.into(), port)));
+        let v6 = i.v6.iter().map(|ip| {
+            let scope = if ip.is_unicast_link_local() { i.index } else { 0 };
+            (false, SocketAddr::V6(SocketAddrV6::new(*ip, port, 0, scope)))
+        });
+        for (is_v4, a) in v4.chain(v6) {
+            let link_local = matches!(a, SocketAddr::V6(v6) if v6.ip().is_unicast_link_local());
+            // Lower is better: loopback last, then link-local, then the
+            // other family.
+            let rank = u8::from(i.loopback || a.ip().is_loopback()) * 4
+                + u8::from(link_local) * 2
+                + u8::from(is_v4 != v4_first);
+            if best.is_none_or(|(r, _)| rank < r) {
+                best = Some((rank, a));
+            }
+        }
+    }
+    best.map_or(advertised, |(_, a)| a)
 }
 
 /// Every named group with a reachable member, the agent's own included.

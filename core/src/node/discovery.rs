@@ -183,10 +183,18 @@ impl Node {
             // A late datagram from an instance that already left.
             return;
         }
-        let addr = super::resolve_addr(a.link_addr, from);
+        let mut addr = super::resolve_addr(a.link_addr, from);
         // A node whose beacon offers no common link version is still tried
         // once: its REJECT lets both sides report the mismatch.
         let known = self.discovery.candidates.get(&id).map(|c| (c.incarnation, c.addr));
+        // A dual-stack node is heard on both families, each beacon naming
+        // the address of its own: keep the one first heard rather than
+        // flip at every beacon, unless links to it keep failing.
+        if let Some((inc, old)) = known {
+            if inc == incarnation && old.is_ipv4() != addr.is_ipv4() && !self.overlay_failing(&id) {
+                addr = old;
+            }
+        }
         if known.is_none() && self.discovery.candidates.len() >= self.cfg.max_peers {
             self.stats.dropped_limit += 1;
         } else {

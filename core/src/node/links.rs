@@ -153,8 +153,11 @@ impl Node {
     /// A stream connection from `remote` was accepted on the link listener
     /// (`local` is the address it arrived at). Returns the link's handle.
     /// When the node is shutting down the link is closed at once.
+    /// IPv4-mapped IPv6 addresses (a dual-stack listener's view of an IPv4
+    /// peer) are taken as the IPv4 addresses they are.
     pub fn link_accepted(&mut self, now: Instant, remote: SocketAddr, local: SocketAddr) -> LinkId {
         let now = self.clock.observe(now);
+        let (remote, local) = (super::canonical(remote), super::canonical(local));
         self.learn_local(now, local);
         let id = self.alloc_link(now, remote, false);
         if self.shutting_down {
@@ -182,10 +185,21 @@ impl Node {
     }
 
     /// Learns the IP peers reach us at from a link's local address, for
-    /// the LSA's link address when the configured one is unspecified.
+    /// the LSA's link address when the configured one is unspecified. An
+    /// IPv6 link-local address (meaningless past its segment, and without
+    /// its scope to others) gives way to the first routable one.
     fn learn_local(&mut self, now: Instant, local: SocketAddr) {
-        if self.learned_ip.is_none() && !local.ip().is_unspecified() {
-            self.learned_ip = Some(local.ip());
+        let ip = super::canonical(local).ip();
+        let link_local = |ip: &core::net::IpAddr| match ip {
+            core::net::IpAddr::V6(v6) => v6.is_unicast_link_local(),
+            core::net::IpAddr::V4(_) => false,
+        };
+        let better = match &self.learned_ip {
+            None => true,
+            Some(old) => link_local(old) && !link_local(&ip),
+        };
+        if better && !ip.is_unspecified() {
+            self.learned_ip = Some(ip);
             self.self_changed(now);
         }
     }

@@ -497,9 +497,12 @@ impl Node {
         core::time::Duration::from_micros(self.next_random() % (us + 1))
     }
 
-    /// The link address we advertise, with a learned IP in place of an
-    /// unspecified one.
-    fn advertised_addr(&self) -> SocketAddr {
+    /// The link address this node advertises (in HELLOs and LSAs): the
+    /// configured one, or where its IP is unspecified, the IP peers were
+    /// first seen to reach this node at (a link's local address; a
+    /// routable one replaces an IPv6 link-local one), with the link port.
+    /// Unspecified until a link comes up.
+    pub fn advertised_addr(&self) -> SocketAddr {
         let mut a = self.cfg.link_addr;
         if a.ip().is_unspecified() {
             if let Some(ip) = self.learned_ip {
@@ -507,6 +510,19 @@ impl Node {
             }
         }
         a
+    }
+}
+
+/// `a` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a
+/// dual-stack listener shows an IPv4 peer) written as the IPv4 address it
+/// is, so that it can be advertised to and dialled by IPv4-only peers.
+pub(crate) fn canonical(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => a,
+        },
+        SocketAddr::V4(_) => a,
     }
 }
 
@@ -529,3 +545,27 @@ pub(crate) fn resolve_addr(advertised: SocketAddr, seen: SocketAddr) -> SocketAd
 
 /// Housekeeping period: LSA ageing, candidate expiry. Coarse on purpose.
 const HOUSEKEEPING: core::time::Duration = core::time::Duration::from_secs(1);
+
+#[cfg(test)]
+mod addr_tests {
+    use super::*;
+
+    #[test]
+    fn mapped_addresses_become_ipv4_and_others_stay() {
+        let mapped: SocketAddr = "[::ffff:10.77.0.1]:7400".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.77.0.1:7400".parse().unwrap());
+        for a in ["[fd77::1]:7400", "10.0.0.1:9", "[fe80::1%3]:7400"] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert_eq!(canonical(a), a);
+        }
+    }
+
+    #[test]
+    fn an_unspecified_advertisement_takes_the_seen_ip_and_scope() {
+        let seen: SocketAddr = "[fe80::2%5]:40000".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:7400".parse().unwrap();
+        assert_eq!(resolve_addr(any, seen), "[fe80::2%5]:7400".parse().unwrap());
+        let fixed: SocketAddr = "192.0.2.1:7400".parse().unwrap();
+        assert_eq!(resolve_addr(fixed, seen), fixed);
+    }
+}

@@ -257,6 +257,11 @@ impl Node {
         }
     }
 
+    /// Whether link attempts to `id` are failing (it is backing off).
+    pub(super) fn overlay_failing(&self, id: &NodeId) -> bool {
+        self.overlay.retry.get(id).is_some_and(|r| !r.backoff.is_zero())
+    }
+
     /// A node we hear directly but cannot reach: try it again now rather
     /// than at the end of its backoff (the partition may have healed).
     pub(super) fn overlay_heard(&mut self, now: Instant, id: NodeId) {
