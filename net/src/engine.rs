@@ -344,7 +344,8 @@ impl<I: LinkIo> Engine<I> {
         for stream in read_from {
             // As the node would say when bytes arrive: the bridge pulls
             // what the node holds into the room the reader made.
-            if let Some(s) = self.bridge.on_event(&mut self.node, now, &Event::StreamReadable { stream })
+            if let Some(s) =
+                self.bridge.on_event(&mut self.node, now, &Event::StreamReadable { stream })
             {
                 io.stream_opened(s);
             }

@@ -92,6 +92,7 @@ pub use netcluster_core::node::{
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
 pub use netcluster_net as net;
+use netcluster_net::engine::{Command, Reply};
 pub use netcluster_net::events::EventStream;
 pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
 pub use streams::PeerStream;
@@ -123,29 +124,12 @@ pub enum Error {
     Stopped,
 }
 
-/// A reply slot for one command.
-pub(crate) type Reply<T> = async_channel::Sender<T>;
-
-/// A command for the node's thread. Private, so new commands are additive.
-pub(crate) enum Command {
-    Join(String, Reply<Result<(), CommandError>>),
-    Leave(String, Reply<Result<(), CommandError>>),
-    SetState(NodeState, Reply<Result<(), CommandError>>),
-    SetHeader(String, Option<String>, Reply<Result<(), CommandError>>),
-    AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
-    Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
-    Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
-    Ping(NodeId, Reply<Result<MessageId, SendError>>),
-    SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
-    OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
-    Query(Box<dyn FnOnce(&Node) + Send>),
-    Shutdown,
-}
-
 /// What the handles share with the node's thread.
 pub(crate) struct Shared {
     pub(crate) cmd: async_channel::Sender<Command>,
     pub(crate) hub: Arc<netcluster_net::events::EventHub>,
+    /// Wakes the loop for the streams' application sides.
+    pub(crate) stream_wake: Arc<streams::StreamWake>,
     pub(crate) running: Arc<AtomicBool>,
     /// One `()` stops the node at once (see [`Handle::abort`]).
     pub(crate) abort: async_channel::Sender<()>,
@@ -202,12 +186,19 @@ impl Handle {
         EventStream::new(self.shared.hub.subscribe())
     }
 
-    async fn call<T, E: Into<Error>>(
+    async fn call<T, E>(
         &self,
         make: impl FnOnce(Reply<Result<T, E>>) -> Command,
-    ) -> Result<T, Error> {
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
         let (tx, rx) = async_channel::bounded(1);
-        self.shared.cmd.send(make(tx)).await.map_err(|_| Error::Stopped)?;
+        let reply: Reply<Result<T, E>> = Box::new(move |v| {
+            let _ = tx.try_send(v);
+        });
+        self.shared.cmd.send(make(reply)).await.map_err(|_| Error::Stopped)?;
         rx.recv().await.map_err(|_| Error::Stopped)?.map_err(Into::into)
     }
 
@@ -231,7 +222,8 @@ impl Handle {
     /// # Ok(()) }
     /// ```
     pub async fn open_stream(&self, peer: NodeId) -> Result<PeerStream, Error> {
-        self.call(|tx| Command::OpenStream(peer, tx)).await
+        let io = self.call(|tx| Command::OpenStream(peer, tx)).await?;
+        Ok(PeerStream::new(io, Arc::clone(&self.shared.stream_wake)))
     }
 
     /// The next stream a peer opened, waiting as long as it takes;
@@ -286,7 +278,7 @@ impl Handle {
     /// at once.
     pub async fn shutdown(&self) {
         // A closed channel means the thread is already gone or going.
-        let _ = self.shared.cmd.send(Command::Shutdown).await;
+        let _ = self.shared.cmd.send(Command::Shutdown(Box::new(|()| {}))).await;
         // Nothing is ever sent on `done`: this returns when it closes.
         let _ = self.shared.done.recv().await;
     }
