@@ -117,6 +117,11 @@ pub trait LinkIo {
     fn write(&mut self, link: LinkId, up: &mut Self::Up, data: Bytes) -> Result<(), WriteError>;
     /// Closes an up link once what is queued is written.
     fn close(&mut self, link: LinkId, up: Self::Up);
+    /// Gives up a connect attempt (the node closed the link, or it failed).
+    fn cancel(&mut self, link: LinkId, attempt: Self::Connecting) {
+        let _ = link;
+        drop(attempt);
+    }
     /// Drops an up link at once, nothing flushed (a link given up).
     fn abort(&mut self, link: LinkId, up: Self::Up) {
         let _ = link;
@@ -251,13 +256,61 @@ impl<I: LinkIo> Engine<I> {
         None
     }
 
+    /// For a driver whose attempt and up link are one object: the connect
+    /// of `link` has finished, and `finish` turns the attempt into the up
+    /// link and its local address, or says why it failed.
+    pub fn connect_done(
+        &mut self,
+        io: &mut I,
+        link: LinkId,
+        finish: impl FnOnce(&mut I, I::Connecting) -> Result<(I::Up, SocketAddr), String>,
+    ) {
+        let Some(slot) = self.links.remove(&link) else { return };
+        let attempt = match slot {
+            Slot::Connecting(c) => c,
+            up @ Slot::Up(_) => {
+                self.links.insert(link, up);
+                return;
+            }
+        };
+        let now = self.now();
+        match finish(io, attempt) {
+            Ok((up, local)) => {
+                tracing::debug!(?link, %local, "connected");
+                self.links.insert(link, Slot::Up(up));
+                self.node.link_connected(now, link, local);
+            }
+            Err(error) => {
+                tracing::debug!(?link, %error, "connect failed");
+                self.node.link_closed(now, link, LinkCloseReason::ConnectFailed);
+            }
+        }
+        self.drain(io);
+    }
+
+    /// The links being connected, for drivers that time them out
+    /// themselves.
+    pub fn connecting(&self) -> impl Iterator<Item = (LinkId, &I::Connecting)> + '_ {
+        self.links.iter().filter_map(|(id, s)| match s {
+            Slot::Connecting(c) => Some((*id, c)),
+            Slot::Up(_) => None,
+        })
+    }
+
+    /// Whether the engine tracks no link at all.
+    pub fn has_no_links(&self) -> bool {
+        self.links.is_empty()
+    }
+
     /// A connect the engine asked for failed (or timed out).
     pub fn connect_failed(&mut self, io: &mut I, link: LinkId, error: &dyn std::fmt::Display) {
         if !matches!(self.links.get(&link), Some(Slot::Connecting(_))) {
             return;
         }
         tracing::debug!(?link, %error, "connect failed");
-        self.links.remove(&link);
+        if let Some(Slot::Connecting(c)) = self.links.remove(&link) {
+            io.cancel(link, c);
+        }
         let now = self.now();
         self.node.link_closed(now, link, LinkCloseReason::ConnectFailed);
         self.drain(io);
@@ -310,7 +363,10 @@ impl<I: LinkIo> Engine<I> {
         self.drain(io);
         match slot {
             Slot::Up(up) => Some(up),
-            Slot::Connecting(_) => None,
+            Slot::Connecting(c) => {
+                io.cancel(link, c);
+                None
+            }
         }
     }
 
@@ -354,43 +410,129 @@ impl<I: LinkIo> Engine<I> {
     }
 
     /// Carries out a handle's command (not `Shutdown`, which the driver
-    /// handles with [`shutdown`](Self::shutdown)).
+    /// handles with [`shutdown`](Self::shutdown)). A caller that stopped
+    /// waiting is no error: its reply goes nowhere.
     pub fn command(&mut self, io: &mut I, c: Command) {
-        let now = self.now();
-        // A caller that stopped waiting is no error: replies are dropped.
         match c {
-            Command::Join(g, reply) => reply(self.node.join(now, &g)),
-            Command::Leave(g, reply) => reply(self.node.leave(now, &g)),
-            Command::SetState(s, reply) => reply(self.node.set_state(now, s)),
-            Command::SetHeader(k, v, reply) => reply(self.node.set_header(now, &k, v.as_deref())),
+            Command::Join(g, reply) => reply(self.join(io, &g)),
+            Command::Leave(g, reply) => reply(self.leave(io, &g)),
+            Command::SetState(s, reply) => reply(self.set_state(io, s)),
+            Command::SetHeader(k, v, reply) => reply(self.set_header(io, &k, v.as_deref())),
             Command::AddSeed(addr, reply) => {
-                self.node.add_seed(now, addr);
+                self.add_seed(io, addr);
                 reply(Ok(()));
             }
-            Command::Send(to, s, payload, reply) => {
-                reply(self.hub.send(&mut self.node, now, to, s, payload));
-            }
-            Command::Shout(g, s, payload, reply) => reply(self.node.shout(now, &g, s, payload)),
-            Command::Ping(to, reply) => reply(self.node.ping(now, to)),
+            Command::Send(to, s, payload, reply) => reply(self.send(io, to, s, payload)),
+            Command::Shout(g, s, payload, reply) => reply(self.shout(io, &g, s, payload)),
+            Command::Ping(to, reply) => reply(self.ping(io, to)),
             Command::SendMany(to, s, payloads, reply) => {
-                reply(Ok(self.hub.send_many(&mut self.node, now, to, s, payloads)));
+                reply(Ok(self.send_many(io, to, s, payloads)));
             }
-            Command::OpenStream(to, reply) => {
-                // A caller gone meanwhile drops the stream, which finishes it.
-                reply(self.bridge.open(&mut self.node, now, to));
-            }
-            Command::Query(f) => {
-                // A read-only look: nothing to drain.
-                f(&self.node);
-                return;
-            }
+            // A caller gone meanwhile drops the stream, which finishes it.
+            Command::OpenStream(to, reply) => reply(self.open_stream(io, to)),
+            // A read-only look: nothing to drain.
+            Command::Query(f) => f(&self.node),
             Command::Shutdown(reply) => {
                 tracing::warn!("shutdown reached the engine's command(); use shutdown()");
                 reply(());
-                return;
             }
         }
+    }
+
+    /// Joins a group.
+    pub fn join(&mut self, io: &mut I, group: &str) -> Result<(), CommandError> {
+        let r = self.node.join(self.now(), group);
         self.drain(io);
+        r
+    }
+
+    /// Leaves a group.
+    pub fn leave(&mut self, io: &mut I, group: &str) -> Result<(), CommandError> {
+        let r = self.node.leave(self.now(), group);
+        self.drain(io);
+        r
+    }
+
+    /// Sets the announced state.
+    pub fn set_state(&mut self, io: &mut I, state: NodeState) -> Result<(), CommandError> {
+        let r = self.node.set_state(self.now(), state);
+        self.drain(io);
+        r
+    }
+
+    /// Sets or removes an announced attribute.
+    pub fn set_header(
+        &mut self,
+        io: &mut I,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), CommandError> {
+        let r = self.node.set_header(self.now(), key, value);
+        self.drain(io);
+        r
+    }
+
+    /// Adds a static seed.
+    pub fn add_seed(&mut self, io: &mut I, addr: SocketAddr) {
+        self.node.add_seed(self.now(), addr);
+        self.drain(io);
+    }
+
+    /// Sends one message (refused with `WouldBlock` while an event
+    /// subscriber is full, see [`EventHub::send`]).
+    pub fn send(
+        &mut self,
+        io: &mut I,
+        to: NodeId,
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        let now = self.now();
+        let r = self.hub.send(&mut self.node, now, to, semantics, payload);
+        self.drain(io);
+        r
+    }
+
+    /// Sends several messages to one node, stopping at the first refusal.
+    pub fn send_many(
+        &mut self,
+        io: &mut I,
+        to: NodeId,
+        semantics: Semantics,
+        payloads: Vec<Bytes>,
+    ) -> SendMany {
+        let now = self.now();
+        let r = self.hub.send_many(&mut self.node, now, to, semantics, payloads);
+        self.drain(io);
+        r
+    }
+
+    /// Sends one message to a group.
+    pub fn shout(
+        &mut self,
+        io: &mut I,
+        group: &str,
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        let r = self.node.shout(self.now(), group, semantics, payload);
+        self.drain(io);
+        r
+    }
+
+    /// Pings a node through the mesh.
+    pub fn ping(&mut self, io: &mut I, to: NodeId) -> Result<MessageId, SendError> {
+        let r = self.node.ping(self.now(), to);
+        self.drain(io);
+        r
+    }
+
+    /// Opens a stream; the application's end is returned.
+    pub fn open_stream(&mut self, io: &mut I, to: NodeId) -> Result<StreamIo, StreamError> {
+        let now = self.now();
+        let r = self.bridge.open(&mut self.node, now, to);
+        self.drain(io);
+        r
     }
 
     /// Leaves the mesh: the node's EXIT, LSA flush and GOODBYEs are carried
@@ -405,8 +547,9 @@ impl<I: LinkIo> Engine<I> {
         self.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
         // Links still open after the node's own closes (none expected).
         for (link, slot) in self.links.drain() {
-            if let Slot::Up(up) = slot {
-                io.close(link, up);
+            match slot {
+                Slot::Up(up) => io.close(link, up),
+                Slot::Connecting(c) => io.cancel(link, c),
             }
         }
     }
@@ -416,8 +559,9 @@ impl<I: LinkIo> Engine<I> {
     pub fn abandon(&mut self, io: &mut I) {
         self.bridge.close_all(StreamEnd::Failed(FailReason::Shutdown));
         for (link, slot) in self.links.drain() {
-            if let Slot::Up(up) = slot {
-                io.abort(link, up);
+            match slot {
+                Slot::Up(up) => io.abort(link, up),
+                Slot::Connecting(c) => io.cancel(link, c),
             }
         }
     }
@@ -488,8 +632,8 @@ impl<I: LinkIo> Engine<I> {
             },
             Transmit::Close { link } => match self.links.remove(&link) {
                 Some(Slot::Up(up)) => io.close(link, up),
-                // Dropping the attempt cancels it.
-                Some(Slot::Connecting(_)) | None => {}
+                Some(Slot::Connecting(c)) => io.cancel(link, c),
+                None => {}
             },
         }
     }

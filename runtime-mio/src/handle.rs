@@ -9,16 +9,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bytes::Bytes;
 use mio::{Poll, Token, Waker};
-use netcluster_core::node::{CommandError, Event, MessageId, PeerInfo, SendError, StreamError};
-use netcluster_core::wire::link::Semantics;
-use netcluster_core::{Node, NodeId, NodeState};
+use netcluster_core::node::{Event, PeerInfo};
+use netcluster_core::{Node, NodeId};
 
+use netcluster_net::engine::{Command, Reply};
 use netcluster_net::events::{lock, EventHub, Events};
 
 use crate::streams::{AcceptQueue, PeerStream};
-use crate::{Builder, Error, MioNode, SendMany};
+use crate::{Builder, Error, MioNode};
 
 /// The waker's token; the node takes the rest.
 const WAKER: Token = Token(0);
@@ -29,24 +28,6 @@ const NODE_TOKENS: Range<usize> = 1..(1 << 24);
 const COMMANDS_PER_WAKE: usize = 64;
 /// Commands queued before callers block.
 const COMMAND_QUEUE: usize = 64;
-
-type Reply<T> = SyncSender<T>;
-
-/// A command for the node's thread. Private, so new commands are additive.
-enum Command {
-    Join(String, Reply<Result<(), CommandError>>),
-    Leave(String, Reply<Result<(), CommandError>>),
-    SetState(NodeState, Reply<Result<(), CommandError>>),
-    SetHeader(String, Option<String>, Reply<Result<(), CommandError>>),
-    AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
-    Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
-    Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
-    Ping(NodeId, Reply<Result<MessageId, SendError>>),
-    SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
-    OpenStream(NodeId, Reply<Result<PeerStream, StreamError>>),
-    Query(Box<dyn FnOnce(&Node) + Send>),
-    Shutdown(Reply<()>),
-}
 
 /// Set once the node's thread has finished.
 #[derive(Default)]
@@ -188,7 +169,7 @@ fn run(mut poll: Poll, mut node: MioNode, rx: Receiver<Command>, abort: &AtomicB
                     node.shutdown();
                     waiting.push(reply);
                 }
-                Ok(c) => command(&mut node, c),
+                Ok(c) => node.command(c),
                 Err(TryRecvError::Empty) => {
                     backlog = false;
                     break;
@@ -206,29 +187,6 @@ fn run(mut poll: Poll, mut node: MioNode, rx: Receiver<Command>, abort: &AtomicB
     // Sockets close before anyone is told the node has stopped.
     drop(node);
     drop(waiting);
-}
-
-fn command(node: &mut MioNode, c: Command) {
-    // A caller that gave up waiting is no error.
-    match c {
-        Command::Join(g, reply) => drop(reply.send(node.join(&g))),
-        Command::Leave(g, reply) => drop(reply.send(node.leave(&g))),
-        Command::SetState(s, reply) => drop(reply.send(node.set_state(s))),
-        Command::SetHeader(k, v, reply) => drop(reply.send(node.set_header(&k, v.as_deref()))),
-        Command::AddSeed(addr, reply) => {
-            node.add_seed(addr);
-            drop(reply.send(Ok(())));
-        }
-        Command::Send(to, s, payload, reply) => drop(reply.send(node.send(to, s, payload))),
-        Command::Shout(g, s, payload, reply) => drop(reply.send(node.shout(&g, s, payload))),
-        Command::Ping(to, reply) => drop(reply.send(node.ping(to))),
-        Command::SendMany(to, s, payloads, reply) => {
-            drop(reply.send(Ok(node.send_many(to, s, payloads))))
-        }
-        Command::OpenStream(to, reply) => drop(reply.send(node.open_stream(to))),
-        Command::Query(f) => f(node.node()),
-        Command::Shutdown(_) => {}
-    }
 }
 
 /// A handle to a node running on its own thread. Cheap to clone; every
@@ -294,13 +252,17 @@ impl Handle {
             .map_err(Error::Thread)
     }
 
-    fn call<T, E: Into<Error>>(
-        &self,
-        make: impl FnOnce(Reply<Result<T, E>>) -> Command,
-    ) -> Result<T, Error> {
+    fn call<T, E>(&self, make: impl FnOnce(Reply<Result<T, E>>) -> Command) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
         let cmd = self.shared.cmd.as_ref().ok_or(Error::Stopped)?;
         let (tx, rx) = sync_channel(1);
-        cmd.send(make(tx)).map_err(|_| Error::Stopped)?;
+        let reply: Reply<Result<T, E>> = Box::new(move |v| {
+            let _ = tx.send(v);
+        });
+        cmd.send(make(reply)).map_err(|_| Error::Stopped)?;
         self.shared.waker.wake().map_err(Error::Poll)?;
         rx.recv().map_err(|_| Error::Stopped)?.map_err(Into::into)
     }
@@ -325,7 +287,7 @@ impl Handle {
     /// # Ok(()) }
     /// ```
     pub fn open_stream(&self, peer: NodeId) -> Result<PeerStream, Error> {
-        self.call(|tx| Command::OpenStream(peer, tx))
+        self.call(|tx| Command::OpenStream(peer, tx)).map(PeerStream::new)
     }
 
     /// The next stream a peer opened, waiting as long as it takes;
@@ -395,7 +357,10 @@ impl Handle {
     pub fn shutdown(&self) {
         if let Some(cmd) = self.shared.cmd.as_ref() {
             let (tx, rx) = sync_channel(1);
-            if cmd.send(Command::Shutdown(tx)).is_ok() && self.shared.waker.wake().is_ok() {
+            let reply: Reply<()> = Box::new(move |()| {
+                let _ = tx.send(());
+            });
+            if cmd.send(Command::Shutdown(reply)).is_ok() && self.shared.waker.wake().is_ok() {
                 let _ = rx.recv();
             }
         }

@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use netcluster_core::node::{CommandError, LinkId, MessageId, SendError};
+use netcluster_core::node::{CommandError, MessageId, SendError};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{NodeId, NodeState};
+
+use netcluster_net::engine::Command;
 
 use super::MioNode;
 #[cfg(doc)]
@@ -14,6 +16,12 @@ use crate::Builder;
 use crate::SendMany;
 
 impl MioNode {
+    /// Carries out a `Handle`'s command (not `Shutdown`, which its thread
+    /// handles with [`shutdown`](Self::shutdown)).
+    pub(crate) fn command(&mut self, c: Command) {
+        self.engine.command(&mut self.io, c);
+    }
+
     /// Sends `payload` to the node `to` with the given semantics. Reliable
     /// and Sequenced messages are reported later as `Event::Delivered` or
     /// `Event::SendFailed` with the returned id; a full window is refused
@@ -24,10 +32,7 @@ impl MioNode {
         semantics: Semantics,
         payload: impl Into<Bytes>,
     ) -> Result<MessageId, SendError> {
-        let now = self.now();
-        let r = self.hub.send(&mut self.node, now, to, semantics, payload.into());
-        self.drain();
-        r
+        self.engine.send(&mut self.io, to, semantics, payload.into())
     }
 
     /// Sends several messages to `to`, in order, stopping at the first one
@@ -40,11 +45,7 @@ impl MioNode {
         semantics: Semantics,
         payloads: impl IntoIterator<Item = Bytes>,
     ) -> SendMany {
-        let now = self.now();
-        let r =
-            self.hub.send_many(&mut self.node, now, to, semantics, payloads.into_iter().collect());
-        self.drain();
-        r
+        self.engine.send_many(&mut self.io, to, semantics, payloads.into_iter().collect())
     }
 
     /// Sends `payload` to every reachable member of `group` (`""`: every
@@ -55,51 +56,38 @@ impl MioNode {
         semantics: Semantics,
         payload: impl Into<Bytes>,
     ) -> Result<MessageId, SendError> {
-        let r = self.node.shout(self.now(), group, semantics, payload.into());
-        self.drain();
-        r
+        self.engine.shout(&mut self.io, group, semantics, payload.into())
     }
 
     /// Measures the round trip to `to` through the mesh: an `Event::Pong`
     /// with the returned id reports it (nothing does if a ping is lost).
     pub fn ping(&mut self, to: NodeId) -> Result<MessageId, SendError> {
-        let r = self.node.ping(self.now(), to);
-        self.drain();
-        r
+        self.engine.ping(&mut self.io, to)
     }
 
     /// Joins `group`.
     pub fn join(&mut self, group: &str) -> Result<(), CommandError> {
-        let r = self.node.join(self.now(), group);
-        self.drain();
-        r
+        self.engine.join(&mut self.io, group)
     }
 
     /// Leaves `group`.
     pub fn leave(&mut self, group: &str) -> Result<(), CommandError> {
-        let r = self.node.leave(self.now(), group);
-        self.drain();
-        r
+        self.engine.leave(&mut self.io, group)
     }
 
     /// Sets the announced state (use [`shutdown`](Self::shutdown) to leave).
     pub fn set_state(&mut self, state: NodeState) -> Result<(), CommandError> {
-        let r = self.node.set_state(self.now(), state);
-        self.drain();
-        r
+        self.engine.set_state(&mut self.io, state)
     }
 
     /// Sets (or with `None`, removes) one announced attribute.
     pub fn set_header(&mut self, key: &str, value: Option<&str>) -> Result<(), CommandError> {
-        let r = self.node.set_header(self.now(), key, value);
-        self.drain();
-        r
+        self.engine.set_header(&mut self.io, key, value)
     }
 
     /// Adds a static seed: a link address to connect to, retried forever.
     pub fn add_seed(&mut self, addr: SocketAddr) {
-        self.node.add_seed(self.now(), addr);
-        self.drain();
+        self.engine.add_seed(&mut self.io, addr);
     }
 
     /// Starts leaving the mesh cleanly: the EXIT beacon and a GOODBYE on
@@ -111,20 +99,13 @@ impl MioNode {
         if self.stopping.is_some() {
             return;
         }
-        tracing::info!("shutting down");
-        self.node.shutdown(self.now());
-        self.drain();
-        // Links still open after the node's own closes (none expected).
-        let open: Vec<LinkId> = self.links.keys().copied().collect();
-        for link in open {
-            self.close(link);
-        }
-        self.stopping = Some(std::time::Instant::now() + self.opts.shutdown_linger);
+        self.engine.shutdown(&mut self.io);
+        self.stopping = Some(std::time::Instant::now() + self.io.opts.shutdown_linger);
     }
 
     /// Whether a [`shutdown`](Self::shutdown) has finished: every link
     /// flushed and closed, or the linger over.
     pub fn is_stopped(&self) -> bool {
-        self.stopping.is_some() && self.links.is_empty()
+        self.stopping.is_some() && self.io.closing.is_empty() && self.engine.has_no_links()
     }
 }

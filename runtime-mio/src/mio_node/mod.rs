@@ -11,19 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mio::{Registry, Token};
-use netcluster_core::node::{
-    Event, FailReason, LinkCloseReason, LinkId, PeerInfo, StreamEnd, Transmit,
-};
+use netcluster_core::node::{Event, LinkId, PeerInfo};
 use netcluster_core::{Instant, Node, NodeId};
+use netcluster_net::engine::Engine;
 use netcluster_net::events::{EventHub, Subscriber};
-use netcluster_net::streams::StreamBridge;
-use netcluster_net::{DriverLimits as Options, Prepared};
+use netcluster_net::Prepared;
 
 use crate::builder::Builder;
 use crate::io::{Io, FIRST_LINK, LISTENER};
-use crate::link::{Phase, TcpLink};
+use crate::link::TcpLink;
 use crate::streams::{AcceptQueue, StreamWake};
 use crate::Error;
+use links::MioIo;
 
 /// The fewest tokens a [`MioNode`] needs: its five fixed sockets (IPv4 and
 /// IPv6 unicast, IPv4 and IPv6 beacons, the TCP listener) and one link.
@@ -69,41 +68,23 @@ enum Pending {
 /// [shutdown linger](Builder::shutdown_linger)), then drop it. Dropping
 /// deregisters every socket.
 pub struct MioNode {
-    node: Node,
-    epoch: std::time::Instant,
-    registry: Registry,
-    io: Io,
-    base: usize,
-    span: usize,
-    links: HashMap<LinkId, TcpLink>,
-    /// Link by slot (token offset minus `FIRST_LINK`).
-    slots: Vec<Option<LinkId>>,
-    free: Vec<usize>,
-    /// Links the driver lost while draining outputs, reported to the node
-    /// once the drain is over (one input at a time).
-    deferred: Vec<(LinkId, LinkCloseReason)>,
-    pending: VecDeque<Pending>,
-    /// Subscribers of the node's events: `own` alone when the caller polls
-    /// them from here, the `Handle`'s when a thread runs the node.
-    hub: Arc<EventHub>,
+    engine: Engine<MioIo>,
+    io: MioIo,
+    /// The subscriber [`poll_event`](Self::poll_event) reads; `None` when
+    /// a `Handle`'s thread runs the node and its handles subscribe.
     own: Option<Subscriber>,
-    opts: Options,
-    link_addr: SocketAddr,
-    buf: Vec<u8>,
     /// Set by `shutdown`: when lingering links are given up.
     stopping: Option<std::time::Instant>,
-    streams: StreamBridge,
     stream_wake: Arc<StreamWake>,
-    accepted: Arc<AcceptQueue>,
 }
 
 impl std::fmt::Debug for MioNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MioNode")
-            .field("id", &self.node.id())
-            .field("link_addr", &self.link_addr)
-            .field("tokens", &(self.base..self.base + self.span))
-            .field("links", &self.links.len())
+            .field("id", &self.engine.node().id())
+            .field("link_addr", &self.io.link_addr)
+            .field("tokens", &(self.io.base..self.io.base + self.io.span))
+            .field("closing", &self.io.closing.len())
             .finish()
     }
 }
@@ -121,40 +102,32 @@ impl MioNode {
         let Prepared { config, id, rng_seed: seed, sockets, link_addr, limits: opts } =
             b.settings.prepare()?;
         let registry = registry.try_clone().map_err(Error::Poll)?;
-        let io = Io::register(sockets, &registry, tokens.start)?;
+        let sockets = Io::register(sockets, &registry, tokens.start)?;
         let node = Node::new(config, id, seed, Instant::ZERO);
         let stream_wake = Arc::new(StreamWake::default());
-        let wake = Arc::clone(&stream_wake);
-        let streams = StreamBridge::new(Arc::new(move || wake.wake()));
         // A subscriber that was full and has read makes the loop turn, as
         // a stream does.
         let wake = Arc::clone(&stream_wake);
         let hub = Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || wake.wake())));
         let own = Some(hub.subscribe());
-        let accepted = Arc::new(AcceptQueue::new(opts.accept_queue));
-        let mut me = MioNode {
-            node,
-            epoch: std::time::Instant::now(),
+        let wake = Arc::clone(&stream_wake);
+        let engine = Engine::new(node, hub, Arc::new(move || wake.wake()), opts);
+        let io = MioIo {
             registry,
-            io,
+            sockets,
             base: tokens.start,
             span,
-            links: HashMap::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            deferred: Vec::new(),
+            closing: HashMap::new(),
             pending: VecDeque::new(),
-            hub,
-            own,
+            buf: vec![0; READ_BUF],
+            accepted: Arc::new(AcceptQueue::new(opts.accept_queue)),
             opts,
             link_addr,
-            buf: vec![0; READ_BUF],
-            stopping: None,
-            streams,
-            stream_wake,
-            accepted,
         };
-        me.drain();
+        let mut me = MioNode { engine, io, own, stopping: None, stream_wake };
+        me.engine.drain(&mut me.io);
         Ok(me)
     }
 
@@ -162,39 +135,39 @@ impl MioNode {
     /// [`poll_event`](Self::poll_event): for the `Handle`'s thread.
     pub(crate) fn detach_events(&mut self) -> Arc<EventHub> {
         self.own = None;
-        Arc::clone(&self.hub)
+        Arc::clone(self.engine.hub())
     }
 
     /// This node's id.
     pub fn id(&self) -> NodeId {
-        self.node.id()
+        self.engine.node().id()
     }
 
     /// The local address of the link port, with the port actually bound:
     /// what to give other nodes as a seed.
     pub fn link_addr(&self) -> SocketAddr {
-        self.link_addr
+        self.io.link_addr
     }
 
     /// The node itself, to read its state ([`Node::peers`],
     /// [`Node::stats`]...).
     pub fn node(&self) -> &Node {
-        &self.node
+        self.engine.node()
     }
 
     /// Every reachable peer, in id order.
     pub fn peers(&self) -> impl Iterator<Item = &PeerInfo> {
-        self.node.peers()
+        self.engine.node().peers()
     }
 
     /// The tokens this node was built with.
     pub fn tokens(&self) -> Range<usize> {
-        self.base..self.base + self.span
+        self.io.base..self.io.base + self.io.span
     }
 
     /// Whether `token` is one of this node's.
     pub fn owns(&self, token: Token) -> bool {
-        token.0 >= self.base && token.0 - self.base < self.span
+        token.0 >= self.io.base && token.0 - self.io.base < self.io.span
     }
 
     /// The next event of the node, if any. A stream's readiness
@@ -209,16 +182,11 @@ impl MioNode {
         self.own.as_ref().map_or(0, Subscriber::queued)
     }
 
-    fn now(&self) -> Instant {
-        let us = self.epoch.elapsed().as_micros();
-        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
-    }
-
-    fn to_std(&self, t: Instant) -> std::time::Instant {
-        let far = Duration::from_secs(86_400 * 365);
-        self.epoch
-            .checked_add(Duration::from_micros(t.as_micros()))
-            .unwrap_or_else(|| std::time::Instant::now() + far)
+    /// Links being connected or closed, with their deadlines.
+    fn link_deadlines(&self) -> impl Iterator<Item = (LinkId, std::time::Instant)> + '_ {
+        let connecting = self.engine.connecting().filter_map(|(id, l)| Some((id, l.deadline()?)));
+        let closing = self.io.closing.iter().filter_map(|(id, l)| Some((*id, l.deadline()?)));
+        connecting.chain(closing)
     }
 
     /// When [`handle_deadline`](Self::handle_deadline) is next needed: the
@@ -226,14 +194,13 @@ impl MioNode {
     /// first; now if a source was cut short by the read cap; `None` if
     /// nothing is scheduled.
     pub fn next_deadline(&self) -> Option<std::time::Instant> {
-        if !self.pending.is_empty() || self.stream_wake.is_due() {
+        if !self.io.pending.is_empty() || self.stream_wake.is_due() {
             return Some(std::time::Instant::now());
         }
-        let node = self.node.poll_timeout().map(|t| self.to_std(t));
-        let links = self.links.values().filter_map(TcpLink::deadline).min();
+        let links = self.link_deadlines().map(|(_, d)| d).min();
         // The linger matters only while links remain to be given up.
-        let linger = self.stopping.filter(|_| !self.links.is_empty());
-        [node, links, linger].into_iter().flatten().min()
+        let linger = self.stopping.filter(|_| !self.io.closing.is_empty());
+        [self.engine.deadline(), links, linger].into_iter().flatten().min()
     }
 
     /// The timeout for the caller's poll: zero while a source cut short
@@ -244,7 +211,7 @@ impl MioNode {
     /// little late is harmless; waking early only costs a turn). `None`:
     /// no deadline.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if !self.pending.is_empty() || self.stream_wake.is_due() {
+        if !self.io.pending.is_empty() || self.stream_wake.is_due() {
             return Some(Duration::ZERO);
         }
         let left = self.next_deadline()?.saturating_duration_since(std::time::Instant::now());
@@ -257,15 +224,15 @@ impl MioNode {
         if !self.owns(event.token()) {
             return;
         }
-        let off = event.token().0 - self.base;
-        match off {
-            LISTENER => self.accept(),
-            o if o < LISTENER => self.read_udp(o),
+        let (engine, io) = (&mut self.engine, &mut self.io);
+        match event.token().0 - io.base {
+            LISTENER => links::accept(engine, io),
+            o if o < LISTENER => links::read_udp(engine, io, o),
             o => {
-                let Some(&Some(link)) = self.slots.get(o - FIRST_LINK) else { return };
+                let Some(link) = io.link_at(o) else { return };
                 let readable = event.is_readable() || event.is_read_closed() || event.is_error();
                 let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-                self.link_ready(link, readable, writable);
+                links::link_ready(engine, io, link, readable, writable);
             }
         }
     }
@@ -277,126 +244,48 @@ impl MioNode {
     pub fn handle_deadline(&mut self) {
         self.serve_streams();
         let now_std = std::time::Instant::now();
-        let expired: Vec<LinkId> = self
-            .links
-            .iter()
-            .filter(|(_, l)| l.deadline().is_some_and(|d| d <= now_std))
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<LinkId> =
+            self.link_deadlines().filter(|(_, d)| *d <= now_std).map(|(id, _)| id).collect();
+        let (engine, io) = (&mut self.engine, &mut self.io);
         for link in expired {
-            let Some(l) = self.drop_link(link) else { continue };
-            if let Phase::Connecting { addr, .. } = l.phase {
-                tracing::debug!(?link, %addr, "connect timed out");
-                self.node.link_closed(self.now(), link, LinkCloseReason::ConnectFailed);
-                self.drain();
-            } else {
+            if let Some(l) = io.closing.remove(&link) {
                 tracing::debug!(?link, "closing link not flushed in time; dropped");
+                io.unwatch(link, l);
+            } else {
+                engine.connect_failed(io, link, &"connect timed out");
             }
         }
-        if let Some(d) = self.node.poll_timeout() {
-            let now = self.now();
-            if now >= d {
-                self.node.handle_timeout(now);
-                self.drain();
-            }
-        }
-        if self.stopping.is_some_and(|end| now_std >= end) && !self.links.is_empty() {
+        engine.handle_timeout(io);
+        if self.stopping.is_some_and(|end| now_std >= end) && !io.closing.is_empty() {
             tracing::warn!(
-                links = self.links.len(),
+                links = io.closing.len(),
                 "some links were not flushed within the shutdown linger"
             );
-            let all: Vec<LinkId> = self.links.keys().copied().collect();
-            for link in all {
-                self.drop_link(link);
+            let all: Vec<(LinkId, TcpLink)> = io.closing.drain().collect();
+            for (link, l) in all {
+                io.unwatch(link, l);
             }
         }
-        let round: Vec<Pending> = self.pending.drain(..).collect();
+        let round: Vec<Pending> = io.pending.drain(..).collect();
         for p in round {
             match p {
-                Pending::Udp(o) => self.read_udp(o),
-                Pending::Listener => self.accept(),
-                Pending::Link(link) => self.read_link(link),
+                Pending::Udp(o) => links::read_udp(engine, io, o),
+                Pending::Listener => links::accept(engine, io),
+                Pending::Link(link) => links::read_link(engine, io, link),
             }
-        }
-    }
-
-    fn push_pending(&mut self, p: Pending) {
-        if !self.pending.contains(&p) {
-            self.pending.push_back(p);
-        }
-    }
-
-    /// Carries out every output, then queues the events.
-    fn drain(&mut self) {
-        // The bridge's calls on the node (stream reads and writes, made for
-        // stream events) are inputs with outputs of their own: go round
-        // until a pass finds no event.
-        loop {
-            loop {
-                while let Some(t) = self.node.poll_transmit() {
-                    self.carry_out(t);
-                }
-                if self.deferred.is_empty() {
-                    break;
-                }
-                let now = self.now();
-                for (link, reason) in std::mem::take(&mut self.deferred) {
-                    self.node.link_closed(now, link, reason);
-                }
-            }
-            let now = self.now();
-            let (bridge, accepted) = (&mut self.streams, &self.accepted);
-            let any = self.hub.pump(&mut self.node, |node, e| {
-                tracing::debug!(event = ?e, "event");
-                streams::stream_event(bridge, accepted, node, now, e)
-            });
-            if !any {
-                break;
-            }
-        }
-    }
-
-    fn carry_out(&mut self, t: Transmit) {
-        match t {
-            Transmit::Datagram { to, data } => self.io.send(to, &data),
-            Transmit::Connect { link, addr } => self.connect(link, addr),
-            Transmit::Write { link, data } => {
-                let cap = self.opts.write_queue;
-                let Some(l) = self.links.get_mut(&link) else { return };
-                match l.phase {
-                    Phase::Up => match l.write(data, cap) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            tracing::debug!(?link, error = %e, "link write failed");
-                            self.drop_link(link);
-                            self.deferred.push((link, LinkCloseReason::Error));
-                        }
-                        Err(_) => {
-                            tracing::warn!(?link, "write queue full; closing the link");
-                            self.drop_link(link);
-                            self.deferred.push((link, LinkCloseReason::Error));
-                        }
-                    },
-                    Phase::Connecting { .. } => {
-                        tracing::debug!(?link, "write before connect; dropped")
-                    }
-                    Phase::Closing { .. } => {}
-                }
-            }
-            Transmit::Close { link } => self.close(link),
         }
     }
 }
 
 impl Drop for MioNode {
     fn drop(&mut self) {
-        self.streams.close_all(StreamEnd::Failed(FailReason::Shutdown));
-        self.accepted.close();
-        let all: Vec<LinkId> = self.links.keys().copied().collect();
-        for link in all {
-            self.drop_link(link);
+        self.engine.abandon(&mut self.io);
+        self.io.accepted.close();
+        let all: Vec<(LinkId, TcpLink)> = self.io.closing.drain().collect();
+        for (link, l) in all {
+            self.io.unwatch(link, l);
         }
-        self.io.deregister(&self.registry);
+        self.io.sockets.deregister(&self.io.registry);
     }
 }
 
@@ -451,12 +340,12 @@ mod tests {
             match first {
                 None => {
                     first = node
-                        .links
-                        .iter()
-                        .find(|(_, l)| matches!(l.phase, Phase::Connecting { .. }))
-                        .map(|(id, _)| (*id, std::time::Instant::now()));
+                        .engine
+                        .connecting()
+                        .next()
+                        .map(|(id, _)| (id, std::time::Instant::now()));
                 }
-                Some((link, since)) if !node.links.contains_key(&link) => {
+                Some((link, since)) if !node.engine.connecting().any(|(id, _)| id == link) => {
                     // Gone by the timeout, not by a refusal.
                     assert!(since.elapsed() >= timeout / 2, "gone after {:?}", since.elapsed());
                     break;

@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use netcluster_core::node::{Event, StreamError};
+use netcluster_core::node::StreamError;
 use netcluster_core::NodeId;
-use netcluster_core::{Instant, Node};
-use netcluster_net::streams::{StreamBridge, StreamIo};
 
 use super::MioNode;
 use crate::streams::{AcceptQueue, PeerStream};
@@ -20,17 +18,14 @@ impl MioNode {
     /// node the loop's waker ([`set_stream_waker`](Self::set_stream_waker))
     /// so that those threads can wake the loop.
     pub fn open_stream(&mut self, peer: NodeId) -> Result<PeerStream, StreamError> {
-        let now = self.now();
-        let r = self.streams.open(&mut self.node, now, peer);
-        self.drain();
-        Ok(PeerStream::new(r?))
+        self.engine.open_stream(&mut self.io, peer).map(PeerStream::new)
     }
 
     /// The oldest stream a peer opened that is not yet taken, if any. Up to
     /// [`Builder::accept_queue`](crate::Builder::accept_queue) streams wait;
     /// past that, a new stream is reset and a warning logged.
     pub fn accept_stream(&mut self) -> Option<PeerStream> {
-        self.accepted.try_pop()
+        self.io.accepted.try_pop()
     }
 
     /// The waker of the caller's poll (any token): the node wakes it when a
@@ -44,43 +39,12 @@ impl MioNode {
     }
 
     pub(crate) fn accept_queue(&self) -> Arc<AcceptQueue> {
-        Arc::clone(&self.accepted)
+        Arc::clone(&self.io.accepted)
     }
 
     /// Moves what the application's side of the streams asked for.
     pub(super) fn serve_streams(&mut self) {
         self.stream_wake.clear();
-        let now = self.now();
-        self.streams.service_pending(&mut self.node, now);
-        self.drain();
-    }
-}
-
-/// Hands one of the node's events to the bridge; a stream a peer opened
-/// goes to the accept queue. Returns whether the application should see the
-/// event too: readiness of a stream is the bridge's business, the stream's
-/// opening and end are news.
-pub(super) fn stream_event(
-    bridge: &mut StreamBridge,
-    accepted: &AcceptQueue,
-    node: &mut Node,
-    now: Instant,
-    event: &Event,
-) -> bool {
-    if let Some(io) = bridge.on_event(node, now, event) {
-        incoming(accepted, io);
-    }
-    !matches!(event, Event::StreamReadable { .. } | Event::StreamWritable { .. })
-}
-
-fn incoming(accepted: &AcceptQueue, io: StreamIo) {
-    let s = PeerStream::new(io);
-    if let Err(s) = accepted.push(s) {
-        tracing::warn!(
-            stream = ?s.id(),
-            peer = %s.peer().as_uuid(),
-            "accept queue full (or node stopping); stream reset"
-        );
-        s.reset();
+        self.engine.serve_streams(&mut self.io, []);
     }
 }
