@@ -73,3 +73,79 @@ fn no_stalled_wakeups_under_loss_either_tie_order() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// 2. A seed that refuses for being full is left alone once reachable.
+// ---------------------------------------------------------------------------
+
+/// Refusals and link attempts the seed saw in one virtual minute after a
+/// settled start, when 100 nodes on one segment all have it as their seed.
+struct SeedLoad {
+    converged_after: Duration,
+    refused: u64,
+    attempts: u64,
+    refused_before: u64,
+}
+
+fn seed_load(mode: LinkMode) -> SeedLoad {
+    let mut sim = Sim::new(22);
+    let seg = sim.add_segment(Faults::lan());
+    let host = sim.add_host(&[seg]);
+    let seed = sim.add_node(host, lan_in(mode)(0));
+    let seed_addr = sim.link_addr(seed);
+    let mut cfg = lan_in(mode);
+    let mut nodes = vec![seed];
+    nodes.extend(lan_nodes_with(&mut sim, seg, 100, |i| {
+        let mut c = cfg(i + 1);
+        c.seeds = vec![seed_addr];
+        c
+    }));
+    sim.set_check_interval(Duration::from_millis(50));
+    let start = sim.now();
+    let converged = sim.run_until(start + Duration::from_secs(60), |s| all_see_all(s, &nodes));
+    assert!(converged, "{mode:?}: 101 nodes seeded at one never converged");
+    let converged_after = sim.now() - start;
+    // Let every pending retry run out before measuring.
+    sim.run_for(Duration::from_secs(120));
+    let stats = |sim: &Sim| sim.node(seed).map(|n| n.stats().clone()).expect("seed runs");
+    let before = stats(&sim);
+    sim.run_for(Duration::from_secs(60));
+    let after = stats(&sim);
+    assert!(all_see_all(&sim, &nodes), "{mode:?}: views broke while measuring");
+    SeedLoad {
+        converged_after,
+        refused: after.links_rejected - before.links_rejected,
+        attempts: after.links_opened - before.links_opened,
+        refused_before: before.links_rejected,
+    }
+}
+
+/// The seed keeps its link limit (32) full of seed links for good, so a
+/// node that wants it as an overlay neighbour (two ring neighbours and at
+/// most three chords) is refused too; after a "full" refusal the next
+/// attempt waits at least `retry_max` (5 s), doubling up to 60 s. So in a
+/// settled minute the seed may see at most one refusal per such node per
+/// 60 s, plus one for a backoff that was still growing: at most 10. Before
+/// the fix it saw every refused seeder every 5 s: about 825 a minute.
+#[test]
+fn full_seed_is_not_retried_once_reachable() {
+    let _t = Timing("seed", WallInstant::now());
+    for mode in [LinkMode::Stream, LinkMode::Datagram] {
+        let l = seed_load(mode);
+        eprintln!(
+            "[seed] {mode:?}: converged after {:?}; {} refusals during start-up and settling; \
+             in the measured minute {} refusals, {} link attempts (HELLOs taken)",
+            l.converged_after, l.refused_before, l.refused, l.attempts
+        );
+        assert!(
+            l.refused <= 10,
+            "{mode:?}: {} refusals at the seed in a settled minute",
+            l.refused
+        );
+        assert!(
+            l.attempts <= 10,
+            "{mode:?}: {} link attempts at the seed in a settled minute",
+            l.attempts
+        );
+    }
+}
