@@ -1,27 +1,7 @@
 //! The datagram path: multicast and unicast delivery with the path's
 //! faults, and each node's socket receive buffers.
 //!
-//! # Receive-buffer model
-//!
-//! A real node reads its UDP sockets one datagram at a time, and what it
-//! has not read yet waits in the kernel's socket buffer; when that buffer is
-//! full the kernel drops what arrives. The simulator models this with
-//! [`RxModel`]:
-//!
-//! - each node has one buffer per datagram socket kind (its beacon socket
-//!   and its unicast socket, as the drivers open them), each holding at
-//!   most [`RxModel::capacity`] bytes;
-//! - a queued datagram counts its payload plus [`RxModel::overhead`] bytes
-//!   against the capacity, as Linux charges a socket the buffer's
-//!   `skb->truesize`, not the payload;
-//! - the node reads one datagram per [`RxModel::service`] of virtual time,
-//!   oldest first over both sockets: a datagram arriving while the node is
-//!   idle is handled at once, one arriving while it is busy waits in its
-//!   socket's buffer, or is dropped (and counted in
-//!   [`Counters::rx_dropped`](crate::Counters::rx_dropped)) if the buffer
-//!   cannot take it.
-//!
-//! Stream links (TCP) have their own flow control and are not modelled here.
+//! The receive-buffer model is described at [`RxModel`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -35,7 +15,25 @@ use crate::net::{Faults, SegmentId};
 use crate::world::{Action, Sim, DISCOVERY_PORT, LINK_PORT};
 
 /// How each node's datagram sockets buffer what the node has not read yet.
-/// See the [module documentation](self).
+///
+/// A real node reads its UDP sockets one datagram at a time, and what it
+/// has not read yet waits in the kernel's socket buffer; when that buffer is
+/// full the kernel drops what arrives. The simulator models this:
+///
+/// - each node has one buffer per datagram socket kind (its beacon socket
+///   and its unicast socket, as the drivers open them), each holding at
+///   most [`RxModel::capacity`] bytes;
+/// - a queued datagram counts its payload plus [`RxModel::overhead`] bytes
+///   against the capacity, as Linux charges a socket the buffer's
+///   `skb->truesize`, not the payload;
+/// - the node reads one datagram per [`RxModel::service`] of virtual time,
+///   oldest first over both sockets: a datagram arriving while the node is
+///   idle is handled at once, one arriving while it is busy waits in its
+///   socket's buffer, or is dropped (and counted in
+///   [`Counters::rx_dropped`](crate::Counters::rx_dropped)) if the buffer
+///   cannot take it.
+///
+/// Stream links (TCP) have their own flow control and are not modelled here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxModel {
     /// Bytes each socket's receive buffer holds (`SO_RCVBUF`).
