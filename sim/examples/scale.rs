@@ -1,16 +1,20 @@
 //! Scale figures in virtual time: for N nodes started together on one LAN
 //! segment (1 ms one way), the time until every node sees every other, the
 //! steady-state traffic per node, the time for everyone to report a crash,
-//! and the wall-clock cost of a simulated second.
+//! and the wall-clock cost of a simulated second. Under the simulator's
+//! socket receive-buffer model (on by default, `RxModel::LINUX`) it also
+//! reports the datagrams dropped at full receive buffers during start-up
+//! (until full view, plus 20 s) and the most messages any node sent or
+//! received in a 100 ms window then (`peak` columns). `nobuf` turns the model off.
 //!
 //! ```text
-//! cargo run --release -p netcluster-sim --example scale [N ...] [datagram] [lossy]
+//! cargo run --release -p netcluster-sim --example scale [N ...] [datagram] [lossy] [nobuf]
 //! ```
 
 use std::time::{Duration, Instant as WallInstant};
 
 use netcluster_core::{Config, Event, LinkMode};
-use netcluster_sim::{Faults, NodeIx, Sim};
+use netcluster_sim::{Faults, NodeIx, RxModel, Sim};
 
 struct Row {
     n: usize,
@@ -21,6 +25,9 @@ struct Row {
     bytes_recv_per_s: f64,
     crash_detect: Option<Duration>,
     wall_per_sim_s: f64,
+    startup_drops: u64,
+    peak_sent: u64,
+    peak_recv: u64,
 }
 
 fn everyone_sees_everyone(sim: &Sim, nodes: &[NodeIx]) -> bool {
@@ -28,8 +35,9 @@ fn everyone_sees_everyone(sim: &Sim, nodes: &[NodeIx]) -> bool {
     nodes.iter().all(|&n| sim.node(n).is_some_and(|node| node.peers().count() == want))
 }
 
-fn measure(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> Row {
+fn measure(n: usize, seed: u64, mode: LinkMode, faults: Faults, rx: RxModel) -> Row {
     let mut sim = Sim::new(seed);
+    sim.set_rx_model(rx);
     let lan = sim.add_segment(faults);
     let nodes: Vec<NodeIx> = (0..n)
         .map(|i| {
@@ -48,6 +56,12 @@ fn measure(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> Row {
 
     // Let start-up traffic settle, then measure a steady minute.
     sim.run_for(Duration::from_secs(20));
+    let startup = |sim: &Sim, f: fn(&netcluster_sim::Counters) -> u64| {
+        nodes.iter().map(|&x| f(sim.counters(x))).collect::<Vec<u64>>()
+    };
+    let startup_drops = startup(&sim, |c| c.rx_dropped).iter().sum();
+    let peak_sent = startup(&sim, |c| c.peak_sent_100ms).into_iter().max().unwrap_or(0);
+    let peak_recv = startup(&sim, |c| c.peak_received_100ms).into_iter().max().unwrap_or(0);
     sim.clear_records();
     let window = Duration::from_secs(60);
     let t0 = WallInstant::now();
@@ -88,6 +102,9 @@ fn measure(n: usize, seed: u64, mode: LinkMode, faults: Faults) -> Row {
         bytes_recv_per_s: brecv as f64 / secs,
         crash_detect,
         wall_per_sim_s: wall_steady / window.as_secs_f64(),
+        startup_drops,
+        peak_sent,
+        peak_recv,
     }
 }
 
@@ -108,15 +125,16 @@ fn main() {
     } else {
         Faults::lan()
     };
-    println!("link mode {mode:?}, faults {faults:?}");
+    let rx = if args.iter().any(|a| a == "nobuf") { RxModel::UNLIMITED } else { RxModel::LINUX };
+    println!("link mode {mode:?}, faults {faults:?}, receive buffers {rx:?}");
     println!(
-        "| N | full view | msgs sent/node/s | msgs recv/node/s | bytes sent/node/s | bytes recv/node/s | crash seen by all | wall s per sim s |"
+        "| N | full view | msgs sent/node/s | msgs recv/node/s | bytes sent/node/s | bytes recv/node/s | crash seen by all | wall s per sim s | start-up drops | peak sent/100 ms | peak recv/100 ms |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
-        let r = measure(n, 1, mode, faults);
+        let r = measure(n, 1, mode, faults, rx);
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {:.4} |",
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {:.4} | {} | {} | {} |",
             r.n,
             fmt(r.full_view),
             r.sent_per_s,
@@ -124,7 +142,10 @@ fn main() {
             r.bytes_sent_per_s,
             r.bytes_recv_per_s,
             fmt(r.crash_detect),
-            r.wall_per_sim_s
+            r.wall_per_sim_s,
+            r.startup_drops,
+            r.peak_sent,
+            r.peak_recv
         );
     }
 }

@@ -1,8 +1,14 @@
 //! Per-node traffic counters, by sub-protocol and message type.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use netcluster_core::wire::{FrameHeader, HEADER_LEN};
+use netcluster_core::Instant;
+
+/// The window of [`Counters::peak_sent_100ms`] and
+/// [`Counters::peak_received_100ms`].
+pub const PEAK_WINDOW: Duration = Duration::from_millis(100);
 
 /// Sent and received totals for one kind of traffic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +32,24 @@ pub struct Counters {
     pub frames: Tally,
     /// Per (sub-protocol id, message type), datagrams and frames together.
     pub by_type: BTreeMap<(u8, u8), Tally>,
+    /// Most messages (datagrams plus stream frames) sent in any window of
+    /// [`PEAK_WINDOW`] (sliding, not aligned).
+    pub peak_sent_100ms: u64,
+    /// Most messages received (read by the node) in any window of
+    /// [`PEAK_WINDOW`].
+    pub peak_received_100ms: u64,
+    /// Datagrams dropped because the socket they arrived at had a full
+    /// receive buffer (see [`RxModel`](crate::RxModel)).
+    pub rx_dropped: u64,
+    /// Most bytes (kernel accounting) one of the node's sockets held.
+    pub rx_peak_bytes: u64,
+    /// Timer wake-ups at which the node did nothing (sent nothing, opened
+    /// or closed nothing, reported nothing) and asked to be woken again no
+    /// later than the instant it was woken at: a real driver would spin on
+    /// them. A correct node has none.
+    pub stalled_wakeups: u64,
+    sent_window: VecDeque<Instant>,
+    received_window: VecDeque<Instant>,
 }
 
 impl Counters {
@@ -49,15 +73,19 @@ impl Counters {
         self.by_type.get(&(protocol, msg_type)).copied().unwrap_or_default()
     }
 
-    pub(crate) fn sent(&mut self, data: &[u8], datagram: bool) {
-        self.count(data, datagram, true);
+    pub(crate) fn sent(&mut self, now: Instant, data: &[u8], datagram: bool) {
+        let n = self.count(data, datagram, true);
+        self.peak_sent_100ms = self.peak_sent_100ms.max(slide(&mut self.sent_window, now, n));
     }
 
-    pub(crate) fn received(&mut self, data: &[u8], datagram: bool) {
-        self.count(data, datagram, false);
+    pub(crate) fn received(&mut self, now: Instant, data: &[u8], datagram: bool) {
+        let n = self.count(data, datagram, false);
+        let peak = slide(&mut self.received_window, now, n);
+        self.peak_received_100ms = self.peak_received_100ms.max(peak);
     }
 
-    fn count(&mut self, data: &[u8], datagram: bool, sent: bool) {
+    /// Counts the units in `data`; returns how many there were.
+    fn count(&mut self, data: &[u8], datagram: bool, sent: bool) -> usize {
         // A stream write may hold several frames: count each.
         let mut rest = data;
         let mut units = Vec::new();
@@ -74,6 +102,7 @@ impl Counters {
                 rest = &rest[len..];
             }
         }
+        let count = units.len();
         for u in units {
             let key = if u.len() >= HEADER_LEN {
                 let h = FrameHeader::new_unchecked(u);
@@ -93,5 +122,15 @@ impl Counters {
                 }
             }
         }
+        count
     }
+}
+
+/// Adds `n` units at `now` to a sliding window; returns the units in it.
+fn slide(window: &mut VecDeque<Instant>, now: Instant, n: usize) -> u64 {
+    while window.front().is_some_and(|&t| now - t >= PEAK_WINDOW) {
+        window.pop_front();
+    }
+    window.extend(std::iter::repeat_n(now, n));
+    window.len() as u64
 }

@@ -16,7 +16,10 @@
 //!   delayed by retransmission timeouts under loss, stalled by a partition
 //!   and broken after [`STREAM_BREAK_AFTER`] of stall, with the bytes in
 //!   flight lost. Beacons and other datagrams are lost, duplicated and
-//!   reordered one by one.
+//!   reordered one by one, and wait in the receiving node's socket buffer
+//!   (dropped when it is full) until the node reads them ([`RxModel`]).
+//! - **Ties**: a timer and an input due at the same instant run inputs
+//!   first by default, or timers first ([`Sim::set_tie_order`]).
 //! - **Observation**: each node's events with their times
 //!   ([`Sim::events`]), traffic counters per message type
 //!   ([`Sim::counters`]), and the node itself ([`Sim::node`]).
@@ -45,16 +48,19 @@
 #![deny(missing_docs)]
 
 mod counters;
+mod datagram;
 mod direct;
 mod net;
 mod stream;
 mod world;
 
-pub use counters::{Counters, Tally};
+pub use counters::{Counters, Tally, PEAK_WINDOW};
+pub use datagram::RxModel;
 pub use direct::Direct;
 pub use net::{Faults, HostId, SegmentId};
 pub use world::{
-    NodeIx, Sim, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, MIN_RTO, STREAM_BREAK_AFTER,
+    NodeIx, Sim, TieOrder, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, MIN_RTO, STALL_TICK,
+    STREAM_BREAK_AFTER,
 };
 
 pub use netcluster_core as core;

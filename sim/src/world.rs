@@ -14,6 +14,7 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::counters::Counters;
+use crate::datagram::{RxModel, RxState};
 use crate::net::{host_ip, Faults, Host, HostId, Segment, SegmentId};
 use crate::stream::{Conn, ConnId, Dir, Pipe};
 
@@ -41,16 +42,61 @@ pub(crate) struct SimNode {
     pub(crate) timer: Option<Instant>,
     /// Link handle -> connection.
     pub(crate) links: BTreeMap<LinkId, ConnId>,
+    /// Datagrams waiting in its sockets.
+    pub(crate) rx: RxState,
+    /// Outputs (transmits and events) carried out so far, to tell a
+    /// wake-up that did something from one that did nothing.
+    pub(crate) outputs: u64,
+}
+
+/// Which runs first when a timer and an input (a datagram, stream bytes, a
+/// connect) fall due at the same virtual instant. Real drivers see either
+/// order, so a scenario can run under both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TieOrder {
+    /// Inputs first, then timers (the default, and the simulator's order
+    /// from the start: trace hashes recorded under it stay valid).
+    #[default]
+    InputsFirst,
+    /// Timers first, then inputs.
+    TimersFirst,
 }
 
 #[derive(Debug)]
 pub(crate) enum Action {
-    Datagram { to: usize, life: u32, from: SocketAddr, source: DatagramSource, data: Bytes },
-    Accept { conn: ConnId },
-    Connected { conn: ConnId },
-    ConnectFailed { node: usize, life: u32, link: LinkId },
-    Deliver { conn: ConnId, dir: Dir, seq: u64, chunk: Option<Bytes> },
-    Retry { conn: ConnId, dir: Dir },
+    Datagram {
+        to: usize,
+        life: u32,
+        from: SocketAddr,
+        source: DatagramSource,
+        data: Bytes,
+    },
+    /// The node reads the next datagram waiting in its sockets.
+    RxRead {
+        to: usize,
+        life: u32,
+    },
+    Accept {
+        conn: ConnId,
+    },
+    Connected {
+        conn: ConnId,
+    },
+    ConnectFailed {
+        node: usize,
+        life: u32,
+        link: LinkId,
+    },
+    Deliver {
+        conn: ConnId,
+        dir: Dir,
+        seq: u64,
+        chunk: Option<Bytes>,
+    },
+    Retry {
+        conn: ConnId,
+        dir: Dir,
+    },
 }
 
 struct Scheduled {
@@ -85,6 +131,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// livelock instead of spinning.
 const LIVELOCK_STEPS: u64 = 5_000_000;
 
+/// How much later than the instant it was woken at a node that stalled (see
+/// [`Counters::stalled_wakeups`]) is woken again: a real clock would have
+/// moved on by then, and the simulation must not spin at one instant.
+pub const STALL_TICK: Duration = Duration::from_millis(1);
+
 /// Smallest stream retransmission timeout, as in Linux.
 pub const MIN_RTO: Duration = Duration::from_millis(200);
 
@@ -108,6 +159,8 @@ pub struct Sim {
     trace: u64,
     processed: u64,
     check_every: Duration,
+    tie: TieOrder,
+    pub(crate) rx_model: RxModel,
 }
 
 impl Sim {
@@ -131,7 +184,21 @@ impl Sim {
             trace: 0xcbf2_9ce4_8422_2325,
             processed: 0,
             check_every: Duration::from_millis(1),
+            tie: TieOrder::default(),
+            rx_model: RxModel::default(),
         }
+    }
+
+    /// Sets which runs first when a timer and an input are due at the same
+    /// instant (default [`TieOrder::InputsFirst`]).
+    pub fn set_tie_order(&mut self, tie: TieOrder) {
+        self.tie = tie;
+    }
+
+    /// Sets the socket receive-buffer model of every node (default
+    /// [`RxModel::LINUX`]; [`RxModel::UNLIMITED`] turns it off).
+    pub fn set_rx_model(&mut self, model: RxModel) {
+        self.rx_model = model;
     }
 
     /// Current virtual time.
@@ -200,6 +267,8 @@ impl Sim {
             life: 0,
             timer: None,
             links: BTreeMap::new(),
+            rx: RxState::default(),
+            outputs: 0,
         });
         self.boot(ix);
         NodeIx(ix)
@@ -226,6 +295,7 @@ impl Sim {
         let sn = &mut self.nodes[n.0];
         sn.node = None;
         sn.life += 1;
+        sn.rx.clear();
         if let Some(at) = sn.timer.take() {
             self.timers.remove(&(at, n.0));
         }
@@ -316,7 +386,7 @@ impl Sim {
         self.cut_pairs.remove(&(a.min(b), a.max(b)));
     }
 
-    fn is_cut(&self, a: HostId, b: HostId) -> bool {
+    pub(crate) fn is_cut(&self, a: HostId, b: HostId) -> bool {
         self.cut_pairs.contains(&(a.min(b), a.max(b)))
     }
 
@@ -448,7 +518,10 @@ impl Sim {
         let q = self.queue.peek().map(|Reverse(s)| (s.at, s.seq));
         let t = self.timers.first().copied();
         let timer_first = match (q, t) {
-            (Some((qa, _)), Some((ta, _))) => ta < qa,
+            (Some((qa, _)), Some((ta, _))) => match self.tie {
+                TieOrder::InputsFirst => ta < qa,
+                TieOrder::TimersFirst => ta <= qa,
+            },
             (None, Some(_)) => true,
             _ => false,
         };
@@ -456,10 +529,12 @@ impl Sim {
             let (at, ix) = self.timers.pop_first().expect("peeked");
             self.nodes[ix].timer = None;
             let local = at + self.nodes[ix].clock_offset;
+            let before = self.nodes[ix].outputs;
             if let Some(node) = self.nodes[ix].node.as_mut() {
                 node.handle_timeout(local);
             }
             self.drain(ix);
+            self.check_stall(ix, local, before);
             return;
         }
         if let Some(Reverse(s)) = self.queue.pop() {
@@ -467,12 +542,30 @@ impl Sim {
         }
     }
 
+    /// A wake-up that produced nothing and left the deadline at or before
+    /// the instant woken at would spin a real driver: count it, and wake
+    /// the node one [`STALL_TICK`] later rather than at the same instant.
+    fn check_stall(&mut self, ix: usize, local: Instant, before: u64) {
+        let sn = &mut self.nodes[ix];
+        let Some(node) = sn.node.as_ref() else { return };
+        if sn.outputs != before || node.poll_timeout().is_none_or(|t| t > local) {
+            return;
+        }
+        sn.counters.stalled_wakeups += 1;
+        if let Some(old) = sn.timer.take() {
+            self.timers.remove(&(old, ix));
+        }
+        let at = self.now + STALL_TICK;
+        sn.timer = Some(at);
+        self.timers.insert((at, ix));
+    }
+
     pub(crate) fn schedule(&mut self, at: Instant, action: Action) {
         self.seq += 1;
         self.queue.push(Reverse(Scheduled { at, seq: self.seq, action }));
     }
 
-    fn local_now(&self, ix: usize) -> Instant {
+    pub(crate) fn local_now(&self, ix: usize) -> Instant {
         self.now + self.nodes[ix].clock_offset
     }
 
@@ -480,7 +573,7 @@ impl Sim {
         (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn random_duration(&mut self, max: Duration) -> Duration {
+    pub(crate) fn random_duration(&mut self, max: Duration) -> Duration {
         if max.is_zero() {
             return Duration::ZERO;
         }
@@ -503,9 +596,11 @@ impl Sim {
     /// Carries out every output of node `ix` and re-arms its timer.
     pub(crate) fn drain(&mut self, ix: usize) {
         while let Some(t) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_transmit()) {
+            self.nodes[ix].outputs += 1;
             self.transmit(ix, t);
         }
         while let Some(e) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_event()) {
+            self.nodes[ix].outputs += 1;
             let mut s = String::new();
             let _ = write!(s, "{}|{}|{:?}", self.now.as_micros(), ix, e);
             self.hash_str(&s);
@@ -527,7 +622,7 @@ impl Sim {
     fn transmit(&mut self, ix: usize, t: Transmit) {
         match t {
             Transmit::Datagram { to, data } => {
-                self.nodes[ix].counters.sent(&data, true);
+                self.nodes[ix].counters.sent(self.now, &data, true);
                 match to {
                     DatagramTarget::Beacon => self.multicast(ix, data),
                     DatagramTarget::Unicast(addr) => self.unicast(ix, addr, data),
@@ -535,7 +630,7 @@ impl Sim {
             }
             Transmit::Connect { link, addr } => self.connect(ix, link, addr),
             Transmit::Write { link, data } => {
-                self.nodes[ix].counters.sent(&data, false);
+                self.nodes[ix].counters.sent(self.now, &data, false);
                 if let Some(&c) = self.nodes[ix].links.get(&link) {
                     self.write(c, ix, link, Some(data));
                 }
@@ -550,7 +645,7 @@ impl Sim {
 
     /// Whether host `a` can send to address `ip` right now, and over which
     /// segment (for faults).
-    fn path(&self, a: HostId, ip: IpAddr) -> Option<(HostId, SegmentId)> {
+    pub(crate) fn path(&self, a: HostId, ip: IpAddr) -> Option<(HostId, SegmentId)> {
         let (b, seg) = self.owner(ip)?;
         if a == b {
             return Some((b, seg));
@@ -579,7 +674,7 @@ impl Sim {
     }
 
     /// The source address host `a` uses towards segment `seg`.
-    fn source_ip(&self, a: HostId, seg: SegmentId) -> IpAddr {
+    pub(crate) fn source_ip(&self, a: HostId, seg: SegmentId) -> IpAddr {
         let h = &self.hosts[a.0];
         h.addrs
             .iter()
@@ -592,85 +687,11 @@ impl Sim {
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
     }
 
-    fn faults(&self, a: HostId, b: HostId, seg: SegmentId) -> Faults {
+    pub(crate) fn faults(&self, a: HostId, b: HostId, seg: SegmentId) -> Faults {
         if a == b {
             return Faults { latency: Duration::from_micros(10), ..Faults::lan() };
         }
         self.pair_faults.get(&(a.min(b), a.max(b))).copied().unwrap_or(self.segments[seg.0].faults)
-    }
-
-    fn multicast(&mut self, ix: usize, data: Bytes) {
-        let host = self.nodes[ix].host;
-        let port = self.udp_port(ix);
-        let segs: Vec<SegmentId> = self.hosts[host.0].addrs.iter().map(|(s, _)| *s).collect();
-        for seg in segs {
-            if !self.segments[seg.0].multicast {
-                continue;
-            }
-            let from = SocketAddr::new(self.source_ip(host, seg), port);
-            let members = self.segments[seg.0].hosts.clone();
-            for h in members {
-                if self.hosts[h.0].label != self.hosts[host.0].label || self.is_cut(host, h) {
-                    continue;
-                }
-                let faults = self.faults(host, h, seg);
-                for to in self.hosts[h.0].nodes.clone() {
-                    self.send_datagram(to, from, DatagramSource::Beacon, data.clone(), faults);
-                }
-            }
-        }
-    }
-
-    fn unicast(&mut self, ix: usize, addr: SocketAddr, data: Bytes) {
-        let host = self.nodes[ix].host;
-        let Some((b, seg)) = self.path(host, addr.ip()) else {
-            return;
-        };
-        // A node's unicast socket is its discovery port, or its link port
-        // when its links are datagram links (one socket for both).
-        let slot = match addr.port().checked_sub(DISCOVERY_PORT) {
-            Some(s) => Some(s),
-            None => addr.port().checked_sub(LINK_PORT),
-        };
-        let Some(slot) = slot else { return };
-        let Some(&to) = self.hosts[b.0].nodes.get(usize::from(slot)) else { return };
-        let from = SocketAddr::new(self.source_ip(host, seg), self.udp_port(ix));
-        let faults = self.faults(host, b, seg);
-        self.send_datagram(to, from, DatagramSource::Unicast, data, faults);
-    }
-
-    /// The port node `ix` sends datagrams from.
-    fn udp_port(&self, ix: usize) -> u16 {
-        let sn = &self.nodes[ix];
-        match sn.cfg.link_mode {
-            netcluster_core::LinkMode::Datagram => LINK_PORT + sn.slot,
-            netcluster_core::LinkMode::Stream => DISCOVERY_PORT + sn.slot,
-        }
-    }
-
-    fn send_datagram(
-        &mut self,
-        to: usize,
-        from: SocketAddr,
-        source: DatagramSource,
-        data: Bytes,
-        f: Faults,
-    ) {
-        if self.random() < f.loss {
-            return;
-        }
-        let copies = if self.random() < f.duplicate { 2 } else { 1 };
-        for _ in 0..copies {
-            let mut delay = f.latency + self.random_duration(f.jitter);
-            if self.random() < f.reorder {
-                delay += f.reorder_delay;
-            }
-            let life = self.nodes[to].life;
-            self.schedule(
-                self.now + delay,
-                Action::Datagram { to, life, from, source, data: data.clone() },
-            );
-        }
     }
 
     fn connect(&mut self, ix: usize, link: LinkId, addr: SocketAddr) {
@@ -742,16 +763,9 @@ impl Sim {
     fn run_action(&mut self, action: Action) {
         match action {
             Action::Datagram { to, life, from, source, data } => {
-                if self.nodes[to].life != life {
-                    return;
-                }
-                let local = self.local_now(to);
-                let sn = &mut self.nodes[to];
-                let Some(node) = sn.node.as_mut() else { return };
-                sn.counters.received(&data, true);
-                node.handle_datagram(local, from, source, data);
-                self.drain(to);
+                self.datagram_arrived(to, life, from, source, data)
             }
+            Action::RxRead { to, life } => self.rx_read(to, life),
             Action::Accept { conn } => self.accept(conn),
             Action::Connected { conn } => {
                 let Some(c) = self.conns.get(&conn) else {
@@ -843,7 +857,7 @@ impl Sim {
                 if self.nodes[to].life != to_life {
                     return;
                 }
-                self.nodes[to].counters.received(&data, false);
+                self.nodes[to].counters.received(now, &data, false);
                 let local = self.local_now(to);
                 if let Some(node) = self.nodes[to].node.as_mut() {
                     node.handle_link_data(local, link, data);

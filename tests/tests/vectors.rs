@@ -237,6 +237,20 @@ fn known_tlvs_are_read_and_accepted_even_when_mandatory() {
     assert_eq!(Frame::parse(&bad), Err(Error::Malformed { field: "ext_replay_counter" }));
 }
 
+#[test]
+fn reject_carries_the_refusers_id_in_an_optional_tlv() {
+    let bytes = vector("link/reject_node_id.hex");
+    let frame = Frame::parse(&bytes).unwrap();
+    let id = frame.extensions.node_id().expect("NODE_ID read");
+    assert_eq!(id.as_bytes()[..4], [0x11, 0x22, 0x33, 0x44]);
+    // A receiver that does not know NODE_ID skips it: the body is the plain
+    // frozen REJECT either way.
+    assert!(matches!(frame.message, Message::Link(LinkMessage::Reject(_))));
+    // A NODE_ID of the wrong size is malformed (its length is at 14..16).
+    let short = with_byte(&bytes, 15, |b| b - 1);
+    assert_eq!(Frame::parse(&short), Err(Error::Malformed { field: "ext_node_id" }));
+}
+
 fn is_frozen(m: &Message) -> bool {
     matches!(m, Message::Link(LinkMessage::Hello(_)) | Message::Link(LinkMessage::Reject(_)))
 }

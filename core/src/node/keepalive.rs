@@ -104,11 +104,16 @@ impl Node {
         let interval = self.ping_interval(l);
         let dead_at =
             l.last_rx + self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
+        // Exactly the first instant at which `on_link_timer` finds a ping
+        // due (`silent >= interval` and the last ping `retry` old): an
+        // earlier one would find nothing to do and re-arm at `now`, again
+        // and again (a PING sent in the same tick as a frame arrived, its
+        // PONG lost, made `last_ping + retry` such an instant).
         let next_ping = match l.last_ping {
             // Without the peer's ADVERTISE we may not ping: only death is due.
             _ if !l.peer_keepalive => dead_at,
-            Some(p) if p >= l.last_rx => p + self.ping_retry(interval),
-            _ => l.last_rx + interval,
+            Some(p) => (l.last_rx + interval).max(p + self.ping_retry(interval)),
+            None => l.last_rx + interval,
         };
         let mut at = dead_at.min(next_ping);
         if let Some(r) = l.rxmt_at {

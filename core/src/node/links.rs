@@ -21,7 +21,7 @@ use crate::wire::link::{
     RejectReason, Welcome,
 };
 use crate::wire::{
-    peek_frame_len, Frame, HeaderList, LinkMessage, Message, NodeId, Protocol, StrList,
+    peek_frame_len, Extensions, Frame, HeaderList, LinkMessage, Message, NodeId, Protocol, StrList,
     VersionRange,
 };
 
@@ -282,7 +282,8 @@ impl Node {
     /// One decoded frame on a link, whatever carried it; `raw` is its
     /// encoding, forwarded unchanged when the frame is only passing through.
     pub(super) fn on_link_frame(&mut self, now: Instant, link: LinkId, frame: Frame, raw: Bytes) {
-        let Message::Link(msg) = frame.message else {
+        let Frame { message, extensions, .. } = frame;
+        let Message::Link(msg) = message else {
             self.stats.dropped_unexpected += 1;
             return;
         };
@@ -297,7 +298,9 @@ impl Node {
             (Phase::Handshake, LinkMessage::Welcome(w)) if outgoing => {
                 self.on_welcome(now, link, w)
             }
-            (Phase::Handshake | Phase::Up, LinkMessage::Reject(r)) => self.on_reject(now, link, r),
+            (Phase::Handshake | Phase::Up, LinkMessage::Reject(r)) => {
+                self.on_reject(now, link, r, extensions.node_id())
+            }
             (_, LinkMessage::Goodbye(g)) => self.on_goodbye(now, link, g),
             (Phase::Up, LinkMessage::Advertise(_)) => {
                 if let Some(l) = self.links.get_mut(&link) {
@@ -572,20 +575,27 @@ impl Node {
                 self.push_event(reject_event(peer, addr, &rej, false));
             }
         }
-        self.send_link(link, LinkMessage::Reject(rej));
+        // The REJECT body (frozen) names nobody: our id goes in an optional
+        // extension, so that an opener that knew only our address (a seed)
+        // learns who refused it, and stops trying once it reaches us
+        // another way. Older receivers skip the TLV.
+        let mut frame = Frame::new(LinkMessage::Reject(rej));
+        frame.extensions = Extensions::builder().node_id(self.id).build().unwrap_or_default();
+        self.send_frame(link, frame);
         self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Error);
     }
 
-    fn on_reject(&mut self, now: Instant, link: LinkId, rej: Reject) {
+    /// `sender` is the refusing node's id, when its REJECT carries it.
+    fn on_reject(&mut self, now: Instant, link: LinkId, rej: Reject, sender: Option<NodeId>) {
         let Some(l) = self.links.get(&link) else {
             return;
         };
-        let (addr, peer) = (l.addr, l.peer.or(l.expected));
+        let (addr, peer) = (l.addr, l.peer.or(l.expected).or(sender));
         if rej.reason != RejectReason::DUPLICATE_LINK {
             self.push_event(reject_event(peer, addr, &rej, true));
         }
-        self.overlay_rejected(now, link, rej.reason);
+        self.overlay_rejected(now, link, rej.reason, sender);
         self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Remote);
     }

@@ -398,12 +398,51 @@ impl Node {
         self.overlay_changed(now);
     }
 
-    /// The remote side refused a link we opened.
-    pub(super) fn overlay_rejected(&mut self, now: Instant, link: LinkId, reason: RejectReason) {
+    /// The remote side refused a link we opened; `sender` is its id when
+    /// the REJECT carries it.
+    pub(super) fn overlay_rejected(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        reason: RejectReason,
+        sender: Option<NodeId>,
+    ) {
         let Some(l) = self.links.get(&link) else {
             return;
         };
         let peer = l.peer.or(l.expected);
+        // A seed is known by address only until it answers: a refusal that
+        // names its sender tells us whose address it is, so the seed is left
+        // alone while that node is reachable another way (`run_seeds`).
+        if let Some(id) = sender.filter(|id| *id != self.id) {
+            for s in &mut self.overlay.seeds {
+                if s.link == Some(link) {
+                    s.peer = Some(id);
+                }
+            }
+        }
+        if reason == RejectReason::LIMIT {
+            // The node is full: asking again at the usual pace only adds to
+            // its load. Wait at least `retry_max`, doubling on each further
+            // refusal up to REJECT_HOLD; `overlay_link_down` keeps a backoff
+            // already above `retry_max`.
+            let max = self.cfg.retry_max;
+            let full = |b: Duration| (b * 2).max(max).min(REJECT_HOLD.max(max));
+            if let Some(p) = peer {
+                if let Some(r) = self.overlay.retry.get_mut(&p) {
+                    r.backoff = full(r.backoff);
+                } else {
+                    self.overlay
+                        .retry
+                        .insert(p, Retry { backoff: full(Duration::ZERO), next_attempt: now });
+                }
+            }
+            for s in &mut self.overlay.seeds {
+                if s.link == Some(link) {
+                    s.backoff = full(s.backoff);
+                }
+            }
+        }
         if reason == RejectReason::DUPLICATE_ID {
             for s in &mut self.overlay.seeds {
                 if s.link == Some(link) {

@@ -22,6 +22,7 @@ use bytes::Bytes;
 
 use super::codec::get_u16;
 use super::error::{Error, Result};
+use super::types::NodeId;
 
 /// Bit of the type field that marks a TLV mandatory.
 pub const MANDATORY: u16 = 0x8000;
@@ -34,6 +35,11 @@ pub const EXT_REPLAY_COUNTER: u16 = 0x0001;
 /// Extension type: authentication tag. Value: `key_id` (u8) then the tag
 /// (1..=64 bytes), a MAC over the whole frame with the tag bytes zeroed.
 pub const EXT_AUTH_TAG: u16 = 0x0002;
+
+/// Extension type: the sender's node id (16 bytes). Carried by REJECT, whose
+/// frozen body names nobody, so that a node refused at an address it knew
+/// only as a seed learns whose address that is.
+pub const EXT_NODE_ID: u16 = 0x0003;
 
 /// Largest authentication tag accepted.
 pub const MAX_AUTH_TAG: usize = 64;
@@ -99,7 +105,10 @@ impl Extensions {
                 EXT_AUTH_TAG if !(2..=1 + MAX_AUTH_TAG).contains(&len) => {
                     return Err(Error::Malformed { field: "ext_auth_tag" })
                 }
-                EXT_REPLAY_COUNTER | EXT_AUTH_TAG => {}
+                EXT_NODE_ID if len != NodeId::LEN => {
+                    return Err(Error::Malformed { field: "ext_node_id" })
+                }
+                EXT_REPLAY_COUNTER | EXT_AUTH_TAG | EXT_NODE_ID => {}
                 _ if ty & MANDATORY != 0 => {
                     return Err(Error::UnknownMandatoryExtension { ext_type: code })
                 }
@@ -144,6 +153,14 @@ impl Extensions {
         self.iter()
             .find(|t| t.ext_type == EXT_AUTH_TAG)
             .map(|t| AuthTag { key_id: t.value[0], tag: t.value.slice(1..) })
+    }
+
+    /// The sender's node id, if present.
+    pub fn node_id(&self) -> Option<NodeId> {
+        self.iter().find(|t| t.ext_type == EXT_NODE_ID).and_then(|t| {
+            let b: [u8; NodeId::LEN] = t.value[..].try_into().ok()?;
+            Some(NodeId(b))
+        })
     }
 
     /// Starts building a block.
@@ -200,6 +217,11 @@ impl ExtensionsBuilder {
         v.push(key_id);
         v.extend_from_slice(tag);
         self.raw_tlv(EXT_AUTH_TAG, mandatory, &v)
+    }
+
+    /// Adds the sender's node id (optional: older receivers skip it).
+    pub fn node_id(self, id: NodeId) -> Self {
+        self.raw_tlv(EXT_NODE_ID, false, id.as_bytes())
     }
 
     /// Adds any TLV; values longer than 65535 bytes are cut.

@@ -634,6 +634,48 @@ fn handshake() -> Vec<Vector> {
         &e,
     ));
 
+    // A "full" REJECT with the sender's id in a NODE_ID extension, so an
+    // opener that knew B only by address (a seed) learns who refused it.
+    let detail = "link limit";
+    let mut e = Enc::default();
+    e.u8_as(4, "reason = 4 (LIMIT)")
+        .u8_as(0, "protocol = 0")
+        .u8(local.len() as u8, "local_count")
+        .u8(local.len() as u8, "remote_count")
+        .ranges(local, "local_ranges")
+        .ranges(local, "remote_ranges")
+        .str8(detail, "detail");
+    let exts = Extensions::builder().node_id(B).build().expect("NODE_ID is a known TLV");
+    let mut ext = Enc::default();
+    ext.raw(&0x0003u16.to_be_bytes(), "tlv type = 0x0003 (NODE_ID, optional: M bit clear)")
+        .u16(16, "tlv length")
+        .id(B, "tlv value = node_id of the refuser");
+    out.push(vector(
+        "link/reject_node_id.hex",
+        &[
+            "REJECT (link type 3), version 1: B is at its link limit and refuses a",
+            "HELLO. Reason LIMIT, both range lists, a detail, and an extension",
+            "block with B's own id in a NODE_ID TLV (optional: receivers that do",
+            "not know it skip it).",
+        ],
+        Frame {
+            version: 1,
+            extensions: exts,
+            message: Message::Link(
+                Reject {
+                    reason: RejectReason::LIMIT,
+                    protocol: 0,
+                    local_ranges: ranges(local),
+                    remote_ranges: ranges(local),
+                    detail: detail.into(),
+                }
+                .into(),
+            ),
+        },
+        Some(&ext),
+        &e,
+    ));
+
     let mut e = Enc::default();
     e.u8_as(1, "reason = 1 (SHUTDOWN)").str8("bye", "detail");
     out.push(vector(
