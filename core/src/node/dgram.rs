@@ -18,7 +18,7 @@ use super::Node;
 use crate::config::LinkMode;
 use crate::time::Instant;
 use crate::wire::link::{LsaAck, LsaKey};
-use crate::wire::{FixedList, Frame, LinkMessage, Message, NodeId};
+use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
 /// LSAs retransmitted per link per timer run: a long backlog drains over
 /// several runs instead of in one burst.
@@ -102,31 +102,32 @@ impl Node {
         true
     }
 
-    /// Sends an LSA frame on a link; on a datagram link it is kept for
-    /// retransmission until acknowledged.
+    /// Sends an LSA frame on a link. On a datagram link it goes through
+    /// the flood bucket ([`flood`](super::flood)) and is kept for
+    /// retransmission until acknowledged; a node shutting down sends its
+    /// last LSA at once, before its links close.
     pub(super) fn send_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey, data: Bytes) {
-        if self.cfg.link_mode == LinkMode::Datagram {
+        if self.cfg.link_mode == LinkMode::Datagram && !self.shutting_down {
             let Some(l) = self.links.get_mut(&link) else { return };
-            if l.rxmt.len() >= self.cfg.max_peers && !l.rxmt.contains_key(&key.origin) {
-                self.stats.dropped_limit += 1;
-            } else {
-                l.rxmt.insert(key.origin, (key, data.clone()));
-                if l.rxmt_at.is_none() {
-                    l.rxmt_at = Some(now + LSA_RXMT);
-                    self.arm_keepalive(now, link);
-                }
+            // A newer instance supersedes the one awaiting its ACK.
+            if l.rxmt.get(&key.origin).is_some_and(|(k, _)| {
+                (k.incarnation, k.sequence) < (key.incarnation, key.sequence)
+            }) {
+                l.rxmt.remove(&key.origin);
             }
+            self.queue_lsa(now, link, key, data);
+            return;
         }
         self.send_link_bytes(link, data);
     }
 
-    /// Acknowledges an LSA received on a datagram link.
-    pub(super) fn ack_lsa(&mut self, link: LinkId, key: LsaKey) {
+    /// Acknowledges an LSA received on a datagram link (after
+    /// `lsa_ack_delay`, together with the others received meanwhile).
+    pub(super) fn ack_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey) {
         if self.cfg.link_mode != LinkMode::Datagram {
             return;
         }
-        let ack = LsaAck { keys: FixedList::from_entries([key].iter()) };
-        self.send_link(link, LinkMessage::LsaAck(ack));
+        self.queue_lsa_ack(now, link, key);
     }
 
     pub(super) fn on_lsa_ack(&mut self, link: LinkId, ack: LsaAck) {
@@ -153,6 +154,11 @@ impl Node {
             l.rxmt.values().take(RXMT_BATCH).map(|(_, b)| b.clone()).collect();
         l.rxmt_at = if l.rxmt.is_empty() { None } else { Some(now + LSA_RXMT) };
         for data in batch {
+            // Retransmissions share the flood bucket; what it cannot take
+            // now waits for the next round.
+            if !self.take_flood_token(now) {
+                break;
+            }
             self.send_link_bytes(link, data);
         }
     }

@@ -68,6 +68,11 @@ pub(crate) struct Link {
     /// origin, with the time they are next due again.
     pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes)>,
     pub(crate) rxmt_at: Option<Instant>,
+    /// Datagram links: LSAs waiting for the flood bucket, latest per
+    /// origin.
+    pub(crate) flood: BTreeMap<NodeId, (LsaKey, Bytes)>,
+    /// Datagram links: LSAs received and not acknowledged yet.
+    pub(crate) ack_keys: alloc::vec::Vec<LsaKey>,
 }
 
 impl Link {
@@ -143,6 +148,8 @@ impl Node {
                 hello_rto: HELLO_RTO,
                 rxmt: BTreeMap::new(),
                 rxmt_at: None,
+                flood: BTreeMap::new(),
+                ack_keys: alloc::vec::Vec::new(),
             },
         );
         self.stats.links_opened += 1;

@@ -62,6 +62,7 @@
 
 mod dgram;
 mod discovery;
+mod flood;
 mod keepalive;
 mod links;
 mod membership;
@@ -152,6 +153,8 @@ pub struct Node {
     next_link: u64,
     overlay: Overlay,
     routing: Routing,
+    /// The token bucket of datagram links' LSAs.
+    pacer: flood::Pacer,
     membership: Membership,
     transport: transport::Transport,
 }
@@ -167,6 +170,7 @@ impl Node {
             discovery: Discovery::new(&cfg, now),
             overlay: Overlay::new(&cfg),
             routing: Routing::new(),
+            pacer: flood::Pacer::default(),
             membership: Membership::default(),
             transport: transport::Transport::default(),
             cfg,
@@ -317,6 +321,8 @@ impl Node {
             Timer::Housekeeping => self.on_housekeeping(now),
             Timer::Link(link) => self.on_link_timer(now, link),
             Timer::Retransmit => self.on_retransmit_timer(now),
+            Timer::Flood => self.pace_floods(now),
+            Timer::LsaAck => self.on_lsa_ack_timer(now),
         }
     }
 
@@ -469,6 +475,8 @@ impl Node {
             Timer::Spf,
             Timer::Housekeeping,
             Timer::Retransmit,
+            Timer::Flood,
+            Timer::LsaAck,
         ]
         .into();
         for t in all {

@@ -201,7 +201,8 @@ impl Node {
     pub(super) fn on_lsa(&mut self, now: Instant, link: LinkId, lsa: Lsa) {
         let origin = lsa.origin;
         // Datagram links: whatever becomes of it, it arrived.
-        self.ack_lsa(link, LsaKey { origin, incarnation: lsa.incarnation, sequence: lsa.sequence });
+        let key = LsaKey { origin, incarnation: lsa.incarnation, sequence: lsa.sequence };
+        self.ack_lsa(now, link, key);
         if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age
             && lsa.flags & LSA_FLUSH == 0
         {

@@ -24,6 +24,10 @@ pub(crate) enum Timer {
     Retransmit,
     /// One link's handshake deadline or keepalive.
     Link(LinkId),
+    /// The flood bucket has a token for a queued LSA.
+    Flood,
+    /// Pending LSA_ACKs are due.
+    LsaAck,
 }
 
 /// Deadlines by timer, and timers by deadline, kept in step.

@@ -1,0 +1,219 @@
+//! Paced flooding on datagram links: how a node keeps its routing traffic
+//! within what real sockets take.
+//!
+//! Every LSA a datagram link is to carry waits in that link's flood queue,
+//! one per origin (a newer instance replaces an older one not yet sent, so
+//! a burst of changes costs one datagram per origin, not one per change).
+//! A node-wide token bucket releases them, round robin over the links: at
+//! most `lsa_budget` LSA datagrams (first sends and retransmissions
+//! together) in any 100 ms. LSA_ACKs wait `lsa_ack_delay` and leave
+//! together, one datagram per link carrying every key received meanwhile.
+//!
+//! Stream links are not paced: TCP's own flow control does that.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::keepalive::LSA_RXMT;
+use super::output::LinkId;
+use super::timers::Timer;
+use super::Node;
+use crate::time::Instant;
+use crate::wire::link::{LsaAck, LsaKey};
+use crate::wire::{FixedList, LinkMessage};
+
+/// The bucket's refill period: the budget is per this much time.
+const PERIOD: Duration = Duration::from_millis(100);
+/// LSA keys one LSA_ACK carries at most (32 bytes each: one datagram of
+/// about 1 KiB).
+pub(super) const ACK_KEYS: usize = 32;
+
+/// A token bucket in thousandths of a token, so that refills of a few
+/// microseconds are not lost to rounding.
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    milli: u64,
+    refilled: Option<Instant>,
+    /// The link served last, so that the next round starts after it.
+    cursor: Option<LinkId>,
+}
+
+impl Pacer {
+    /// Half the budget as the burst and half as the rate per period: no
+    /// 100 ms window, aligned or not, sees more than the budget.
+    fn refill(&mut self, now: Instant, budget: u32) {
+        let half = u64::from(budget.max(2) / 2) * 1000;
+        let add = match self.refilled {
+            None => half,
+            Some(t) => {
+                let us = u64::try_from((now - t).as_micros()).unwrap_or(u64::MAX);
+                us.saturating_mul(half) / PERIOD.as_micros() as u64
+            }
+        };
+        self.milli = self.milli.saturating_add(add).min(half);
+        self.refilled = Some(now);
+    }
+
+    fn take(&mut self) -> bool {
+        if self.milli >= 1000 {
+            self.milli -= 1000;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the next token is there.
+    fn next_token(&self, now: Instant, budget: u32) -> Instant {
+        let half = u64::from(budget.max(2) / 2) * 1000;
+        let missing = 1000u64.saturating_sub(self.milli);
+        let us = missing.saturating_mul(PERIOD.as_micros() as u64).div_ceil(half.max(1));
+        now + Duration::from_micros(us.max(1))
+    }
+}
+
+impl Node {
+    /// Queues an encoded LSA for `link` (datagram links): it replaces a
+    /// queued older instance of the same origin, and goes when the bucket
+    /// allows.
+    pub(super) fn queue_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey, data: Bytes) {
+        let Some(l) = self.links.get_mut(&link) else { return };
+        if l.flood.len() >= self.cfg.max_peers && !l.flood.contains_key(&key.origin) {
+            self.stats.dropped_limit += 1;
+            return;
+        }
+        let newer = l
+            .flood
+            .get(&key.origin)
+            .is_none_or(|(k, _)| (k.incarnation, k.sequence) <= (key.incarnation, key.sequence));
+        if newer {
+            l.flood.insert(key.origin, (key, data));
+        }
+        self.pace_floods(now);
+    }
+
+    /// Sends queued LSAs while the bucket has tokens, one link after the
+    /// other; arms the flood timer for the rest.
+    pub(super) fn pace_floods(&mut self, now: Instant) {
+        let budget = self.cfg.lsa_budget;
+        self.pacer.refill(now, budget);
+        let mut links: Vec<LinkId> =
+            self.links.iter().filter(|(_, l)| !l.flood.is_empty()).map(|(id, _)| *id).collect();
+        if links.is_empty() {
+            return;
+        }
+        // Round robin: start after the link served last.
+        if let Some(c) = self.pacer.cursor {
+            let split = links.partition_point(|l| *l <= c);
+            links.rotate_left(split);
+        }
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for &link in &links {
+                if !self.pacer.take() {
+                    let at = self.pacer.next_token(now, budget);
+                    self.timers.set_earliest(Timer::Flood, at);
+                    return;
+                }
+                let Some(l) = self.links.get_mut(&link) else { continue };
+                let Some((_, (key, data))) = l.flood.pop_first() else {
+                    // Nothing for this link after all: give the token back.
+                    self.pacer.milli += 1000;
+                    continue;
+                };
+                progress = true;
+                self.pacer.cursor = Some(link);
+                l.rxmt.insert(key.origin, (key, data.clone()));
+                if l.rxmt_at.is_none() {
+                    l.rxmt_at = Some(now + LSA_RXMT);
+                    self.arm_keepalive(now, link);
+                }
+                self.send_link_bytes(link, data);
+            }
+        }
+    }
+
+    /// Takes a token for one LSA retransmission; false if the bucket is
+    /// empty (the LSA waits for the next retransmission round).
+    pub(super) fn take_flood_token(&mut self, now: Instant) -> bool {
+        self.pacer.refill(now, self.cfg.lsa_budget);
+        self.pacer.take()
+    }
+
+    /// Notes an LSA to acknowledge on `link`; the keys leave together after
+    /// `lsa_ack_delay`.
+    pub(super) fn queue_lsa_ack(&mut self, now: Instant, link: LinkId, key: LsaKey) {
+        let Some(l) = self.links.get_mut(&link) else { return };
+        if l.ack_keys.len() >= ACK_KEYS * 4 {
+            // Far behind: send what is there now rather than hold more.
+            self.flush_lsa_acks_of(link);
+            let Some(l) = self.links.get_mut(&link) else { return };
+            l.ack_keys.push(key);
+        } else {
+            l.ack_keys.push(key);
+        }
+        self.timers.set_earliest(Timer::LsaAck, now + self.cfg.lsa_ack_delay);
+    }
+
+    /// Sends every link's pending LSA_ACKs.
+    pub(super) fn on_lsa_ack_timer(&mut self, _now: Instant) {
+        let due: Vec<LinkId> =
+            self.links.iter().filter(|(_, l)| !l.ack_keys.is_empty()).map(|(id, _)| *id).collect();
+        for link in due {
+            self.flush_lsa_acks_of(link);
+        }
+    }
+
+    fn flush_lsa_acks_of(&mut self, link: LinkId) {
+        let Some(l) = self.links.get_mut(&link) else { return };
+        let mut keys = core::mem::take(&mut l.ack_keys);
+        keys.sort_by_key(|k| (k.origin, k.incarnation, k.sequence));
+        keys.dedup();
+        for chunk in keys.chunks(ACK_KEYS) {
+            let ack = LsaAck { keys: FixedList::from_entries(chunk.iter()) };
+            self.send_link(link, LinkMessage::LsaAck(ack));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_window_of_one_period_passes_the_budget() {
+        let budget = 100;
+        let mut p = Pacer::default();
+        let start = Instant::ZERO;
+        // Take every token as soon as it exists, for ten periods, and
+        // count what each sliding 100 ms window saw.
+        let mut sent: Vec<Instant> = Vec::new();
+        let mut now = start;
+        while now < start + PERIOD * 10 {
+            p.refill(now, budget);
+            while p.take() {
+                sent.push(now);
+            }
+            now = p.next_token(now, budget);
+        }
+        let most = sent
+            .iter()
+            .map(|&t| sent.iter().filter(|&&s| s >= t && s < t + PERIOD).count())
+            .max()
+            .unwrap_or(0);
+        assert!(most <= budget as usize, "{most} in one window");
+        // And the rate is the budget's half per period after the burst.
+        assert!(sent.len() >= (budget as usize / 2) * 10, "only {} sent", sent.len());
+    }
+
+    #[test]
+    fn the_next_token_is_in_the_future() {
+        let mut p = Pacer::default();
+        p.refill(Instant::ZERO, 10);
+        while p.take() {}
+        assert!(p.next_token(Instant::ZERO, 10) > Instant::ZERO);
+    }
+}
