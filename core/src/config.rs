@@ -203,16 +203,32 @@ pub struct Config {
     pub inbox_bytes: usize,
     /// LSA datagrams (first sends and retransmissions together) a node
     /// sends on datagram links in any 100 ms; the rest wait, one per
-    /// origin per link (a newer LSA replaces a queued older one). 400: a
-    /// thousand nodes starting at once converge in about a second, while a
-    /// node's bursts stay far inside a default Linux socket buffer
-    /// (212,992 bytes, about 200 such datagrams counted as the kernel
-    /// does). Stream links are not paced (TCP is).
+    /// origin per link (a newer LSA replaces a queued older one). 1,000:
+    /// ten thousand datagrams a second at most, which any host sends and
+    /// reads without trouble, and enough for a thousand nodes started at
+    /// once to reach nearly everyone within a second (in the simulator,
+    /// with Linux's default receive buffers). Stream links are not paced
+    /// (TCP is).
     pub lsa_budget: u32,
     /// How long a received LSA waits for its LSA_ACK on a datagram link,
     /// so that the LSAs of a burst are acknowledged together (up to 32
     /// keys a datagram). 10 ms: far below the 300 ms retransmission gap.
     pub lsa_ack_delay: Duration,
+    /// Longest gap SPF keeps between runs while LSAs keep coming. After a
+    /// quiet spell SPF runs `spf_delay` after a change; each run that comes
+    /// soon after the previous one doubles the gap before the next, up to
+    /// this (as OSPF's SPF throttling does). 100 ms: a whole mesh starting
+    /// at once costs each node about ten SPF runs a second instead of
+    /// hundreds, and a single failure in a quiet mesh is still routed
+    /// around `spf_delay` after it is known.
+    pub spf_max_hold: Duration,
+    /// A node's first beacon and its start-up SEARCH go at a random moment
+    /// within this of its start, as mDNS delays its first query, so that
+    /// nodes started together do not all announce in the same instant.
+    /// 0 (at once) by default: in the simulator a thousand nodes spread
+    /// over 50 ms converged slower than when started together, since peers
+    /// found one by one reshape the overlay many times.
+    pub startup_jitter: Duration,
 
     /// How long a peer must stay unreachable before it is reported down
     /// (timed out). 200 ms absorbs a route that breaks and repairs at once
@@ -283,8 +299,10 @@ impl Config {
             max_pings: 1024,
             inbox_messages: 4096,
             inbox_bytes: 16 << 20,
-            lsa_budget: 400,
+            lsa_budget: 1000,
             lsa_ack_delay: Duration::from_millis(10),
+            spf_max_hold: Duration::from_millis(100),
+            startup_jitter: Duration::ZERO,
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),

@@ -149,3 +149,67 @@ fn full_seed_is_not_retried_once_reachable() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 3. A bounded start-up: a thousand nodes at once, real receive buffers.
+// ---------------------------------------------------------------------------
+
+/// What a node may send in any 100 ms, from its configuration: the LSA
+/// budget (first sends and retransmissions), one LSA_ACK per link per
+/// `lsa_ack_delay`, and the traffic bounded by other limits, per link a
+/// HELLO, WELCOME, ADVERTISE, PING and PONG, plus the NOTIFY burst and a
+/// few beacons and SEARCHes.
+fn send_bound(cfg: &Config) -> u64 {
+    let links = cfg.max_links as u64;
+    let acks_per_link = (100 / cfg.lsa_ack_delay.as_millis().max(1) as u64).max(1);
+    u64::from(cfg.lsa_budget) + links * acks_per_link + links * 5 + u64::from(cfg.notify_burst) + 8
+}
+
+/// N = 1000 on one segment, datagram links, all started at once, with the
+/// simulator's receive-buffer model on (Linux `rmem_default`): every node
+/// has the full view within 1.5 s of virtual time, and no node sends more
+/// than its configured bound in any 100 ms window.
+#[test]
+#[ignore = "not yet within 1.5 s (about 998 of 999 peers on average, the slowest node 905, \
+            at 1.5 s; see issue #10); run with --ignored"]
+fn a_thousand_nodes_start_within_bounds() {
+    let _t = Timing("thousand", WallInstant::now());
+    const N: usize = 1000;
+    let mut sim = Sim::new(1000);
+    let seg = sim.add_segment(Faults::lan());
+    let nodes = lan_nodes_with(&mut sim, seg, N, lan_in(LinkMode::Datagram));
+    let cfg = lan_in(LinkMode::Datagram)(0);
+    sim.set_check_interval(Duration::from_millis(10));
+    let start = sim.now();
+    let everyone =
+        |s: &Sim| nodes.iter().all(|&n| s.node(n).is_some_and(|x| x.peers().count() == N - 1));
+    let mut converged = false;
+    // In steps, so that a slow run shows where it is.
+    for step in 1..=15u32 {
+        converged = sim.run_until(start + Duration::from_millis(100) * step, &everyone);
+        let views: usize =
+            nodes.iter().filter_map(|&n| sim.node(n)).map(|x| x.peers().count()).sum();
+        eprintln!(
+            "[thousand] {:?}: mean view {}, wall {:.1?}",
+            sim.now() - start,
+            views / N,
+            _t.1.elapsed()
+        );
+        if converged {
+            break;
+        }
+    }
+    let took = sim.now() - start;
+    let peak_sent = nodes.iter().map(|&n| sim.counters(n).peak_sent_100ms).max().unwrap_or(0);
+    let peak_recv = nodes.iter().map(|&n| sim.counters(n).peak_received_100ms).max().unwrap_or(0);
+    let drops: u64 = nodes.iter().map(|&n| sim.counters(n).rx_dropped).sum();
+    let worst_view = nodes.iter().filter_map(|&n| sim.node(n)).map(|x| x.peers().count()).min();
+    eprintln!(
+        "[thousand] full view: {converged} after {took:?} (fewest peers seen {worst_view:?}); \
+         peak per 100 ms: sent {peak_sent}, received {peak_recv} (bound {}); \
+         receive-buffer drops {drops}",
+        send_bound(&cfg)
+    );
+    assert!(converged, "no full view within 1.5 s: the fewest peers seen was {worst_view:?}");
+    assert!(peak_sent <= send_bound(&cfg), "a node sent {peak_sent} in 100 ms");
+}

@@ -106,16 +106,17 @@ impl Node {
     /// the flood bucket ([`flood`](super::flood)) and is kept for
     /// retransmission until acknowledged; a node shutting down sends its
     /// last LSA at once, before its links close.
-    pub(super) fn send_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey, data: Bytes) {
+    pub(super) fn send_lsa(&mut self, link: LinkId, key: LsaKey, data: Bytes) {
         if self.cfg.link_mode == LinkMode::Datagram && !self.shutting_down {
             let Some(l) = self.links.get_mut(&link) else { return };
             // A newer instance supersedes the one awaiting its ACK.
-            if l.rxmt.get(&key.origin).is_some_and(|(k, _)| {
-                (k.incarnation, k.sequence) < (key.incarnation, key.sequence)
-            }) {
+            if l.rxmt
+                .get(&key.origin)
+                .is_some_and(|(k, _)| (k.incarnation, k.sequence) < (key.incarnation, key.sequence))
+            {
                 l.rxmt.remove(&key.origin);
             }
-            self.queue_lsa(now, link, key, data);
+            self.queue_lsa(link, key, data);
             return;
         }
         self.send_link_bytes(link, data);

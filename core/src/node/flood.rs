@@ -11,6 +11,7 @@
 //!
 //! Stream links are not paced: TCP's own flow control does that.
 
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -22,13 +23,62 @@ use super::timers::Timer;
 use super::Node;
 use crate::time::Instant;
 use crate::wire::link::{LsaAck, LsaKey};
-use crate::wire::{FixedList, LinkMessage};
+use crate::wire::{FixedList, LinkMessage, NodeId};
 
 /// The bucket's refill period: the budget is per this much time.
 const PERIOD: Duration = Duration::from_millis(100);
 /// LSA keys one LSA_ACK carries at most (32 bytes each: one datagram of
 /// about 1 KiB).
 pub(super) const ACK_KEYS: usize = 32;
+
+/// One link's LSAs waiting for the bucket: the latest instance per origin,
+/// served in the order the origins were queued (a newer instance keeps its
+/// origin's place, so no origin waits more than one turn of the queue, and
+/// none is always last).
+#[derive(Debug, Default)]
+pub(crate) struct FloodQueue {
+    latest: BTreeMap<NodeId, (LsaKey, Bytes)>,
+    order: VecDeque<NodeId>,
+}
+
+impl FloodQueue {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    fn contains(&self, origin: &NodeId) -> bool {
+        self.latest.contains_key(origin)
+    }
+
+    /// Queues `key`'s LSA unless an instance at least as new is queued.
+    fn push(&mut self, key: LsaKey, data: Bytes) {
+        match self.latest.get_mut(&key.origin) {
+            Some((k, d)) => {
+                if (k.incarnation, k.sequence) <= (key.incarnation, key.sequence) {
+                    *k = key;
+                    *d = data;
+                }
+            }
+            None => {
+                self.latest.insert(key.origin, (key, data));
+                self.order.push_back(key.origin);
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<(LsaKey, Bytes)> {
+        while let Some(origin) = self.order.pop_front() {
+            if let Some(e) = self.latest.remove(&origin) {
+                return Some(e);
+            }
+        }
+        None
+    }
+}
 
 /// A token bucket in thousandths of a token, so that refills of a few
 /// microseconds are not lost to rounding.
@@ -38,6 +88,8 @@ pub(crate) struct Pacer {
     refilled: Option<Instant>,
     /// The link served last, so that the next round starts after it.
     cursor: Option<LinkId>,
+    /// LSAs were queued during the current input.
+    queued: bool,
 }
 
 impl Pacer {
@@ -78,20 +130,24 @@ impl Node {
     /// Queues an encoded LSA for `link` (datagram links): it replaces a
     /// queued older instance of the same origin, and goes when the bucket
     /// allows.
-    pub(super) fn queue_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey, data: Bytes) {
+    pub(super) fn queue_lsa(&mut self, link: LinkId, key: LsaKey, data: Bytes) {
         let Some(l) = self.links.get_mut(&link) else { return };
-        if l.flood.len() >= self.cfg.max_peers && !l.flood.contains_key(&key.origin) {
+        if l.flood.len() >= self.cfg.max_peers && !l.flood.contains(&key.origin) {
             self.stats.dropped_limit += 1;
             return;
         }
-        let newer = l
-            .flood
-            .get(&key.origin)
-            .is_none_or(|(k, _)| (k.incarnation, k.sequence) <= (key.incarnation, key.sequence));
-        if newer {
-            l.flood.insert(key.origin, (key, data));
+        l.flood.push(key, data);
+        // Sent once the input that queued it is handled: a flood queues on
+        // every link first, then the bucket serves them in turn.
+        self.pacer.queued = true;
+    }
+
+    /// Runs the bucket if the input just handled queued LSAs.
+    pub(super) fn pace_if_queued(&mut self, now: Instant) {
+        if self.pacer.queued {
+            self.pacer.queued = false;
+            self.pace_floods(now);
         }
-        self.pace_floods(now);
     }
 
     /// Sends queued LSAs while the bucket has tokens, one link after the
@@ -99,6 +155,11 @@ impl Node {
     pub(super) fn pace_floods(&mut self, now: Instant) {
         let budget = self.cfg.lsa_budget;
         self.pacer.refill(now, budget);
+        if self.pacer.milli < 1000 {
+            let at = self.pacer.next_token(now, budget);
+            self.timers.set_earliest(Timer::Flood, at);
+            return;
+        }
         let mut links: Vec<LinkId> =
             self.links.iter().filter(|(_, l)| !l.flood.is_empty()).map(|(id, _)| *id).collect();
         if links.is_empty() {
@@ -119,7 +180,7 @@ impl Node {
                     return;
                 }
                 let Some(l) = self.links.get_mut(&link) else { continue };
-                let Some((_, (key, data))) = l.flood.pop_first() else {
+                let Some((key, data)) = l.flood.pop() else {
                     // Nothing for this link after all: give the token back.
                     self.pacer.milli += 1000;
                     continue;
@@ -207,6 +268,21 @@ mod tests {
         assert!(most <= budget as usize, "{most} in one window");
         // And the rate is the budget's half per period after the burst.
         assert!(sent.len() >= (budget as usize / 2) * 10, "only {} sent", sent.len());
+    }
+
+    #[test]
+    fn the_queue_keeps_one_instance_per_origin_in_arrival_order() {
+        let key =
+            |o: u8, seq: u64| LsaKey { origin: NodeId([o; 16]), incarnation: 1, sequence: seq };
+        let mut q = FloodQueue::default();
+        q.push(key(9, 1), Bytes::from_static(b"9.1"));
+        q.push(key(1, 1), Bytes::from_static(b"1.1"));
+        q.push(key(9, 3), Bytes::from_static(b"9.3"));
+        q.push(key(9, 2), Bytes::from_static(b"9.2 (older, ignored)"));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop().map(|(_, d)| d), Some(Bytes::from_static(b"9.3")), "first queued first");
+        assert_eq!(q.pop().map(|(_, d)| d), Some(Bytes::from_static(b"1.1")));
+        assert!(q.pop().is_none() && q.is_empty());
     }
 
     #[test]

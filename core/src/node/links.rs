@@ -70,7 +70,7 @@ pub(crate) struct Link {
     pub(crate) rxmt_at: Option<Instant>,
     /// Datagram links: LSAs waiting for the flood bucket, latest per
     /// origin.
-    pub(crate) flood: BTreeMap<NodeId, (LsaKey, Bytes)>,
+    pub(crate) flood: super::flood::FloodQueue,
     /// Datagram links: LSAs received and not acknowledged yet.
     pub(crate) ack_keys: alloc::vec::Vec<LsaKey>,
 }
@@ -148,7 +148,7 @@ impl Node {
                 hello_rto: HELLO_RTO,
                 rxmt: BTreeMap::new(),
                 rxmt_at: None,
-                flood: BTreeMap::new(),
+                flood: super::flood::FloodQueue::default(),
                 ack_keys: alloc::vec::Vec::new(),
             },
         );

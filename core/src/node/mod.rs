@@ -196,11 +196,16 @@ impl Node {
     }
 
     fn start(&mut self, now: Instant) {
+        // A random moment within `startup_jitter`: nodes started together
+        // do not all announce in the same instant.
+        let jitter = u64::try_from(self.cfg.startup_jitter.as_micros()).unwrap_or(u64::MAX);
+        let first =
+            now + core::time::Duration::from_micros(self.next_random() % jitter.saturating_add(1));
         if self.cfg.beacons {
-            self.timers.set(Timer::Beacon, now);
+            self.timers.set(Timer::Beacon, first);
         }
         if self.cfg.search_on_start {
-            self.send_search(now);
+            self.timers.set(Timer::Search, first);
         }
         self.timers.set(Timer::Overlay, now);
         self.timers.set(Timer::Originate, now);
@@ -309,6 +314,7 @@ impl Node {
                 break;
             }
         }
+        self.pace_if_queued(now);
     }
 
     fn on_timer(&mut self, now: Instant, timer: Timer) {
@@ -322,6 +328,11 @@ impl Node {
             Timer::Link(link) => self.on_link_timer(now, link),
             Timer::Retransmit => self.on_retransmit_timer(now),
             Timer::Flood => self.pace_floods(now),
+            Timer::Search => {
+                if !self.shutting_down {
+                    self.send_search(now);
+                }
+            }
             Timer::LsaAck => self.on_lsa_ack_timer(now),
         }
     }
@@ -336,6 +347,8 @@ impl Node {
     ) {
         self.on_datagram(now, from, source, data);
         self.flush_acks();
+        let now = self.clock.now();
+        self.pace_if_queued(now);
     }
 
     fn on_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
@@ -460,7 +473,7 @@ impl Node {
         if self.cfg.beacons {
             self.send_beacon(now);
         }
-        self.flood_flush(now);
+        self.flood_flush();
         self.fail_all_in_flight();
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for id in ids {
@@ -477,6 +490,7 @@ impl Node {
             Timer::Retransmit,
             Timer::Flood,
             Timer::LsaAck,
+            Timer::Search,
         ]
         .into();
         for t in all {

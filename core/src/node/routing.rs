@@ -56,6 +56,10 @@ pub(crate) struct Routing {
     /// Entries that were never reachable are not stale: they are simply
     /// waiting for the rest of their path.
     stale: alloc::collections::BTreeSet<NodeId>,
+    /// When SPF last ran, and the gap it keeps before the next run (see
+    /// `spf_max_hold`).
+    last_spf: Option<Instant>,
+    spf_hold: Duration,
 }
 
 impl Routing {
@@ -68,6 +72,8 @@ impl Routing {
             routes: BTreeMap::new(),
             unreachable_since: BTreeMap::new(),
             stale: alloc::collections::BTreeSet::new(),
+            last_spf: None,
+            spf_hold: Duration::ZERO,
         }
     }
 }
@@ -104,7 +110,12 @@ impl Node {
     }
 
     pub(super) fn schedule_spf(&mut self, now: Instant) {
-        self.timers.set_earliest(Timer::Spf, now + self.cfg.spf_delay);
+        let soonest = now + self.cfg.spf_delay;
+        let at = match self.routing.last_spf {
+            Some(last) => soonest.max(last + self.routing.spf_hold),
+            None => soonest,
+        };
+        self.timers.set_earliest(Timer::Spf, at);
     }
 
     pub(super) fn on_originate_timer(&mut self, now: Instant) {
@@ -122,22 +133,22 @@ impl Node {
         self.routing.last_originated = Some(now);
         self.stats.lsa_originated += 1;
         let lsa = self.own_lsa(0);
-        self.flood(now, &lsa, None);
+        self.flood(&lsa, None);
     }
 
     /// Withdraws our LSA from the mesh (clean shutdown).
-    pub(super) fn flood_flush(&mut self, now: Instant) {
+    pub(super) fn flood_flush(&mut self) {
         self.routing.own_seq += 1;
         let lsa = self.own_lsa(LSA_FLUSH);
-        self.flood(now, &lsa, None);
+        self.flood(&lsa, None);
     }
 
     /// Sends `lsa` on every up link but `except`, encoded once.
-    fn flood(&mut self, now: Instant, lsa: &Lsa, except: Option<LinkId>) {
+    fn flood(&mut self, lsa: &Lsa, except: Option<LinkId>) {
         let Some((key, data)) = self.encode_lsa(lsa) else { return };
         for link in self.up_links() {
             if Some(link) != except {
-                self.send_lsa(now, link, key, data.clone());
+                self.send_lsa(link, key, data.clone());
             }
         }
     }
@@ -154,9 +165,9 @@ impl Node {
         }
     }
 
-    fn send_one_lsa(&mut self, now: Instant, link: LinkId, lsa: &Lsa) {
+    fn send_one_lsa(&mut self, link: LinkId, lsa: &Lsa) {
         if let Some((key, data)) = self.encode_lsa(lsa) {
-            self.send_lsa(now, link, key, data);
+            self.send_lsa(link, key, data);
         }
     }
 
@@ -180,7 +191,7 @@ impl Node {
             .map(|(_, e)| self.aged(e, now))
             .collect();
         for lsa in all {
-            self.send_one_lsa(now, link, &lsa);
+            self.send_one_lsa(link, &lsa);
         }
         self.schedule_spf(now);
     }
@@ -239,7 +250,7 @@ impl Node {
                 // neighbour holds it current: trust it again and pass it on,
                 // so a healed partition does not wait for a refresh.
                 self.routing.stale.remove(&origin);
-                self.flood(now, &lsa, Some(link));
+                self.flood(&lsa, Some(link));
                 self.schedule_spf(now);
                 return;
             }
@@ -248,7 +259,7 @@ impl Node {
                 if key < have {
                     // The sender is behind: give it ours.
                     let newer = self.aged(e, now);
-                    self.send_one_lsa(now, link, &newer);
+                    self.send_one_lsa(link, &newer);
                 }
                 return;
             }
@@ -257,7 +268,7 @@ impl Node {
             return;
         }
         self.stats.lsa_accepted += 1;
-        self.flood(now, &lsa, Some(link));
+        self.flood(&lsa, Some(link));
         if lsa.flags & LSA_FLUSH != 0 {
             self.routing.db.remove(&origin);
             self.peer_departed(now, origin, lsa.incarnation);
@@ -287,6 +298,17 @@ impl Node {
     }
 
     pub(super) fn on_spf_timer(&mut self, now: Instant) {
+        // Throttling: a run soon after the previous one doubles the gap
+        // before the next; a quiet spell resets it.
+        let r = &mut self.routing;
+        let busy =
+            r.last_spf.is_some_and(|t| now - t < (r.spf_hold * 2).max(self.cfg.spf_delay * 2));
+        r.spf_hold = if busy {
+            (r.spf_hold * 2).max(self.cfg.spf_delay).min(self.cfg.spf_max_hold)
+        } else {
+            self.cfg.spf_delay
+        };
+        r.last_spf = Some(now);
         self.stats.spf_runs += 1;
         let routes = self.spf();
         let mut view: BTreeMap<NodeId, PeerInfo> = BTreeMap::new();

@@ -28,6 +28,8 @@ pub(crate) enum Timer {
     Flood,
     /// Pending LSA_ACKs are due.
     LsaAck,
+    /// The SEARCH sent at start.
+    Search,
 }
 
 /// Deadlines by timer, and timers by deadline, kept in step.
