@@ -339,7 +339,7 @@ fn sequenced_under_a_slow_reader(start: Start, tag: &str) {
                 }
                 _ => {}
             }
-            if events % PAUSE_EVERY == 0 {
+            if events.is_multiple_of(PAUSE_EVERY) {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }

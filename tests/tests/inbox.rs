@@ -61,7 +61,7 @@ fn push(net: &mut Direct, semantics: Semantics, mut next: u64, d: Duration) -> (
                 }
                 Err(e) => panic!("send: {e}"),
             }
-            if semantics == Semantics::Datagram && next % 32 == 0 {
+            if semantics == Semantics::Datagram && next.is_multiple_of(32) {
                 break;
             }
         }
@@ -96,7 +96,7 @@ fn stopped_reader_holds_senders_back_and_loses_nothing() {
         net.advance(Duration::from_secs(5));
         assert_eq!(failures(&net, 0), 0, "{semantics:?}: no message failed");
         let got = received(&net, 2);
-        let mut want: Vec<u64> = (0..sent).collect();
+        let want: Vec<u64> = (0..sent).collect();
         if semantics == Semantics::Reliable {
             let mut sorted = got.clone();
             sorted.sort_unstable();
@@ -105,7 +105,6 @@ fn stopped_reader_holds_senders_back_and_loses_nothing() {
             assert_eq!(got.len(), want.len(), "{semantics:?}: count");
             assert!(got == want, "{semantics:?}: exactly once and in order");
         }
-        want.clear();
         assert_eq!(net.nodes[0].in_flight(), 0);
     }
 }
