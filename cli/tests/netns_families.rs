@@ -18,42 +18,11 @@ use bytes::Bytes;
 use common::*;
 use netcluster_cli::admin::client::Client;
 use netcluster_core::wire::admin::DeliveryMode;
+use netcluster_tests::tools::{is_root, must, run_tool};
 use serde_json::Value;
 
 /// Prefix of every namespace these tests create.
 const PREFIX: &str = "ncfam-";
-
-fn run_tool(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{cmd} {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-#[track_caller]
-fn must(cmd: &str, args: &[&str]) -> String {
-    run_tool(cmd, args).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        .unwrap_or(false)
-}
 
 /// Which address families a host's interface gets.
 #[derive(Clone, Copy)]

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod sim_helpers;
+pub mod tools;
 
 use std::fs;
 use std::path::{Path, PathBuf};
