@@ -141,12 +141,12 @@ const PINS: &[(&str, &str, u64, u64)] = &[
     ("partition", "datagram", 2, 0x5ec8fa3799a6ccc9),
     ("lossy", "stream", 1, 0x0dba53b76a1ace09),
     ("lossy", "stream", 2, 0xf61839bd759a23d4),
-    ("lossy", "datagram", 1, 0xfbeed44b5d7ef8c8),
-    ("lossy", "datagram", 2, 0x1fa87ecf2ccb4345),
+    ("lossy", "datagram", 1, 0x88834f13ed9c5807),
+    ("lossy", "datagram", 2, 0x647211946612b03b),
     ("delivery", "stream", 1, 0x10103252841ca320),
     ("delivery", "stream", 2, 0x8ebffc71e471d509),
     ("delivery", "datagram", 1, 0x6dd51c53519c6930),
-    ("delivery", "datagram", 2, 0xc08b59cb1c9fee22),
+    ("delivery", "datagram", 2, 0x1e46afac7a4e7d5c),
 ];
 
 fn mode_name(m: LinkMode) -> &'static str {

@@ -112,7 +112,7 @@ impl Node {
             // A newer instance supersedes the one awaiting its ACK.
             if l.rxmt
                 .get(&key.origin)
-                .is_some_and(|(k, _)| (k.incarnation, k.sequence) < (key.incarnation, key.sequence))
+                .is_some_and(|(k, _, _)| (k.incarnation, k.sequence) < (key.incarnation, key.sequence))
             {
                 l.rxmt.remove(&key.origin);
             }
@@ -134,7 +134,7 @@ impl Node {
     pub(super) fn on_lsa_ack(&mut self, link: LinkId, ack: LsaAck) {
         let Some(l) = self.links.get_mut(&link) else { return };
         for k in ack.keys.iter() {
-            if let Some((have, _)) = l.rxmt.get(&k.origin) {
+            if let Some((have, _, _)) = l.rxmt.get(&k.origin) {
                 if (have.incarnation, have.sequence) <= (k.incarnation, k.sequence) {
                     l.rxmt.remove(&k.origin);
                 }
@@ -151,15 +151,26 @@ impl Node {
             Some(at) if at <= now => {}
             _ => return,
         }
-        let batch: alloc::vec::Vec<Bytes> =
-            l.rxmt.values().take(RXMT_BATCH).map(|(_, b)| b.clone()).collect();
+        // Only what has waited a whole gap since it was last sent, so a
+        // long backlog goes round instead of the same first entries again.
+        let due: alloc::vec::Vec<NodeId> = l
+            .rxmt
+            .iter()
+            .filter(|(_, (_, _, sent))| now - *sent >= LSA_RXMT)
+            .map(|(origin, _)| *origin)
+            .take(RXMT_BATCH)
+            .collect();
         l.rxmt_at = if l.rxmt.is_empty() { None } else { Some(now + LSA_RXMT) };
-        for data in batch {
+        for origin in due {
             // Retransmissions share the flood bucket; what it cannot take
             // now waits for the next round.
             if !self.take_flood_token(now) {
                 break;
             }
+            let Some(l) = self.links.get_mut(&link) else { return };
+            let Some(entry) = l.rxmt.get_mut(&origin) else { continue };
+            entry.2 = now;
+            let data = entry.1.clone();
             self.send_link_bytes(link, data);
         }
     }

@@ -187,7 +187,7 @@ impl Node {
                 };
                 progress = true;
                 self.pacer.cursor = Some(link);
-                l.rxmt.insert(key.origin, (key, data.clone()));
+                l.rxmt.insert(key.origin, (key, data.clone(), now));
                 if l.rxmt_at.is_none() {
                     l.rxmt_at = Some(now + LSA_RXMT);
                     self.arm_keepalive(now, link);

@@ -65,8 +65,9 @@ pub(crate) struct Link {
     pub(crate) hello_at: Instant,
     pub(crate) hello_rto: Duration,
     /// Datagram links: LSAs sent and not yet acknowledged, latest per
-    /// origin, with the time they are next due again.
-    pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes)>,
+    /// origin, each with when it was last sent; and when the next
+    /// retransmission round is due.
+    pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes, Instant)>,
     pub(crate) rxmt_at: Option<Instant>,
     /// Datagram links: LSAs waiting for the flood bucket, latest per
     /// origin.
