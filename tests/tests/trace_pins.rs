@@ -131,22 +131,22 @@ const SEEDS: [u64; 2] = [1, 2];
 
 /// (workload, link mode, seed, trace hash).
 const PINS: &[(&str, &str, u64, u64)] = &[
-    ("lifecycle", "stream", 1, 0x0c002d1b2e6927c6),
-    ("lifecycle", "stream", 2, 0x883efd8a9822d6a8),
-    ("lifecycle", "datagram", 1, 0x04adf1f2616f3242),
-    ("lifecycle", "datagram", 2, 0xcb3cf2809cd488c5),
-    ("partition", "stream", 1, 0x72a43d531a06281e),
-    ("partition", "stream", 2, 0x46b1fca5f1416c3a),
-    ("partition", "datagram", 1, 0x5d25a9bbdd278df4),
-    ("partition", "datagram", 2, 0x5ec8fa3799a6ccc9),
-    ("lossy", "stream", 1, 0x0dba53b76a1ace09),
-    ("lossy", "stream", 2, 0xf61839bd759a23d4),
-    ("lossy", "datagram", 1, 0x88834f13ed9c5807),
-    ("lossy", "datagram", 2, 0x647211946612b03b),
-    ("delivery", "stream", 1, 0x10103252841ca320),
-    ("delivery", "stream", 2, 0x8ebffc71e471d509),
-    ("delivery", "datagram", 1, 0x6dd51c53519c6930),
-    ("delivery", "datagram", 2, 0x1e46afac7a4e7d5c),
+    ("lifecycle", "stream", 1, 0xb7fdf25512e0b5f0),
+    ("lifecycle", "stream", 2, 0x132ec59aa053b9dc),
+    ("lifecycle", "datagram", 1, 0x4a228446e173c215),
+    ("lifecycle", "datagram", 2, 0x40e10606f0457a91),
+    ("partition", "stream", 1, 0x429b6ae1d9f870e1),
+    ("partition", "stream", 2, 0xf993210bd18bcd80),
+    ("partition", "datagram", 1, 0x1b053227034fd929),
+    ("partition", "datagram", 2, 0x55783340fae685bc),
+    ("lossy", "stream", 1, 0x5535f8d1601683f9),
+    ("lossy", "stream", 2, 0x80e150a828bc369c),
+    ("lossy", "datagram", 1, 0xc19786b7f82b2d32),
+    ("lossy", "datagram", 2, 0x2cbbd98da1e70fa9),
+    ("delivery", "stream", 1, 0xa219559aac8942aa),
+    ("delivery", "stream", 2, 0xaac0fa7614583462),
+    ("delivery", "datagram", 1, 0xdbb4303f2fd69ec2),
+    ("delivery", "datagram", 2, 0x570d7fd33269942a),
 ];
 
 fn mode_name(m: LinkMode) -> &'static str {

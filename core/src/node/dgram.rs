@@ -110,10 +110,9 @@ impl Node {
         if self.cfg.link_mode == LinkMode::Datagram && !self.shutting_down {
             let Some(l) = self.links.get_mut(&link) else { return };
             // A newer instance supersedes the one awaiting its ACK.
-            if l.rxmt
-                .get(&key.origin)
-                .is_some_and(|(k, _, _)| (k.incarnation, k.sequence) < (key.incarnation, key.sequence))
-            {
+            if l.rxmt.get(&key.origin).is_some_and(|(k, _, _)| {
+                (k.incarnation, k.sequence) < (key.incarnation, key.sequence)
+            }) {
                 l.rxmt.remove(&key.origin);
             }
             self.queue_lsa(link, key, data);

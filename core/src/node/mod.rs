@@ -196,16 +196,23 @@ impl Node {
     }
 
     fn start(&mut self, now: Instant) {
-        // A random moment within `startup_jitter`: nodes started together
-        // do not all announce in the same instant.
+        // With `startup_jitter`, a random moment within it: nodes started
+        // together do not all announce in the same instant.
         let jitter = u64::try_from(self.cfg.startup_jitter.as_micros()).unwrap_or(u64::MAX);
-        let first =
-            now + core::time::Duration::from_micros(self.next_random() % jitter.saturating_add(1));
+        let first = if jitter == 0 {
+            now
+        } else {
+            now + core::time::Duration::from_micros(self.next_random() % jitter.saturating_add(1))
+        };
         if self.cfg.beacons {
             self.timers.set(Timer::Beacon, first);
         }
         if self.cfg.search_on_start {
-            self.timers.set(Timer::Search, first);
+            if first == now {
+                self.send_search(now);
+            } else {
+                self.timers.set(Timer::Search, first);
+            }
         }
         self.timers.set(Timer::Overlay, now);
         self.timers.set(Timer::Originate, now);
