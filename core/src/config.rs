@@ -333,3 +333,118 @@ impl Config {
         }
     }
 }
+
+/// A configuration field outside its allowed range: what
+/// [`Config::validate`] reports. Nothing was started with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The field, as named in [`Config`].
+    pub field: &'static str,
+    /// What it may be.
+    pub allowed: &'static str,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid configuration: `{}` must be {}", self.field, self.allowed)
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// Largest fragment on a datagram link: a frame then fits a 1,280-byte
+/// IPv6 datagram.
+pub const MAX_DATAGRAM_FRAGMENT: usize = 1100;
+
+impl Config {
+    /// Checks every field against its allowed range; the first one outside
+    /// it is named in the error. Drivers call it before they start a node,
+    /// so a bad value is reported instead of being worked around.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let zero = Duration::ZERO;
+        let checks: [(bool, &'static str, &'static str); 30] = [
+            (!self.cluster.is_empty() && self.cluster.len() <= 255, "cluster", "1 to 255 bytes"),
+            (self.name.len() <= 255, "name", "at most 255 bytes"),
+            (self.beacon_min_interval > zero, "beacon_min_interval", "more than zero"),
+            (
+                self.beacon_max_interval >= self.beacon_min_interval,
+                "beacon_max_interval",
+                "at least beacon_min_interval",
+            ),
+            (self.beacon_rx_per_sec >= 1, "beacon_rx_per_sec", "at least 1"),
+            ((0.0..=1.0).contains(&self.beacon_jitter), "beacon_jitter", "between 0 and 1"),
+            (self.retry_min > zero, "retry_min", "more than zero"),
+            (self.retry_max >= self.retry_min, "retry_max", "at least retry_min"),
+            (self.keepalive_interval > zero, "keepalive_interval", "more than zero"),
+            (self.keepalive_count >= 1, "keepalive_count", "at least 1"),
+            (self.handshake_timeout > zero, "handshake_timeout", "more than zero"),
+            (self.chord_percent <= 100, "chord_percent", "at most 100"),
+            (self.max_links >= 1, "max_links", "at least 1"),
+            (self.max_peers >= 1, "max_peers", "at least 1"),
+            (self.lsa_refresh < self.lsa_max_age, "lsa_refresh", "less than lsa_max_age"),
+            (self.spf_max_hold >= self.spf_delay, "spf_max_hold", "at least spf_delay"),
+            (self.send_window >= 1, "send_window", "at least 1"),
+            (self.send_window_bytes >= 1, "send_window_bytes", "at least 1"),
+            (self.delivery_timeout > zero, "delivery_timeout", "more than zero"),
+            (self.fragment_size >= 64, "fragment_size", "at least 64"),
+            (
+                self.link_mode == LinkMode::Stream || self.fragment_size <= MAX_DATAGRAM_FRAGMENT,
+                "fragment_size",
+                "at most 1,100 on datagram links",
+            ),
+            (
+                self.fragment_size + 1024 <= self.limits.max_frame,
+                "fragment_size",
+                "at most limits.max_frame - 1,024 (room for the header and route)",
+            ),
+            (self.max_message >= 1, "max_message", "at least 1"),
+            (self.rto_min > zero, "rto_min", "more than zero"),
+            (
+                self.rto_min <= self.rto_initial && self.rto_initial <= self.rto_max,
+                "rto_initial",
+                "between rto_min and rto_max",
+            ),
+            (self.max_streams >= 1, "max_streams", "at least 1"),
+            (self.stream_window >= 1, "stream_window", "at least 1"),
+            (self.max_pings >= 1, "max_pings", "at least 1"),
+            (
+                self.inbox_messages >= 1 && self.inbox_bytes >= 1,
+                "inbox_messages",
+                "at least 1 (and inbox_bytes too)",
+            ),
+            (self.lsa_budget >= 2, "lsa_budget", "at least 2"),
+        ];
+        match checks.into_iter().find(|(ok, _, _)| !ok) {
+            Some((_, field, allowed)) => Err(ConfigError { field, allowed }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::*;
+
+    #[test]
+    fn the_presets_are_valid() {
+        assert_eq!(Config::lan("c", "n").validate(), Ok(()));
+        assert_eq!(Config::wan("c", "n").validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_value_is_named_with_its_range() {
+        let mut c = Config::lan("c", "n");
+        c.keepalive_count = 0;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.field, "keepalive_count");
+        assert!(alloc::format!("{e}").contains("at least 1"), "{e}");
+        let mut c = Config::lan("c", "n");
+        c.link_mode = LinkMode::Datagram;
+        c.fragment_size = 8192;
+        assert_eq!(c.validate().unwrap_err().field, "fragment_size");
+        let mut c = Config::lan("c", "n");
+        c.rto_min = Duration::from_secs(5);
+        assert_eq!(c.validate().unwrap_err().field, "rto_initial");
+    }
+}

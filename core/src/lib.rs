@@ -27,7 +27,7 @@ pub mod spf;
 pub mod time;
 pub mod wire;
 
-pub use config::{Config, LinkMode};
+pub use config::{Config, ConfigError, LinkMode};
 pub use node::{Event, Node, PeerInfo, Transmit};
 pub use time::Instant;
 pub use wire::{NodeId, NodeState};

@@ -8,6 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
+    /// The node's configuration has a field outside its allowed range.
+    #[error(transparent)]
+    Config(#[from] netcluster_core::ConfigError),
     /// A socket could not be created.
     #[error("cannot create a socket for {addr}: {source}")]
     Socket {
@@ -104,7 +107,7 @@ impl NetError {
             | NetError::Connect { source, .. }
             | NetError::Send { source, .. } => Some(source),
             NetError::Interfaces(e) => Some(e),
-            NetError::NoSuchInterface(_) | NetError::NoBeacons { .. } => None,
+            NetError::NoSuchInterface(_) | NetError::NoBeacons { .. } | NetError::Config(_) => None,
         }
     }
 }

@@ -145,6 +145,8 @@ impl NodeSettings {
             rng_seed,
             limits,
         } = self;
+        // A bad value is reported before anything is opened.
+        config.validate()?;
         // The config's mode is the one the node speaks; the sockets follow it.
         netcfg.link_mode = config.link_mode;
         if !netcfg.beacons.is_on() {

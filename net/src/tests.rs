@@ -220,3 +220,14 @@ fn dual_stack_multicast_opens_with_ipv6_best_effort() {
     assert!(s.beacon_targets.iter().any(|t| t.to == SocketAddr::from(v4)));
     eprintln!("IPv6 beacons on loopback: {}", s.beacon_v6.is_some());
 }
+
+#[test]
+fn a_bad_config_is_refused_before_any_socket_opens() {
+    let mut config = netcluster_core::Config::lan("t", "n");
+    config.keepalive_count = 0;
+    match NodeSettings::new(config).prepare() {
+        Err(NetError::Config(e)) => assert_eq!(e.field, "keepalive_count"),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a keepalive count of 0 was accepted"),
+    }
+}
