@@ -353,19 +353,14 @@ impl core::fmt::Display for ConfigError {
 
 impl core::error::Error for ConfigError {}
 
-/// Largest fragment on a datagram link: a frame then fits a 1,280-byte
-/// IPv6 datagram.
-pub const MAX_DATAGRAM_FRAGMENT: usize = 1100;
-
 impl Config {
     /// Checks every field against its allowed range; the first one outside
     /// it is named in the error. Drivers call it before they start a node,
     /// so a bad value is reported instead of being worked around.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let zero = Duration::ZERO;
-        let checks: [(bool, &'static str, &'static str); 30] = [
+        let checks: [(bool, &'static str, &'static str); 28] = [
             (!self.cluster.is_empty() && self.cluster.len() <= 255, "cluster", "1 to 255 bytes"),
-            (self.name.len() <= 255, "name", "at most 255 bytes"),
             (self.beacon_min_interval > zero, "beacon_min_interval", "more than zero"),
             (
                 self.beacon_max_interval >= self.beacon_min_interval,
@@ -388,11 +383,6 @@ impl Config {
             (self.send_window_bytes >= 1, "send_window_bytes", "at least 1"),
             (self.delivery_timeout > zero, "delivery_timeout", "more than zero"),
             (self.fragment_size >= 64, "fragment_size", "at least 64"),
-            (
-                self.link_mode == LinkMode::Stream || self.fragment_size <= MAX_DATAGRAM_FRAGMENT,
-                "fragment_size",
-                "at most 1,100 on datagram links",
-            ),
             (
                 self.fragment_size + 1024 <= self.limits.max_frame,
                 "fragment_size",
@@ -440,8 +430,7 @@ mod validate_tests {
         assert_eq!(e.field, "keepalive_count");
         assert!(alloc::format!("{e}").contains("at least 1"), "{e}");
         let mut c = Config::lan("c", "n");
-        c.link_mode = LinkMode::Datagram;
-        c.fragment_size = 8192;
+        c.fragment_size = 16;
         assert_eq!(c.validate().unwrap_err().field, "fragment_size");
         let mut c = Config::lan("c", "n");
         c.rto_min = Duration::from_secs(5);
