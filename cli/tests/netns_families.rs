@@ -18,7 +18,7 @@ use bytes::Bytes;
 use common::*;
 use netcluster_cli::admin::client::Client;
 use netcluster_core::wire::admin::DeliveryMode;
-use netcluster_tests::tools::{is_root, must, run_tool};
+use netcluster_tests::tools::{must, run_tool, Namespaces};
 use serde_json::Value;
 
 /// Prefix of every namespace these tests create.
@@ -34,49 +34,30 @@ enum Family {
 
 /// The namespaces and agents of one test; removed on drop (agents first).
 struct Lab {
-    tag: String,
-    namespaces: Vec<String>,
     agents: Vec<Agent>,
     dir: tempfile::TempDir,
     cluster: String,
+    /// Dropped after the agents (fields drop after `drop`).
+    ns: Namespaces,
 }
 
 impl Lab {
     /// A lab, or `None` (with the reason printed) where the machine does
     /// not allow network namespaces.
     fn start(test: &str) -> Option<Lab> {
-        if !is_root() {
-            println!("skipped: network namespaces need root, and this test runs as another user");
-            return None;
-        }
-        if let Err(e) = run_tool("ip", &["-V"]) {
-            println!("skipped: `ip` (iproute2) is missing: {e}");
-            return None;
-        }
-        let tag = format!("{PREFIX}{}-{test}", std::process::id());
-        let mut lab = Lab {
-            tag,
-            namespaces: Vec::new(),
+        let ns = Namespaces::start(format!("{PREFIX}{}-{test}", std::process::id()))?;
+        Some(Lab {
             agents: Vec::new(),
             dir: tempfile::tempdir().expect("temp dir"),
             cluster: unique_cluster(test),
-        };
-        let probe = format!("{}-0", lab.tag);
-        if let Err(e) = run_tool("ip", &["netns", "add", &probe]) {
-            println!("skipped: the machine refuses network namespaces: {e}");
-            return None;
-        }
-        lab.namespaces.push(probe);
-        Some(lab)
+            ns,
+        })
     }
 
     /// A namespace with loopback up and IPv6 duplicate address detection
     /// off (addresses are usable at once, link-local ones included).
     fn netns(&mut self, short: &str) -> String {
-        let ns = format!("{}-{short}", self.tag);
-        must("ip", &["netns", "add", &ns]);
-        self.namespaces.push(ns.clone());
-        must("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        let ns = self.ns.add(short);
         self.sysctl(&ns, "net.ipv6.conf.all.accept_dad", "0");
         self.sysctl(&ns, "net.ipv6.conf.default.accept_dad", "0");
         ns
@@ -184,14 +165,9 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Agents first (their guards kill them), then the namespaces, which
-        // take their veth ends and bridges with them.
+        // Agents first (their guards kill them); the namespaces go next,
+        // with their veth ends and bridges.
         self.agents.clear();
-        for ns in self.namespaces.iter().rev() {
-            if let Err(e) = run_tool("ip", &["netns", "del", ns]) {
-                eprintln!("cleanup: {e}");
-            }
-        }
     }
 }
 

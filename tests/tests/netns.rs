@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use netcluster_tests::tools::{is_root, must, run_tool as run};
+use netcluster_tests::tools::{must, run_tool as run, Namespaces};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -96,43 +96,27 @@ struct Proc {
 
 /// The namespaces, bridges and host processes of one test; removed on drop.
 struct Lab {
-    tag: String,
-    namespaces: Vec<String>,
     procs: Vec<Proc>,
     tx: mpsc::Sender<Line>,
     rx: mpsc::Receiver<Line>,
     log: Vec<Line>,
+    /// Dropped after the processes are killed (fields drop after `drop`).
+    ns: Namespaces,
 }
 
 impl Lab {
     /// A lab for the test `test`, or `None` (with the reason printed) where
     /// the machine does not allow network namespaces.
     fn start(test: &str) -> Option<Lab> {
-        if !is_root() {
-            println!("skipped: network namespaces need root, and this test runs as another user");
-            return None;
-        }
         sweep_stale();
         let (tx, rx) = mpsc::channel();
-        let tag = format!("{PREFIX}{}-{test}", std::process::id());
-        let mut lab = Lab { tag, namespaces: Vec::new(), procs: Vec::new(), tx, rx, log: vec![] };
-        // The first namespace doubles as the probe: refused means skipped.
-        let probe = format!("{}-0", lab.tag);
-        if let Err(e) = run("ip", &["netns", "add", &probe]) {
-            println!("skipped: the machine refuses network namespaces: {e}");
-            return None;
-        }
-        lab.namespaces.push(probe);
-        Some(lab)
+        let ns = Namespaces::start(format!("{PREFIX}{}-{test}", std::process::id()))?;
+        Some(Lab { procs: Vec::new(), tx, rx, log: vec![], ns })
     }
 
     /// A new namespace `<tag>-<short>` with loopback up.
     fn netns(&mut self, short: &str) -> String {
-        let ns = format!("{}-{short}", self.tag);
-        must("ip", &["netns", "add", &ns]);
-        self.namespaces.push(ns.clone());
-        must("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        ns
+        self.ns.add(short)
     }
 
     /// A namespace holding one bridge, `br0`. Multicast snooping is off so
@@ -275,12 +259,6 @@ impl Drop for Lab {
             let _ = p.child.kill();
             let _ = p.child.wait();
         }
-        // Deleting a namespace deletes its veth ends and bridge with it.
-        for ns in self.namespaces.iter().rev() {
-            if let Err(e) = run("ip", &["netns", "del", ns]) {
-                eprintln!("cleanup: {e}");
-            }
-        }
     }
 }
 
@@ -394,7 +372,7 @@ fn silent_host_loss_is_detected_by_keepalive_within_the_bound() {
 
     // c's machine vanishes: its port goes dark before the process dies, so
     // not even the kernel's FIN gets out; only the keepalive can tell.
-    let br = format!("{}-br", lab.tag);
+    let br = format!("{}-br", lab.ns.tag());
     let t_cut = now_us();
     must("ip", &["-n", &br, "link", "set", "p-c", "down"]);
     lab.kill("c");
