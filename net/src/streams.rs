@@ -433,7 +433,7 @@ impl StreamBridge {
                 s.read_stalled = true;
                 break;
             }
-            match node.stream_read(id, 64 * 1024) {
+            match node.stream_read(now, id, 64 * 1024) {
                 Ok(Some(b)) => {
                     read = true;
                     if !s.detached {

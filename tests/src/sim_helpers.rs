@@ -262,7 +262,7 @@ impl StreamWriter {
 /// at the end of the stream.
 pub fn drain_stream(sim: &mut Sim, n: NodeIx, s: StreamId, out: &mut Vec<u8>) -> bool {
     loop {
-        match sim.with_node(n, |node, _| node.stream_read(s, 1 << 20)).unwrap() {
+        match sim.with_node(n, |node, now| node.stream_read(now, s, 1 << 20)).unwrap() {
             Ok(Some(b)) => out.extend_from_slice(&b),
             Ok(None) => return true,
             Err(StreamError::WouldBlock) => return false,

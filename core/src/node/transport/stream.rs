@@ -284,10 +284,11 @@ impl Node {
     /// there yet. Returns bytes of one segment at a time, without copying.
     pub fn stream_read(
         &mut self,
+        now: Instant,
         stream: StreamId,
         max: usize,
     ) -> Result<Option<Bytes>, StreamError> {
-        let now = self.clock.now();
+        let now = self.clock.observe(now);
         let window = self.cfg.stream_window as u64;
         let s = self.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
         if let Some(front) = s.readable.front_mut() {
