@@ -386,11 +386,6 @@ impl<I: LinkIo> Engine<I> {
         }
     }
 
-    /// Links the engine tracks (connecting or up).
-    pub fn link_ids(&self) -> Vec<LinkId> {
-        self.links.keys().copied().collect()
-    }
-
     /// Moves what the applications' ends of the streams asked for:
     /// `read_from` are streams read since the last call, whose reader may
     /// have made room.

@@ -149,23 +149,12 @@ impl EventHub {
     /// Whether every subscriber can take another event. A full one is
     /// marked, so that reading half its queue wakes the loop.
     pub fn has_room(&self) -> bool {
-        let mut inner = lock(&self.shared.inner);
-        let cap = self.shared.capacity;
-        let mut room = true;
-        inner.subs.retain(|w| {
-            let Some(sub) = w.upgrade() else { return false };
-            let mut st = lock(&sub.state);
-            if st.buf.len() >= cap {
-                st.starved = true;
-                room = false;
-            }
-            true
-        });
-        room
+        self.room() > 0
     }
 
     /// Room left in the fullest subscriber's queue (`usize::MAX` without
-    /// subscribers). A full one is marked, as by [`has_room`](Self::has_room).
+    /// subscribers). A full one is marked, so that reading half its queue
+    /// wakes the loop.
     pub fn room(&self) -> usize {
         let mut inner = lock(&self.shared.inner);
         let cap = self.shared.capacity;

@@ -207,15 +207,13 @@ impl Node {
     /// Notes an LSA to acknowledge on `link`; the keys leave together after
     /// `lsa_ack_delay`.
     pub(super) fn queue_lsa_ack(&mut self, now: Instant, link: LinkId, key: LsaKey) {
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get(&link) else { return };
         if l.ack_keys.len() >= ACK_KEYS * 4 {
             // Far behind: send what is there now rather than hold more.
             self.flush_lsa_acks_of(link);
-            let Some(l) = self.links.get_mut(&link) else { return };
-            l.ack_keys.push(key);
-        } else {
-            l.ack_keys.push(key);
         }
+        let Some(l) = self.links.get_mut(&link) else { return };
+        l.ack_keys.push(key);
         self.timers.set_earliest(Timer::LsaAck, now + self.cfg.lsa_ack_delay);
     }
 
