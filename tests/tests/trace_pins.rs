@@ -133,20 +133,20 @@ const SEEDS: [u64; 2] = [1, 2];
 const PINS: &[(&str, &str, u64, u64)] = &[
     ("lifecycle", "stream", 1, 0xb7fdf25512e0b5f0),
     ("lifecycle", "stream", 2, 0x132ec59aa053b9dc),
-    ("lifecycle", "datagram", 1, 0x4a228446e173c215),
-    ("lifecycle", "datagram", 2, 0x40e10606f0457a91),
+    ("lifecycle", "datagram", 1, 0x1210b2dddb1474c5),
+    ("lifecycle", "datagram", 2, 0xc825ac5641af09e1),
     ("partition", "stream", 1, 0x429b6ae1d9f870e1),
     ("partition", "stream", 2, 0xf993210bd18bcd80),
-    ("partition", "datagram", 1, 0x1b053227034fd929),
-    ("partition", "datagram", 2, 0x55783340fae685bc),
+    ("partition", "datagram", 1, 0x9abb6d22c79d2706),
+    ("partition", "datagram", 2, 0x9ce0d5b5cee41c1a),
     ("lossy", "stream", 1, 0x5535f8d1601683f9),
     ("lossy", "stream", 2, 0x80e150a828bc369c),
-    ("lossy", "datagram", 1, 0xc19786b7f82b2d32),
-    ("lossy", "datagram", 2, 0x2cbbd98da1e70fa9),
+    ("lossy", "datagram", 1, 0x2a0793b2bf4191c3),
+    ("lossy", "datagram", 2, 0x81999d5c13fa5295),
     ("delivery", "stream", 1, 0xa219559aac8942aa),
     ("delivery", "stream", 2, 0xaac0fa7614583462),
     ("delivery", "datagram", 1, 0xdbb4303f2fd69ec2),
-    ("delivery", "datagram", 2, 0x570d7fd33269942a),
+    ("delivery", "datagram", 2, 0x174772149b90aafa),
 ];
 
 fn mode_name(m: LinkMode) -> &'static str {

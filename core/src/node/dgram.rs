@@ -12,6 +12,7 @@ use core::net::SocketAddr;
 
 use bytes::Bytes;
 
+use super::flood::Batch;
 use super::keepalive::LSA_RXMT;
 use super::output::{LinkCloseReason, LinkId};
 use super::Node;
@@ -160,17 +161,29 @@ impl Node {
             .take(RXMT_BATCH)
             .collect();
         l.rxmt_at = if l.rxmt.is_empty() { None } else { Some(now + LSA_RXMT) };
-        for origin in due {
-            // Retransmissions share the flood bucket; what it cannot take
-            // now waits for the next round.
+        let batches = l.takes_batches();
+        let mut due = due.into_iter().peekable();
+        while due.peek().is_some() {
+            // Retransmissions share the flood bucket, one token per
+            // datagram; what it cannot take now waits for the next round.
             if !self.take_flood_token(now) {
                 break;
             }
             let Some(l) = self.links.get_mut(&link) else { return };
-            let Some(entry) = l.rxmt.get_mut(&origin) else { continue };
-            entry.2 = now;
-            let data = entry.1.clone();
-            self.send_link_bytes(link, data);
+            let mut batch = Batch::new(batches);
+            while let Some(origin) = due.peek() {
+                let Some(entry) = l.rxmt.get_mut(origin) else {
+                    due.next();
+                    continue;
+                };
+                if !batch.frames.is_empty() && batch.room().is_none_or(|r| entry.1.len() > r) {
+                    break;
+                }
+                entry.2 = now;
+                batch.push(entry.1.clone());
+                due.next();
+            }
+            self.send_link_batch(link, &batch.frames);
         }
     }
 }

@@ -30,6 +30,10 @@ const PERIOD: Duration = Duration::from_millis(100);
 /// LSA keys one LSA_ACK carries at most (32 bytes each: one datagram of
 /// about 1 KiB).
 pub(super) const ACK_KEYS: usize = 32;
+/// Bytes of LSAs that share one datagram, to a peer that takes batches:
+/// with IPv6 and UDP headers (48 bytes) a batch fits the smallest MTU IPv6
+/// allows (1,280), so it is never fragmented. A larger LSA goes alone.
+pub(super) const BATCH_BYTES: usize = 1200;
 
 /// One link's LSAs waiting for the bucket: the latest instance per origin,
 /// served in the order the origins were queued (a newer instance keeps its
@@ -71,12 +75,51 @@ impl FloodQueue {
     }
 
     fn pop(&mut self) -> Option<(LsaKey, Bytes)> {
-        while let Some(origin) = self.order.pop_front() {
-            if let Some(e) = self.latest.remove(&origin) {
-                return Some(e);
+        self.pop_within(usize::MAX)
+    }
+
+    /// The next LSA in turn if it is at most `room` bytes; it stays first
+    /// in line otherwise.
+    fn pop_within(&mut self, room: usize) -> Option<(LsaKey, Bytes)> {
+        while let Some(origin) = self.order.front() {
+            match self.latest.get(origin) {
+                None => {
+                    // Its entry left with an earlier pop of the same origin.
+                    self.order.pop_front();
+                }
+                Some((_, d)) if d.len() > room => return None,
+                Some(_) => {
+                    let origin = self.order.pop_front()?;
+                    return self.latest.remove(&origin);
+                }
             }
         }
         None
+    }
+}
+
+/// The LSA frames that leave in one datagram: just one unless the peer
+/// takes batches, then as many as fit in [`BATCH_BYTES`].
+pub(super) struct Batch {
+    pub(super) frames: Vec<Bytes>,
+    bytes: usize,
+    batches: bool,
+}
+
+impl Batch {
+    pub(super) fn new(batches: bool) -> Self {
+        Batch { frames: Vec::new(), bytes: 0, batches }
+    }
+
+    pub(super) fn push(&mut self, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push(frame);
+    }
+
+    /// Bytes another frame may have to join, or `None` if none may.
+    pub(super) fn room(&self) -> Option<usize> {
+        let room = BATCH_BYTES.saturating_sub(self.bytes);
+        (self.batches && room > 0).then_some(room)
     }
 }
 
@@ -180,19 +223,25 @@ impl Node {
                     return;
                 }
                 let Some(l) = self.links.get_mut(&link) else { continue };
-                let Some((key, data)) = l.flood.pop() else {
+                let Some(first) = l.flood.pop() else {
                     // Nothing for this link after all: give the token back.
                     self.pacer.milli += 1000;
                     continue;
                 };
                 progress = true;
                 self.pacer.cursor = Some(link);
-                l.rxmt.insert(key.origin, (key, data.clone(), now));
+                let mut batch = Batch::new(l.takes_batches());
+                let mut next = Some(first);
+                while let Some((key, data)) = next {
+                    batch.push(data.clone());
+                    l.rxmt.insert(key.origin, (key, data, now));
+                    next = batch.room().and_then(|room| l.flood.pop_within(room));
+                }
                 if l.rxmt_at.is_none() {
                     l.rxmt_at = Some(now + LSA_RXMT);
                     self.arm_keepalive(now, link);
                 }
-                self.send_link_bytes(link, data);
+                self.send_link_batch(link, &batch.frames);
             }
         }
     }

@@ -77,6 +77,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// The peer takes several link frames per datagram (`CAP_BATCH`).
+    pub(crate) fn takes_batches(&self) -> bool {
+        self.intro.as_ref().is_some_and(|i| i.capabilities & crate::wire::link::CAP_BATCH != 0)
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         self.phase == Phase::Up
     }
@@ -382,7 +387,12 @@ impl Node {
         Intro {
             node_id: self.id,
             incarnation: self.cfg.incarnation,
-            capabilities: 0,
+            // Batches only mean something where frames travel as datagrams.
+            capabilities: if self.cfg.link_mode == LinkMode::Datagram {
+                crate::wire::link::CAP_BATCH
+            } else {
+                0
+            },
             state: self.state,
             link_addr: self.advertised_addr(),
             cluster: self.cfg.cluster.as_str().into(),
@@ -664,6 +674,24 @@ impl Node {
     pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
         if let Some(t) = self.link_transmit(link, data) {
             self.transmits.push_back(t);
+        }
+    }
+
+    /// Sends encoded frames as one batch (a datagram link whose peer takes
+    /// batches; PROTOCOL 5.3): back to back in one datagram.
+    pub(super) fn send_link_batch(&mut self, link: LinkId, frames: &[Bytes]) {
+        match frames {
+            [] => {}
+            [one] => self.send_link_bytes(link, one.clone()),
+            many => {
+                let mut buf = BytesMut::with_capacity(many.iter().map(Bytes::len).sum());
+                for f in many {
+                    buf.extend_from_slice(f);
+                }
+                self.stats.frames_sent += many.len() as u64 - 1;
+                self.stats.batches_sent += 1;
+                self.send_link_bytes(link, buf.freeze());
+            }
         }
     }
 

@@ -362,19 +362,36 @@ impl Node {
         let now = self.clock.observe(now);
         self.stats.datagrams_received += 1;
         self.stats.datagram_bytes_received += data.len() as u64;
-        let frame = match Frame::parse_with(&data, &self.cfg.limits) {
-            Ok(f) => f,
-            Err(e) => {
-                self.count_decode_error(&e);
-                return;
+        // A batch of link frames is handled frame by frame, as if each had
+        // come alone; a frame that fails to parse ends the batch, since
+        // nothing after it can be trusted to start a frame.
+        let mut rest = data;
+        let mut batched = false;
+        while !rest.is_empty() {
+            let one = match Frame::split_batch(&rest) {
+                Some((first, tail)) => {
+                    rest = tail;
+                    if !batched {
+                        batched = true;
+                        self.stats.batches_received += 1;
+                    }
+                    first
+                }
+                None => core::mem::take(&mut rest),
+            };
+            let frame = match Frame::parse_with(&one, &self.cfg.limits) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.count_decode_error(&e);
+                    return;
+                }
+            };
+            match frame.message {
+                Message::Link(_) => self.on_link_datagram(now, from, frame, one),
+                // Only link frames are batched.
+                Message::Discovery(m) if !batched => self.on_discovery(now, from, source, m),
+                _ => self.stats.dropped_unexpected += 1,
             }
-        };
-        if let Message::Link(_) = frame.message {
-            return self.on_link_datagram(now, from, frame, data);
-        }
-        match frame.message {
-            Message::Discovery(m) => self.on_discovery(now, from, source, m),
-            _ => self.stats.dropped_unexpected += 1,
         }
     }
 

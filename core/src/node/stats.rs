@@ -64,6 +64,11 @@ pub struct Stats {
     pub inbox_refused: u64,
     /// Datagram-semantics messages dropped because the inbox was full.
     pub inbox_dropped: u64,
+    /// Datagrams sent that carried several link frames (a batch, on
+    /// datagram links to a peer that takes them).
+    pub batches_sent: u64,
+    /// Datagrams received that carried several link frames.
+    pub batches_received: u64,
 }
 
 impl Stats {
@@ -97,6 +102,8 @@ impl Stats {
             ("retransmissions", self.retransmissions),
             ("inbox_refused", self.inbox_refused),
             ("inbox_dropped", self.inbox_dropped),
+            ("batches_sent", self.batches_sent),
+            ("batches_received", self.batches_received),
         ]
         .into_iter()
     }

@@ -117,6 +117,23 @@ impl Frame {
         }
     }
 
+    /// Cuts the first frame off a datagram that carries several link
+    /// frames back to back (a batch, PROTOCOL 5.3): returns that frame and
+    /// the rest. `None` when `buf` is one frame, is not a link frame (only
+    /// link frames are batched), or its header's `length` is no frame
+    /// boundary inside `buf`: parsing `buf` whole then reports why.
+    pub fn split_batch(buf: &Bytes) -> Option<(Bytes, Bytes)> {
+        let h = FrameHeader::new_checked(&buf[..]).ok()?;
+        if h.protocol_id() != Protocol::Link.id() {
+            return None;
+        }
+        let len = h.length() as usize;
+        if len < HEADER_LEN || len >= buf.len() {
+            return None;
+        }
+        Some((buf.slice(..len), buf.slice(len..)))
+    }
+
     /// Parses one whole frame under the default [`Limits`].
     pub fn parse(buf: &Bytes) -> Result<Frame> {
         Self::parse_with(buf, &Limits::DEFAULT)

@@ -53,6 +53,9 @@ use super::super::Body;
 pub const CAP_NOISE: u32 = 0x0000_0001;
 /// Capability bit: the sender verifies beacon authentication tags.
 pub const CAP_AUTH: u32 = 0x0000_0002;
+/// Capability bit: on a datagram link, the sender takes several link frames
+/// in one datagram, back to back (a batch, PROTOCOL 5.3).
+pub const CAP_BATCH: u32 = 0x0000_0004;
 
 wire_view! {
     /// Zero-copy view of the fixed part of a HELLO / WELCOME intro.

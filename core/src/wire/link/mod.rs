@@ -31,7 +31,8 @@ pub use data::{
     Ack, AckRange, Data, Semantics, DATA_FLAGS_KNOWN, FLAG_FIN, FLAG_GROUP, FLAG_RST, FLAG_SYN,
 };
 pub use handshake::{
-    ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Reject, RejectReason, Welcome,
+    ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Reject, RejectReason, Welcome, CAP_AUTH,
+    CAP_BATCH, CAP_NOISE,
 };
 pub use keepalive::{Advertise, Ping, Pong};
 pub use route::Route;

@@ -345,3 +345,43 @@ fn data_limits_are_enforced() {
     assert!(matches!(Frame::parse(&Bytes::from(v)), Err(Error::LengthMismatch { .. })));
     assert_eq!(FrameHeader::new_checked(&bytes[..]).unwrap().msg_type(), Data::MSG_TYPE);
 }
+
+#[test]
+fn a_batch_cuts_into_its_frames_and_nothing_else_does() {
+    let a = Frame::new(LinkMessage::Ping(Ping { token: 1 })).to_bytes().unwrap();
+    let b = Frame::new(LinkMessage::Pong(Pong { token: 2 })).to_bytes().unwrap();
+    let mut v = a.to_vec();
+    v.extend_from_slice(&b);
+    let batch = Bytes::from(v);
+    let (first, rest) = Frame::split_batch(&batch).expect("two frames");
+    assert_eq!((first, rest.clone()), (a.clone(), b.clone()));
+    // The last frame of a batch, or any single frame, is not cut.
+    assert!(Frame::split_batch(&rest).is_none());
+    assert!(Frame::parse(&rest).is_ok());
+    // A length pointing past the datagram is no boundary: the whole
+    // datagram then fails to parse, as a lone frame would.
+    let mut long = batch.to_vec();
+    long[9] = 0xff;
+    assert!(Frame::split_batch(&Bytes::from(long.clone())).is_none());
+    assert!(Frame::parse(&Bytes::from(long)).is_err());
+    // Only link frames are batched: a discovery frame with trailing bytes
+    // is not cut, and stays a length mismatch.
+    let announce = crate::wire::discovery::Announce {
+        node_id: NodeId([7; 16]),
+        cluster_hash: 1,
+        incarnation: 1,
+        sequence: 1,
+        interval_ms: 0,
+        peer_count: 0,
+        state: crate::wire::NodeState::Ready,
+        link_addr: "10.77.0.1:7400".parse().unwrap(),
+        ranges: VersionRanges::supported(),
+    };
+    let search = crate::wire::DiscoveryMessage::Search(crate::wire::discovery::Search(announce));
+    let search = Frame::new(search).to_bytes().unwrap();
+    let mut v = search.to_vec();
+    v.extend_from_slice(&b);
+    let v = Bytes::from(v);
+    assert!(Frame::split_batch(&v).is_none());
+    assert!(matches!(Frame::parse(&v), Err(Error::LengthMismatch { .. })));
+}
