@@ -35,7 +35,7 @@ impl Node {
         raw: Bytes,
     ) {
         if self.cfg.link_mode != LinkMode::Datagram {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             return;
         }
         if let Message::Link(LinkMessage::Hello(h)) = &frame.message {
@@ -49,11 +49,11 @@ impl Node {
                 // Only a HELLO may open a link: nothing else from a stranger
                 // is answered.
                 if !matches!(frame.message, Message::Link(LinkMessage::Hello(_))) {
-                    self.stats.dropped_unexpected += 1;
+                    self.out.stats.dropped_unexpected += 1;
                     return;
                 }
                 if self.shutting_down || self.links.len() >= self.cfg.max_links * 2 {
-                    self.stats.dropped_limit += 1;
+                    self.out.stats.dropped_limit += 1;
                     return;
                 }
                 let id = self.alloc_link(now, from, false);
@@ -61,7 +61,7 @@ impl Node {
                 id
             }
         };
-        self.stats.frames_received += 1;
+        self.out.stats.frames_received += 1;
         self.on_link_frame(now, link, frame, raw);
     }
 

@@ -115,13 +115,13 @@ impl Node {
     pub(super) fn send_datagram(&mut self, to: DatagramTarget, msg: DiscoveryMessage) {
         match Frame::new(msg).to_bytes() {
             Ok(data) => {
-                self.stats.datagrams_sent += 1;
-                self.stats.datagram_bytes_sent += data.len() as u64;
-                self.transmits.push_back(Transmit::Datagram { to, data });
+                self.out.stats.datagrams_sent += 1;
+                self.out.stats.datagram_bytes_sent += data.len() as u64;
+                self.out.transmits.push_back(Transmit::Datagram { to, data });
             }
             // Only an oversized field could fail, and every field is ours
             // and bounded by the configuration checks.
-            Err(_) => self.stats.dropped_limit += 1,
+            Err(_) => self.out.stats.dropped_limit += 1,
         }
     }
 
@@ -137,13 +137,13 @@ impl Node {
         let spread = (interval.as_micros() as f32 * j) as u64;
         let cut = if spread == 0 { 0 } else { self.next_random() % (spread + 1) };
         let gap = interval.saturating_sub(Duration::from_micros(cut));
-        self.timers.set(Timer::Beacon, now + gap);
+        self.out.timers.set(Timer::Beacon, now + gap);
     }
 
     pub(super) fn on_notify_timer(&mut self, now: Instant) {
         while let Some((&(at, n), _)) = self.discovery.pending_notify.first_key_value() {
             if at > now {
-                self.timers.set(Timer::Notify, at);
+                self.out.timers.set(Timer::Notify, at);
                 return;
             }
             let Some(to) = self.discovery.pending_notify.remove(&(at, n)) else {
@@ -166,11 +166,11 @@ impl Node {
     ) {
         let a = msg.announce();
         if a.node_id == self.id {
-            self.stats.dropped_own += 1;
+            self.out.stats.dropped_own += 1;
             return;
         }
         if a.cluster_hash != self.discovery.cluster_hash {
-            self.stats.dropped_other_cluster += 1;
+            self.out.stats.dropped_other_cluster += 1;
             return;
         }
         let (id, incarnation) = (a.node_id, a.incarnation);
@@ -196,7 +196,7 @@ impl Node {
             }
         }
         if known.is_none() && self.discovery.candidates.len() >= self.cfg.max_peers {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
         } else {
             self.discovery.candidates.insert(id, Candidate { addr, incarnation, last_heard: now });
             if known != Some((incarnation, addr)) {
@@ -216,13 +216,13 @@ impl Node {
         if self.discovery.pending_notify.len() >= MAX_PENDING_NOTIFY
             || !self.discovery.take_notify_token(&self.cfg, now)
         {
-            self.stats.notify_suppressed += 1;
+            self.out.stats.notify_suppressed += 1;
             return;
         }
         let at = now + self.random_delay(self.cfg.notify_max_delay);
         self.discovery.pending_counter += 1;
         self.discovery.pending_notify.insert((at, self.discovery.pending_counter), from);
-        self.timers.set_earliest(Timer::Notify, at);
+        self.out.timers.set_earliest(Timer::Notify, at);
     }
 
     /// Drops candidates not heard for `candidate_ttl`.

@@ -176,7 +176,7 @@ impl Node {
     pub(super) fn queue_lsa(&mut self, link: LinkId, key: LsaKey, data: Bytes) {
         let Some(l) = self.links.get_mut(&link) else { return };
         if l.flood.len() >= self.cfg.max_peers && !l.flood.contains(&key.origin) {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
             return;
         }
         l.flood.push(key, data);
@@ -200,7 +200,7 @@ impl Node {
         self.pacer.refill(now, budget);
         if self.pacer.milli < 1000 {
             let at = self.pacer.next_token(now, budget);
-            self.timers.set_earliest(Timer::Flood, at);
+            self.out.timers.set_earliest(Timer::Flood, at);
             return;
         }
         let mut links: Vec<LinkId> =
@@ -219,7 +219,7 @@ impl Node {
             for &link in &links {
                 if !self.pacer.take() {
                     let at = self.pacer.next_token(now, budget);
-                    self.timers.set_earliest(Timer::Flood, at);
+                    self.out.timers.set_earliest(Timer::Flood, at);
                     return;
                 }
                 let Some(l) = self.links.get_mut(&link) else { continue };
@@ -263,7 +263,7 @@ impl Node {
         }
         let Some(l) = self.links.get_mut(&link) else { return };
         l.ack_keys.push(key);
-        self.timers.set_earliest(Timer::LsaAck, now + self.cfg.lsa_ack_delay);
+        self.out.timers.set_earliest(Timer::LsaAck, now + self.cfg.lsa_ack_delay);
     }
 
     /// Sends every link's pending LSA_ACKs.

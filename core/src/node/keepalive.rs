@@ -47,7 +47,7 @@ impl Node {
                     next = next.min(l.hello_at + l.hello_rto);
                 }
             }
-            self.timers.set(Timer::Link(link), next.max(now));
+            self.out.timers.set(Timer::Link(link), next.max(now));
             return;
         }
         let interval = self.ping_interval(l);
@@ -55,7 +55,7 @@ impl Node {
         let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
         let silent = now - l.last_rx;
         if silent >= dead_after {
-            self.stats.keepalive_timeouts += 1;
+            self.out.stats.keepalive_timeouts += 1;
             self.overlay_flapped(now);
             self.close_link(now, link, Some(GoodbyeReason::KEEPALIVE_TIMEOUT), "keepalive timeout");
             return;
@@ -119,6 +119,6 @@ impl Node {
         if let Some(r) = l.rxmt_at {
             at = at.min(r);
         }
-        self.timers.set(Timer::Link(link), at.max(now));
+        self.out.timers.set(Timer::Link(link), at.max(now));
     }
 }

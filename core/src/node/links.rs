@@ -117,9 +117,9 @@ impl Node {
                 l.phase = Phase::Handshake;
             }
             self.send_hello(id);
-            self.timers.set(Timer::Link(id), now + HELLO_RTO);
+            self.out.timers.set(Timer::Link(id), now + HELLO_RTO);
         } else {
-            self.transmits.push_back(Transmit::Connect { link: id, addr });
+            self.out.transmits.push_back(Transmit::Connect { link: id, addr });
         }
         id
     }
@@ -158,8 +158,8 @@ impl Node {
                 ack_keys: alloc::vec::Vec::new(),
             },
         );
-        self.stats.links_opened += 1;
-        self.timers.set(Timer::Link(id), now + self.cfg.handshake_timeout);
+        self.out.stats.links_opened += 1;
+        self.out.timers.set(Timer::Link(id), now + self.cfg.handshake_timeout);
         id
     }
 
@@ -175,7 +175,7 @@ impl Node {
         let id = self.alloc_link(now, remote, false);
         if self.shutting_down {
             self.drop_link(now, id, LinkCloseReason::Error);
-            self.transmits.push_back(Transmit::Close { link: id });
+            self.out.transmits.push_back(Transmit::Close { link: id });
         }
         id
     }
@@ -189,7 +189,7 @@ impl Node {
             return;
         };
         if l.phase != Phase::Connecting {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             return;
         }
         l.phase = Phase::Handshake;
@@ -223,11 +223,11 @@ impl Node {
         let max_frame = self.cfg.limits.max_frame;
         let max_buf = self.cfg.max_link_buffer;
         let Some(l) = self.links.get_mut(&link) else {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             return;
         };
         if l.rx.len() + data.len() > max_buf {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
             return;
         }
@@ -274,14 +274,14 @@ impl Node {
         }
         self.flush_acks();
         if error && self.links.contains_key(&link) {
-            self.stats.dropped_malformed += 1;
+            self.out.stats.dropped_malformed += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad framing");
         }
     }
 
     fn on_link_bytes(&mut self, now: Instant, link: LinkId, bytes: Bytes) {
-        self.stats.frames_received += 1;
-        self.stats.frame_bytes_received += bytes.len() as u64;
+        self.out.stats.frames_received += 1;
+        self.out.stats.frame_bytes_received += bytes.len() as u64;
         let frame = match Frame::parse_with(&bytes, &self.cfg.limits) {
             Ok(f) => f,
             Err(e) => {
@@ -297,7 +297,7 @@ impl Node {
     pub(super) fn on_link_frame(&mut self, now: Instant, link: LinkId, frame: Frame, raw: Bytes) {
         let Frame { message, extensions, .. } = frame;
         let Message::Link(msg) = message else {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             return;
         };
         let Some(l) = self.links.get_mut(&link) else {
@@ -371,10 +371,10 @@ impl Node {
             // Datagram links: the acceptor's first frames after a lost or
             // overtaken WELCOME; the repeated HELLO will bring the WELCOME.
             (Phase::Handshake, _) if outgoing && self.cfg.link_mode == LinkMode::Datagram => {
-                self.stats.dropped_unexpected += 1;
+                self.out.stats.dropped_unexpected += 1;
             }
             (Phase::Connecting, _) | (_, _) => {
-                self.stats.dropped_unexpected += 1;
+                self.out.stats.dropped_unexpected += 1;
                 if phase != Phase::Up {
                     self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected message");
                 }
@@ -486,7 +486,7 @@ impl Node {
             let welcome = self.welcome_for(&intro);
             self.send_link(link, LinkMessage::Welcome(welcome));
         } else {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected hello");
         }
     }
@@ -517,7 +517,7 @@ impl Node {
                 && self.local_link_range().is_some_and(|r| r.contains(c.version))
         });
         if !chosen_ok {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad version choice");
             return;
         }
@@ -586,7 +586,7 @@ impl Node {
     }
 
     fn refuse(&mut self, now: Instant, link: LinkId, peer: Option<NodeId>, rej: Reject) {
-        self.stats.links_rejected += 1;
+        self.out.stats.links_rejected += 1;
         if rej.reason != RejectReason::DUPLICATE_LINK {
             let addr = self.links.get(&link).map(|l| l.addr);
             if let Some(addr) = addr {
@@ -665,7 +665,7 @@ impl Node {
     fn send_frame(&mut self, link: LinkId, frame: Frame) {
         match frame.to_bytes() {
             Ok(data) => self.send_link_bytes(link, data),
-            Err(_) => self.stats.dropped_limit += 1,
+            Err(_) => self.out.stats.dropped_limit += 1,
         }
     }
 
@@ -673,7 +673,7 @@ impl Node {
     /// datagram to the peer's address on a datagram link.
     pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
         if let Some(t) = self.link_transmit(link, data) {
-            self.transmits.push_back(t);
+            self.out.transmits.push_back(t);
         }
     }
 
@@ -688,8 +688,8 @@ impl Node {
                 for f in many {
                     buf.extend_from_slice(f);
                 }
-                self.stats.frames_sent += many.len() as u64 - 1;
-                self.stats.batches_sent += 1;
+                self.out.stats.frames_sent += many.len() as u64 - 1;
+                self.out.stats.batches_sent += 1;
                 self.send_link_bytes(link, buf.freeze());
             }
         }
@@ -700,18 +700,18 @@ impl Node {
     /// of data never delays them by more than what the caller already holds.
     pub(super) fn send_data_bytes(&mut self, link: LinkId, data: Bytes) {
         if let Some(t) = self.link_transmit(link, data) {
-            self.data_transmits.push_back(t);
+            self.out.data_transmits.push_back(t);
         }
     }
 
     fn link_transmit(&mut self, link: LinkId, data: Bytes) -> Option<Transmit> {
-        self.stats.frames_sent += 1;
-        self.stats.frame_bytes_sent += data.len() as u64;
+        self.out.stats.frames_sent += 1;
+        self.out.stats.frame_bytes_sent += data.len() as u64;
         if self.cfg.link_mode == LinkMode::Datagram {
             let l = self.links.get(&link)?;
             let to = crate::node::DatagramTarget::Unicast(l.addr);
-            self.stats.datagrams_sent += 1;
-            self.stats.datagram_bytes_sent += data.len() as u64;
+            self.out.stats.datagrams_sent += 1;
+            self.out.stats.datagram_bytes_sent += data.len() as u64;
             Some(Transmit::Datagram { to, data })
         } else {
             Some(Transmit::Write { link, data })
@@ -722,7 +722,7 @@ impl Node {
     /// to close.
     fn push_close(&mut self, link: LinkId) {
         if self.cfg.link_mode == LinkMode::Stream {
-            self.transmits.push_back(Transmit::Close { link });
+            self.out.transmits.push_back(Transmit::Close { link });
         }
     }
 
@@ -738,8 +738,8 @@ impl Node {
             return;
         };
         // GOODBYE and Close end the link: data queued for it goes first.
-        let pending = core::mem::take(&mut self.data_transmits);
-        self.transmits.extend(pending);
+        let pending = core::mem::take(&mut self.out.data_transmits);
+        self.out.transmits.extend(pending);
         if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
             self.send_link(
                 link,
@@ -764,7 +764,7 @@ impl Node {
         if self.dgram_links.get(&l.addr) == Some(&link) {
             self.dgram_links.remove(&l.addr);
         }
-        self.timers.cancel(Timer::Link(link));
+        self.out.timers.cancel(Timer::Link(link));
         if l.is_up() {
             if let Some(peer) = l.peer {
                 self.routing_link_down(now, peer);

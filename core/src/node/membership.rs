@@ -112,7 +112,7 @@ impl Node {
         let pending = &mut self.membership.pending_down;
         pending.retain(|id, _| view.contains_key(id) && !self.routing.routes.contains_key(id));
         if let Some(at) = recheck {
-            self.timers.set_earliest(super::timers::Timer::Spf, at);
+            self.out.timers.set_earliest(super::timers::Timer::Spf, at);
         }
         self.membership.peers = view;
         for e in events {

@@ -73,7 +73,7 @@ mod stats;
 mod timers;
 mod transport;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -95,9 +95,10 @@ use crate::wire::{Frame, Message, NodeId, NodeState};
 use discovery::Discovery;
 use links::Link;
 use membership::Membership;
+use output::Outputs;
 use overlay::Overlay;
 use routing::Routing;
-use timers::{Timer, Timers};
+use timers::Timer;
 
 /// Errors of the node's commands. Each says whether anything changed: none
 /// of them does.
@@ -139,13 +140,7 @@ pub struct Node {
     /// Our link address as peers should see it, once learned from a link's
     /// local address when the configured one is unspecified.
     learned_ip: Option<core::net::IpAddr>,
-    timers: Timers,
-    /// Control outputs, taken before `data_transmits`.
-    transmits: VecDeque<Transmit>,
-    /// DATA frames (application data and its forwarding).
-    data_transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    stats: Stats,
+    out: Outputs,
     discovery: Discovery,
     links: BTreeMap<LinkId, Link>,
     /// Datagram links by peer address.
@@ -182,11 +177,7 @@ impl Node {
             groups,
             headers,
             learned_ip: None,
-            timers: Timers::default(),
-            transmits: VecDeque::new(),
-            data_transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
+            out: Outputs::default(),
             links: BTreeMap::new(),
             dgram_links: BTreeMap::new(),
             next_link: 1,
@@ -205,18 +196,18 @@ impl Node {
             now + core::time::Duration::from_micros(self.next_random() % jitter.saturating_add(1))
         };
         if self.cfg.beacons {
-            self.timers.set(Timer::Beacon, first);
+            self.out.timers.set(Timer::Beacon, first);
         }
         if self.cfg.search_on_start {
             if first == now {
                 self.send_search(now);
             } else {
-                self.timers.set(Timer::Search, first);
+                self.out.timers.set(Timer::Search, first);
             }
         }
-        self.timers.set(Timer::Overlay, now);
-        self.timers.set(Timer::Originate, now);
-        self.timers.set(Timer::Housekeeping, now + HOUSEKEEPING);
+        self.out.timers.set(Timer::Overlay, now);
+        self.out.timers.set(Timer::Originate, now);
+        self.out.timers.set(Timer::Housekeeping, now + HOUSEKEEPING);
     }
 
     /// This node's id.
@@ -231,7 +222,7 @@ impl Node {
 
     /// The counters.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.out.stats
     }
 
     /// This node's state.
@@ -275,7 +266,7 @@ impl Node {
     /// come after all its data.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front().or_else(|| self.data_transmits.pop_front())
+        self.out.transmits.pop_front().or_else(|| self.out.data_transmits.pop_front())
     }
 
     /// Next application event: events other than messages first, then
@@ -289,7 +280,7 @@ impl Node {
     /// instead, which leaves messages where they are.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front().or_else(|| self.pop_inbox())
+        self.out.events.pop_front().or_else(|| self.pop_inbox())
     }
 
     /// Next application event that is not a received message (membership,
@@ -297,14 +288,14 @@ impl Node {
     /// application is not ready for more messages.
     #[must_use]
     pub fn poll_control_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called;
     /// `None` when nothing is scheduled.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        self.out.timers.next()
     }
 
     /// Runs every timer due at `now`.
@@ -313,8 +304,8 @@ impl Node {
         // Each timer runs at most once per call: one that re-arms itself at
         // `now` waits for the next call, so a call always returns.
         let mut ran = 0usize;
-        let budget = self.timers.len() + 8;
-        while let Some(timer) = self.timers.pop_due(now) {
+        let budget = self.out.timers.len() + 8;
+        while let Some(timer) = self.out.timers.pop_due(now) {
             self.on_timer(now, timer);
             ran += 1;
             if ran >= budget {
@@ -360,8 +351,8 @@ impl Node {
 
     fn on_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
         let now = self.clock.observe(now);
-        self.stats.datagrams_received += 1;
-        self.stats.datagram_bytes_received += data.len() as u64;
+        self.out.stats.datagrams_received += 1;
+        self.out.stats.datagram_bytes_received += data.len() as u64;
         // A batch of link frames is handled frame by frame, as if each had
         // come alone; a frame that fails to parse ends the batch, since
         // nothing after it can be trusted to start a frame.
@@ -373,7 +364,7 @@ impl Node {
                     rest = tail;
                     if !batched {
                         batched = true;
-                        self.stats.batches_received += 1;
+                        self.out.stats.batches_received += 1;
                     }
                     first
                 }
@@ -390,16 +381,16 @@ impl Node {
                 Message::Link(_) => self.on_link_datagram(now, from, frame, one),
                 // Only link frames are batched.
                 Message::Discovery(m) if !batched => self.on_discovery(now, from, source, m),
-                _ => self.stats.dropped_unexpected += 1,
+                _ => self.out.stats.dropped_unexpected += 1,
             }
         }
     }
 
     fn count_decode_error(&mut self, e: &crate::wire::Error) {
         match e {
-            crate::wire::Error::UnsupportedVersion { .. } => self.stats.dropped_version += 1,
-            crate::wire::Error::Oversized { .. } => self.stats.dropped_limit += 1,
-            _ => self.stats.dropped_malformed += 1,
+            crate::wire::Error::UnsupportedVersion { .. } => self.out.stats.dropped_version += 1,
+            crate::wire::Error::Oversized { .. } => self.out.stats.dropped_limit += 1,
+            _ => self.out.stats.dropped_malformed += 1,
         }
     }
 
@@ -481,7 +472,7 @@ impl Node {
     pub fn add_seed(&mut self, now: Instant, addr: SocketAddr) {
         let now = self.clock.observe(now);
         self.overlay.add_seed(addr);
-        self.timers.set_earliest(Timer::Overlay, now);
+        self.out.timers.set_earliest(Timer::Overlay, now);
     }
 
     /// Leaves the mesh cleanly: an EXIT beacon, a flushed LSA and GOODBYE on
@@ -518,7 +509,7 @@ impl Node {
         ]
         .into();
         for t in all {
-            self.timers.cancel(t);
+            self.out.timers.cancel(t);
         }
     }
 
@@ -526,7 +517,7 @@ impl Node {
         if matches!(e, Event::Message { .. }) {
             self.transport.inbox.push(e);
         } else {
-            self.events.push_back(e);
+            self.out.events.push_back(e);
         }
     }
 

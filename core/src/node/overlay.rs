@@ -110,7 +110,7 @@ fn id_hash(id: &NodeId) -> u64 {
 impl Node {
     /// Something the overlay depends on changed.
     pub(super) fn overlay_changed(&mut self, now: Instant) {
-        self.timers.set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
+        self.out.timers.set_earliest(Timer::Overlay, now + OVERLAY_DELAY);
     }
 
     /// The nodes we consider alive and linkable, this node included.
@@ -222,7 +222,7 @@ impl Node {
         self.run_seeds(now, &mut next);
         self.prune(now, &want, &mut next);
         if let Some(at) = next {
-            self.timers.set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
+            self.out.timers.set_earliest(Timer::Overlay, at.max(now + OVERLAY_DELAY));
         }
     }
 

@@ -106,7 +106,7 @@ impl Node {
             Some(last) => (last + self.cfg.lsa_min_interval).max(now),
             None => now,
         };
-        self.timers.set_earliest(Timer::Originate, at);
+        self.out.timers.set_earliest(Timer::Originate, at);
     }
 
     pub(super) fn schedule_spf(&mut self, now: Instant) {
@@ -115,7 +115,7 @@ impl Node {
             Some(last) => soonest.max(last + self.routing.spf_hold),
             None => soonest,
         };
-        self.timers.set_earliest(Timer::Spf, at);
+        self.out.timers.set_earliest(Timer::Spf, at);
     }
 
     pub(super) fn on_originate_timer(&mut self, now: Instant) {
@@ -131,7 +131,7 @@ impl Node {
         self.routing.own_seq += 1;
         self.routing.own_dirty = false;
         self.routing.last_originated = Some(now);
-        self.stats.lsa_originated += 1;
+        self.out.stats.lsa_originated += 1;
         let lsa = self.own_lsa(0);
         self.flood(&lsa, None);
     }
@@ -159,7 +159,7 @@ impl Node {
         match Frame::new(LinkMessage::Lsa(lsa.clone())).to_bytes() {
             Ok(d) => Some((key, d)),
             Err(_) => {
-                self.stats.dropped_limit += 1;
+                self.out.stats.dropped_limit += 1;
                 None
             }
         }
@@ -217,7 +217,7 @@ impl Node {
         if Duration::from_secs(u64::from(lsa.age_s)) >= self.cfg.lsa_max_age
             && lsa.flags & LSA_FLUSH == 0
         {
-            self.stats.lsa_ignored += 1;
+            self.out.stats.lsa_ignored += 1;
             return;
         }
         if origin == self.id {
@@ -226,11 +226,11 @@ impl Node {
                 self.routing.own_seq = lsa.sequence;
                 self.self_changed(now);
             }
-            self.stats.lsa_ignored += 1;
+            self.out.stats.lsa_ignored += 1;
             return;
         }
         if self.membership.is_departed(&origin, lsa.incarnation) {
-            self.stats.lsa_ignored += 1;
+            self.out.stats.lsa_ignored += 1;
             return;
         }
         let key = (lsa.incarnation, lsa.sequence);
@@ -255,7 +255,7 @@ impl Node {
                 return;
             }
             if key <= have {
-                self.stats.lsa_ignored += 1;
+                self.out.stats.lsa_ignored += 1;
                 if key < have {
                     // The sender is behind: give it ours.
                     let newer = self.aged(e, now);
@@ -264,10 +264,10 @@ impl Node {
                 return;
             }
         } else if self.routing.db.len() >= self.cfg.max_peers {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
             return;
         }
-        self.stats.lsa_accepted += 1;
+        self.out.stats.lsa_accepted += 1;
         self.flood(&lsa, Some(link));
         if lsa.flags & LSA_FLUSH != 0 {
             self.routing.db.remove(&origin);
@@ -309,7 +309,7 @@ impl Node {
             self.cfg.spf_delay
         };
         r.last_spf = Some(now);
-        self.stats.spf_runs += 1;
+        self.out.stats.spf_runs += 1;
         let routes = self.spf();
         let mut view: BTreeMap<NodeId, PeerInfo> = BTreeMap::new();
         for (id, r) in &routes {
@@ -438,7 +438,7 @@ impl Node {
         self.expire_reassembly(now);
         self.expire_streams(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
-        self.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
+        self.out.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }
 
     /// The best known link address of `id`.

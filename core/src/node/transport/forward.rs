@@ -19,7 +19,7 @@ impl Node {
         data: Option<&Data>,
     ) -> bool {
         let Some(pos) = route.position(&self.id) else {
-            self.stats.dropped_unexpected += 1;
+            self.out.stats.dropped_unexpected += 1;
             return false;
         };
         if pos + 1 == route.len() {
@@ -28,7 +28,7 @@ impl Node {
         let Some(next) = route.id(pos + 1) else { return false };
         match self.link_to(&next) {
             Some(link) => {
-                self.stats.forwarded += 1;
+                self.out.stats.forwarded += 1;
                 // ACKs and ROUTE_ERRORs travel as control, DATA as data.
                 if data.is_some() {
                     self.send_data_bytes(link, raw.clone());
@@ -37,7 +37,7 @@ impl Node {
                 }
             }
             None => {
-                self.stats.dropped_no_route += 1;
+                self.out.stats.dropped_no_route += 1;
                 if let Some(d) = data {
                     self.report_route_error(now, route, pos, next, d);
                 }

@@ -371,7 +371,7 @@ impl Node {
                     reroute_at: None,
                 };
                 self.transport.tx.entry((*m, channel)).or_default().insert(seq, out);
-                self.timers.set_earliest(Timer::Retransmit, now + rto);
+                self.out.timers.set_earliest(Timer::Retransmit, now + rto);
             }
         }
         let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
@@ -419,7 +419,7 @@ impl Node {
         let children: Vec<NodeId> = tree.children(0).filter_map(|c| tree.id(c)).collect();
         for child in children {
             let Some(link) = self.link_to(&child) else {
-                self.stats.dropped_no_route += 1;
+                self.out.stats.dropped_no_route += 1;
                 continue;
             };
             for f in &frames {
@@ -453,7 +453,7 @@ impl Node {
             };
             match Frame::new(LinkMessage::Data(data)).to_bytes() {
                 Ok(b) => out.push(b),
-                Err(_) => self.stats.dropped_limit += 1,
+                Err(_) => self.out.stats.dropped_limit += 1,
             }
         }
         out
@@ -533,7 +533,7 @@ impl Node {
             if let Some(c) = self.transport.tx.get_mut(&(to, m.channel)) {
                 c.insert(seq, out);
             }
-            self.timers.set_earliest(Timer::Retransmit, now + rto);
+            self.out.timers.set_earliest(Timer::Retransmit, now + rto);
         }
         Ok(seq)
     }
@@ -692,7 +692,7 @@ impl Node {
                 o.reroute_at = Some(at);
             }
         }
-        self.timers.set_earliest(Timer::Retransmit, at);
+        self.out.timers.set_earliest(Timer::Retransmit, at);
     }
 
     /// Retransmits what is due, fails what is past its deadline.
@@ -761,12 +761,12 @@ impl Node {
         }
         self.transport.tx.retain(|_, c| !c.inflight.is_empty() || c.next_seq > 0);
         if let Some(at) = next {
-            self.timers.set(Timer::Retransmit, at.max(now));
+            self.out.timers.set(Timer::Retransmit, at.max(now));
         }
     }
 
     fn retransmit(&mut self, r: Resend) {
-        self.stats.retransmissions += 1;
+        self.out.stats.retransmissions += 1;
         let msg = Msg {
             semantics: r.semantics,
             channel: r.channel,

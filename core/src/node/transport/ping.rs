@@ -75,7 +75,7 @@ impl Node {
                 self.transport.pings.pending.remove(&d.seq);
                 self.push_event(Event::Pong { from, id: MessageId(d.seq), rtt: now - sent });
             }
-            _ => self.stats.dropped_unexpected += 1,
+            _ => self.out.stats.dropped_unexpected += 1,
         }
     }
 }

@@ -26,7 +26,7 @@ impl Node {
             // A distribution tree: pass the unchanged frame to each child,
             // then take it ourselves if we are in the group.
             let Some(pos) = d.route.position(&self.id).filter(|&p| p > 0) else {
-                self.stats.dropped_unexpected += 1;
+                self.out.stats.dropped_unexpected += 1;
                 return;
             };
             let children: Vec<NodeId> =
@@ -34,10 +34,10 @@ impl Node {
             for c in children {
                 match self.link_to(&c) {
                     Some(link) => {
-                        self.stats.forwarded += 1;
+                        self.out.stats.forwarded += 1;
                         self.send_data_bytes(link, raw.clone());
                     }
-                    None => self.stats.dropped_no_route += 1,
+                    None => self.out.stats.dropped_no_route += 1,
                 }
             }
             let member =
@@ -99,7 +99,7 @@ impl Node {
                             payload: message,
                         });
                     } else {
-                        self.stats.inbox_dropped += 1;
+                        self.out.stats.inbox_dropped += 1;
                     }
                 }
             }
@@ -109,14 +109,14 @@ impl Node {
                 // sender with a larger window resends it later).
                 let ahead = rx.cumulative.saturating_add(4 * self.cfg.send_window as u64);
                 if d.seq >= ahead {
-                    self.stats.dropped_limit += 1;
+                    self.out.stats.dropped_limit += 1;
                     return;
                 }
                 let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
                 if new && !self.transport.inbox.has_room(&self.cfg, message.len()) {
                     // Not taken, not acknowledged: the sender resends it
                     // when the zero window of this ACK reopens.
-                    self.stats.inbox_refused += 1;
+                    self.out.stats.inbox_refused += 1;
                     self.transport.inbox.refuse(from, d.channel, semantics, &to_me);
                     self.send_ack(from, semantics, d.channel, 0, &to_me);
                     return;
@@ -172,7 +172,7 @@ impl Node {
         if per_peer + n > self.cfg.reassembly_per_peer
             || self.transport.reasm_total + n > self.cfg.reassembly_total
         {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
             return None;
         }
         let rx = self.transport.rx.entry(key).or_default();
@@ -284,7 +284,7 @@ impl Node {
             });
         }
         for (from, bytes) in freed {
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
             self.release_reassembly(&from, bytes);
         }
     }

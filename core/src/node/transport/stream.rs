@@ -394,7 +394,7 @@ impl Node {
     /// A stream segment (or RST) from `from`; `to_me` is its path.
     pub(super) fn on_stream_data(&mut self, now: Instant, from: NodeId, d: Data, to_me: &Route) {
         if !is_stream_channel(d.channel) || d.frag_count != 1 {
-            self.stats.dropped_malformed += 1;
+            self.out.stats.dropped_malformed += 1;
             return;
         }
         let key = (from, d.channel);
@@ -431,12 +431,12 @@ impl Node {
                 }
                 if !opener_syn || was_closed {
                     // Data ahead of its SYN (reordered): the sender resends.
-                    self.stats.dropped_unexpected += 1;
+                    self.out.stats.dropped_unexpected += 1;
                     return;
                 }
                 let full = self.transport.streams.by_id.len() >= self.cfg.max_streams;
                 if full || self.shutting_down {
-                    self.stats.dropped_limit += 1;
+                    self.out.stats.dropped_limit += 1;
                     if let Some(back) = to_me.reversed_path() {
                         self.send_rst_on(&back, d.channel | RESPONDER_BIT);
                     }
@@ -466,7 +466,7 @@ impl Node {
         if d.seq >= limit {
             // No room: the reader is slow. Dropped unacknowledged; the ACK
             // below tells the sender the window.
-            self.stats.dropped_limit += 1;
+            self.out.stats.dropped_limit += 1;
         } else if d.seq >= rx.cumulative && !rx.above.contains(&d.seq) {
             if d.flags & FLAG_FIN != 0 {
                 s.peer_fin = Some(d.seq);

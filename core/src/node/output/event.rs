@@ -1,79 +1,14 @@
-//! What the node hands to its caller: transmits and application events.
+//! What the application is told: peers, messages, streams, links.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 use core::net::SocketAddr;
 
 use bytes::Bytes;
 
+use super::{MessageId, StreamId};
 use crate::wire::link::{RejectReason, Semantics};
 use crate::wire::{NodeId, NodeState, VersionRange};
-
-/// Handle of one link, chosen by the core. Never reused within a node's
-/// lifetime.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LinkId(pub u64);
-
-impl fmt::Debug for LinkId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "link#{}", self.0)
-    }
-}
-
-/// Where a datagram goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatagramTarget {
-    /// To the beacon group: every multicast group (or broadcast address) the
-    /// driver is configured for.
-    Beacon,
-    /// To one address.
-    Unicast(SocketAddr),
-}
-
-/// Where a received datagram came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatagramSource {
-    /// On the beacon socket (multicast or broadcast).
-    Beacon,
-    /// On a unicast socket.
-    Unicast,
-}
-
-/// Something the caller must carry out. Drain with
-/// [`Node::poll_transmit`](super::Node::poll_transmit) after every input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use = "a transmit must be carried out"]
-pub enum Transmit {
-    /// Send a datagram.
-    Datagram {
-        /// Destination.
-        to: DatagramTarget,
-        /// The bytes, one whole datagram.
-        data: Bytes,
-    },
-    /// Open a stream link to `addr` and report the result with
-    /// [`Node::link_connected`](super::Node::link_connected) or
-    /// [`Node::link_closed`](super::Node::link_closed).
-    Connect {
-        /// The handle the core will use for this link.
-        link: LinkId,
-        /// Where to connect.
-        addr: SocketAddr,
-    },
-    /// Write bytes to a stream link, in order.
-    Write {
-        /// The link.
-        link: LinkId,
-        /// The bytes (one or more whole frames).
-        data: Bytes,
-    },
-    /// Close a link once the writes queued before this are flushed.
-    Close {
-        /// The link.
-        link: LinkId,
-    },
-}
 
 /// How a node came to be known as gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,22 +58,6 @@ pub struct PeerInfo {
     pub hops: u32,
 }
 
-/// Why a link ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkCloseReason {
-    /// The other side closed it (EOF or GOODBYE).
-    Remote,
-    /// A connect attempt failed.
-    ConnectFailed,
-    /// An I/O error.
-    Error,
-}
-
-/// Handle of a message given to [`Node::send`](super::Node::send) or
-/// [`Node::shout`](super::Node::shout), named again in its delivery report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MessageId(pub u64);
-
 /// Why a message was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailReason {
@@ -160,12 +79,6 @@ impl FailReason {
         }
     }
 }
-
-/// Local handle of a stream opened with
-/// [`Node::open_stream`](super::Node::open_stream) or announced by
-/// [`Event::StreamOpened`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StreamId(pub u64);
 
 /// How a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +103,7 @@ impl StreamEnd {
 }
 
 /// An event for the application. Drain with
-/// [`Node::poll_event`](super::Node::poll_event).
+/// [`Node::poll_event`](crate::node::Node::poll_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -229,7 +142,7 @@ pub enum Event {
         /// The destination.
         to: NodeId,
     },
-    /// The answer to a [`Node::ping`](super::Node::ping).
+    /// The answer to a [`Node::ping`](crate::node::Node::ping).
     Pong {
         /// The node pinged.
         from: NodeId,
@@ -239,8 +152,8 @@ pub enum Event {
         rtt: core::time::Duration,
     },
     /// A peer opened a stream to this node: read it with
-    /// [`Node::stream_read`](super::Node::stream_read), write with
-    /// [`Node::stream_write`](super::Node::stream_write).
+    /// [`Node::stream_read`](crate::node::Node::stream_read), write with
+    /// [`Node::stream_write`](crate::node::Node::stream_write).
     StreamOpened {
         /// The new stream.
         stream: StreamId,
