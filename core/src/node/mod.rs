@@ -68,6 +68,7 @@ mod links;
 mod membership;
 mod output;
 mod overlay;
+mod random;
 mod routing;
 mod stats;
 mod timers;
@@ -79,8 +80,6 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 use bytes::Bytes;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use output::{
     DatagramSource, DatagramTarget, DownReason, Event, FailReason, LinkCloseReason, LinkId,
@@ -132,7 +131,7 @@ pub struct Node {
     cfg: Config,
     id: NodeId,
     clock: Clock,
-    rng: Xoshiro256PlusPlus,
+    rng: random::Random,
     state: NodeState,
     shutting_down: bool,
     groups: BTreeSet<String>,
@@ -162,7 +161,7 @@ impl Node {
             cfg.groups.iter().filter(|g| g.len() <= 255).take(cfg.max_groups).cloned().collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
         let mut node = Node {
-            discovery: Discovery::new(&cfg, now),
+            discovery: Discovery::new(&cfg, id, now),
             overlay: Overlay::new(&cfg),
             routing: Routing::new(),
             pacer: flood::Pacer::default(),
@@ -171,7 +170,7 @@ impl Node {
             cfg,
             id,
             clock: Clock::new(now),
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            rng: random::Random::new(seed),
             state: NodeState::Ready,
             shutting_down: false,
             groups,
@@ -200,7 +199,7 @@ impl Node {
         }
         if self.cfg.search_on_start {
             if first == now {
-                self.send_search(now);
+                self.send_search();
             } else {
                 self.out.timers.set(Timer::Search, first);
             }
@@ -328,7 +327,7 @@ impl Node {
             Timer::Flood => self.pace_floods(now),
             Timer::Search => {
                 if !self.shutting_down {
-                    self.send_search(now);
+                    self.send_search();
                 }
             }
             Timer::LsaAck => self.on_lsa_ack_timer(now),
@@ -343,13 +342,16 @@ impl Node {
         source: DatagramSource,
         data: Bytes,
     ) {
-        self.on_datagram(now, from, source, data);
+        // Where it came in does not matter to the core yet: every
+        // discovery message is handled alike on either socket.
+        let _ = source;
+        self.on_datagram(now, from, data);
         self.flush_acks();
         let now = self.clock.now();
         self.pace_if_queued(now);
     }
 
-    fn on_datagram(&mut self, now: Instant, from: SocketAddr, source: DatagramSource, data: Bytes) {
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
         let now = self.clock.observe(now);
         self.out.stats.datagrams_received += 1;
         self.out.stats.datagram_bytes_received += data.len() as u64;
@@ -380,7 +382,7 @@ impl Node {
             match frame.message {
                 Message::Link(_) => self.on_link_datagram(now, from, frame, one),
                 // Only link frames are batched.
-                Message::Discovery(m) if !batched => self.on_discovery(now, from, source, m),
+                Message::Discovery(m) if !batched => self.on_discovery(now, from, m),
                 _ => self.out.stats.dropped_unexpected += 1,
             }
         }
@@ -486,7 +488,7 @@ impl Node {
         self.shutting_down = true;
         self.state = NodeState::Exit;
         if self.cfg.beacons {
-            self.send_beacon(now);
+            self.send_beacon();
         }
         self.flood_flush();
         self.fail_all_in_flight();
@@ -523,15 +525,6 @@ impl Node {
 
     pub(super) fn next_random(&mut self) -> u64 {
         self.rng.next_u64()
-    }
-
-    /// A uniformly random duration in `[0, max]`.
-    fn random_delay(&mut self, max: core::time::Duration) -> core::time::Duration {
-        let us = max.as_micros() as u64;
-        if us == 0 {
-            return core::time::Duration::ZERO;
-        }
-        core::time::Duration::from_micros(self.next_random() % (us + 1))
     }
 
     /// The link address this node advertises (in HELLOs and LSAs): the
