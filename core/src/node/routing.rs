@@ -331,7 +331,9 @@ impl Node {
             }
         }
         self.routing.routes = routes;
-        self.update_membership(now, view);
+        let routes = &self.routing.routes;
+        let routed = |id: &NodeId| routes.contains_key(id);
+        self.membership.update(&self.cfg, now, view, routed, &mut self.out);
         self.overlay_changed(now);
     }
 
