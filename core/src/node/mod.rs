@@ -464,7 +464,7 @@ impl Node {
 
     /// Something peers see of us changed: re-originate the LSA soon.
     fn self_changed(&mut self, now: Instant) {
-        self.routing.own_dirty = true;
+        self.routing.mark_dirty();
         self.schedule_originate(now);
     }
 
