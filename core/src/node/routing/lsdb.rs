@@ -611,7 +611,7 @@ mod tests {
             f.r.spf_started(&f.cfg, t, &mut f.out);
             holds.push(f.r.spf_hold);
             last = t;
-            t = t + f.r.spf_hold;
+            t += f.r.spf_hold;
         }
         assert_eq!(holds[0], f.cfg.spf_delay);
         assert!(holds.windows(2).all(|w| w[1] == (w[0] * 2).min(f.cfg.spf_max_hold)));
