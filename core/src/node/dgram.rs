@@ -8,11 +8,14 @@
 //! unanswered ping (see [`keepalive`](super::keepalive)). End-to-end data
 //! has its own acknowledgements and needs nothing here.
 
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::net::SocketAddr;
+use core::time::Duration;
 
 use bytes::Bytes;
 
-use super::flood::Batch;
+use super::flood::{Batch, FloodQueue};
 use super::keepalive::LSA_RXMT;
 use super::output::{LinkCloseReason, LinkId};
 use super::Node;
@@ -24,6 +27,51 @@ use crate::wire::{Frame, LinkMessage, Message, NodeId};
 /// LSAs retransmitted per link per timer run: a long backlog drains over
 /// several runs instead of in one burst.
 const RXMT_BATCH: usize = 64;
+
+/// What a datagram link keeps that a stream link has no use for.
+#[derive(Debug)]
+pub(crate) struct DatagramLink {
+    /// When HELLO was last sent, and the current gap before it is sent
+    /// again.
+    pub(crate) hello_at: Instant,
+    pub(crate) hello_rto: Duration,
+    /// LSAs sent and not yet acknowledged, latest per origin, each with
+    /// when it was last sent; and when the next retransmission round is
+    /// due.
+    pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes, Instant)>,
+    pub(crate) rxmt_at: Option<Instant>,
+    /// LSAs waiting for the flood bucket, latest per origin.
+    pub(crate) flood: FloodQueue,
+    /// LSAs received and not acknowledged yet.
+    pub(crate) ack_keys: Vec<LsaKey>,
+}
+
+impl DatagramLink {
+    pub(crate) fn new(now: Instant, hello_rto: Duration) -> Self {
+        DatagramLink {
+            hello_at: now,
+            hello_rto,
+            rxmt: BTreeMap::new(),
+            rxmt_at: None,
+            flood: FloodQueue::default(),
+            ack_keys: Vec::new(),
+        }
+    }
+
+    /// An LSA_ACK arrived: what it covers needs no retransmission.
+    fn acknowledged(&mut self, ack: &LsaAck) {
+        for k in ack.keys.iter() {
+            if let Some((have, _, _)) = self.rxmt.get(&k.origin) {
+                if (have.incarnation, have.sequence) <= (k.incarnation, k.sequence) {
+                    self.rxmt.remove(&k.origin);
+                }
+            }
+        }
+        if self.rxmt.is_empty() {
+            self.rxmt_at = None;
+        }
+    }
+}
 
 impl Node {
     /// A link frame arrived as a datagram from `from`.
@@ -108,13 +156,14 @@ impl Node {
     /// retransmission until acknowledged; a node shutting down sends its
     /// last LSA at once, before its links close.
     pub(super) fn send_lsa(&mut self, link: LinkId, key: LsaKey, data: Bytes) {
-        if self.cfg.link_mode == LinkMode::Datagram && !self.shutting_down {
-            let Some(l) = self.links.get_mut(&link) else { return };
+        let leaving = self.shutting_down;
+        if let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()).filter(|_| !leaving)
+        {
             // A newer instance supersedes the one awaiting its ACK.
-            if l.rxmt.get(&key.origin).is_some_and(|(k, _, _)| {
+            if d.rxmt.get(&key.origin).is_some_and(|(k, _, _)| {
                 (k.incarnation, k.sequence) < (key.incarnation, key.sequence)
             }) {
-                l.rxmt.remove(&key.origin);
+                d.rxmt.remove(&key.origin);
             }
             self.queue_lsa(link, key, data);
             return;
@@ -125,28 +174,21 @@ impl Node {
     /// Acknowledges an LSA received on a datagram link (after
     /// `lsa_ack_delay`, together with the others received meanwhile).
     pub(super) fn ack_lsa(&mut self, now: Instant, link: LinkId, key: LsaKey) {
-        if self.cfg.link_mode != LinkMode::Datagram {
-            return;
+        if self.links.get(&link).is_some_and(|l| l.dgram().is_some()) {
+            self.queue_lsa_ack(now, link, key);
         }
-        self.queue_lsa_ack(now, link, key);
     }
 
     pub(super) fn on_lsa_ack(&mut self, link: LinkId, ack: LsaAck) {
-        let Some(l) = self.links.get_mut(&link) else { return };
-        for k in ack.keys.iter() {
-            if let Some((have, _, _)) = l.rxmt.get(&k.origin) {
-                if (have.incarnation, have.sequence) <= (k.incarnation, k.sequence) {
-                    l.rxmt.remove(&k.origin);
-                }
-            }
-        }
-        if l.rxmt.is_empty() {
-            l.rxmt_at = None;
+        if let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) {
+            d.acknowledged(&ack);
         }
     }
 
     pub(super) fn retransmit_lsas(&mut self, now: Instant, link: LinkId) {
         let Some(l) = self.links.get_mut(&link) else { return };
+        let batches = l.takes_batches();
+        let Some(l) = l.dgram_mut() else { return };
         match l.rxmt_at {
             Some(at) if at <= now => {}
             _ => return,
@@ -161,7 +203,6 @@ impl Node {
             .take(RXMT_BATCH)
             .collect();
         l.rxmt_at = if l.rxmt.is_empty() { None } else { Some(now + LSA_RXMT) };
-        let batches = l.takes_batches();
         let mut due = due.into_iter().peekable();
         while due.peek().is_some() {
             // Retransmissions share the flood bucket, one token per
@@ -169,7 +210,7 @@ impl Node {
             if !self.take_flood_token(now) {
                 break;
             }
-            let Some(l) = self.links.get_mut(&link) else { return };
+            let Some(l) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) else { return };
             let mut batch = Batch::new(batches);
             while let Some(origin) = due.peek() {
                 let Some(entry) = l.rxmt.get_mut(origin) else {
@@ -185,5 +226,33 @@ impl Node {
             }
             self.send_link_batch(link, &batch.frames);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FixedList;
+
+    fn key(o: u8, seq: u64) -> LsaKey {
+        LsaKey { origin: NodeId([o; 16]), incarnation: 1, sequence: seq }
+    }
+
+    #[test]
+    fn an_ack_clears_what_it_covers_and_no_more() {
+        let t = Instant::ZERO;
+        let mut d = DatagramLink::new(t, Duration::from_millis(250));
+        for (o, seq) in [(1, 5), (2, 5), (3, 5)] {
+            d.rxmt.insert(NodeId([o; 16]), (key(o, seq), Bytes::new(), t));
+        }
+        d.rxmt_at = Some(t + LSA_RXMT);
+        // 1 acknowledged exactly, 2 by a newer instance, 3 only an older one.
+        let keys = [key(1, 5), key(2, 6), key(3, 4)];
+        d.acknowledged(&LsaAck { keys: FixedList::from_entries(keys.iter()) });
+        assert_eq!(d.rxmt.keys().copied().collect::<Vec<_>>(), [NodeId([3; 16])]);
+        assert!(d.rxmt_at.is_some(), "3 still waits");
+        let keys = [key(3, 5)];
+        d.acknowledged(&LsaAck { keys: FixedList::from_entries(keys.iter()) });
+        assert!(d.rxmt.is_empty() && d.rxmt_at.is_none(), "nothing left to retransmit");
     }
 }

@@ -174,12 +174,12 @@ impl Node {
     /// queued older instance of the same origin, and goes when the bucket
     /// allows.
     pub(super) fn queue_lsa(&mut self, link: LinkId, key: LsaKey, data: Bytes) {
-        let Some(l) = self.links.get_mut(&link) else { return };
-        if l.flood.len() >= self.cfg.max_peers && !l.flood.contains(&key.origin) {
+        let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) else { return };
+        if d.flood.len() >= self.cfg.max_peers && !d.flood.contains(&key.origin) {
             self.out.stats.dropped_limit += 1;
             return;
         }
-        l.flood.push(key, data);
+        d.flood.push(key, data);
         // Sent once the input that queued it is handled: a flood queues on
         // every link first, then the bucket serves them in turn.
         self.pacer.queued = true;
@@ -203,8 +203,12 @@ impl Node {
             self.out.timers.set_earliest(Timer::Flood, at);
             return;
         }
-        let mut links: Vec<LinkId> =
-            self.links.iter().filter(|(_, l)| !l.flood.is_empty()).map(|(id, _)| *id).collect();
+        let mut links: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.dgram().is_some_and(|d| !d.flood.is_empty()))
+            .map(|(id, _)| *id)
+            .collect();
         if links.is_empty() {
             return;
         }
@@ -223,6 +227,8 @@ impl Node {
                     return;
                 }
                 let Some(l) = self.links.get_mut(&link) else { continue };
+                let batches = l.takes_batches();
+                let Some(l) = l.dgram_mut() else { continue };
                 let Some(first) = l.flood.pop() else {
                     // Nothing for this link after all: give the token back.
                     self.pacer.milli += 1000;
@@ -230,7 +236,7 @@ impl Node {
                 };
                 progress = true;
                 self.pacer.cursor = Some(link);
-                let mut batch = Batch::new(l.takes_batches());
+                let mut batch = Batch::new(batches);
                 let mut next = Some(first);
                 while let Some((key, data)) = next {
                     batch.push(data.clone());
@@ -256,28 +262,32 @@ impl Node {
     /// Notes an LSA to acknowledge on `link`; the keys leave together after
     /// `lsa_ack_delay`.
     pub(super) fn queue_lsa_ack(&mut self, now: Instant, link: LinkId, key: LsaKey) {
-        let Some(l) = self.links.get(&link) else { return };
-        if l.ack_keys.len() >= ACK_KEYS * 4 {
+        let Some(d) = self.links.get(&link).and_then(|l| l.dgram()) else { return };
+        if d.ack_keys.len() >= ACK_KEYS * 4 {
             // Far behind: send what is there now rather than hold more.
             self.flush_lsa_acks_of(link);
         }
-        let Some(l) = self.links.get_mut(&link) else { return };
-        l.ack_keys.push(key);
+        let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) else { return };
+        d.ack_keys.push(key);
         self.out.timers.set_earliest(Timer::LsaAck, now + self.cfg.lsa_ack_delay);
     }
 
     /// Sends every link's pending LSA_ACKs.
     pub(super) fn on_lsa_ack_timer(&mut self, _now: Instant) {
-        let due: Vec<LinkId> =
-            self.links.iter().filter(|(_, l)| !l.ack_keys.is_empty()).map(|(id, _)| *id).collect();
+        let due: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.dgram().is_some_and(|d| !d.ack_keys.is_empty()))
+            .map(|(id, _)| *id)
+            .collect();
         for link in due {
             self.flush_lsa_acks_of(link);
         }
     }
 
     fn flush_lsa_acks_of(&mut self, link: LinkId) {
-        let Some(l) = self.links.get_mut(&link) else { return };
-        let mut keys = core::mem::take(&mut l.ack_keys);
+        let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) else { return };
+        let mut keys = core::mem::take(&mut d.ack_keys);
         keys.sort_by_key(|k| (k.origin, k.incarnation, k.sequence));
         keys.dedup();
         for chunk in keys.chunks(ACK_KEYS) {

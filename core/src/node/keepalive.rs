@@ -9,11 +9,10 @@
 
 use core::time::Duration;
 
-use super::links::{Link, Phase};
+use super::links::{Carrier, Link, Phase};
 use super::output::LinkId;
 use super::timers::Timer;
 use super::Node;
-use crate::config::LinkMode;
 use crate::time::Instant;
 use crate::wire::link::{GoodbyeReason, Ping};
 use crate::wire::LinkMessage;
@@ -28,30 +27,31 @@ impl Node {
         let Some(l) = self.links.get(&link) else {
             return;
         };
-        let dgram = self.cfg.link_mode == LinkMode::Datagram;
+        let dgram = l.dgram().is_some();
         if !l.is_up() {
             if now - l.opened >= self.cfg.handshake_timeout {
                 self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "handshake timeout");
                 return;
             }
             let mut next = l.opened + self.cfg.handshake_timeout;
-            if dgram && l.outgoing && l.phase == Phase::Handshake {
-                if now - l.hello_at >= l.hello_rto {
+            let hello = l.dgram().filter(|_| l.outgoing && l.phase == Phase::Handshake);
+            if let Some(d) = hello {
+                if now - d.hello_at >= d.hello_rto {
                     self.send_hello(link);
-                    if let Some(l) = self.links.get_mut(&link) {
-                        l.hello_at = now;
-                        l.hello_rto = (l.hello_rto * 2).min(HELLO_RTO_MAX);
+                    if let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) {
+                        d.hello_at = now;
+                        d.hello_rto = (d.hello_rto * 2).min(HELLO_RTO_MAX);
                     }
                 }
-                if let Some(l) = self.links.get(&link) {
-                    next = next.min(l.hello_at + l.hello_rto);
+                if let Some(d) = self.links.get(&link).and_then(|l| l.dgram()) {
+                    next = next.min(d.hello_at + d.hello_rto);
                 }
             }
             self.out.timers.set(Timer::Link(link), next.max(now));
             return;
         }
         let interval = self.ping_interval(l);
-        let retry = self.ping_retry(interval);
+        let retry = ping_retry(l, interval);
         let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
         let silent = now - l.last_rx;
         if silent >= dead_after {
@@ -87,14 +87,6 @@ impl Node {
         }
     }
 
-    /// Gap before an unanswered ping is repeated.
-    fn ping_retry(&self, interval: Duration) -> Duration {
-        match self.cfg.link_mode {
-            LinkMode::Stream => interval,
-            LinkMode::Datagram => interval / 4,
-        }
-    }
-
     /// Sets the link's timer to its next ping, LSA retransmission or death,
     /// whichever comes first.
     pub(super) fn arm_keepalive(&mut self, now: Instant, link: LinkId) {
@@ -112,13 +104,22 @@ impl Node {
         let next_ping = match l.last_ping {
             // Without the peer's ADVERTISE we may not ping: only death is due.
             _ if !l.peer_keepalive => dead_at,
-            Some(p) => (l.last_rx + interval).max(p + self.ping_retry(interval)),
+            Some(p) => (l.last_rx + interval).max(p + ping_retry(l, interval)),
             None => l.last_rx + interval,
         };
         let mut at = dead_at.min(next_ping);
-        if let Some(r) = l.rxmt_at {
+        if let Some(r) = l.dgram().and_then(|d| d.rxmt_at) {
             at = at.min(r);
         }
         self.out.timers.set(Timer::Link(link), at.max(now));
+    }
+}
+
+/// Gap before an unanswered ping is repeated: a stream delivers the ping or
+/// dies, a datagram may be lost, so it is repeated sooner.
+fn ping_retry(l: &Link, interval: Duration) -> Duration {
+    match l.carrier {
+        Carrier::Stream { .. } => interval,
+        Carrier::Datagram(_) => interval / 4,
     }
 }

@@ -5,20 +5,20 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
-use alloc::collections::BTreeMap;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
+use super::dgram::DatagramLink;
 use super::output::{Event, LinkCloseReason, LinkId, Transmit};
 use super::timers::Timer;
 use super::Node;
 use crate::config::LinkMode;
 use crate::time::Instant;
 use crate::wire::link::{
-    Advertise, ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, LsaKey, Pong, Reject,
-    RejectReason, Welcome,
+    Advertise, ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Pong, Reject, RejectReason,
+    Welcome,
 };
 use crate::wire::{
     peek_frame_len, Extensions, Frame, HeaderList, LinkMessage, Message, NodeId, Protocol, StrList,
@@ -59,24 +59,37 @@ pub(crate) struct Link {
     pub(crate) best_rtt: Option<Duration>,
     /// The peer sent ADVERTISE: it answers pings.
     pub(crate) peer_keepalive: bool,
-    pub(crate) rx: BytesMut,
-    /// Datagram links: when HELLO was last sent, and the current gap
-    /// before it is sent again.
-    pub(crate) hello_at: Instant,
-    pub(crate) hello_rto: Duration,
-    /// Datagram links: LSAs sent and not yet acknowledged, latest per
-    /// origin, each with when it was last sent; and when the next
-    /// retransmission round is due.
-    pub(crate) rxmt: BTreeMap<NodeId, (LsaKey, Bytes, Instant)>,
-    pub(crate) rxmt_at: Option<Instant>,
-    /// Datagram links: LSAs waiting for the flood bucket, latest per
-    /// origin.
-    pub(crate) flood: super::flood::FloodQueue,
-    /// Datagram links: LSAs received and not acknowledged yet.
-    pub(crate) ack_keys: alloc::vec::Vec<LsaKey>,
+    pub(crate) carrier: Carrier,
+}
+
+/// How a link carries its frames, with what only that kind of link keeps.
+/// The node's `link_mode` picks it once, when the link is made; from then
+/// on the link's carrier decides.
+#[derive(Debug)]
+pub(crate) enum Carrier {
+    /// A byte stream (TCP): frames are cut from the bytes as they arrive;
+    /// `rx` holds a frame's beginning until the rest comes.
+    Stream { rx: BytesMut },
+    /// UDP datagrams to the peer's address (PROTOCOL 5.3).
+    Datagram(DatagramLink),
 }
 
 impl Link {
+    /// The datagram link's own state, if this is one.
+    pub(crate) fn dgram(&self) -> Option<&DatagramLink> {
+        match &self.carrier {
+            Carrier::Datagram(d) => Some(d),
+            Carrier::Stream { .. } => None,
+        }
+    }
+
+    pub(crate) fn dgram_mut(&mut self) -> Option<&mut DatagramLink> {
+        match &mut self.carrier {
+            Carrier::Datagram(d) => Some(d),
+            Carrier::Stream { .. } => None,
+        }
+    }
+
     /// The peer takes several link frames per datagram (`CAP_BATCH`).
     pub(crate) fn takes_batches(&self) -> bool {
         self.intro.as_ref().is_some_and(|i| i.capabilities & crate::wire::link::CAP_BATCH != 0)
@@ -109,7 +122,7 @@ impl Node {
         if let Some(l) = self.links.get_mut(&id) {
             l.expected = expected;
         }
-        if self.cfg.link_mode == LinkMode::Datagram {
+        if self.links.get(&id).is_some_and(|l| l.dgram().is_some()) {
             // No connection to wait for: the HELLO goes out now and is
             // repeated until answered.
             self.dgram_links.insert(addr, id);
@@ -147,15 +160,12 @@ impl Node {
                 last_rx: now,
                 last_ping: None,
                 peer_keepalive: false,
-                rx: BytesMut::new(),
-                hello_at: now,
                 up_at: now,
                 best_rtt: None,
-                hello_rto: HELLO_RTO,
-                rxmt: BTreeMap::new(),
-                rxmt_at: None,
-                flood: super::flood::FloodQueue::default(),
-                ack_keys: alloc::vec::Vec::new(),
+                carrier: match self.cfg.link_mode {
+                    LinkMode::Stream => Carrier::Stream { rx: BytesMut::new() },
+                    LinkMode::Datagram => Carrier::Datagram(DatagramLink::new(now, HELLO_RTO)),
+                },
             },
         );
         self.out.stats.links_opened += 1;
@@ -222,11 +232,11 @@ impl Node {
         let now = self.clock.observe(now);
         let max_frame = self.cfg.limits.max_frame;
         let max_buf = self.cfg.max_link_buffer;
-        let Some(l) = self.links.get_mut(&link) else {
+        let Some(Carrier::Stream { rx }) = self.links.get_mut(&link).map(|l| &mut l.carrier) else {
             self.out.stats.dropped_unexpected += 1;
             return;
         };
-        if l.rx.len() + data.len() > max_buf {
+        if rx.len() + data.len() > max_buf {
             self.out.stats.dropped_limit += 1;
             self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
             return;
@@ -235,12 +245,12 @@ impl Node {
         // the common case copies nothing.
         let mut frames: SmallVec<[Bytes; 8]> = SmallVec::new();
         let mut rest = data;
-        if !l.rx.is_empty() {
-            l.rx.extend_from_slice(&rest);
+        if !rx.is_empty() {
+            rx.extend_from_slice(&rest);
             rest = Bytes::new();
         }
         let mut error = false;
-        if l.rx.is_empty() {
+        if rx.is_empty() {
             loop {
                 match peek_frame_len(&rest, max_frame) {
                     Ok(Some(n)) if n <= rest.len() => frames.push(rest.split_to(n)),
@@ -252,12 +262,12 @@ impl Node {
                 }
             }
             if !error && !rest.is_empty() {
-                l.rx.extend_from_slice(&rest);
+                rx.extend_from_slice(&rest);
             }
         } else {
             loop {
-                match peek_frame_len(&l.rx, max_frame) {
-                    Ok(Some(n)) if n <= l.rx.len() => frames.push(l.rx.split_to(n).freeze()),
+                match peek_frame_len(rx, max_frame) {
+                    Ok(Some(n)) if n <= rx.len() => frames.push(rx.split_to(n).freeze()),
                     Ok(_) => break,
                     Err(_) => {
                         error = true;
@@ -306,6 +316,7 @@ impl Node {
         l.last_rx = now;
         let phase = l.phase;
         let outgoing = l.outgoing;
+        let datagram = l.dgram().is_some();
         match (phase, msg) {
             (Phase::Handshake, LinkMessage::Hello(h)) if !outgoing => self.on_hello(now, link, h.0),
             (Phase::Handshake, LinkMessage::Welcome(w)) if outgoing => {
@@ -370,7 +381,7 @@ impl Node {
             }
             // Datagram links: the acceptor's first frames after a lost or
             // overtaken WELCOME; the repeated HELLO will bring the WELCOME.
-            (Phase::Handshake, _) if outgoing && self.cfg.link_mode == LinkMode::Datagram => {
+            (Phase::Handshake, _) if outgoing && datagram => {
                 self.out.stats.dropped_unexpected += 1;
             }
             (Phase::Connecting, _) | (_, _) => {
@@ -707,21 +718,22 @@ impl Node {
     fn link_transmit(&mut self, link: LinkId, data: Bytes) -> Option<Transmit> {
         self.out.stats.frames_sent += 1;
         self.out.stats.frame_bytes_sent += data.len() as u64;
-        if self.cfg.link_mode == LinkMode::Datagram {
-            let l = self.links.get(&link)?;
-            let to = crate::node::DatagramTarget::Unicast(l.addr);
-            self.out.stats.datagrams_sent += 1;
-            self.out.stats.datagram_bytes_sent += data.len() as u64;
-            Some(Transmit::Datagram { to, data })
-        } else {
-            Some(Transmit::Write { link, data })
+        let l = self.links.get(&link)?;
+        match l.carrier {
+            Carrier::Datagram(_) => {
+                let to = crate::node::DatagramTarget::Unicast(l.addr);
+                self.out.stats.datagrams_sent += 1;
+                self.out.stats.datagram_bytes_sent += data.len() as u64;
+                Some(Transmit::Datagram { to, data })
+            }
+            Carrier::Stream { .. } => Some(Transmit::Write { link, data }),
         }
     }
 
     /// Asks the driver to close a stream link; datagram links have nothing
     /// to close.
     fn push_close(&mut self, link: LinkId) {
-        if self.cfg.link_mode == LinkMode::Stream {
+        if self.links.get(&link).is_some_and(|l| l.dgram().is_none()) {
             self.out.transmits.push_back(Transmit::Close { link });
         }
     }
