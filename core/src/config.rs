@@ -10,6 +10,11 @@ use core::time::Duration;
 
 use crate::wire::{Limits, VersionRanges};
 
+/// Longest group name or header key, in bytes (the wire's `str8`).
+pub const MAX_NAME_BYTES: usize = 255;
+/// Longest header value, in bytes (the wire's `str16`).
+pub const MAX_HEADER_VALUE_BYTES: usize = u16::MAX as usize;
+
 /// How links between neighbours are carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkMode {
@@ -359,7 +364,15 @@ impl Config {
     /// so a bad value is reported instead of being worked around.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let zero = Duration::ZERO;
-        let checks: [(bool, &'static str, &'static str); 28] = [
+        let groups_ok = self.groups.len() <= self.max_groups
+            && self.groups.iter().all(|g| g.len() <= MAX_NAME_BYTES);
+        let headers_ok = self
+            .headers
+            .iter()
+            .all(|(k, v)| k.len() <= MAX_NAME_BYTES && v.len() <= MAX_HEADER_VALUE_BYTES);
+        let checks: [(bool, &'static str, &'static str); 30] = [
+            (groups_ok, "groups", "at most max_groups groups, each name at most 255 bytes"),
+            (headers_ok, "headers", "keys of at most 255 bytes, values of at most 65,535 bytes"),
             (!self.cluster.is_empty() && self.cluster.len() <= 255, "cluster", "1 to 255 bytes"),
             (self.beacon_min_interval > zero, "beacon_min_interval", "more than zero"),
             (
@@ -435,5 +448,45 @@ mod validate_tests {
         let mut c = Config::lan("c", "n");
         c.rto_min = Duration::from_secs(5);
         assert_eq!(c.validate().unwrap_err().field, "rto_initial");
+    }
+
+    #[test]
+    fn groups_and_headers_that_the_wire_cannot_carry_are_refused() {
+        use alloc::string::ToString;
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        let mut c = Config::lan("c", "n");
+        c.groups = alloc::vec![long.clone()];
+        assert_eq!(c.validate().unwrap_err().field, "groups");
+        let mut c = Config::lan("c", "n");
+        c.max_groups = 1;
+        c.groups = alloc::vec!["a".to_string(), "b".to_string()];
+        assert_eq!(c.validate().unwrap_err().field, "groups");
+        let mut c = Config::lan("c", "n");
+        c.headers = alloc::vec![(long, "v".to_string())];
+        assert_eq!(c.validate().unwrap_err().field, "headers");
+        let mut c = Config::lan("c", "n");
+        c.headers = alloc::vec![("k".to_string(), "v".repeat(MAX_HEADER_VALUE_BYTES + 1))];
+        assert_eq!(c.validate().unwrap_err().field, "headers");
+        c.headers = alloc::vec![("k".to_string(), "v".repeat(MAX_HEADER_VALUE_BYTES))];
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_node_is_not_made_from_an_invalid_config() {
+        let mut c = Config::lan("c", "n");
+        c.beacon_jitter = 1.5;
+        let made = crate::Node::new(c, crate::NodeId([1; 16]), 1, crate::Instant::ZERO);
+        assert_eq!(made.err().map(|e| e.field), Some("beacon_jitter"));
+    }
+
+    #[test]
+    fn a_header_value_the_wire_cannot_carry_is_refused_and_changes_nothing() {
+        let t = crate::Instant::ZERO;
+        let c = Config::lan("c", "n");
+        let mut node = crate::Node::new(c, crate::NodeId([1; 16]), 1, t).unwrap();
+        let long = "v".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        let refused = node.set_header(t, "k", Some(&long));
+        assert_eq!(refused, Err(crate::node::CommandError::ValueTooLong));
+        assert_eq!(node.set_header(t, "k", Some("fits")), Ok(()));
     }
 }

@@ -188,7 +188,8 @@ mod tests {
     }
 
     fn node() -> RefCell<Node> {
-        RefCell::new(Node::new(Config::lan("c", "n"), NodeId([1; 16]), 1, Instant::ZERO))
+        let node = Node::new(Config::lan("c", "n"), NodeId([1; 16]), 1, Instant::ZERO);
+        RefCell::new(node.expect("the LAN preset is valid"))
     }
 
     struct Blocking(RefCell<Node>);

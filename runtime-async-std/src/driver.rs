@@ -43,7 +43,8 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
         io.grow_unicast_buffers(datagram_buffer);
     }
     let name = config.name.clone();
-    let node = Node::new(config, id, seed, Instant::ZERO);
+    let node =
+        Node::new(config, id, seed, Instant::ZERO).map_err(netcluster_net::NetError::Config)?;
 
     let (cmd_tx, cmd_rx) = async_channel::bounded(COMMAND_QUEUE);
     let (abort_tx, abort_rx) = async_channel::bounded(1);

@@ -32,7 +32,7 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
         b.settings.prepare()?;
     let sockets = TokioSockets::new(sockets)?;
-    let node = Node::new(config, id, rng_seed, Instant::ZERO);
+    let node = Node::new(config, id, rng_seed, Instant::ZERO).map_err(NetError::Config)?;
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (done_tx, done_rx) = watch::channel(false);

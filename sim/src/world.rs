@@ -247,7 +247,15 @@ impl Sim {
     /// Starts a node on `host` now. The simulation sets the node's link
     /// address (port), keeps everything else of `cfg`, and draws its id and
     /// seed from the simulation's seed.
+    ///
+    /// # Panics
+    ///
+    /// If `cfg` fails [`Config::validate`]: a scenario with an invalid
+    /// configuration is a mistake in the scenario, named in the message.
     pub fn add_node(&mut self, host: HostId, mut cfg: Config) -> NodeIx {
+        if let Err(e) = cfg.validate() {
+            panic!("add_node: invalid configuration: {e}");
+        }
         let slot = self.hosts[host.0].nodes.len() as u16;
         let mut id = [0u8; 16];
         self.rng.fill_bytes(&mut id);
@@ -285,7 +293,8 @@ impl Sim {
         let seed = self.rng.next_u64();
         let sn = &mut self.nodes[ix];
         let local = self.now + sn.clock_offset;
-        sn.node = Some(Node::new(sn.cfg.clone(), sn.id, seed, local));
+        // Validated when the node was added.
+        sn.node = Node::new(sn.cfg.clone(), sn.id, seed, local).ok();
         self.drain(ix);
     }
 

@@ -58,7 +58,8 @@ fn small_limits() -> Config {
 
 #[test]
 fn garbage_datagrams_are_counted_and_never_answered() {
-    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO)
+        .expect("a valid configuration");
     drain(&mut node);
     let mut x: u64 = 0x1234_5678;
     let mut sent = 0;
@@ -99,7 +100,8 @@ fn garbage_datagrams_are_counted_and_never_answered() {
 fn search_flood_is_rate_limited_and_candidates_are_bounded() {
     let cfg = small_limits();
     let (burst, rate) = (cfg.notify_burst as usize, cfg.notify_per_sec as usize);
-    let mut node = Node::new(cfg, NodeId([1; 16]), 1, Instant::ZERO);
+    let mut node =
+        Node::new(cfg, NodeId([1; 16]), 1, Instant::ZERO).expect("a valid configuration");
     drain(&mut node);
     let mut notifies = 0;
     let mut connects = 0;
@@ -131,7 +133,8 @@ fn search_flood_is_rate_limited_and_candidates_are_bounded() {
 
 #[test]
 fn other_cluster_and_own_beacons_are_ignored() {
-    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO)
+        .expect("a valid configuration");
     drain(&mut node);
     for i in 0..100u32 {
         let data = Beacon(announce(i, "other")).to_bytes().unwrap();
@@ -173,7 +176,8 @@ fn lsa(i: u32) -> Lsa {
 
 #[test]
 fn hostile_link_is_bounded_and_closed_on_bad_framing() {
-    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO);
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO)
+        .expect("a valid configuration");
     drain(&mut node);
     let remote: SocketAddr = "10.98.0.1:40000".parse().unwrap();
     let local: SocketAddr = "10.98.0.2:7400".parse().unwrap();

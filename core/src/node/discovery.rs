@@ -122,7 +122,7 @@ impl Discovery {
     /// about `beacon_rx_per_sec` beacons per second in all.
     fn beacon_interval(&self, cfg: &Config) -> Duration {
         let n = self.segment_size() as u64 + 1;
-        let rate = u64::from(cfg.beacon_rx_per_sec.max(1));
+        let rate = u64::from(cfg.beacon_rx_per_sec);
         let gap = Duration::from_millis(n * 1000 / rate);
         gap.clamp(cfg.beacon_min_interval, cfg.beacon_max_interval)
     }
@@ -151,7 +151,7 @@ impl Discovery {
     ) {
         self.send_beacon(cfg, me, false, out);
         let interval = self.beacon_interval(cfg);
-        let j = cfg.beacon_jitter.clamp(0.0, 1.0);
+        let j = cfg.beacon_jitter;
         // Gap in [interval * (1 - j), interval]: never later than the
         // `interval_ms` the beacon promised.
         let spread = (interval.as_micros() as f32 * j) as u64;

@@ -139,7 +139,7 @@ impl Pacer {
     /// Half the budget as the burst and half as the rate per period: no
     /// 100 ms window, aligned or not, sees more than the budget.
     fn refill(&mut self, now: Instant, budget: u32) {
-        let half = u64::from(budget.max(2) / 2) * 1000;
+        let half = u64::from(budget / 2) * 1000;
         let add = match self.refilled {
             None => half,
             Some(t) => {
@@ -162,9 +162,10 @@ impl Pacer {
 
     /// When the next token is there.
     fn next_token(&self, now: Instant, budget: u32) -> Instant {
-        let half = u64::from(budget.max(2) / 2) * 1000;
+        let half = u64::from(budget / 2) * 1000;
         let missing = 1000u64.saturating_sub(self.milli);
-        let us = missing.saturating_mul(PERIOD.as_micros() as u64).div_ceil(half.max(1));
+        // `lsa_budget` is at least 2 (validated), so `half` is never zero.
+        let us = missing.saturating_mul(PERIOD.as_micros() as u64).div_ceil(half);
         now + Duration::from_micros(us.max(1))
     }
 }

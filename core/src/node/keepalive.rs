@@ -52,7 +52,7 @@ impl Node {
         }
         let interval = self.ping_interval(l);
         let retry = ping_retry(l, interval);
-        let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
+        let dead_after = self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count);
         let silent = now - l.last_rx;
         if silent >= dead_after {
             self.out.stats.keepalive_timeouts += 1;
@@ -94,8 +94,7 @@ impl Node {
             return;
         };
         let interval = self.ping_interval(l);
-        let dead_at =
-            l.last_rx + self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count.max(1));
+        let dead_at = l.last_rx + self.cfg.keepalive_interval * u32::from(self.cfg.keepalive_count);
         // Exactly the first instant at which `on_link_timer` finds a ping
         // due (`silent >= interval` and the last ping `retry` old): an
         // earlier one would find nothing to do and re-arm at `now`, again

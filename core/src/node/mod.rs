@@ -33,7 +33,7 @@
 //! use netcluster_core::node::{Node, Transmit};
 //! use netcluster_core::{Config, Instant, NodeId};
 //!
-//! let mut node = Node::new(Config::lan("demo", "a"), NodeId([1; 16]), 42, Instant::ZERO);
+//! let mut node = Node::new(Config::lan("demo", "a"), NodeId([1; 16]), 42, Instant::ZERO)?;
 //! let mut now = Instant::ZERO;
 //! for _ in 0..3 {
 //!     // 1. inputs would be fed here (datagrams, link bytes, commands)...
@@ -58,6 +58,7 @@
 //!         None => break,
 //!     }
 //! }
+//! # Ok::<(), netcluster_core::ConfigError>(())
 //! ```
 
 mod dgram;
@@ -88,7 +89,7 @@ pub use output::{
 pub use stats::Stats;
 pub use transport::{SendError, StreamError};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::time::{Clock, Instant};
 use crate::wire::{Frame, Message, NodeId, NodeState};
 use discovery::Discovery;
@@ -104,8 +105,11 @@ use timers::Timer;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CommandError {
-    /// The group name is longer than 255 bytes. Nothing changed.
+    /// The group name or header key is longer than 255 bytes. Nothing
+    /// changed.
     NameTooLong,
+    /// The header value is longer than 65,535 bytes. Nothing changed.
+    ValueTooLong,
     /// The node is in [`max_groups`](Config::max_groups) groups already.
     /// Nothing changed.
     TooManyGroups,
@@ -117,6 +121,7 @@ impl core::fmt::Display for CommandError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             CommandError::NameTooLong => "name longer than 255 bytes",
+            CommandError::ValueTooLong => "header value longer than 65,535 bytes",
             CommandError::TooManyGroups => "group limit reached",
             CommandError::ShuttingDown => "node is shutting down",
         })
@@ -156,9 +161,15 @@ pub struct Node {
 impl Node {
     /// A node with identity `id`, its randomness drawn from `seed` (same
     /// seed and inputs, same outputs), started at `now`.
-    pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Node {
-        let groups: BTreeSet<String> =
-            cfg.groups.iter().filter(|g| g.len() <= 255).take(cfg.max_groups).cloned().collect();
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `cfg` fails [`Config::validate`]: it names the
+    /// first field outside its range. No node exists then. The node relies
+    /// on a valid configuration and never corrects one silently.
+    pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Result<Node, ConfigError> {
+        cfg.validate()?;
+        let groups: BTreeSet<String> = cfg.groups.iter().cloned().collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
         let mut node = Node {
             discovery: Discovery::new(&cfg, id, now),
@@ -182,7 +193,7 @@ impl Node {
             next_link: 1,
         };
         node.start(now);
-        node
+        Ok(node)
     }
 
     fn start(&mut self, now: Instant) {
@@ -442,6 +453,9 @@ impl Node {
     ) -> Result<(), CommandError> {
         let now = self.clock.observe(now);
         self.check_command(key)?;
+        if value.is_some_and(|v| v.len() > crate::config::MAX_HEADER_VALUE_BYTES) {
+            return Err(CommandError::ValueTooLong);
+        }
         let changed = match value {
             Some(v) => self.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v),
             None => self.headers.remove(key).is_some(),

@@ -103,7 +103,8 @@ impl MioNode {
             b.settings.prepare()?;
         let registry = registry.try_clone().map_err(Error::Poll)?;
         let sockets = Io::register(sockets, &registry, tokens.start)?;
-        let node = Node::new(config, id, seed, Instant::ZERO);
+        let node =
+            Node::new(config, id, seed, Instant::ZERO).map_err(netcluster_net::NetError::Config)?;
         let stream_wake = Arc::new(StreamWake::default());
         // A subscriber that was full and has read makes the loop turn, as
         // a stream does.

@@ -32,14 +32,14 @@ impl Inbox {
     /// Whether a message of `len` bytes may enter.
     pub(super) fn has_room(&self, cfg: &Config, len: usize) -> bool {
         self.queue.is_empty()
-            || (self.queue.len() < cfg.inbox_messages.max(1)
+            || (self.queue.len() < cfg.inbox_messages
                 && self.bytes.saturating_add(len) <= cfg.inbox_bytes)
     }
 
     /// The window an ACK offers: messages the inbox can still take, at most
     /// the send window (0: refused, hold back).
     pub(super) fn window(&self, cfg: &Config) -> u32 {
-        let free_msgs = cfg.inbox_messages.max(1).saturating_sub(self.queue.len());
+        let free_msgs = cfg.inbox_messages.saturating_sub(self.queue.len());
         let free =
             if self.bytes >= cfg.inbox_bytes && !self.queue.is_empty() { 0 } else { free_msgs };
         u32::try_from(free.min(cfg.send_window)).unwrap_or(u32::MAX)

@@ -548,8 +548,10 @@ impl Node {
 
     fn fragment_size(&self) -> usize {
         match self.cfg.link_mode {
-            LinkMode::Stream => self.cfg.fragment_size.max(64),
-            LinkMode::Datagram => self.cfg.fragment_size.clamp(64, 1100),
+            LinkMode::Stream => self.cfg.fragment_size,
+            // The documented cap of datagram links (PROTOCOL 5.3): a frame
+            // stays within one unfragmented UDP datagram.
+            LinkMode::Datagram => self.cfg.fragment_size.min(1100),
         }
     }
 

@@ -49,7 +49,7 @@ impl Node {
         }
         let pending = &mut self.transport.pings.pending;
         pending.insert(id.0, (to, now));
-        while pending.len() > self.cfg.max_pings.max(1) {
+        while pending.len() > self.cfg.max_pings {
             pending.pop_first();
         }
         Ok(id)
