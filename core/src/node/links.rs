@@ -179,32 +179,34 @@ impl Node {
     /// IPv4-mapped IPv6 addresses (a dual-stack listener's view of an IPv4
     /// peer) are taken as the IPv4 addresses they are.
     pub fn link_accepted(&mut self, now: Instant, remote: SocketAddr, local: SocketAddr) -> LinkId {
-        let now = self.clock.observe(now);
-        let (remote, local) = (super::canonical(remote), super::canonical(local));
-        self.learn_local(now, local);
-        let id = self.alloc_link(now, remote, false);
-        if self.shutting_down {
-            self.drop_link(now, id, LinkCloseReason::Error);
-            self.out.transmits.push_back(Transmit::Close { link: id });
-        }
-        id
+        self.input(now, |node, now| {
+            let (remote, local) = (super::canonical(remote), super::canonical(local));
+            node.learn_local(now, local);
+            let id = node.alloc_link(now, remote, false);
+            if node.shutting_down {
+                node.drop_link(now, id, LinkCloseReason::Error);
+                node.out.transmits.push_back(Transmit::Close { link: id });
+            }
+            id
+        })
     }
 
     /// The connect requested by [`Transmit::Connect`] succeeded; `local` is
     /// the connection's local address.
     pub fn link_connected(&mut self, now: Instant, link: LinkId, local: SocketAddr) {
-        let now = self.clock.observe(now);
-        self.learn_local(now, local);
-        let Some(l) = self.links.get_mut(&link) else {
-            return;
-        };
-        if l.phase != Phase::Connecting {
-            self.out.stats.dropped_unexpected += 1;
-            return;
-        }
-        l.phase = Phase::Handshake;
-        l.last_rx = now;
-        self.send_hello(link);
+        self.input(now, |node, now| {
+            node.learn_local(now, local);
+            let Some(l) = node.links.get_mut(&link) else {
+                return;
+            };
+            if l.phase != Phase::Connecting {
+                node.out.stats.dropped_unexpected += 1;
+                return;
+            }
+            l.phase = Phase::Handshake;
+            l.last_rx = now;
+            node.send_hello(link);
+        })
     }
 
     /// Learns the IP peers reach us at from a link's local address, for
@@ -229,64 +231,66 @@ impl Node {
 
     /// Bytes arrived on a stream link.
     pub fn handle_link_data(&mut self, now: Instant, link: LinkId, data: Bytes) {
-        let now = self.clock.observe(now);
-        let max_frame = self.cfg.limits.max_frame;
-        let max_buf = self.cfg.max_link_buffer;
-        let Some(Carrier::Stream { rx }) = self.links.get_mut(&link).map(|l| &mut l.carrier) else {
-            self.out.stats.dropped_unexpected += 1;
-            return;
-        };
-        if rx.len() + data.len() > max_buf {
-            self.out.stats.dropped_limit += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
-            return;
-        }
-        // Whole frames are sliced from `data` when nothing is pending, so
-        // the common case copies nothing.
-        let mut frames: SmallVec<[Bytes; 8]> = SmallVec::new();
-        let mut rest = data;
-        if !rx.is_empty() {
-            rx.extend_from_slice(&rest);
-            rest = Bytes::new();
-        }
-        let mut error = false;
-        if rx.is_empty() {
-            loop {
-                match peek_frame_len(&rest, max_frame) {
-                    Ok(Some(n)) if n <= rest.len() => frames.push(rest.split_to(n)),
-                    Ok(_) => break,
-                    Err(_) => {
-                        error = true;
-                        break;
-                    }
-                }
+        self.input(now, |node, now| {
+            let max_frame = node.cfg.limits.max_frame;
+            let max_buf = node.cfg.max_link_buffer;
+            let Some(Carrier::Stream { rx }) = node.links.get_mut(&link).map(|l| &mut l.carrier)
+            else {
+                node.out.stats.dropped_unexpected += 1;
+                return;
+            };
+            if rx.len() + data.len() > max_buf {
+                node.out.stats.dropped_limit += 1;
+                node.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
+                return;
             }
-            if !error && !rest.is_empty() {
+            // Whole frames are sliced from `data` when nothing is pending, so
+            // the common case copies nothing.
+            let mut frames: SmallVec<[Bytes; 8]> = SmallVec::new();
+            let mut rest = data;
+            if !rx.is_empty() {
                 rx.extend_from_slice(&rest);
+                rest = Bytes::new();
             }
-        } else {
-            loop {
-                match peek_frame_len(rx, max_frame) {
-                    Ok(Some(n)) if n <= rx.len() => frames.push(rx.split_to(n).freeze()),
-                    Ok(_) => break,
-                    Err(_) => {
-                        error = true;
-                        break;
+            let mut error = false;
+            if rx.is_empty() {
+                loop {
+                    match peek_frame_len(&rest, max_frame) {
+                        Ok(Some(n)) if n <= rest.len() => frames.push(rest.split_to(n)),
+                        Ok(_) => break,
+                        Err(_) => {
+                            error = true;
+                            break;
+                        }
+                    }
+                }
+                if !error && !rest.is_empty() {
+                    rx.extend_from_slice(&rest);
+                }
+            } else {
+                loop {
+                    match peek_frame_len(rx, max_frame) {
+                        Ok(Some(n)) if n <= rx.len() => frames.push(rx.split_to(n).freeze()),
+                        Ok(_) => break,
+                        Err(_) => {
+                            error = true;
+                            break;
+                        }
                     }
                 }
             }
-        }
-        for f in frames {
-            if !self.links.contains_key(&link) {
-                break;
+            for f in frames {
+                if !node.links.contains_key(&link) {
+                    break;
+                }
+                node.on_link_bytes(now, link, f);
             }
-            self.on_link_bytes(now, link, f);
-        }
-        self.flush_acks();
-        if error && self.links.contains_key(&link) {
-            self.out.stats.dropped_malformed += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad framing");
-        }
+            node.flush_acks();
+            if error && node.links.contains_key(&link) {
+                node.out.stats.dropped_malformed += 1;
+                node.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad framing");
+            }
+        })
     }
 
     fn on_link_bytes(&mut self, now: Instant, link: LinkId, bytes: Bytes) {
@@ -764,8 +768,9 @@ impl Node {
 
     /// The driver reports that a link ended (connect failure, EOF, error).
     pub fn link_closed(&mut self, now: Instant, link: LinkId, reason: LinkCloseReason) {
-        let now = self.clock.observe(now);
-        self.drop_link(now, link, reason);
+        self.input(now, |node, now| {
+            node.drop_link(now, link, reason);
+        })
     }
 
     /// Forgets a link and updates everything that depended on it.

@@ -310,19 +310,19 @@ impl Node {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let now = self.clock.observe(now);
-        // Each timer runs at most once per call: one that re-arms itself at
-        // `now` waits for the next call, so a call always returns.
-        let mut ran = 0usize;
-        let budget = self.out.timers.len() + 8;
-        while let Some(timer) = self.out.timers.pop_due(now) {
-            self.on_timer(now, timer);
-            ran += 1;
-            if ran >= budget {
-                break;
+        self.input(now, |node, now| {
+            // Each timer runs at most once per call: one that re-arms itself
+            // at `now` waits for the next call, so a call always returns.
+            let mut ran = 0usize;
+            let budget = node.out.timers.len() + 8;
+            while let Some(timer) = node.out.timers.pop_due(now) {
+                node.on_timer(now, timer);
+                ran += 1;
+                if ran >= budget {
+                    break;
+                }
             }
-        }
-        self.pace_if_queued(now);
+        });
     }
 
     fn on_timer(&mut self, now: Instant, timer: Timer) {
@@ -356,14 +356,23 @@ impl Node {
         // Where it came in does not matter to the core yet: every
         // discovery message is handled alike on either socket.
         let _ = source;
-        self.on_datagram(now, from, data);
+        self.input(now, |node, now| node.on_datagram(now, from, data));
+    }
+
+    /// Every input goes through here, commands included: the clock is
+    /// observed once (a `now` earlier than one seen before is clamped), the
+    /// input is handled, and what inputs leave for their end goes out:
+    /// the ACKs of the data that arrived, then the LSAs queued for the
+    /// flood bucket.
+    fn input<R>(&mut self, now: Instant, f: impl FnOnce(&mut Node, Instant) -> R) -> R {
+        let now = self.clock.observe(now);
+        let r = f(self, now);
         self.flush_acks();
-        let now = self.clock.now();
         self.pace_if_queued(now);
+        r
     }
 
     fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
-        let now = self.clock.observe(now);
         self.out.stats.datagrams_received += 1;
         self.out.stats.datagram_bytes_received += data.len() as u64;
         // A batch of link frames is handled frame by frame, as if each had
@@ -409,39 +418,42 @@ impl Node {
 
     /// Joins `group`. Peers learn it through this node's next LSA.
     pub fn join(&mut self, now: Instant, group: &str) -> Result<(), CommandError> {
-        let now = self.clock.observe(now);
-        self.check_command(group)?;
-        if self.groups.contains(group) {
-            return Ok(());
-        }
-        if self.groups.len() >= self.cfg.max_groups {
-            return Err(CommandError::TooManyGroups);
-        }
-        self.groups.insert(group.to_string());
-        self.self_changed(now);
-        Ok(())
+        self.input(now, |node, now| {
+            node.check_command(group)?;
+            if node.groups.contains(group) {
+                return Ok(());
+            }
+            if node.groups.len() >= node.cfg.max_groups {
+                return Err(CommandError::TooManyGroups);
+            }
+            node.groups.insert(group.to_string());
+            node.self_changed(now);
+            Ok(())
+        })
     }
 
     /// Leaves `group`.
     pub fn leave(&mut self, now: Instant, group: &str) -> Result<(), CommandError> {
-        let now = self.clock.observe(now);
-        self.check_command(group)?;
-        if self.groups.remove(group) {
-            self.self_changed(now);
-        }
-        Ok(())
+        self.input(now, |node, now| {
+            node.check_command(group)?;
+            if node.groups.remove(group) {
+                node.self_changed(now);
+            }
+            Ok(())
+        })
     }
 
     /// Sets this node's announced state (READY, BUSY, ERROR...). Use
     /// [`shutdown`](Self::shutdown) to leave.
     pub fn set_state(&mut self, now: Instant, state: NodeState) -> Result<(), CommandError> {
-        let now = self.clock.observe(now);
-        self.check_command("")?;
-        if state != self.state && state != NodeState::Exit {
-            self.state = state;
-            self.self_changed(now);
-        }
-        Ok(())
+        self.input(now, |node, now| {
+            node.check_command("")?;
+            if state != node.state && state != NodeState::Exit {
+                node.state = state;
+                node.self_changed(now);
+            }
+            Ok(())
+        })
     }
 
     /// Sets (or with `None`, removes) one announced attribute.
@@ -451,19 +463,22 @@ impl Node {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), CommandError> {
-        let now = self.clock.observe(now);
-        self.check_command(key)?;
-        if value.is_some_and(|v| v.len() > crate::config::MAX_HEADER_VALUE_BYTES) {
-            return Err(CommandError::ValueTooLong);
-        }
-        let changed = match value {
-            Some(v) => self.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v),
-            None => self.headers.remove(key).is_some(),
-        };
-        if changed {
-            self.self_changed(now);
-        }
-        Ok(())
+        self.input(now, |node, now| {
+            node.check_command(key)?;
+            if value.is_some_and(|v| v.len() > crate::config::MAX_HEADER_VALUE_BYTES) {
+                return Err(CommandError::ValueTooLong);
+            }
+            let changed = match value {
+                Some(v) => {
+                    node.headers.insert(key.to_string(), v.to_string()).as_deref() != Some(v)
+                }
+                None => node.headers.remove(key).is_some(),
+            };
+            if changed {
+                node.self_changed(now);
+            }
+            Ok(())
+        })
     }
 
     fn check_command(&self, name: &str) -> Result<(), CommandError> {
@@ -486,47 +501,54 @@ impl Node {
     /// opened to it and retried with capped backoff for as long as the node
     /// runs and the seed's node is not reachable otherwise.
     pub fn add_seed(&mut self, now: Instant, addr: SocketAddr) {
-        let now = self.clock.observe(now);
-        self.overlay.add_seed(addr);
-        self.out.timers.set_earliest(Timer::Overlay, now);
+        self.input(now, |node, now| {
+            node.overlay.add_seed(addr);
+            node.out.timers.set_earliest(Timer::Overlay, now);
+        })
     }
 
     /// Leaves the mesh cleanly: an EXIT beacon, a flushed LSA and GOODBYE on
     /// every link, then every link closed. The node stays usable for polling
     /// until its outputs are drained; it accepts no further links.
     pub fn shutdown(&mut self, now: Instant) {
-        let now = self.clock.observe(now);
-        if self.shutting_down {
-            return;
-        }
-        self.shutting_down = true;
-        self.state = NodeState::Exit;
-        if self.cfg.beacons {
-            self.send_beacon();
-        }
-        self.flood_flush();
-        self.fail_all_in_flight();
-        let ids: Vec<LinkId> = self.links.keys().copied().collect();
-        for id in ids {
-            self.close_link(now, id, Some(crate::wire::link::GoodbyeReason::SHUTDOWN), "shutdown");
-        }
-        // Nothing is scheduled any more: the caller may stop polling.
-        let all: Vec<Timer> = [
-            Timer::Beacon,
-            Timer::Notify,
-            Timer::Overlay,
-            Timer::Originate,
-            Timer::Spf,
-            Timer::Housekeeping,
-            Timer::Retransmit,
-            Timer::Flood,
-            Timer::LsaAck,
-            Timer::Search,
-        ]
-        .into();
-        for t in all {
-            self.out.timers.cancel(t);
-        }
+        self.input(now, |node, now| {
+            if node.shutting_down {
+                return;
+            }
+            node.shutting_down = true;
+            node.state = NodeState::Exit;
+            if node.cfg.beacons {
+                node.send_beacon();
+            }
+            node.flood_flush();
+            node.fail_all_in_flight();
+            let ids: Vec<LinkId> = node.links.keys().copied().collect();
+            for id in ids {
+                node.close_link(
+                    now,
+                    id,
+                    Some(crate::wire::link::GoodbyeReason::SHUTDOWN),
+                    "shutdown",
+                );
+            }
+            // Nothing is scheduled any more: the caller may stop polling.
+            let all: Vec<Timer> = [
+                Timer::Beacon,
+                Timer::Notify,
+                Timer::Overlay,
+                Timer::Originate,
+                Timer::Spf,
+                Timer::Housekeeping,
+                Timer::Retransmit,
+                Timer::Flood,
+                Timer::LsaAck,
+                Timer::Search,
+            ]
+            .into();
+            for t in all {
+                node.out.timers.cancel(t);
+            }
+        })
     }
 
     fn push_event(&mut self, e: Event) {

@@ -309,12 +309,13 @@ impl Node {
         semantics: Semantics,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        let now = self.clock.observe(now);
-        self.check_send(&payload, semantics)?;
-        if !self.routing.routes.contains_key(&to) {
-            return Err(SendError::Unreachable);
-        }
-        self.send_to(now, to, semantics, payload, None)
+        self.input(now, |node, now| {
+            node.check_send(&payload, semantics)?;
+            if !node.routing.routes.contains_key(&to) {
+                return Err(SendError::Unreachable);
+            }
+            node.send_to(now, to, semantics, payload, None)
+        })
     }
 
     /// Sends `payload` to every reachable member of `group` (`""`: every
@@ -327,63 +328,65 @@ impl Node {
         semantics: Semantics,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        let now = self.clock.observe(now);
-        self.check_send(&payload, semantics)?;
-        let members: Vec<NodeId> = self
-            .membership
-            .peers()
-            .filter(|p| group.is_empty() || p.groups.iter().any(|g| g == group))
-            .map(|p| p.id)
-            .filter(|id| self.routing.routes.contains_key(id))
-            .collect();
-        let channel = group_channel(group, semantics);
-        let full = members
-            .iter()
-            .any(|m| self.transport.tx.get(&(*m, channel)).is_some_and(|c| !c.has_room(&self.cfg)));
-        if full && semantics != Semantics::Datagram {
-            for m in &members {
-                if let Some(c) = self.transport.tx.get_mut(&(*m, channel)) {
-                    c.blocked = true;
+        self.input(now, |node, now| {
+            node.check_send(&payload, semantics)?;
+            let members: Vec<NodeId> = node
+                .membership
+                .peers()
+                .filter(|p| group.is_empty() || p.groups.iter().any(|g| g == group))
+                .map(|p| p.id)
+                .filter(|id| node.routing.routes.contains_key(id))
+                .collect();
+            let channel = group_channel(group, semantics);
+            let full = members.iter().any(|m| {
+                node.transport.tx.get(&(*m, channel)).is_some_and(|c| !c.has_room(&node.cfg))
+            });
+            if full && semantics != Semantics::Datagram {
+                for m in &members {
+                    if let Some(c) = node.transport.tx.get_mut(&(*m, channel)) {
+                        c.blocked = true;
+                    }
+                }
+                return Err(SendError::WouldBlock);
+            }
+            let id = node.next_message_id();
+            let seq = {
+                let s = node.transport.group_seq.entry(channel).or_insert(0);
+                *s += 1;
+                *s - 1
+            };
+            if semantics != Semantics::Datagram {
+                for m in &members {
+                    let rto = node.rto_for(m);
+                    let out = Outgoing {
+                        id,
+                        semantics,
+                        payload: payload.clone(),
+                        group: Some(group.into()),
+                        first_sent: now,
+                        last_sent: now,
+                        rto,
+                        retransmitted: false,
+                        deadline: now + node.cfg.delivery_timeout,
+                        flags: 0,
+                        reroute_at: None,
+                    };
+                    node.transport.tx.entry((*m, channel)).or_default().insert(seq, out);
+                    node.out.timers.set_earliest(Timer::Retransmit, now + rto);
                 }
             }
-            return Err(SendError::WouldBlock);
-        }
-        let id = self.next_message_id();
-        let seq = {
-            let s = self.transport.group_seq.entry(channel).or_insert(0);
-            *s += 1;
-            *s - 1
-        };
-        if semantics != Semantics::Datagram {
-            for m in &members {
-                let rto = self.rto_for(m);
-                let out = Outgoing {
-                    id,
-                    semantics,
-                    payload: payload.clone(),
-                    group: Some(group.into()),
-                    first_sent: now,
-                    last_sent: now,
-                    rto,
-                    retransmitted: false,
-                    deadline: now + self.cfg.delivery_timeout,
-                    flags: 0,
-                    reroute_at: None,
-                };
-                self.transport.tx.entry((*m, channel)).or_default().insert(seq, out);
-                self.out.timers.set_earliest(Timer::Retransmit, now + rto);
-            }
-        }
-        let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
-        match self.group_tree(&members) {
-            Some(tree) => self.transmit_tree(&tree, msg),
-            None => {
-                for m in members {
-                    self.transmit_message(m, msg);
+            let msg =
+                Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
+            match node.group_tree(&members) {
+                Some(tree) => node.transmit_tree(&tree, msg),
+                None => {
+                    for m in members {
+                        node.transmit_message(m, msg);
+                    }
                 }
             }
-        }
-        Ok(id)
+            Ok(id)
+        })
     }
 
     /// The union of the routes to `members`: a tree rooted here (SPF paths

@@ -31,28 +31,29 @@ impl Node {
     /// [`max_pings`](crate::Config::max_pings) are awaited at once (the
     /// oldest is forgotten first).
     pub fn ping(&mut self, now: Instant, to: NodeId) -> Result<MessageId, SendError> {
-        let now = self.clock.observe(now);
-        if self.shutting_down {
-            return Err(SendError::ShuttingDown);
-        }
-        let id = self.next_message_id();
-        let msg = Msg {
-            semantics: Semantics::Datagram,
-            channel: PING_CHANNEL,
-            seq: id.0,
-            flags: 0,
-            payload: &Bytes::new(),
-            group: None,
-        };
-        if to == self.id || !self.transmit_message(to, msg) {
-            return Err(SendError::Unreachable);
-        }
-        let pending = &mut self.transport.pings.pending;
-        pending.insert(id.0, (to, now));
-        while pending.len() > self.cfg.max_pings {
-            pending.pop_first();
-        }
-        Ok(id)
+        self.input(now, |node, now| {
+            if node.shutting_down {
+                return Err(SendError::ShuttingDown);
+            }
+            let id = node.next_message_id();
+            let msg = Msg {
+                semantics: Semantics::Datagram,
+                channel: PING_CHANNEL,
+                seq: id.0,
+                flags: 0,
+                payload: &Bytes::new(),
+                group: None,
+            };
+            if to == node.id || !node.transmit_message(to, msg) {
+                return Err(SendError::Unreachable);
+            }
+            let pending = &mut node.transport.pings.pending;
+            pending.insert(id.0, (to, now));
+            while pending.len() > node.cfg.max_pings {
+                pending.pop_first();
+            }
+            Ok(id)
+        })
     }
 
     /// A ping to answer or a pong to match; `to_me` is the path it came by.

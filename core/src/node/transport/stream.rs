@@ -175,34 +175,35 @@ impl Node {
     /// Opens a stream to `to`. The peer learns of it at once (an empty SYN
     /// segment) and gets [`Event::StreamOpened`]; both sides may write.
     pub fn open_stream(&mut self, now: Instant, to: NodeId) -> Result<StreamId, StreamError> {
-        let now = self.clock.observe(now);
-        if self.shutting_down {
-            return Err(StreamError::ShuttingDown);
-        }
-        if to == self.id || !self.routing.routes.contains_key(&to) {
-            return Err(StreamError::Unreachable);
-        }
-        let streams = &mut self.transport.streams;
-        if streams.by_id.len() >= self.cfg.max_streams || streams.next_number >= NUMBER_LIMIT {
-            return Err(StreamError::TooManyStreams);
-        }
-        let n = streams.next_number;
-        streams.next_number += 1;
-        let (tx, rx) = (STREAM_BIT | n, STREAM_BIT | RESPONDER_BIT | n);
-        let id = self.new_stream(Stream::new(to, tx, rx, self.cfg.stream_window as u64));
-        let syn = NewMessage {
-            id: MessageId(0),
-            semantics: Semantics::Stream,
-            channel: tx,
-            payload: Bytes::new(),
-            group: None,
-            flags: FLAG_SYN,
-        };
-        if self.enqueue(now, to, syn).is_err() {
-            self.remove_stream(now, id);
-            return Err(StreamError::TooManyStreams);
-        }
-        Ok(id)
+        self.input(now, |node, now| {
+            if node.shutting_down {
+                return Err(StreamError::ShuttingDown);
+            }
+            if to == node.id || !node.routing.routes.contains_key(&to) {
+                return Err(StreamError::Unreachable);
+            }
+            let streams = &mut node.transport.streams;
+            if streams.by_id.len() >= node.cfg.max_streams || streams.next_number >= NUMBER_LIMIT {
+                return Err(StreamError::TooManyStreams);
+            }
+            let n = streams.next_number;
+            streams.next_number += 1;
+            let (tx, rx) = (STREAM_BIT | n, STREAM_BIT | RESPONDER_BIT | n);
+            let id = node.new_stream(Stream::new(to, tx, rx, node.cfg.stream_window as u64));
+            let syn = NewMessage {
+                id: MessageId(0),
+                semantics: Semantics::Stream,
+                channel: tx,
+                payload: Bytes::new(),
+                group: None,
+                flags: FLAG_SYN,
+            };
+            if node.enqueue(now, to, syn).is_err() {
+                node.remove_stream(now, id);
+                return Err(StreamError::TooManyStreams);
+            }
+            Ok(id)
+        })
     }
 
     fn new_stream(&mut self, s: Stream) -> StreamId {
@@ -235,48 +236,51 @@ impl Node {
         stream: StreamId,
         data: Bytes,
     ) -> Result<usize, StreamError> {
-        let now = self.clock.observe(now);
-        let cap = self.cfg.stream_send_buffer;
-        let s = self.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-        if s.finish_requested {
-            return Err(StreamError::Finished);
-        }
-        let room = cap.saturating_sub(s.send_bytes);
-        if room == 0 && !data.is_empty() {
-            s.writable_wanted = true;
-            return Err(StreamError::WouldBlock);
-        }
-        let n = room.min(data.len());
-        if n < data.len() {
-            // Say when the rest fits.
-            s.writable_wanted = true;
-        }
-        if n > 0 {
-            s.send_buf.push_back(data.slice(..n));
-            s.send_bytes += n;
-        }
-        self.pump_stream(now, stream);
-        Ok(n)
+        self.input(now, |node, now| {
+            let cap = node.cfg.stream_send_buffer;
+            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+            if s.finish_requested {
+                return Err(StreamError::Finished);
+            }
+            let room = cap.saturating_sub(s.send_bytes);
+            if room == 0 && !data.is_empty() {
+                s.writable_wanted = true;
+                return Err(StreamError::WouldBlock);
+            }
+            let n = room.min(data.len());
+            if n < data.len() {
+                // Say when the rest fits.
+                s.writable_wanted = true;
+            }
+            if n > 0 {
+                s.send_buf.push_back(data.slice(..n));
+                s.send_bytes += n;
+            }
+            node.pump_stream(now, stream);
+            Ok(n)
+        })
     }
 
     /// Half-closes the stream: what was written is still delivered, then
     /// the peer reads the end. Reading goes on until the peer finishes too.
     pub fn stream_finish(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
-        let now = self.clock.observe(now);
-        let s = self.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-        s.finish_requested = true;
-        self.pump_stream(now, stream);
-        Ok(())
+        self.input(now, |node, now| {
+            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+            s.finish_requested = true;
+            node.pump_stream(now, stream);
+            Ok(())
+        })
     }
 
     /// Aborts the stream at once: unsent and unread bytes are dropped and
     /// the peer gets [`StreamEnd::Reset`]. No event here: the id is invalid
     /// on return.
     pub fn stream_reset(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
-        let now = self.clock.observe(now);
-        let s = self.remove_stream(now, stream).ok_or(StreamError::Unknown)?;
-        self.send_rst(s.peer, s.tx_channel);
-        Ok(())
+        self.input(now, |node, now| {
+            let s = node.remove_stream(now, stream).ok_or(StreamError::Unknown)?;
+            node.send_rst(s.peer, s.tx_channel);
+            Ok(())
+        })
     }
 
     /// Reads up to `max` bytes: `Ok(None)` at the end of the stream (the
@@ -288,40 +292,41 @@ impl Node {
         stream: StreamId,
         max: usize,
     ) -> Result<Option<Bytes>, StreamError> {
-        let now = self.clock.observe(now);
-        let window = self.cfg.stream_window as u64;
-        let s = self.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-        if let Some(front) = s.readable.front_mut() {
-            let out = front.split_to(front.len().min(max.max(1)));
-            if front.is_empty() {
-                s.readable.pop_front();
-                s.consumed += 1;
-            }
-            // Tell the sender about the room once half a window has opened
-            // (or any room after a full window), not after every read.
-            let limit = s.consumed + window;
-            let cumulative =
-                self.transport.rx.get(&(s.peer, s.rx_channel)).map_or(0, |r| r.cumulative);
-            let was_closed = s.advertised <= cumulative;
-            if was_closed || limit >= s.advertised + window.div_ceil(2) {
-                s.advertised = limit;
-                let (peer, channel) = (s.peer, s.rx_channel);
-                let win = limit.saturating_sub(cumulative) as u32;
-                if let Some(back) = self.path_route(&peer) {
-                    self.send_ack_on(Semantics::Stream, channel, win, back, peer);
+        self.input(now, |node, now| {
+            let window = node.cfg.stream_window as u64;
+            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+            if let Some(front) = s.readable.front_mut() {
+                let out = front.split_to(front.len().min(max.max(1)));
+                if front.is_empty() {
+                    s.readable.pop_front();
+                    s.consumed += 1;
                 }
+                // Tell the sender about the room once half a window has opened
+                // (or any room after a full window), not after every read.
+                let limit = s.consumed + window;
+                let cumulative =
+                    node.transport.rx.get(&(s.peer, s.rx_channel)).map_or(0, |r| r.cumulative);
+                let was_closed = s.advertised <= cumulative;
+                if was_closed || limit >= s.advertised + window.div_ceil(2) {
+                    s.advertised = limit;
+                    let (peer, channel) = (s.peer, s.rx_channel);
+                    let win = limit.saturating_sub(cumulative) as u32;
+                    if let Some(back) = node.path_route(&peer) {
+                        node.send_ack_on(Semantics::Stream, channel, win, back, peer);
+                    }
+                }
+                return Ok(Some(out));
             }
-            return Ok(Some(out));
-        }
-        let end = s.peer_fin.is_some_and(|f| {
-            self.transport.rx.get(&(s.peer, s.rx_channel)).is_some_and(|r| r.cumulative > f)
-        });
-        if !end {
-            return Err(StreamError::WouldBlock);
-        }
-        s.eof_read = true;
-        self.maybe_close_stream(now, stream);
-        Ok(None)
+            let end = s.peer_fin.is_some_and(|f| {
+                node.transport.rx.get(&(s.peer, s.rx_channel)).is_some_and(|r| r.cumulative > f)
+            });
+            if !end {
+                return Err(StreamError::WouldBlock);
+            }
+            s.eof_read = true;
+            node.maybe_close_stream(now, stream);
+            Ok(None)
+        })
     }
 
     /// Sends what the windows allow.
