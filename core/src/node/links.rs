@@ -803,13 +803,6 @@ impl Node {
             .and_then(|l| Some((l.intro.as_ref()?, l.addr)))
     }
 
-    /// Whether some link (in any phase) goes to `peer`.
-    pub(super) fn has_link_to(&self, peer: &NodeId) -> bool {
-        self.links
-            .values()
-            .any(|l| l.peer.as_ref() == Some(peer) || l.expected.as_ref() == Some(peer))
-    }
-
     /// The peers of up links.
     pub(super) fn up_peers(&self) -> Vec<NodeId> {
         self.links.values().filter(|l| l.is_up()).filter_map(|l| l.peer).collect()

@@ -6,7 +6,6 @@ mod lsdb;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
 
 use super::links::truncate;
 use super::output::{LinkId, PeerInfo};
@@ -180,13 +179,5 @@ impl Node {
         self.expire_streams(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
         self.out.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
-    }
-
-    /// The best known link address of `id`.
-    pub(super) fn addr_of(&self, id: &NodeId) -> Option<SocketAddr> {
-        if let Some(c) = self.discovery.candidates.get(id) {
-            return Some(c.addr);
-        }
-        self.routing.addr(id)
     }
 }
