@@ -75,6 +75,35 @@ pub(crate) enum Carrier {
 }
 
 impl Link {
+    /// A new link to or from `addr`, carried as `mode` says.
+    pub(crate) fn new(
+        id: LinkId,
+        addr: SocketAddr,
+        outgoing: bool,
+        now: Instant,
+        mode: LinkMode,
+    ) -> Link {
+        Link {
+            id,
+            addr,
+            outgoing,
+            phase: if outgoing { Phase::Connecting } else { Phase::Handshake },
+            peer: None,
+            expected: None,
+            intro: None,
+            opened: now,
+            last_rx: now,
+            last_ping: None,
+            peer_keepalive: false,
+            up_at: now,
+            best_rtt: None,
+            carrier: match mode {
+                LinkMode::Stream => Carrier::Stream { rx: BytesMut::new() },
+                LinkMode::Datagram => Carrier::Datagram(DatagramLink::new(now, HELLO_RTO)),
+            },
+        }
+    }
+
     /// The datagram link's own state, if this is one.
     pub(crate) fn dgram(&self) -> Option<&DatagramLink> {
         match &self.carrier {
@@ -146,28 +175,7 @@ impl Node {
     pub(super) fn alloc_link(&mut self, now: Instant, addr: SocketAddr, outgoing: bool) -> LinkId {
         let id = LinkId(self.next_link);
         self.next_link += 1;
-        self.links.insert(
-            id,
-            Link {
-                id,
-                addr,
-                outgoing,
-                phase: if outgoing { Phase::Connecting } else { Phase::Handshake },
-                peer: None,
-                expected: None,
-                intro: None,
-                opened: now,
-                last_rx: now,
-                last_ping: None,
-                peer_keepalive: false,
-                up_at: now,
-                best_rtt: None,
-                carrier: match self.cfg.link_mode {
-                    LinkMode::Stream => Carrier::Stream { rx: BytesMut::new() },
-                    LinkMode::Datagram => Carrier::Datagram(DatagramLink::new(now, HELLO_RTO)),
-                },
-            },
-        );
+        self.links.insert(id, Link::new(id, addr, outgoing, now, self.cfg.link_mode));
         self.out.stats.links_opened += 1;
         self.out.timers.set(Timer::Link(id), now + self.cfg.handshake_timeout);
         id
