@@ -397,6 +397,10 @@ impl Node {
 
     fn count_decode_error(&mut self, e: &crate::wire::Error) {
         match e {
+            // An admin or tracker frame: well formed, but nothing a node
+            // takes from the network, the same as a discovery frame on a
+            // link. Its body is never decoded.
+            crate::wire::Error::UnexpectedProtocol { .. } => self.stats.dropped_unexpected += 1,
             crate::wire::Error::UnsupportedVersion { .. } => self.stats.dropped_version += 1,
             crate::wire::Error::Oversized { .. } => self.stats.dropped_limit += 1,
             _ => self.stats.dropped_malformed += 1,
