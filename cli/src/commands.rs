@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use netcluster_core::wire::admin::{AdminEvent, DeliveryMode, EventMask};
+use netcluster_control::admin::{AdminEvent, DeliveryMode, EventMask};
 
 use crate::admin::client::{Client, ClientError};
 use crate::args::{AdminArg, GroupArgs, ListArgs, Mode, PingArgs, SendArgs, ShoutArgs};

@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use netcluster_core::wire::admin::{AdminEvent, Counter, GroupRecord, MemberRecord, RouteRecord};
+use netcluster_control::admin::{AdminEvent, Counter, GroupRecord, MemberRecord, RouteRecord};
 use netcluster_tokio::NodeId;
 use serde_json::{json, Map, Value};
 
@@ -278,7 +278,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use netcluster_core::wire::admin::DeliveryMode;
+    use netcluster_control::admin::DeliveryMode;
 
     #[test]
     fn message_payload_text_or_base64() {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use netcluster_core::wire::admin::{MembersRequest, SendRequest, Status};
-use netcluster_core::wire::{AdminMessage, Frame, Message, HEADER_LEN};
+use netcluster_control::admin::{MembersRequest, SendRequest, Status};
+use netcluster_control::{AdminMessage, ControlFrame, ControlMessage};
+use netcluster_core::wire::HEADER_LEN;
 
 /// Exit code `code` and exactly one stderr line containing `needle`.
 fn assert_fails(args: &[&str], code: i32, needle: &str) {
@@ -117,7 +118,7 @@ fn unknown_node_and_malformed_requests() {
     // A SEND cut short after its mode: answered bad_request, same id.
     let send = frame(SendRequest {
         request_id: 77,
-        mode: netcluster_core::wire::admin::DeliveryMode::Datagram,
+        mode: netcluster_control::admin::DeliveryMode::Datagram,
         target: "x".into(),
         payload: Bytes::new(),
     });
@@ -160,7 +161,7 @@ fn unknown_node_and_malformed_requests() {
 }
 
 fn frame(m: impl Into<AdminMessage>) -> Bytes {
-    Frame::new(Message::Admin(m.into())).to_bytes().unwrap()
+    ControlFrame::new(ControlMessage::Admin(m.into())).to_bytes().unwrap()
 }
 
 /// `bytes` with the header's length field fixed to its actual size.
@@ -178,13 +179,13 @@ fn read_message(s: &mut UnixStream) -> AdminMessage {
     let mut buf = head.to_vec();
     buf.resize(len, 0);
     s.read_exact(&mut buf[HEADER_LEN..]).expect("a frame body");
-    match Frame::parse(&Bytes::from(buf)).expect("a valid frame").message {
-        Message::Admin(m) => m,
+    match ControlFrame::parse(&Bytes::from(buf)).expect("a valid frame").message {
+        ControlMessage::Admin(m) => m,
         other => panic!("not an admin message: {other:?}"),
     }
 }
 
-fn read_result(s: &mut UnixStream) -> netcluster_core::wire::admin::AdminResult {
+fn read_result(s: &mut UnixStream) -> netcluster_control::admin::AdminResult {
     match read_message(s) {
         AdminMessage::Result(r) => r,
         other => panic!("expected RESULT, got {other:?}"),

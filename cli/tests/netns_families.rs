@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::*;
 use netcluster_cli::admin::client::Client;
-use netcluster_core::wire::admin::DeliveryMode;
+use netcluster_control::admin::DeliveryMode;
 use netcluster_tests::tools::{must, run_tool, Namespaces};
 use serde_json::Value;
 

@@ -18,9 +18,10 @@ use bytes::Bytes;
 use netcluster_cli::tracker::{
     spawn_tracker_client_with, TrackerClientConfig, TrackerConfig, TrackerServer, TrackerStats,
 };
+use netcluster_control::tracker::{Peers, Query, Register, TrackerMessage};
+use netcluster_control::{ControlFrame, ControlMessage};
 use netcluster_core::wire::link::Ping;
-use netcluster_core::wire::tracker::{Peers, Query, Register, TrackerMessage};
-use netcluster_core::wire::{cluster_hash, Body, Frame, Message};
+use netcluster_core::wire::{cluster_hash, Body};
 use netcluster_tokio::{BeaconMode, Builder, Handle, NodeId};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -201,7 +202,7 @@ async fn a_node_that_stops_is_forgotten_at_once() {
 
 /// Sends `msg` and returns the PEERS that answers it, if one comes in 2 s.
 async fn ask(sock: &UdpSocket, to: SocketAddr, msg: TrackerMessage) -> Option<Peers> {
-    let bytes = Frame::new(Message::Tracker(msg)).to_bytes().unwrap();
+    let bytes = ControlFrame::new(ControlMessage::Tracker(msg)).to_bytes().unwrap();
     sock.send_to(&bytes, to).await.unwrap();
     recv_peers(sock, Duration::from_secs(2)).await
 }
@@ -209,8 +210,8 @@ async fn ask(sock: &UdpSocket, to: SocketAddr, msg: TrackerMessage) -> Option<Pe
 async fn recv_peers(sock: &UdpSocket, within: Duration) -> Option<Peers> {
     let mut buf = vec![0u8; 2048];
     let (n, _) = tokio::time::timeout(within, sock.recv_from(&mut buf)).await.ok()?.unwrap();
-    match Frame::parse(&Bytes::copy_from_slice(&buf[..n])).unwrap().message {
-        Message::Tracker(TrackerMessage::Peers(p)) => Some(p),
+    match ControlFrame::parse(&Bytes::copy_from_slice(&buf[..n])).unwrap().message {
+        ControlMessage::Tracker(TrackerMessage::Peers(p)) => Some(p),
         other => panic!("unexpected answer {other:?}"),
     }
 }
@@ -309,7 +310,7 @@ async fn entries_expire_when_not_renewed() {
     }
     wait_for("the sweep", || t.stats.entries() == 1).await;
     // A deregistration (ttl 0) is not answered and removes the entry.
-    let bye = Frame::new(Message::Tracker(register("exp", 2, 0))).to_bytes().unwrap();
+    let bye = ControlFrame::new(ControlMessage::Tracker(register("exp", 2, 0))).to_bytes().unwrap();
     s.send_to(&bye, t.addr).await.unwrap();
     assert!(recv_peers(&s, Duration::from_millis(500)).await.is_none());
     assert_eq!(ask(&s, t.addr, query("exp", 9, 0)).await.unwrap().total, 0);
@@ -359,8 +360,9 @@ async fn caps_refuse_new_entries() {
 async fn bad_datagrams_are_counted_and_dropped() {
     let t = Tracker::start((lo(), 0).into(), TrackerConfig::default()).await;
     let s = socket().await;
-    let reg = Frame::new(Message::Tracker(register("bad", 1, 60))).to_bytes().unwrap();
-    let peers = Frame::new(Message::Tracker(
+    let reg =
+        ControlFrame::new(ControlMessage::Tracker(register("bad", 1, 60))).to_bytes().unwrap();
+    let peers = ControlFrame::new(ControlMessage::Tracker(
         Peers { cluster_hash: 1, total: 0, offset: 0, peers: Default::default() }.into(),
     ))
     .to_bytes()
@@ -395,7 +397,7 @@ async fn a_flood_from_one_source_is_rate_limited() {
     let cfg = TrackerConfig { rate_per_source: 1, burst_per_source: 5, ..TrackerConfig::default() };
     let t = Tracker::start((lo(), 0).into(), cfg).await;
     let s = socket().await;
-    let q = Frame::new(Message::Tracker(query("flood", 9, 0))).to_bytes().unwrap();
+    let q = ControlFrame::new(ControlMessage::Tracker(query("flood", 9, 0))).to_bytes().unwrap();
     let start = tokio::time::Instant::now();
     for _ in 0..40 {
         s.send_to(&q, t.addr).await.unwrap();
@@ -417,12 +419,12 @@ async fn a_flood_from_one_source_is_rate_limited() {
 fn listing_total(addr: SocketAddr, cluster: &str) -> Option<u16> {
     let s = std::net::UdpSocket::bind((lo(), 0)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let q = Frame::new(Message::Tracker(query(cluster, 0, 0))).to_bytes().unwrap();
+    let q = ControlFrame::new(ControlMessage::Tracker(query(cluster, 0, 0))).to_bytes().unwrap();
     s.send_to(&q, addr).ok()?;
     let mut buf = vec![0u8; 2048];
     let (n, _) = s.recv_from(&mut buf).ok()?;
-    match Frame::parse(&Bytes::copy_from_slice(&buf[..n])).ok()?.message {
-        Message::Tracker(TrackerMessage::Peers(p)) => Some(p.total),
+    match ControlFrame::parse(&Bytes::copy_from_slice(&buf[..n])).ok()?.message {
+        ControlMessage::Tracker(TrackerMessage::Peers(p)) => Some(p.total),
         _ => None,
     }
 }

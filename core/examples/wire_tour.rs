@@ -1,22 +1,23 @@
 //! A tour of the netcluster wire format: builds one message of each
-//! sub-protocol, prints its bytes and what they parse back to, then shows how
-//! a frame of an unsupported version and a truncated frame are refused.
+//! sub-protocol the core decodes (discovery, link), prints its bytes and
+//! what they parse back to, then shows how a frame of an unsupported version
+//! and a truncated frame are refused.
 //!
 //! ```text
 //! cargo run --release -p netcluster-core --example wire_tour
 //! ```
+//!
+//! The admin and tracker sub-protocols have their tour in the
+//! `netcluster-control` crate (`--example control_tour`).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
-use netcluster_core::wire::admin::PingRequest;
 use netcluster_core::wire::discovery::{Announce, Beacon};
 use netcluster_core::wire::link::{Hello, Intro, Ping, Reject, RejectReason};
-use netcluster_core::wire::tracker::Register;
 use netcluster_core::wire::{
-    peek_frame_len, AdminMessage, DiscoveryMessage, Frame, HeaderList, Limits, LinkMessage,
-    Message, NodeId, NodeState, ProtoRange, Protocol, StrList, TrackerMessage, VersionRange,
-    VersionRanges, HEADER_LEN,
+    peek_frame_len, DiscoveryMessage, Frame, HeaderList, Limits, LinkMessage, Message, NodeId,
+    NodeState, ProtoRange, Protocol, StrList, VersionRange, VersionRanges, HEADER_LEN,
 };
 
 fn main() {
@@ -55,28 +56,6 @@ fn main() {
     });
     let hello_bytes = show("link: HELLO", Frame::new(LinkMessage::Hello(hello)));
     show("link: PING", Frame::new(LinkMessage::Ping(Ping { token: 0x0102_0304 })));
-
-    // Tracker: a node registering with the rendezvous server.
-    show(
-        "tracker: REGISTER",
-        Frame::new(TrackerMessage::Register(Register {
-            cluster_hash: netcluster_core::wire::cluster_hash(cluster),
-            node_id: alpha,
-            incarnation: 3,
-            ttl_s: 60,
-            link_addr: SocketAddr::new(Ipv4Addr::new(198, 51, 100, 7).into(), 7946),
-        })),
-    );
-
-    // Admin: the CLI asking the local agent to ping a peer.
-    show(
-        "admin: PING",
-        Frame::new(AdminMessage::Ping(PingRequest {
-            request_id: 1,
-            count: 3,
-            target: "bravo".into(),
-        })),
-    );
 
     // A frame of a version this codec does not speak is refused with both
     // versions named...
@@ -160,8 +139,6 @@ fn describe(frame: &Frame) -> String {
     let body = match &frame.message {
         Message::Discovery(m) => format!("{m:#?}"),
         Message::Link(m) => format!("{m:#?}"),
-        Message::Admin(m) => format!("{m:#?}"),
-        Message::Tracker(m) => format!("{m:#?}"),
     };
     format!(
         "{} {} v{}, extensions {:?}\n{body}",

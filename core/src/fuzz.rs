@@ -14,17 +14,22 @@
 //! - cutting frames out of a byte stream gives the same frames whatever the
 //!   chunk sizes the bytes arrive in.
 //!
-//! The per-sub-protocol bodies ([`discovery`], [`link`], [`admin`],
-//! [`tracker`]) wrap the input in a valid header so that the fuzzer reaches
-//! the body decoders at once instead of having to discover the header first;
-//! they also feed the raw input, like [`roundtrip`]. [`node`] goes past the
-//! decoders: it feeds a node with an up link hostile frames, bytes and time.
+//! The per-sub-protocol bodies ([`discovery`], [`link`]) wrap the input in a
+//! valid header so that the fuzzer reaches the body decoders at once instead
+//! of having to discover the header first; they also feed the raw input,
+//! like [`roundtrip`]. [`node`] goes past the decoders: it feeds a node with
+//! an up link hostile frames, bytes and time.
+//!
+//! [`check_frame`], [`framed`] and the [`FuzzFrame`] trait are public so
+//! that the admin and tracker codecs (`netcluster-control`, whose fuzz
+//! bodies live there) are held to exactly the same properties.
 
 use alloc::vec::Vec;
+use core::fmt::Debug;
 
 use bytes::Bytes;
 
-use crate::wire::{peek_frame_len, Frame, Limits, Protocol, HEADER_LEN, MAGIC};
+use crate::wire::{peek_frame_len, Frame, Limits, Protocol, Result, HEADER_LEN, MAGIC};
 
 /// Limits far below the defaults, so that short inputs reach the
 /// [`Oversized`](crate::wire::Error::Oversized) paths too.
@@ -39,26 +44,49 @@ const TIGHT: Limits = Limits {
     max_entries: 4,
 };
 
+/// A whole-frame codec the checks of this module apply to: this crate's
+/// [`Frame`], or the frame type of another sub-protocol family.
+pub trait FuzzFrame: Sized + PartialEq + Debug {
+    /// Parses one whole frame under `limits`.
+    fn parse_with(buf: &Bytes, limits: &Limits) -> Result<Self>;
+    /// Exact size of the encoded frame.
+    fn buffer_len(&self) -> usize;
+    /// Encodes the frame into a new buffer.
+    fn to_bytes(&self) -> Result<Bytes>;
+}
+
+impl FuzzFrame for Frame {
+    fn parse_with(buf: &Bytes, limits: &Limits) -> Result<Self> {
+        Frame::parse_with(buf, limits)
+    }
+    fn buffer_len(&self) -> usize {
+        Frame::buffer_len(self)
+    }
+    fn to_bytes(&self) -> Result<Bytes> {
+        Frame::to_bytes(self)
+    }
+}
+
 /// Parses `data` as one whole frame under `limits`; when that succeeds,
 /// checks the round-trip properties and returns the frame.
-fn parse_and_check(data: &Bytes, limits: &Limits) -> Option<Frame> {
-    let frame = Frame::parse_with(data, limits).ok()?;
+fn parse_and_check<F: FuzzFrame>(data: &Bytes, limits: &Limits) -> Option<F> {
+    let frame = F::parse_with(data, limits).ok()?;
     let emitted = frame.to_bytes().expect("a parsed frame re-emits");
     assert_eq!(emitted.len(), frame.buffer_len(), "emit wrote a length other than buffer_len()");
-    let reparsed = Frame::parse_with(&emitted, limits).expect("a re-emitted frame parses");
+    let reparsed = F::parse_with(&emitted, limits).expect("a re-emitted frame parses");
     assert_eq!(frame, reparsed, "parse(emit(parse(x))) != parse(x)");
     let again = reparsed.to_bytes().expect("a re-parsed frame re-emits");
     assert_eq!(emitted, again, "emit(parse(emit(f))) != emit(f)");
     Some(frame)
 }
 
-/// The shared check of every body: parses `data` as one whole frame under
-/// the default and under tight limits, checks the round trip, and checks
-/// that the tight limits accept nothing the defaults refuse.
-fn check_frame(data: &[u8]) {
+/// The shared check of every body: parses `data` as one whole frame of `F`
+/// under the default and under tight limits, checks the round trip, and
+/// checks that the tight limits accept nothing the defaults refuse.
+pub fn check_frame<F: FuzzFrame>(data: &[u8]) {
     let buf = Bytes::copy_from_slice(data);
-    let loose = parse_and_check(&buf, &Limits::DEFAULT);
-    if let Some(tight) = parse_and_check(&buf, &TIGHT) {
+    let loose = parse_and_check::<F>(&buf, &Limits::DEFAULT);
+    if let Some(tight) = parse_and_check::<F>(&buf, &TIGHT) {
         assert_eq!(
             loose.as_ref(),
             Some(&tight),
@@ -84,7 +112,7 @@ fn push_frame(out: &mut Vec<u8>, protocol: Protocol, msg_type: u8, body: &[u8]) 
 
 /// Wraps `data` in a valid header of `protocol`: the first byte of `data` is
 /// the message type, the rest is the body.
-fn framed(protocol: Protocol, data: &[u8]) -> Vec<u8> {
+pub fn framed(protocol: Protocol, data: &[u8]) -> Vec<u8> {
     let (msg_type, body) = match data.split_first() {
         Some((&t, rest)) => (t, rest),
         None => (0, &[][..]),
@@ -97,14 +125,14 @@ fn framed(protocol: Protocol, data: &[u8]) -> Vec<u8> {
 /// Feeds `data` to the decoders of one sub-protocol: once wrapped in a valid
 /// header of that sub-protocol, once raw.
 fn sub_protocol(protocol: Protocol, data: &[u8]) {
-    check_frame(&framed(protocol, data));
-    check_frame(data);
+    check_frame::<Frame>(&framed(protocol, data));
+    check_frame::<Frame>(data);
 }
 
-/// Parses arbitrary bytes as a frame of any sub-protocol; when that succeeds,
-/// re-emits and re-parses and asserts equality.
+/// Parses arbitrary bytes as a discovery or link frame; when that
+/// succeeds, re-emits and re-parses and asserts equality.
 pub fn roundtrip(data: &[u8]) {
-    check_frame(data);
+    check_frame::<Frame>(data);
 }
 
 /// Discovery decoders: the first byte is the message type (BEACON, SEARCH,
@@ -118,18 +146,6 @@ pub fn discovery(data: &[u8]) {
 /// behind a valid link header; the raw input is parsed as well.
 pub fn link(data: &[u8]) {
     sub_protocol(Protocol::Link, data);
-}
-
-/// Admin decoders: the first byte is the message type, the rest the body,
-/// behind a valid admin header; the raw input is parsed as well.
-pub fn admin(data: &[u8]) {
-    sub_protocol(Protocol::Admin, data);
-}
-
-/// Tracker decoders: the first byte is the message type, the rest the body,
-/// behind a valid tracker header; the raw input is parsed as well.
-pub fn tracker(data: &[u8]) {
-    sub_protocol(Protocol::Tracker, data);
 }
 
 /// What a stream deframer made of a byte stream: the frames it cut out, and
@@ -161,7 +177,7 @@ fn deframe(stream: &[u8], max_frame: usize, mut chunk: impl FnMut() -> usize) ->
                         break;
                     }
                     let frame: Vec<u8> = buf.drain(..len).collect();
-                    check_frame(&frame);
+                    check_frame::<Frame>(&frame);
                     out.frames.push(frame);
                 }
                 Ok(None) => {

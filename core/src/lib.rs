@@ -10,7 +10,9 @@
 //! - [`node`]: the [`Node`] state machine and its calling rule;
 //! - [`config`]: [`Config`] with the `lan()` and `wan()` presets;
 //! - [`wire`]: the normative wire format (see `docs/PROTOCOL.md`), zero-copy
-//!   views and typed representations of every message of every sub-protocol.
+//!   views and typed representations of every message of the discovery and
+//!   link sub-protocols, and the frame and codec building blocks that the
+//!   admin and tracker codecs (crate `netcluster-control`) are built on.
 //!
 //! The crate is `no_std` with `alloc`.
 #![no_std]
@@ -34,3 +36,10 @@ pub use wire::{NodeId, NodeState};
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
+
+/// What the exported macros name through `$crate`, so that a crate using
+/// them needs no dependency of its own for it. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes::Bytes;
+}

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netcluster_core::fuzz::admin(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netcluster_control::fuzz::admin(data));

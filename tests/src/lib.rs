@@ -2,8 +2,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod any_frame;
 pub mod sim_helpers;
 pub mod tools;
+
+pub use any_frame::AnyFrame;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! Runs every fuzz body of `netcluster_core::fuzz` on stable, as an ordinary
-//! test: over the golden vectors (each vector, every prefix of it and
+//! Runs every fuzz body of `netcluster_core::fuzz` and
+//! `netcluster_control::fuzz` on stable, as an ordinary test: over the golden vectors (each vector, every prefix of it and
 //! byte-flipped mutations of it) and over a few thousand deterministic
 //! pseudo-random inputs. cargo-fuzz (`scripts/fuzz.sh`) explores further;
 //! this keeps every body exercised by `cargo test`.
@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use netcluster_control::fuzz as control_fuzz;
 use netcluster_core::fuzz;
 use netcluster_core::wire::discovery::{Announce, Beacon, Notify, Search};
 use netcluster_core::wire::{Body, NodeId, NodeState, Protocol, VersionRanges, HEADER_LEN, MAGIC};
@@ -21,11 +22,17 @@ const BODIES: [(&str, FuzzBody); 7] = [
     ("discovery", fuzz::discovery),
     ("node", fuzz::node),
     ("link", fuzz::link),
-    ("admin", fuzz::admin),
-    ("tracker", fuzz::tracker),
-    ("roundtrip", fuzz::roundtrip),
+    ("admin", control_fuzz::admin),
+    ("tracker", control_fuzz::tracker),
+    ("roundtrip", roundtrip),
     ("stream", fuzz::stream),
 ];
+
+/// What the `roundtrip` target runs: any frame, whichever crate decodes it.
+fn roundtrip(data: &[u8]) {
+    fuzz::roundtrip(data);
+    control_fuzz::roundtrip(data);
+}
 
 fn hex(data: &[u8]) -> String {
     data.iter().map(|b| format!("{b:02x}")).collect()
@@ -81,8 +88,8 @@ fn run_vector(origin: &str, v: &[u8]) {
         let bodies: [(Protocol, FuzzBody); 4] = [
             (Protocol::Discovery, fuzz::discovery),
             (Protocol::Link, fuzz::link),
-            (Protocol::Admin, fuzz::admin),
-            (Protocol::Tracker, fuzz::tracker),
+            (Protocol::Admin, control_fuzz::admin),
+            (Protocol::Tracker, control_fuzz::tracker),
         ];
         for (protocol, body) in bodies {
             if v[2] == protocol.id() {

@@ -311,3 +311,61 @@ fn data_with_extreme_sequence_numbers_is_handled_without_panic_or_growth() {
     )));
     assert!(net.nodes[1].peer(&a).is_some(), "the peer is still up");
 }
+
+/// Admin and tracker frames have no business on the mesh. By UDP or on a
+/// link, the node checks only the frame around the body (header, length,
+/// flags, version, extensions) and drops the frame as unexpected: its body
+/// is never decoded, so one that would not decode counts the same. A frame
+/// that fails those checks counts as what is wrong with it.
+#[test]
+fn admin_and_tracker_frames_are_dropped_unexpected_without_decoding_their_bodies() {
+    use netcluster_control::admin::MembersRequest;
+    use netcluster_control::tracker::Query;
+    use netcluster_core::wire::{Protocol, HEADER_LEN, MAGIC};
+
+    fn raw(protocol: Protocol, version: u8, msg_type: u8, body: &[u8]) -> Bytes {
+        let mut v = MAGIC.to_be_bytes().to_vec();
+        v.extend_from_slice(&[protocol.id(), version, msg_type, 0]);
+        v.extend_from_slice(&((HEADER_LEN + body.len()) as u32).to_be_bytes());
+        v.extend_from_slice(body);
+        Bytes::from(v)
+    }
+    let unexpected = [
+        MembersRequest { request_id: 7 }.to_bytes().unwrap(),
+        Query { cluster_hash: 1, node_id: NodeId([9; 16]), offset: 0, max: 0 }.to_bytes().unwrap(),
+        // No such admin type, and a body no admin decoder would take.
+        raw(Protocol::Admin, 1, 200, &[0xff; 9]),
+        // A QUERY without its body.
+        raw(Protocol::Tracker, 1, 3, &[]),
+    ];
+
+    let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO)
+        .expect("a valid configuration");
+    drain(&mut node);
+    for (i, f) in unexpected.iter().enumerate() {
+        node.handle_datagram(Instant::ZERO, from(i as u32), DatagramSource::Unicast, f.clone());
+    }
+    // The frame checks still apply: a version nobody speaks.
+    let future = raw(Protocol::Admin, 9, 1, &[0, 0, 0, 7]);
+    node.handle_datagram(Instant::ZERO, from(9), DatagramSource::Unicast, future);
+    let s = node.stats().clone();
+    assert_eq!(s.dropped_unexpected, unexpected.len() as u64, "{s:?}");
+    assert_eq!(s.dropped_version, 1, "{s:?}");
+    assert_eq!(s.dropped_malformed, 0, "{s:?}");
+    assert_eq!(drain(&mut node), (0, 0), "nothing answered");
+
+    // The same on a link, which stays up.
+    let mut net = netcluster_sim::Direct::new(2);
+    net.connect(0, 1);
+    net.advance(Duration::from_secs(2));
+    let link = net.link(0, 1).expect("linked");
+    let before = net.nodes[1].stats().clone();
+    for f in &unexpected {
+        net.deliver(0, link, f.clone());
+    }
+    net.pump();
+    let after = net.nodes[1].stats().clone();
+    assert_eq!(after.dropped_unexpected - before.dropped_unexpected, unexpected.len() as u64);
+    assert_eq!(after.dropped_malformed, before.dropped_malformed);
+    assert!(net.link(1, 0).is_some(), "the link is still up");
+}

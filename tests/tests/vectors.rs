@@ -1,6 +1,7 @@
 //! Golden wire vectors (`tests/vectors/<sub-protocol>/<message>.hex`) against
-//! the codec, and the wire rules of `docs/PROTOCOL.md` that the vectors
-//! illustrate: extension handling and version negotiation.
+//! the codecs (the core's for discovery and link, the control crate's for
+//! admin and tracker), and the wire rules of `docs/PROTOCOL.md` that the
+//! vectors illustrate: extension handling and version negotiation.
 //!
 //! The vectors are written by `cargo run -p netcluster-tests --example
 //! gen_vectors`; [`vectors_match_the_generator`] fails when they are stale.
@@ -11,12 +12,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use netcluster_control::ControlFrame;
 use netcluster_core::wire::link::{Hello, Intro, Ping, Reject, RejectReason};
 use netcluster_core::wire::{
     Body, Error, Frame, LinkMessage, Message, NodeId, NodeState, ProtoRange, Protocol,
     VersionRange, VersionRanges, HEADER_LEN,
 };
-use netcluster_tests::{read_hex_vectors, vectors_dir};
+use netcluster_tests::{read_hex_vectors, vectors_dir, AnyFrame};
 
 /// Byte offset of the header's `version` field.
 const VERSION_AT: usize = 3;
@@ -89,7 +91,7 @@ fn vectors_match_the_generator() {
 fn every_vector_parses_and_reemits_byte_for_byte() {
     for (path, bytes) in vectors() {
         let name = rel(&path);
-        let frame = Frame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let frame = AnyFrame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let again = frame.to_bytes().unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(again, bytes, "{name}: re-emitted bytes differ");
         assert_eq!(frame.buffer_len(), bytes.len(), "{name}: buffer_len");
@@ -100,16 +102,12 @@ fn every_vector_parses_and_reemits_byte_for_byte() {
 fn every_vector_is_named_after_its_message() {
     for (path, bytes) in vectors() {
         let name = rel(&path);
-        let frame = Frame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let frame = AnyFrame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let dir =
             path.parent().and_then(Path::file_name).and_then(|d| d.to_str()).unwrap_or_default();
-        assert_eq!(
-            dir,
-            frame.message.protocol().to_string(),
-            "{name}: directory is not the sub-protocol"
-        );
+        assert_eq!(dir, frame.protocol().to_string(), "{name}: directory is not the sub-protocol");
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let msg = snake(frame.message.name());
+        let msg = snake(frame.name());
         assert!(
             stem == msg || stem.starts_with(&format!("{msg}_")),
             "{name}: holds a {msg} message"
@@ -123,7 +121,7 @@ fn every_strict_prefix_of_a_vector_is_refused() {
         let name = rel(&path);
         for cut in 0..bytes.len() {
             assert!(
-                Frame::parse(&bytes.slice(..cut)).is_err(),
+                AnyFrame::parse(&bytes.slice(..cut)).is_err(),
                 "{name}: the {cut}-byte prefix parsed"
             );
         }
@@ -134,14 +132,37 @@ fn every_strict_prefix_of_a_vector_is_refused() {
             let mut v = bytes[..cut].to_vec();
             v[LENGTH_AT..HEADER_LEN].copy_from_slice(&(cut as u32).to_be_bytes());
             let v = Bytes::from(v);
-            if let Ok(f) = Frame::parse(&v) {
+            if let Ok(f) = AnyFrame::parse(&v) {
                 assert_eq!(f.to_bytes().unwrap(), v, "{name}: cut at {cut}");
             }
         }
     }
 }
 
-/// Whether the codec knows message type `t` of `protocol`: a frame with an
+#[test]
+fn each_crate_refuses_the_other_crates_vectors_unread() {
+    // The core decodes discovery and link, the control crate admin and
+    // tracker; each checks the frame around any body and refuses the
+    // others' with the same typed error, whatever their body holds.
+    for (path, bytes) in vectors() {
+        let name = rel(&path);
+        let protocol = AnyFrame::parse(&bytes).unwrap().protocol();
+        let unexpected = Error::UnexpectedProtocol { protocol };
+        match protocol {
+            Protocol::Discovery | Protocol::Link => {
+                assert_eq!(ControlFrame::parse(&bytes), Err(unexpected), "{name}");
+            }
+            Protocol::Admin | Protocol::Tracker => {
+                assert_eq!(Frame::parse(&bytes), Err(unexpected), "{name}");
+                let mut garbage = bytes.to_vec();
+                garbage[HEADER_LEN..].fill(0xff);
+                assert_eq!(Frame::parse(&Bytes::from(garbage)), Err(unexpected), "{name}");
+            }
+        }
+    }
+}
+
+/// Whether the codecs know message type `t` of `protocol`: a frame with an
 /// empty body is refused as something other than an unknown message.
 fn known(protocol: Protocol, t: u8) -> bool {
     let mut v = Vec::with_capacity(HEADER_LEN);
@@ -152,7 +173,7 @@ fn known(protocol: Protocol, t: u8) -> bool {
     v.push(0);
     v.extend_from_slice(&(HEADER_LEN as u32).to_be_bytes());
     !matches!(
-        Frame::parse(&Bytes::from(v)),
+        AnyFrame::parse(&Bytes::from(v)),
         Err(Error::UnknownMessage { protocol: p, msg_type }) if p == protocol && msg_type == t
     )
 }
@@ -161,8 +182,8 @@ fn known(protocol: Protocol, t: u8) -> bool {
 fn every_message_type_has_a_vector() {
     let mut covered = BTreeSet::new();
     for (path, bytes) in vectors() {
-        let f = Frame::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", rel(&path)));
-        covered.insert((f.message.protocol(), f.message.msg_type()));
+        let f = AnyFrame::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", rel(&path)));
+        covered.insert((f.protocol(), f.msg_type()));
     }
     let mut missing = Vec::new();
     for protocol in Protocol::ALL {
@@ -251,22 +272,32 @@ fn reject_carries_the_refusers_id_in_an_optional_tlv() {
     assert_eq!(Frame::parse(&short), Err(Error::Malformed { field: "ext_node_id" }));
 }
 
-fn is_frozen(m: &Message) -> bool {
-    matches!(m, Message::Link(LinkMessage::Hello(_)) | Message::Link(LinkMessage::Reject(_)))
+fn is_frozen(f: &AnyFrame) -> bool {
+    matches!(
+        f,
+        AnyFrame::Core(Frame {
+            message: Message::Link(LinkMessage::Hello(_) | LinkMessage::Reject(_)),
+            ..
+        })
+    )
 }
 
 #[test]
 fn version_mismatch_is_reported_with_both_versions() {
     for (path, bytes) in vectors() {
         let name = rel(&path);
-        let frame = Frame::parse(&bytes).unwrap();
-        let protocol = frame.message.protocol();
+        let frame = AnyFrame::parse(&bytes).unwrap();
+        let protocol = frame.protocol();
         for remote in [0u8, 2, 99, 255] {
             let other = with_byte(&bytes, VERSION_AT, |_| remote);
-            let got = Frame::parse(&other);
-            if is_frozen(&frame.message) {
+            let got = AnyFrame::parse(&other);
+            if is_frozen(&frame) {
                 // HELLO and REJECT parse in every version, and keep it.
-                let f = got.unwrap_or_else(|e| panic!("{name} v{remote}: {e}"));
+                let (AnyFrame::Core(f), AnyFrame::Core(frame)) =
+                    (got.unwrap_or_else(|e| panic!("{name} v{remote}: {e}")), &frame)
+                else {
+                    unreachable!("HELLO and REJECT are link frames")
+                };
                 assert_eq!(f.version, remote);
                 assert_eq!(f.message, frame.message);
                 assert_eq!(f.to_bytes().unwrap(), other);

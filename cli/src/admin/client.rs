@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use netcluster_core::wire::admin::{
+use netcluster_control::admin::{
     AdminEvent, AdminResult, Counter, DeliveryMode, EventMask, GroupRecord, GroupsRequest,
     JoinRequest, LeaveRequest, MemberRecord, MembersRequest, PingReply, PingRequest, RouteRecord,
     RoutesRequest, SendRequest, ShoutRequest, StatsRequest, Status, SubscribeRequest,
 };
-use netcluster_core::wire::{AdminMessage, ByteString, Limits};
+use netcluster_control::AdminMessage;
+use netcluster_core::wire::{ByteString, Limits};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use netcluster_core::wire::admin::{
-    AdminEvent, DeliveryMode, DownReason as WireDown, MemberRecord,
-};
+use netcluster_control::admin::{AdminEvent, DeliveryMode, DownReason as WireDown, MemberRecord};
 use netcluster_core::wire::{ByteString, HeaderList, StrList};
 use netcluster_core::NodeId;
 use netcluster_tokio::{DownReason, Event, Handle, PeerInfo, Semantics};

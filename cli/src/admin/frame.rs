@@ -2,7 +2,8 @@
 //! `length`, as on stream links.
 
 use bytes::{Bytes, BytesMut};
-use netcluster_core::wire::{peek_frame_len, AdminMessage, Frame, Limits, Message};
+use netcluster_control::{AdminMessage, ControlFrame, ControlMessage};
+use netcluster_core::wire::{peek_frame_len, Limits};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a frame could not be read.
@@ -57,7 +58,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
 /// Encodes one admin message as a whole frame.
 pub fn encode(msg: impl Into<AdminMessage>) -> Result<Bytes, netcluster_core::wire::Error> {
-    Frame::new(Message::Admin(msg.into())).to_bytes()
+    ControlFrame::new(ControlMessage::Admin(msg.into())).to_bytes()
 }
 
 /// Decodes one whole frame as an admin message.
@@ -65,8 +66,8 @@ pub fn decode(
     frame: &Bytes,
     limits: &Limits,
 ) -> Result<AdminMessage, netcluster_core::wire::Error> {
-    match Frame::parse_with(frame, limits)?.message {
-        Message::Admin(m) => Ok(m),
+    match ControlFrame::parse_with(frame, limits)?.message {
+        ControlMessage::Admin(m) => Ok(m),
         other => Err(netcluster_core::wire::Error::UnknownMessage {
             protocol: other.protocol(),
             msg_type: other.msg_type(),

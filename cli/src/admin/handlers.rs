@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 use std::net::{SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use netcluster_core::wire::admin::{
+use netcluster_control::admin::{
     AdminEvent, Counter, CounterList, DeliveryMode, GroupList, GroupRecord, MemberList,
     MemberRecord, Members, PingReply, RouteList, RouteRecord, Status,
 };
-use netcluster_core::wire::{AdminMessage, ByteString, FixedList};
+use netcluster_control::AdminMessage;
+use netcluster_core::wire::{ByteString, FixedList};
 use netcluster_tokio::{CommandError, Error, Event, MessageId, Node, NodeId, SendError};
 
 use super::events::{header_list, member_record, semantics, str_list};
@@ -37,7 +38,7 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
             let answer = ctx.handle.query(groups).await.map(|g| GroupList::from_records(&g));
             match answer {
                 Ok(Ok(groups)) => {
-                    out.send(netcluster_core::wire::admin::Groups { request_id: id, groups }).await
+                    out.send(netcluster_control::admin::Groups { request_id: id, groups }).await
                 }
                 Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
                 Err(e) => out.send(stopped(id, &e)).await,
@@ -47,7 +48,7 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
             let answer = ctx.handle.query(routes).await.map(|r| RouteList::from_records(&r));
             match answer {
                 Ok(Ok(routes)) => {
-                    out.send(netcluster_core::wire::admin::Routes { request_id: id, routes }).await
+                    out.send(netcluster_control::admin::Routes { request_id: id, routes }).await
                 }
                 Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
                 Err(e) => out.send(stopped(id, &e)).await,
@@ -57,7 +58,7 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
             let answer = ctx.handle.query(counters).await.map(|c| CounterList::from_records(&c));
             match answer {
                 Ok(Ok(counters)) => {
-                    out.send(netcluster_core::wire::admin::Stats { request_id: id, counters }).await
+                    out.send(netcluster_control::admin::Stats { request_id: id, counters }).await
                 }
                 Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
                 Err(e) => out.send(stopped(id, &e)).await,
@@ -93,14 +94,14 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
 /// A failed request: its status and a message for people.
 type Outcome = Result<String, (Status, String)>;
 
-fn finish(id: u32, r: Outcome) -> netcluster_core::wire::admin::AdminResult {
+fn finish(id: u32, r: Outcome) -> netcluster_control::admin::AdminResult {
     match r {
         Ok(detail) => result(id, Status::Ok, detail),
         Err((status, detail)) => result(id, status, detail),
     }
 }
 
-fn stopped(id: u32, e: &Error) -> netcluster_core::wire::admin::AdminResult {
+fn stopped(id: u32, e: &Error) -> netcluster_control::admin::AdminResult {
     result(id, Status::DeliveryFailed, format!("the agent's node is not running: {e}"))
 }
 

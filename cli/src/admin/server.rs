@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use netcluster_core::wire::admin::{AdminResult, EventMask, Status};
-use netcluster_core::wire::{AdminMessage, ByteString, Limits, HEADER_LEN};
+use netcluster_control::admin::{AdminResult, EventMask, Status};
+use netcluster_control::AdminMessage;
+use netcluster_core::wire::{ByteString, Limits, HEADER_LEN};
 use netcluster_tokio::Handle;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, Semaphore};
@@ -365,14 +366,14 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>) {
 }
 
 async fn forward_events(
-    mut rx: tokio::sync::mpsc::Receiver<netcluster_core::wire::admin::AdminEvent>,
+    mut rx: tokio::sync::mpsc::Receiver<netcluster_control::admin::AdminEvent>,
     request_id: u32,
     mask: EventMask,
     out: Out,
 ) {
     while let Some(event) = rx.recv().await {
         if mask.contains(event.kind())
-            && !out.send(netcluster_core::wire::admin::Event { request_id, event }).await
+            && !out.send(netcluster_control::admin::Event { request_id, event }).await
         {
             return;
         }

@@ -6,10 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use netcluster_core::wire::tracker::{
+use netcluster_control::tracker::{
     PeerEntry, Peers, Query, Register, TrackerMessage, MAX_DATAGRAM,
 };
-use netcluster_core::wire::{cluster_hash, Frame, Limits, Message};
+use netcluster_control::{ControlFrame, ControlMessage};
+use netcluster_core::wire::{cluster_hash, Limits};
 use netcluster_tokio::Handle;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -286,12 +287,11 @@ impl Client {
                 Ok(Err(e)) => return Err(TrackerClientError::Io(tracker, e)),
                 Ok(Ok(n)) => n,
             };
-            match Frame::parse_with(&Bytes::copy_from_slice(&buf[..n]), &limits) {
-                Ok(Frame { message: Message::Tracker(TrackerMessage::Peers(p)), .. })
-                    if p.cluster_hash == self.cluster_hash && p.offset == offset =>
-                {
-                    return Ok(p)
-                }
+            match ControlFrame::parse_with(&Bytes::copy_from_slice(&buf[..n]), &limits) {
+                Ok(ControlFrame {
+                    message: ControlMessage::Tracker(TrackerMessage::Peers(p)),
+                    ..
+                }) if p.cluster_hash == self.cluster_hash && p.offset == offset => return Ok(p),
                 Ok(f) => tracing::debug!(message = f.message.name(), "unexpected tracker answer"),
                 Err(e) => tracing::debug!(error = %e, "bad datagram from the tracker"),
             }
@@ -353,7 +353,7 @@ async fn send(
     tracker: SocketAddr,
     msg: TrackerMessage,
 ) -> Result<(), TrackerClientError> {
-    let bytes = Frame::new(Message::Tracker(msg))
+    let bytes = ControlFrame::new(ControlMessage::Tracker(msg))
         .to_bytes()
         .map_err(|e| TrackerClientError::Io(tracker, std::io::Error::other(e)))?;
     socket.send_to(&bytes, tracker).await.map_err(|e| TrackerClientError::Io(tracker, e))?;

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use netcluster_control::tracker::{PeerEntry, Peers, Register, MAX_PEERS_PER_REPLY};
 use netcluster_core::wire::lists::VarList;
-use netcluster_core::wire::tracker::{PeerEntry, Peers, Register, MAX_PEERS_PER_REPLY};
 use netcluster_core::NodeId;
 
 use super::TrackerConfig;

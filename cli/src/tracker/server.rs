@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use netcluster_core::wire::tracker::{TrackerMessage, MAX_DATAGRAM};
-use netcluster_core::wire::{Frame, Limits, Message};
+use netcluster_control::tracker::{TrackerMessage, MAX_DATAGRAM};
+use netcluster_control::{ControlFrame, ControlMessage};
+use netcluster_core::wire::Limits;
 use tokio::net::UdpSocket;
 
 use super::registry::{RateLimiter, Registered, Registry};
@@ -246,7 +247,7 @@ fn handle(
     datagram: &Bytes,
     src: SocketAddr,
 ) -> Option<Bytes> {
-    let frame = match Frame::parse_with(datagram, limits) {
+    let frame = match ControlFrame::parse_with(datagram, limits) {
         Ok(f) => f,
         Err(e) => {
             TrackerStats::bump(&stats.malformed);
@@ -255,7 +256,7 @@ fn handle(
         }
     };
     let msg = match frame.message {
-        Message::Tracker(m) => m,
+        ControlMessage::Tracker(m) => m,
         other => {
             TrackerStats::bump(&stats.malformed);
             let protocol = other.protocol();
@@ -290,7 +291,7 @@ fn handle(
             return None;
         }
     };
-    match Frame::new(Message::Tracker(peers.into())).to_bytes() {
+    match ControlFrame::new(ControlMessage::Tracker(peers.into())).to_bytes() {
         Ok(b) => Some(b),
         Err(e) => {
             // Unreachable with pages built by the registry; never worth a

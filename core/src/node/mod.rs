@@ -410,6 +410,10 @@ impl Node {
 
     fn count_decode_error(&mut self, e: &crate::wire::Error) {
         match e {
+            // An admin or tracker frame: well formed, but nothing a node
+            // takes from the network, the same as a discovery frame on a
+            // link. Its body is never decoded.
+            crate::wire::Error::UnexpectedProtocol { .. } => self.out.stats.dropped_unexpected += 1,
             crate::wire::Error::UnsupportedVersion { .. } => self.out.stats.dropped_version += 1,
             crate::wire::Error::Oversized { .. } => self.out.stats.dropped_limit += 1,
             _ => self.out.stats.dropped_malformed += 1,

@@ -3,6 +3,10 @@
 //! All multi-byte integers on the wire are big-endian (network byte order).
 //! Nothing here casts structs or relies on alignment: every field is read with
 //! `from_be_bytes` and written with `to_be_bytes`.
+//!
+//! Public so that sub-protocols decoded outside this crate (the admin and
+//! tracker codecs of `netcluster-control`) are written with the same
+//! primitives, and so fail with the same [`Error`] values, as the core's own.
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -33,7 +37,7 @@ pub(crate) fn get_u64(buf: &[u8], off: usize) -> u64 {
 ///
 /// Every read names the field it reads, so a short input reports exactly where
 /// it ended.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a Bytes,
     pos: usize,
     end: usize,
@@ -41,22 +45,22 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf[start..end]`.
-    pub(crate) fn new(buf: &'a Bytes, start: usize, end: usize) -> Self {
+    pub fn new(buf: &'a Bytes, start: usize, end: usize) -> Self {
         Reader { buf, pos: start, end }
     }
 
     /// Current offset in the underlying buffer.
-    pub(crate) fn pos(&self) -> usize {
+    pub fn pos(&self) -> usize {
         self.pos
     }
 
     /// Zero-copy slice from `start` (an earlier [`pos`](Self::pos)) to here.
-    pub(crate) fn slice_from(&self, start: usize) -> Bytes {
+    pub fn slice_from(&self, start: usize) -> Bytes {
         self.buf.slice(start..self.pos)
     }
 
     /// Bytes left before the end.
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
@@ -69,17 +73,20 @@ impl<'a> Reader<'a> {
         Ok(at)
     }
 
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8> {
+    /// Reads a `u8` named `field`.
+    pub fn u8(&mut self, field: &'static str) -> Result<u8> {
         let at = self.take(1, field)?;
         Ok(self.buf[at])
     }
 
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16> {
+    /// Reads a big-endian `u16` named `field`.
+    pub fn u16(&mut self, field: &'static str) -> Result<u16> {
         let at = self.take(2, field)?;
         Ok(get_u16(self.buf, at))
     }
 
-    pub(crate) fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
+    /// Reads `N` raw bytes named `field`.
+    pub fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
         let at = self.take(N, field)?;
         let mut out = [0u8; N];
         out.copy_from_slice(&self.buf[at..at + N]);
@@ -87,7 +94,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A zero-copy slice of the next `n` bytes.
-    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes> {
+    pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes> {
         let at = self.take(n, field)?;
         Ok(self.buf.slice(at..at + n))
     }
@@ -96,25 +103,25 @@ impl<'a> Reader<'a> {
     /// decoder that works on a [`Bytes`] buffer (a
     /// [`VarRecord`](super::lists::VarRecord)) look ahead, after which the
     /// caller consumes what it used with [`bytes`](Self::bytes).
-    pub(crate) fn peek_rest(&self) -> Bytes {
+    pub fn peek_rest(&self) -> Bytes {
         self.buf.slice(self.pos..self.end)
     }
 
     /// Everything up to the end, zero-copy.
-    pub(crate) fn rest(&mut self) -> Bytes {
+    pub fn rest(&mut self) -> Bytes {
         let at = self.pos;
         self.pos = self.end;
         self.buf.slice(at..self.end)
     }
 
     /// A UTF-8 string with a one-byte length prefix, at most `max` bytes.
-    pub(crate) fn str8(&mut self, field: &'static str, max: usize) -> Result<ByteString> {
+    pub fn str8(&mut self, field: &'static str, max: usize) -> Result<ByteString> {
         let len = self.u8(field)? as usize;
         self.text(len, field, max)
     }
 
     /// A UTF-8 string with a two-byte length prefix, at most `max` bytes.
-    pub(crate) fn str16(&mut self, field: &'static str, max: usize) -> Result<ByteString> {
+    pub fn str16(&mut self, field: &'static str, max: usize) -> Result<ByteString> {
         let len = self.u16(field)? as usize;
         self.text(len, field, max)
     }
@@ -128,7 +135,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless every byte has been consumed.
-    pub(crate) fn finish(&self, field: &'static str) -> Result<()> {
+    pub fn finish(&self, field: &'static str) -> Result<()> {
         if self.pos == self.end {
             Ok(())
         } else {
@@ -141,36 +148,41 @@ impl<'a> Reader<'a> {
 ///
 /// The emitters compute `buffer_len()` first and check the buffer once, so the
 /// writes themselves cannot run out of room.
-pub(crate) struct Writer<'a> {
+pub struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
 }
 
 impl<'a> Writer<'a> {
-    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+    /// A writer at the start of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
         Writer { buf, pos: 0 }
     }
 
-    pub(crate) fn position(&self) -> usize {
+    /// Bytes written so far.
+    pub fn position(&self) -> usize {
         self.pos
     }
 
-    pub(crate) fn u8(&mut self, v: u8) {
+    /// Writes a `u8`.
+    pub fn u8(&mut self, v: u8) {
         self.buf[self.pos] = v;
         self.pos += 1;
     }
 
-    pub(crate) fn u16(&mut self, v: u16) {
+    /// Writes a big-endian `u16`.
+    pub fn u16(&mut self, v: u16) {
         self.put(&v.to_be_bytes());
     }
 
-    pub(crate) fn put(&mut self, b: &[u8]) {
+    /// Writes raw bytes.
+    pub fn put(&mut self, b: &[u8]) {
         self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
         self.pos += b.len();
     }
 
     /// Writes a one-byte length prefix and the string.
-    pub(crate) fn str8(&mut self, s: &str, field: &'static str) -> Result<()> {
+    pub fn str8(&mut self, s: &str, field: &'static str) -> Result<()> {
         check_len(field, s.len(), u8::MAX as usize)?;
         self.u8(s.len() as u8);
         self.put(s.as_bytes());
@@ -178,7 +190,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a two-byte length prefix and the string.
-    pub(crate) fn str16(&mut self, s: &str, field: &'static str) -> Result<()> {
+    pub fn str16(&mut self, s: &str, field: &'static str) -> Result<()> {
         check_len(field, s.len(), u16::MAX as usize)?;
         self.u16(s.len() as u16);
         self.put(s.as_bytes());
@@ -186,7 +198,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Skips `n` bytes already written through a view.
-    pub(crate) fn skip(&mut self, n: usize) {
+    pub fn skip(&mut self, n: usize) {
         self.pos += n;
     }
 }
@@ -201,7 +213,7 @@ pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<()> {
 }
 
 /// Checks a length before it is encoded in a field of limited width.
-pub(crate) fn check_len(field: &'static str, len: usize, max: usize) -> Result<()> {
+pub fn check_len(field: &'static str, len: usize, max: usize) -> Result<()> {
     if len > max {
         Err(Error::Oversized { field, len, max })
     } else {
@@ -268,6 +280,10 @@ impl FieldType for super::types::NodeId {
 /// Declares a zero-copy view over the fixed-size prefix of a message body:
 /// a `field` module with one named offset per field, and a view type with a
 /// getter and a setter per field, all in network byte order.
+///
+/// Field types implement [`FieldType`]. Exported so that codecs outside this
+/// crate lay out their fixed fields the same way.
+#[macro_export]
 macro_rules! wire_view {
     (
         $(#[$meta:meta])*
@@ -329,4 +345,4 @@ macro_rules! wire_view {
         }
     };
 }
-pub(crate) use wire_view;
+pub(crate) use crate::wire_view;

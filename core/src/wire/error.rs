@@ -39,6 +39,15 @@ pub enum Error {
         /// Range this codec supports (the local side's).
         local: VersionRange,
     },
+    /// A well-formed frame of a sub-protocol this decoder does not handle:
+    /// an admin or tracker frame given to the core's
+    /// [`Frame`](super::Frame), or a discovery or link frame given to a
+    /// decoder of the admin and tracker sub-protocols. Only the frame
+    /// around the body was checked; the body was not read.
+    UnexpectedProtocol {
+        /// Sub-protocol of the frame.
+        protocol: Protocol,
+    },
     /// The message type is not defined for this sub-protocol.
     UnknownMessage {
         /// Sub-protocol of the frame.
@@ -99,6 +108,9 @@ impl fmt::Display for Error {
                 "{protocol} version {remote} not supported (local range {}..={})",
                 local.min, local.max
             ),
+            Error::UnexpectedProtocol { protocol } => {
+                write!(f, "{protocol} frame not handled by this decoder")
+            }
             Error::UnknownMessage { protocol, msg_type } => {
                 write!(f, "unknown {protocol} message type {msg_type}")
             }

@@ -129,6 +129,16 @@ impl Extensions {
         self.raw.len()
     }
 
+    /// Encoded size of the block in a frame: `ext_len` and the TLVs, or
+    /// nothing at all when there are none.
+    pub fn block_len(&self) -> usize {
+        if self.raw.is_empty() {
+            0
+        } else {
+            2 + self.raw.len()
+        }
+    }
+
     /// The raw TLV bytes.
     pub fn as_bytes(&self) -> &Bytes {
         &self.raw

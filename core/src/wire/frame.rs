@@ -1,4 +1,6 @@
-//! Whole frames: header, extensions and a typed message of any sub-protocol.
+//! Whole frames: header, extensions and a typed message of a sub-protocol
+//! the core decodes; and the frame building blocks ([`FrameParts`],
+//! [`write_frame`]) that codecs of the other sub-protocols share.
 
 use alloc::vec;
 
@@ -11,19 +13,16 @@ use super::header::{
     write_header, FrameHeader, Protocol, FLAGS_KNOWN, FLAG_EXTENSIONS, HEADER_LEN,
 };
 use super::types::Limits;
-use super::{AdminMessage, DiscoveryMessage, LinkMessage, TrackerMessage};
+use super::{DiscoveryMessage, LinkMessage};
 
-/// A message of any sub-protocol.
+/// A message of a sub-protocol the core decodes: discovery or link. Admin
+/// and tracker messages live in the `netcluster-control` crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A discovery (beacon) message.
     Discovery(DiscoveryMessage),
     /// A link message between neighbours.
     Link(LinkMessage),
-    /// An admin request, response or event.
-    Admin(AdminMessage),
-    /// A tracker message.
-    Tracker(TrackerMessage),
 }
 
 impl Message {
@@ -32,8 +31,6 @@ impl Message {
         match self {
             Message::Discovery(_) => Protocol::Discovery,
             Message::Link(_) => Protocol::Link,
-            Message::Admin(_) => Protocol::Admin,
-            Message::Tracker(_) => Protocol::Tracker,
         }
     }
 
@@ -42,8 +39,6 @@ impl Message {
         match self {
             Message::Discovery(m) => m.msg_type(),
             Message::Link(m) => m.msg_type(),
-            Message::Admin(m) => m.msg_type(),
-            Message::Tracker(m) => m.msg_type(),
         }
     }
 
@@ -52,8 +47,6 @@ impl Message {
         match self {
             Message::Discovery(m) => m.name(),
             Message::Link(m) => m.name(),
-            Message::Admin(m) => m.name(),
-            Message::Tracker(m) => m.name(),
         }
     }
 
@@ -61,8 +54,6 @@ impl Message {
         match self {
             Message::Discovery(m) => m.body_len(),
             Message::Link(m) => m.body_len(),
-            Message::Admin(m) => m.body_len(),
-            Message::Tracker(m) => m.body_len(),
         }
     }
 
@@ -70,8 +61,6 @@ impl Message {
         match self {
             Message::Discovery(m) => m.emit_body(out),
             Message::Link(m) => m.emit_body(out),
-            Message::Admin(m) => m.emit_body(out),
-            Message::Tracker(m) => m.emit_body(out),
         }
     }
 }
@@ -88,13 +77,21 @@ pub struct Frame {
     pub message: Message,
 }
 
-/// A frame split into its parts, before the body is decoded.
-pub(crate) struct FrameParts {
-    pub(crate) protocol: Protocol,
-    pub(crate) version: u8,
-    pub(crate) msg_type: u8,
-    pub(crate) extensions: Extensions,
-    pub(crate) body: Bytes,
+/// A frame split into its parts, before the body is decoded: what every
+/// frame type (this crate's [`Frame`], the control crate's) checks the same
+/// way before handing the body to the decoder of its sub-protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameParts {
+    /// Sub-protocol named by the header.
+    pub protocol: Protocol,
+    /// Sub-protocol version the frame is written in.
+    pub version: u8,
+    /// Message type within the sub-protocol (not checked here).
+    pub msg_type: u8,
+    /// Extension TLVs, validated (empty when the header flag is clear).
+    pub extensions: Extensions,
+    /// The body: the bytes after the header and extensions, zero-copy.
+    pub body: Bytes,
 }
 
 /// Link message types whose layout is frozen across every version, so that
@@ -140,8 +137,14 @@ impl Frame {
     }
 
     /// Parses one whole frame: `buf` must hold exactly the frame.
+    ///
+    /// An admin or tracker frame is checked like any other (header, length,
+    /// flags, version, extensions) and then refused with
+    /// [`Error::UnexpectedProtocol`], its body left unread: the core has
+    /// no use for these sub-protocols, whose codecs live in the
+    /// `netcluster-control` crate.
     pub fn parse_with(buf: &Bytes, limits: &Limits) -> Result<Frame> {
-        let parts = Self::parse_parts(buf, limits)?;
+        let parts = FrameParts::parse(buf, limits)?;
         let message = match parts.protocol {
             Protocol::Discovery => Message::Discovery(DiscoveryMessage::parse_typed(
                 parts.msg_type,
@@ -151,18 +154,44 @@ impl Frame {
             Protocol::Link => {
                 Message::Link(LinkMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
             }
-            Protocol::Admin => {
-                Message::Admin(AdminMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
-            }
-            Protocol::Tracker => {
-                Message::Tracker(TrackerMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
+            protocol @ (Protocol::Admin | Protocol::Tracker) => {
+                return Err(Error::UnexpectedProtocol { protocol })
             }
         };
         Ok(Frame { version: parts.version, extensions: parts.extensions, message })
     }
 
-    /// Checks the header and extensions and slices out the body.
-    pub(crate) fn parse_parts(buf: &Bytes, limits: &Limits) -> Result<FrameParts> {
+    /// Exact size of the encoded frame.
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.extensions.block_len() + self.message.body_len()
+    }
+
+    /// Writes the frame into `buf`; returns the bytes written (always
+    /// [`buffer_len`](Self::buffer_len)).
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        let msg = &self.message;
+        let at =
+            write_frame(buf, msg.protocol(), self.version, msg.msg_type(), &self.extensions, len)?;
+        msg.emit_body(&mut buf[at..len])?;
+        Ok(len)
+    }
+
+    /// Encodes the frame into a new buffer.
+    pub fn to_bytes(&self) -> Result<Bytes> {
+        let mut v = vec![0u8; self.buffer_len()];
+        self.emit(&mut v)?;
+        Ok(Bytes::from(v))
+    }
+}
+
+impl FrameParts {
+    /// Checks everything about a whole frame but its body: magic, a known
+    /// sub-protocol id, `length` equal to `buf.len()` and within
+    /// `limits.max_frame`, no unknown flag, a supported version (HELLO and
+    /// REJECT are read in any version), and the extension block; then
+    /// slices out the body, zero-copy.
+    pub fn parse(buf: &Bytes, limits: &Limits) -> Result<FrameParts> {
         let h = FrameHeader::new_checked(&buf[..])?;
         let protocol = Protocol::from_id(h.protocol_id())?;
         let len = h.length() as usize;
@@ -205,53 +234,42 @@ impl Frame {
         };
         Ok(FrameParts { protocol, version, msg_type, extensions, body: buf.slice(pos..) })
     }
+}
 
-    fn ext_block_len(&self) -> usize {
-        if self.extensions.is_empty() {
-            0
-        } else {
-            2 + self.extensions.len()
-        }
+/// Writes the frame around a body into `buf`: the header of a frame of
+/// `len` bytes in all and, unless `extensions` is empty, the extension
+/// block. Returns the offset of the body, which the caller writes into
+/// `buf[offset..len]`.
+///
+/// Fails if `buf` is shorter than `len`, if `len` does not fit the
+/// header's `length` or the extensions do not fit `ext_len`.
+pub fn write_frame(
+    buf: &mut [u8],
+    protocol: Protocol,
+    version: u8,
+    msg_type: u8,
+    extensions: &Extensions,
+    len: usize,
+) -> Result<usize> {
+    check_room(buf, len)?;
+    let len32 = u32::try_from(len).map_err(|_| Error::Oversized {
+        field: "length",
+        len,
+        max: u32::MAX as usize,
+    })?;
+    let ext = extensions.len();
+    if ext > u16::MAX as usize {
+        return Err(Error::Oversized { field: "ext_len", len: ext, max: u16::MAX as usize });
     }
-
-    /// Exact size of the encoded frame.
-    pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.ext_block_len() + self.message.body_len()
+    let flags = if ext > 0 { FLAG_EXTENSIONS } else { 0 };
+    write_header(buf, protocol, version, msg_type, flags, len32);
+    let mut pos = HEADER_LEN;
+    if ext > 0 {
+        buf[pos..pos + 2].copy_from_slice(&(ext as u16).to_be_bytes());
+        buf[pos + 2..pos + 2 + ext].copy_from_slice(extensions.as_bytes());
+        pos += 2 + ext;
     }
-
-    /// Writes the frame into `buf`; returns the bytes written (always
-    /// [`buffer_len`](Self::buffer_len)).
-    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        check_room(buf, len)?;
-        let len32 = u32::try_from(len).map_err(|_| Error::Oversized {
-            field: "length",
-            len,
-            max: u32::MAX as usize,
-        })?;
-        let ext = self.extensions.len();
-        if ext > u16::MAX as usize {
-            return Err(Error::Oversized { field: "ext_len", len: ext, max: u16::MAX as usize });
-        }
-        let flags = if ext > 0 { FLAG_EXTENSIONS } else { 0 };
-        let msg = &self.message;
-        write_header(buf, msg.protocol(), self.version, msg.msg_type(), flags, len32);
-        let mut pos = HEADER_LEN;
-        if ext > 0 {
-            buf[pos..pos + 2].copy_from_slice(&(ext as u16).to_be_bytes());
-            buf[pos + 2..pos + 2 + ext].copy_from_slice(self.extensions.as_bytes());
-            pos += 2 + ext;
-        }
-        msg.emit_body(&mut buf[pos..len])?;
-        Ok(len)
-    }
-
-    /// Encodes the frame into a new buffer.
-    pub fn to_bytes(&self) -> Result<Bytes> {
-        let mut v = vec![0u8; self.buffer_len()];
-        self.emit(&mut v)?;
-        Ok(Bytes::from(v))
-    }
+    Ok(pos)
 }
 
 impl From<DiscoveryMessage> for Message {
@@ -263,17 +281,5 @@ impl From<DiscoveryMessage> for Message {
 impl From<LinkMessage> for Message {
     fn from(m: LinkMessage) -> Self {
         Message::Link(m)
-    }
-}
-
-impl From<AdminMessage> for Message {
-    fn from(m: AdminMessage) -> Self {
-        Message::Admin(m)
-    }
-}
-
-impl From<TrackerMessage> for Message {
-    fn from(m: TrackerMessage) -> Self {
-        Message::Tracker(m)
     }
 }

@@ -66,7 +66,7 @@ impl<E: FixedEntry + fmt::Debug> fmt::Debug for FixedList<E> {
 
 impl<E: FixedEntry> FixedList<E> {
     /// Reads `count` entries; fails if `count > max`.
-    pub(crate) fn parse(
+    pub fn parse(
         r: &mut Reader<'_>,
         count: usize,
         max: usize,
@@ -207,7 +207,7 @@ impl fmt::Debug for StrList {
 impl StrList {
     /// Reads and validates a list of at most `max` names of at most
     /// `max_name` bytes each.
-    pub(crate) fn parse(
+    pub fn parse(
         r: &mut Reader<'_>,
         max: usize,
         max_name: usize,
@@ -318,7 +318,7 @@ impl fmt::Debug for HeaderList {
 
 impl HeaderList {
     /// Reads and validates a header list of at most `max_bytes` encoded bytes.
-    pub(crate) fn parse(r: &mut Reader<'_>, max_bytes: usize, field: &'static str) -> Result<Self> {
+    pub fn parse(r: &mut Reader<'_>, max_bytes: usize, field: &'static str) -> Result<Self> {
         let start = r.pos();
         let count = r.u16(field)? as usize;
         for _ in 0..count {
@@ -503,7 +503,7 @@ impl<R: VarRecord + fmt::Debug> fmt::Debug for VarList<R> {
 impl<R: VarRecord> VarList<R> {
     /// Reads and validates `count` records under `limits`; fails with
     /// [`Error::Oversized`] naming `field` if `count > max`.
-    pub(crate) fn parse(
+    pub fn parse(
         r: &mut Reader<'_>,
         count: usize,
         max: usize,

@@ -1,6 +1,18 @@
-//! The wire format: one module per sub-protocol, each message with a
-//! zero-copy view over its fixed fields and a typed representation with
-//! `parse` and `emit`.
+//! The wire format: the frame every sub-protocol shares, and one module per
+//! sub-protocol the core decodes, each message with a zero-copy view over its
+//! fixed fields and a typed representation with `parse` and `emit`.
+//!
+//! The core decodes the sub-protocols a node speaks on the network:
+//! [discovery] and [link]. The admin (3) and tracker (4) sub-protocols
+//! share the frame format and their ids are known here ([`Protocol`]), but
+//! a node has no use for their bodies, so they are decoded by the
+//! `netcluster-control` crate, built on the public building blocks of this
+//! module: [`FrameParts`] and [`write_frame`] for the frame around a body,
+//! the [`Body`] trait, the [`codec`] readers and writers, the [lists], and
+//! the [`wire_view!`](crate::wire_view) and
+//! [`protocol_messages!`](crate::protocol_messages) macros. [`Frame::parse`]
+//! refuses a well-formed admin or tracker frame with
+//! [`Error::UnexpectedProtocol`] without reading its body.
 //!
 //! `docs/PROTOCOL.md` is the normative description; field names there match
 //! the names used here and in [`Error`] values.
@@ -27,17 +39,15 @@
 //! assert_eq!(frame.message, Message::Link(LinkMessage::Ping(ping)));
 //! ```
 
-pub(crate) mod codec;
+pub mod codec;
 pub mod error;
 pub mod ext;
 pub mod header;
 pub mod lists;
 pub mod types;
 
-pub mod admin;
 pub mod discovery;
 pub mod link;
-pub mod tracker;
 
 mod frame;
 #[cfg(test)]
@@ -45,15 +55,13 @@ pub(crate) mod testutil;
 
 pub use error::{Error, Result};
 pub use ext::{AuthTag, Extensions, Tlv};
-pub use frame::{Frame, Message};
+pub use frame::{write_frame, Frame, FrameParts, Message};
 pub use header::{peek_frame_len, FrameHeader, Protocol, VersionRange, HEADER_LEN, MAGIC};
 pub use lists::{FixedEntry, FixedList, HeaderList, ProtoRange, StrList, VersionRanges};
 pub use types::{cluster_hash, Limits, NodeId, NodeState};
 
-pub use admin::AdminMessage;
 pub use discovery::DiscoveryMessage;
 pub use link::LinkMessage;
-pub use tracker::TrackerMessage;
 
 pub use bytestring::ByteString;
 
@@ -89,28 +97,19 @@ pub trait Body: Sized {
     /// Writes a whole frame; returns the bytes written (always
     /// [`buffer_len`](Self::buffer_len)).
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let version = Self::PROTOCOL.supported().max;
+        let empty = Extensions::empty();
         let len = self.buffer_len();
-        codec::check_room(buf, len)?;
-        let len32 = u32::try_from(len).map_err(|_| Error::Oversized {
-            field: "length",
-            len,
-            max: u32::MAX as usize,
-        })?;
-        header::write_header(
-            buf,
-            Self::PROTOCOL,
-            Self::PROTOCOL.supported().max,
-            Self::MSG_TYPE,
-            0,
-            len32,
-        );
-        self.emit_body(&mut buf[HEADER_LEN..len])?;
+        let at = write_frame(buf, Self::PROTOCOL, version, Self::MSG_TYPE, &empty, len)?;
+        self.emit_body(&mut buf[at..len])?;
         Ok(len)
     }
 
-    /// Parses a whole frame that must carry this message type.
+    /// Parses a whole frame that must carry this message type. Works for
+    /// every sub-protocol, admin and tracker included: only the frame
+    /// around the body is checked here, the body is this type's to decode.
     fn parse(frame: &Bytes) -> Result<Self> {
-        let f = Frame::parse_parts(frame, &Limits::DEFAULT)?;
+        let f = FrameParts::parse(frame, &Limits::DEFAULT)?;
         if f.protocol != Self::PROTOCOL || f.msg_type != Self::MSG_TYPE {
             return Err(Error::UnknownMessage { protocol: f.protocol, msg_type: f.msg_type });
         }
@@ -127,6 +126,14 @@ pub trait Body: Sized {
 
 /// Declares the message enum of one sub-protocol and dispatches parse and
 /// emit to each message's [`Body`] implementation.
+///
+/// The enum gets `msg_type`, `name`, `body_len`, `emit_body`, a
+/// crate-private `parse_typed(msg_type, body, limits)` that a frame type
+/// calls once the [`FrameParts`] name the sub-protocol (an unknown type is
+/// [`Error::UnknownMessage`] for `$proto`), and a `From` impl per message.
+/// Exported so that sub-protocols decoded outside this crate build their
+/// message enums the same way.
+#[macro_export]
 macro_rules! protocol_messages {
     (
         $(#[$meta:meta])*
@@ -157,7 +164,7 @@ macro_rules! protocol_messages {
 
             pub(crate) fn parse_typed(
                 msg_type: u8,
-                body: &bytes::Bytes,
+                body: &$crate::__private::Bytes,
                 limits: &$crate::wire::Limits,
             ) -> $crate::wire::Result<Self> {
                 $(
@@ -192,4 +199,4 @@ macro_rules! protocol_messages {
         )*
     };
 }
-pub(crate) use protocol_messages;
+pub(crate) use crate::protocol_messages;

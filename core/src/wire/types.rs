@@ -126,7 +126,7 @@ pub fn addr_len(addr: &SocketAddr) -> usize {
 
 /// Reads `family` (u8), `port` (u16), address bytes. An unspecified IP
 /// (0.0.0.0 or ::) means "the source address of the datagram or link".
-pub(crate) fn decode_addr(r: &mut Reader<'_>, field: &'static str) -> Result<SocketAddr> {
+pub fn decode_addr(r: &mut Reader<'_>, field: &'static str) -> Result<SocketAddr> {
     let fam = r.u8(field)?;
     let port = r.u16(field)?;
     let ip = match fam {
@@ -138,7 +138,7 @@ pub(crate) fn decode_addr(r: &mut Reader<'_>, field: &'static str) -> Result<Soc
 }
 
 /// Writes an address as [`decode_addr`] reads it.
-pub(crate) fn encode_addr(w: &mut Writer<'_>, addr: &SocketAddr) {
+pub fn encode_addr(w: &mut Writer<'_>, addr: &SocketAddr) {
     match addr {
         SocketAddr::V4(a) => {
             w.u8(family::V4);

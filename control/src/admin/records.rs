@@ -89,20 +89,21 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! [`Limits::max_groups`]: crate::wire::Limits::max_groups
-//! [`Limits::max_headers`]: crate::wire::Limits::max_headers
-//! [`Limits::max_entries`]: crate::wire::Limits::max_entries
-//! [`Limits::max_route`]: crate::wire::Limits::max_route
+//! [`Limits::max_groups`]: netcluster_core::wire::Limits::max_groups
+//! [`Limits::max_headers`]: netcluster_core::wire::Limits::max_headers
+//! [`Limits::max_entries`]: netcluster_core::wire::Limits::max_entries
+//! [`Limits::max_route`]: netcluster_core::wire::Limits::max_route
 
 use core::net::SocketAddr;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::wire::codec::{check_len, wire_view, Reader, Writer};
-use crate::wire::error::Result;
-use crate::wire::lists::{FixedList, HeaderList, StrList, VarList, VarRecord};
-use crate::wire::types::{addr_len, decode_addr, encode_addr, Limits, NodeId, NodeState};
+use netcluster_core::wire::codec::{check_len, Reader, Writer};
+use netcluster_core::wire::lists::{FixedList, HeaderList, StrList, VarList, VarRecord};
+use netcluster_core::wire::types::{addr_len, decode_addr, encode_addr};
+use netcluster_core::wire::{Limits, NodeId, NodeState, Result};
+use netcluster_core::wire_view;
 
 /// The records of MEMBERS.
 pub type MemberList = VarList<MemberRecord>;

@@ -21,7 +21,7 @@
 //! | STATS   | `counter_count` | counter records |
 //!
 //! The records are drawn in [`records`](super::records); `count` is at most
-//! [`Limits::max_entries`](crate::wire::Limits::max_entries).
+//! [`Limits::max_entries`](netcluster_core::wire::Limits::max_entries).
 //!
 //! # RESULT (10)
 //!
@@ -58,15 +58,13 @@
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use netcluster_core::wire::codec::{check_len, Reader, Writer};
+use netcluster_core::wire::lists::VarList;
+use netcluster_core::wire::{Body, Limits, NodeId, Protocol, Result};
+use netcluster_core::wire_view;
 
 use super::records::{Counter, GroupRecord, MemberRecord, RouteRecord};
 use super::Status;
-use crate::wire::codec::{check_len, wire_view, Reader, Writer};
-use crate::wire::error::Result;
-use crate::wire::header::Protocol;
-use crate::wire::lists::VarList;
-use crate::wire::types::{Limits, NodeId};
-use crate::wire::Body;
 
 /// Declares a listing response: `request_id`, a u16 count, the records.
 macro_rules! listing {

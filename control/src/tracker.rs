@@ -63,8 +63,8 @@
 //! ```
 //!
 //! `family`, `port` and `address` form `link_addr` (see
-//! [`types`](super::types)): family 4 or 6, then the port and 4 or 16
-//! address bytes.
+//! [`types`](netcluster_core::wire::types)): family 4 or 6, then the port
+//! and 4 or 16 address bytes.
 //!
 //! # QUERY (type 3)
 //!
@@ -124,13 +124,12 @@ use core::net::SocketAddr;
 
 use bytes::Bytes;
 
-use super::codec::{check_len, wire_view, Reader, Writer};
-use super::error::{Error, Result};
-use super::ext::MAX_AUTH_TAG;
-use super::header::{Protocol, HEADER_LEN};
-use super::lists::{VarList, VarRecord};
-use super::types::{addr_len, decode_addr, encode_addr, Limits, NodeId};
-use super::{protocol_messages, Body};
+use netcluster_core::wire::codec::{check_len, Reader, Writer};
+use netcluster_core::wire::ext::MAX_AUTH_TAG;
+use netcluster_core::wire::lists::{VarList, VarRecord};
+use netcluster_core::wire::types::{addr_len, decode_addr, encode_addr};
+use netcluster_core::wire::{Body, Error, Limits, NodeId, Protocol, Result, HEADER_LEN};
+use netcluster_core::{protocol_messages, wire_view};
 
 /// Largest tracker datagram, whole frame included: fits the IPv6 minimum
 /// MTU (1280) less the IPv6 and UDP headers, with room to spare.
@@ -173,7 +172,8 @@ wire_view! {
 /// the first page of PEERS (unless `ttl_s` is 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Register {
-    /// Hash of the cluster name ([`cluster_hash`](super::cluster_hash)).
+    /// Hash of the cluster name
+    /// ([`cluster_hash`](netcluster_core::wire::cluster_hash)).
     pub cluster_hash: u64,
     /// The registering node.
     pub node_id: NodeId,
@@ -443,8 +443,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::wire::testutil::{addr as arb_addr, node_id as arb_node_id};
-    use crate::wire::{Frame, Message};
+    use crate::testutil::{addr as arb_addr, node_id as arb_node_id};
+    use crate::{ControlFrame, ControlMessage};
 
     fn arb_register() -> impl Strategy<Value = Register> {
         (any::<u64>(), arb_node_id(), any::<u64>(), any::<u16>(), arb_addr()).prop_map(
@@ -489,7 +489,7 @@ mod tests {
             })
     }
 
-    /// Round trip through `Frame` and `Body`, exact `emit` size, and every
+    /// Round trip through `ControlFrame` and `Body`, exact `emit` size, and every
     /// strict prefix (of the frame, and of the body under a fixed-up
     /// header) refused without panicking, as is one trailing byte.
     fn check<T>(m: &T)
@@ -503,20 +503,20 @@ mod tests {
         assert!(buf[m.buffer_len()..].iter().all(|&b| b == 0xa5));
         assert_eq!(&buf[..m.buffer_len()], &bytes[..]);
 
-        let frame = Frame::new(Message::Tracker(m.clone().into()));
+        let frame = ControlFrame::new(ControlMessage::Tracker(m.clone().into()));
         assert_eq!(frame.buffer_len(), bytes.len());
         assert_eq!(frame.to_bytes().unwrap(), bytes);
-        assert_eq!(Frame::parse(&bytes).unwrap(), frame);
+        assert_eq!(ControlFrame::parse(&bytes).unwrap(), frame);
         assert_eq!(&T::parse(&bytes).unwrap(), m);
 
         for n in 0..bytes.len() {
-            assert!(Frame::parse(&bytes.slice(..n)).is_err());
+            assert!(ControlFrame::parse(&bytes.slice(..n)).is_err());
             let fixed = with_len(&bytes[..n]);
-            assert!(Frame::parse(&fixed).is_err(), "prefix {n} parsed");
+            assert!(ControlFrame::parse(&fixed).is_err(), "prefix {n} parsed");
         }
         let mut longer = bytes.to_vec();
         longer.push(0);
-        assert!(Frame::parse(&with_len(&longer)).is_err());
+        assert!(ControlFrame::parse(&with_len(&longer)).is_err());
     }
 
     /// `frame` with the header's length set to its actual length.
@@ -559,13 +559,13 @@ mod tests {
             ],
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
         ) {
-            let mut v = Frame::new(Message::Tracker(m)).to_bytes().unwrap().to_vec();
+            let mut v = ControlFrame::new(ControlMessage::Tracker(m)).to_bytes().unwrap().to_vec();
             for (at, b) in edits {
                 let i = HEADER_LEN + at.index(v.len() - HEADER_LEN);
                 v[i] = b;
             }
             let bytes = Bytes::from(v);
-            if let Ok(f) = Frame::parse(&bytes) {
+            if let Ok(f) = ControlFrame::parse(&bytes) {
                 prop_assert_eq!(f.to_bytes().unwrap(), bytes);
             }
         }
@@ -578,7 +578,7 @@ mod tests {
             let mut v = m.to_bytes().unwrap().to_vec();
             v[HEADER_LEN + peers::PEER_COUNT] = count;
             prop_assert_eq!(
-                Frame::parse(&Bytes::from(v)),
+                ControlFrame::parse(&Bytes::from(v)),
                 Err(Error::Oversized {
                     field: "peer_count",
                     len: count as usize,
@@ -645,7 +645,7 @@ mod tests {
         let mut v = m.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + peers::TOTAL..HEADER_LEN + peers::TOTAL + 2]
             .copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(Frame::parse(&Bytes::from(v)), Err(Error::Malformed { field: "total" }));
+        assert_eq!(ControlFrame::parse(&Bytes::from(v)), Err(Error::Malformed { field: "total" }));
         let bad = Peers { total: 2, ..m };
         assert_eq!(bad.to_bytes(), Err(Error::Malformed { field: "total" }));
     }
@@ -660,7 +660,7 @@ mod tests {
         };
         let limits = Limits { max_entries: 2, ..Limits::DEFAULT };
         assert_eq!(
-            Frame::parse_with(&m.to_bytes().unwrap(), &limits),
+            ControlFrame::parse_with(&m.to_bytes().unwrap(), &limits),
             Err(Error::Oversized { field: "peer_count", len: 3, max: 2 })
         );
     }
@@ -676,6 +676,9 @@ mod tests {
         };
         let mut v = m.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + register::FIXED_LEN] = 5;
-        assert_eq!(Frame::parse(&Bytes::from(v)), Err(Error::Malformed { field: "link_addr" }));
+        assert_eq!(
+            ControlFrame::parse(&Bytes::from(v)),
+            Err(Error::Malformed { field: "link_addr" })
+        );
     }
 }

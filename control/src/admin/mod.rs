@@ -2,8 +2,8 @@
 //! to an agent over a UNIX stream socket.
 //!
 //! Frames follow one another on the stream, each delimited by the header's
-//! `length` (see [`peek_frame_len`](super::peek_frame_len)). Listings are the
-//! only frames that come near [`Limits::max_frame`].
+//! `length` (see [`peek_frame_len`](netcluster_core::wire::peek_frame_len)).
+//! Listings are the only frames that come near [`Limits::max_frame`].
 //!
 //! # Requests, responses, events
 //!
@@ -54,16 +54,15 @@
 //! The layouts are drawn in [`requests`], [`responses`], [`event`] and
 //! [`records`] (the entries of the listings).
 //!
-//! [`Error::Malformed`]: super::Error::Malformed
-//! [`Limits::max_frame`]: super::Limits::max_frame
-//! [`Limits::max_entries`]: super::Limits::max_entries
-//! [`Limits::max_name`]: super::Limits::max_name
+//! [`Error::Malformed`]: netcluster_core::wire::Error::Malformed
+//! [`Limits::max_frame`]: netcluster_core::wire::Limits::max_frame
+//! [`Limits::max_entries`]: netcluster_core::wire::Limits::max_entries
+//! [`Limits::max_name`]: netcluster_core::wire::Limits::max_name
 
 use core::fmt;
 
-use super::error::{Error, Result};
-use super::header::Protocol;
-use super::protocol_messages;
+use netcluster_core::protocol_messages;
+use netcluster_core::wire::{Error, Protocol, Result};
 
 pub mod event;
 pub mod records;

@@ -71,15 +71,13 @@
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use netcluster_core::wire::codec::{Reader, Writer};
+use netcluster_core::wire::lists::VarRecord;
+use netcluster_core::wire::{Body, Error, Limits, NodeId, Protocol, Result};
+use netcluster_core::wire_view;
 
 use super::records::MemberRecord;
 use super::{DeliveryMode, DownReason, EventKind};
-use crate::wire::codec::{wire_view, Reader, Writer};
-use crate::wire::error::{Error, Result};
-use crate::wire::header::Protocol;
-use crate::wire::lists::VarRecord;
-use crate::wire::types::{Limits, NodeId};
-use crate::wire::Body;
 
 wire_view! {
     /// Zero-copy view of the fixed part of an EVENT body.

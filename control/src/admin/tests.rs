@@ -8,6 +8,10 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use netcluster_core::wire::lists::{VarList, VarRecord};
+use netcluster_core::wire::{
+    Body, Error, FixedList, HeaderList, Limits, NodeId, NodeState, StrList, HEADER_LEN,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -15,12 +19,8 @@ use super::event::event as event_field;
 use super::records::{group, route};
 use super::responses::{groups as groups_field, routes as routes_field};
 use super::*;
-use crate::wire::lists::{VarList, VarRecord};
-use crate::wire::testutil::{addr as arb_addr, node_id as arb_node_id, state as arb_state};
-use crate::wire::{
-    Body, Error, FixedList, Frame, HeaderList, Limits, Message, NodeId, NodeState, StrList,
-    HEADER_LEN,
-};
+use crate::testutil::{addr as arb_addr, node_id as arb_node_id, state as arb_state};
+use crate::{ControlFrame, ControlMessage};
 
 // ---------------------------------------------------------------- strategies
 
@@ -181,7 +181,7 @@ fn with_len(frame: &[u8]) -> Bytes {
     Bytes::from(v)
 }
 
-/// Round trip through `Frame` and `Body`, exact `emit` size, and every
+/// Round trip through `ControlFrame` and `Body`, exact `emit` size, and every
 /// strict prefix refused without panicking, both as is (the header length
 /// disagrees) and with the header fixed up (the body parser sees a short
 /// body). A body ending in a payload of `payload` bytes accepts the
@@ -200,16 +200,16 @@ where
     assert_eq!(&buf[..len], &bytes[..]);
     assert!(matches!(m.emit(&mut buf[..len - 1]), Err(Error::BufferTooSmall { .. })));
 
-    let frame = Frame::new(Message::Admin(m.clone().into()));
+    let frame = ControlFrame::new(ControlMessage::Admin(m.clone().into()));
     assert_eq!(frame.buffer_len(), len);
     assert_eq!(frame.to_bytes().unwrap(), bytes);
-    assert_eq!(Frame::parse(&bytes).unwrap(), frame);
+    assert_eq!(ControlFrame::parse(&bytes).unwrap(), frame);
     assert_eq!(&T::parse(&bytes).unwrap(), m);
 
     let payload_start = payload.map(|p| len - p);
     for n in 0..len {
-        assert!(Frame::parse(&bytes.slice(..n)).is_err());
-        let got = Frame::parse(&with_len(&bytes[..n]));
+        assert!(ControlFrame::parse(&bytes.slice(..n)).is_err());
+        let got = ControlFrame::parse(&with_len(&bytes[..n]));
         match payload_start {
             Some(start) if n >= start => assert!(got.is_ok(), "prefix {n}: {got:?}"),
             _ => assert!(got.is_err(), "prefix {n} of {len} parsed: {got:?}"),
@@ -217,7 +217,7 @@ where
     }
     let mut longer = bytes.to_vec();
     longer.push(0);
-    let got = Frame::parse(&with_len(&longer));
+    let got = ControlFrame::parse(&with_len(&longer));
     assert_eq!(got.is_ok(), payload.is_some(), "trailing byte: {got:?}");
 }
 
@@ -334,13 +334,13 @@ proptest! {
         m in arb_message(),
         edits in vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
     ) {
-        let mut v = Frame::new(m).to_bytes().unwrap().to_vec();
+        let mut v = ControlFrame::new(m).to_bytes().unwrap().to_vec();
         for (at, b) in edits {
             let i = HEADER_LEN + at.index(v.len() - HEADER_LEN);
             v[i] = b;
         }
         let bytes = Bytes::from(v);
-        if let Ok(f) = Frame::parse(&bytes) {
+        if let Ok(f) = ControlFrame::parse(&bytes) {
             prop_assert_eq!(f.to_bytes().unwrap(), bytes);
         }
     }
@@ -355,7 +355,7 @@ proptest! {
         fn over<T: Body>(m: &T, n: usize, field: &'static str) {
             let limits = Limits { max_entries: n - 1, ..Limits::DEFAULT };
             assert_eq!(
-                Frame::parse_with(&m.to_bytes().unwrap(), &limits),
+                ControlFrame::parse_with(&m.to_bytes().unwrap(), &limits),
                 Err(Error::Oversized { field, len: n, max: n - 1 })
             );
         }
@@ -374,7 +374,7 @@ proptest! {
         let at = HEADER_LEN + groups_field::FIXED_LEN + group::MEMBER_COUNT;
         v[at..at + 4].copy_from_slice(&count.to_be_bytes());
         prop_assert_eq!(
-            Frame::parse(&Bytes::from(v)),
+            ControlFrame::parse(&Bytes::from(v)),
             Err(Error::Oversized { field: "member_count", len: count as usize, max: Limits::DEFAULT.max_entries })
         );
     }
@@ -387,7 +387,7 @@ proptest! {
         let mut v = Routes { request_id: 7, routes: list(alloc::vec![r]) }.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + routes_field::FIXED_LEN + route::HOPS] = hops;
         prop_assert_eq!(
-            Frame::parse(&Bytes::from(v)),
+            ControlFrame::parse(&Bytes::from(v)),
             Err(Error::Oversized { field: "hops", len: hops as usize, max: Limits::DEFAULT.max_route })
         );
     }
@@ -418,7 +418,7 @@ fn member_record_limits() {
     let strict = |f: fn(&mut Limits)| {
         let mut l = Limits::DEFAULT;
         f(&mut l);
-        Frame::parse_with(&bytes, &l)
+        ControlFrame::parse_with(&bytes, &l)
     };
     assert_eq!(
         strict(|l| l.max_groups = 1),
@@ -429,7 +429,7 @@ fn member_record_limits() {
         strict(|l| l.max_headers = 4),
         Err(Error::Oversized { field: "headers", .. })
     ));
-    assert!(Frame::parse(&bytes).is_ok());
+    assert!(ControlFrame::parse(&bytes).is_ok());
 }
 
 #[test]
@@ -442,12 +442,12 @@ fn names_over_max_name_are_oversized() {
         payload: Bytes::from_static(b"hi"),
     };
     assert_eq!(
-        Frame::parse_with(&send.to_bytes().unwrap(), &limits),
+        ControlFrame::parse_with(&send.to_bytes().unwrap(), &limits),
         Err(Error::Oversized { field: "target", len: 4, max: 3 })
     );
     let join = JoinRequest { request_id: 1, group: ByteString::from_static("chat") };
     assert_eq!(
-        Frame::parse_with(&join.to_bytes().unwrap(), &limits),
+        ControlFrame::parse_with(&join.to_bytes().unwrap(), &limits),
         Err(Error::Oversized { field: "group", len: 4, max: 3 })
     );
 }
@@ -487,10 +487,10 @@ fn emit_refuses_what_does_not_fit() {
 
 #[test]
 fn bad_enum_values_are_malformed() {
-    fn patched<T: Body>(m: &T, at: usize, value: u8) -> Result<Frame> {
+    fn patched<T: Body>(m: &T, at: usize, value: u8) -> Result<ControlFrame> {
         let mut v = m.to_bytes().unwrap().to_vec();
         v[HEADER_LEN + at] = value;
-        Frame::parse(&Bytes::from(v))
+        ControlFrame::parse(&Bytes::from(v))
     }
     let send = SendRequest {
         request_id: 1,

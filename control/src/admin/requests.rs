@@ -77,13 +77,11 @@
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use netcluster_core::wire::codec::{Reader, Writer};
+use netcluster_core::wire::{Body, Limits, Protocol, Result};
+use netcluster_core::wire_view;
 
 use super::{DeliveryMode, EventMask};
-use crate::wire::codec::{wire_view, Reader, Writer};
-use crate::wire::error::Result;
-use crate::wire::header::Protocol;
-use crate::wire::types::Limits;
-use crate::wire::Body;
 
 wire_view! {
     /// Zero-copy view of the fixed part of the requests whose only fixed
