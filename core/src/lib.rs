@@ -14,6 +14,9 @@
 //!   link sub-protocols, and the frame and codec building blocks that the
 //!   admin and tracker codecs (crate `netcluster-control`) are built on.
 //!
+//! Which module owns which behaviour, and a datagram's trip through the
+//! node, are mapped in `docs/ARCHITECTURE.md`.
+//!
 //! The crate is `no_std` with `alloc`.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -58,8 +58,9 @@ pub use counters::{Counters, Tally, PEAK_WINDOW};
 pub use datagram::RxModel;
 pub use direct::Direct;
 pub use net::{Faults, HostId, SegmentId};
+pub use stream::MIN_RTO;
 pub use world::{
-    NodeIx, Sim, TieOrder, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, MIN_RTO, STALL_TICK,
+    NodeIx, Sim, TieOrder, CONNECT_TIMEOUT, DISCOVERY_PORT, LINK_PORT, STALL_TICK,
     STREAM_BREAK_AFTER,
 };
 

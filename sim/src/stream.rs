@@ -12,7 +12,9 @@ use netcluster_core::node::LinkId;
 use netcluster_core::Instant;
 
 use crate::net::Faults;
-use crate::world::MIN_RTO;
+
+/// Smallest stream retransmission timeout, as in Linux.
+pub const MIN_RTO: Duration = Duration::from_millis(200);
 
 /// Largest retransmission timeout of a stalled stream.
 const MAX_RTO: Duration = Duration::from_secs(10);

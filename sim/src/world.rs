@@ -16,7 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::counters::Counters;
 use crate::datagram::{RxModel, RxState};
 use crate::net::{host_ip, Faults, Host, HostId, Segment, SegmentId};
-use crate::stream::{Conn, ConnId, Dir, Pipe};
+use crate::stream::{Conn, ConnId, Dir, Pipe, MIN_RTO};
 
 /// Port of the first node's link listener on a host; the k-th node on a
 /// host listens on `LINK_PORT + k`.
@@ -135,9 +135,6 @@ const LIVELOCK_STEPS: u64 = 5_000_000;
 /// [`Counters::stalled_wakeups`]) is woken again: a real clock would have
 /// moved on by then, and the simulation must not spin at one instant.
 pub const STALL_TICK: Duration = Duration::from_millis(1);
-
-/// Smallest stream retransmission timeout, as in Linux.
-pub const MIN_RTO: Duration = Duration::from_millis(200);
 
 /// A deterministic network simulation. See the [crate documentation](crate).
 pub struct Sim {

@@ -12,9 +12,9 @@ use netcluster_control::AdminMessage;
 use netcluster_core::wire::{ByteString, FixedList};
 use netcluster_tokio::{CommandError, Error, Event, MessageId, Node, NodeId, SendError};
 
+use super::context::{result, Ctx, Out};
 use super::events::{header_list, member_record, semantics, str_list};
 use super::resolve::{resolve, ResolveError};
-use super::server::{result, Ctx, Out};
 
 /// Serves one request (not SUBSCRIBE, which the connection handles).
 pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {

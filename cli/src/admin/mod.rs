@@ -3,6 +3,7 @@
 //! command side's [`client`], and where the socket lives by default.
 
 pub mod client;
+mod context;
 pub mod events;
 pub mod frame;
 mod handlers;

@@ -266,17 +266,6 @@ impl FieldType for u64 {
     }
 }
 
-impl FieldType for super::types::NodeId {
-    fn read(buf: &[u8], off: usize) -> Self {
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&buf[off..off + 16]);
-        super::types::NodeId(id)
-    }
-    fn write(&self, buf: &mut [u8], off: usize) {
-        buf[off..off + 16].copy_from_slice(&self.0);
-    }
-}
-
 /// Declares a zero-copy view over the fixed-size prefix of a message body:
 /// a `field` module with one named offset per field, and a view type with a
 /// getter and a setter per field, all in network byte order.

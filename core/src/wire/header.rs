@@ -14,7 +14,6 @@
 
 use core::fmt;
 
-use super::codec::{get_u16, get_u32};
 use super::error::{Error, Result};
 
 /// The two magic bytes `"NC"` every frame starts with.
@@ -145,7 +144,7 @@ impl<T: AsRef<[u8]>> FrameHeader<T> {
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated { field: "header" });
         }
-        let magic = get_u16(b, field::MAGIC.start);
+        let magic = u16::from_be_bytes([b[field::MAGIC.start], b[field::MAGIC.start + 1]]);
         if magic != MAGIC {
             return Err(Error::BadMagic { found: magic });
         }
@@ -174,7 +173,9 @@ impl<T: AsRef<[u8]>> FrameHeader<T> {
 
     /// `length`: the whole frame in bytes, header included.
     pub fn length(&self) -> u32 {
-        get_u32(self.buffer.as_ref(), field::LENGTH.start)
+        let b = self.buffer.as_ref();
+        let l = field::LENGTH.start;
+        u32::from_be_bytes([b[l], b[l + 1], b[l + 2], b[l + 3]])
     }
 
     /// The underlying buffer.
@@ -208,8 +209,9 @@ pub(crate) fn write_header(
 /// resynchronised and the link must be closed.
 pub fn peek_frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>> {
     if buf.len() < HEADER_LEN {
-        if buf.len() >= 2 && get_u16(buf, 0) != MAGIC {
-            return Err(Error::BadMagic { found: get_u16(buf, 0) });
+        let magic = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+        if buf.len() >= 2 && magic(buf) != MAGIC {
+            return Err(Error::BadMagic { found: magic(buf) });
         }
         return Ok(None);
     }

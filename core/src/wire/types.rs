@@ -4,7 +4,7 @@
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::codec::{Reader, Writer};
+use super::codec::{FieldType, Reader, Writer};
 use super::error::{Error, Result};
 
 /// A node's identity: 16 bytes, a UUID in practice, chosen once per process.
@@ -207,5 +207,16 @@ impl Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits::DEFAULT
+    }
+}
+
+impl FieldType for NodeId {
+    fn read(buf: &[u8], off: usize) -> Self {
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&buf[off..off + 16]);
+        NodeId(id)
+    }
+    fn write(&self, buf: &mut [u8], off: usize) {
+        buf[off..off + 16].copy_from_slice(&self.0);
     }
 }
