@@ -28,8 +28,10 @@ pub struct AdminLimits {
     pub delivery_wait: Duration,
     /// How long one ping of a PING may wait for its answer.
     pub ping_wait: Duration,
-    /// Frames queued towards one client; a subscriber that reads slower
-    /// than events come loses the oldest events (never blocking the agent).
+    /// Frames queued towards one client, and events queued per subscriber.
+    /// Nothing is dropped: a subscriber whose queue is full holds the event
+    /// feed back until it reads (see `EventHub`), so a slow reader slows
+    /// the agent's node rather than losing events.
     pub out_queue: usize,
 }
 
