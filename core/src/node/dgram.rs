@@ -217,7 +217,7 @@ impl Node {
                     due.next();
                     continue;
                 };
-                if !batch.frames.is_empty() && batch.room().is_none_or(|r| entry.1.len() > r) {
+                if !batch.fits(entry.1.len()) {
                     break;
                 }
                 entry.2 = now;

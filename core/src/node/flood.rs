@@ -116,6 +116,11 @@ impl Batch {
         self.frames.push(frame);
     }
 
+    /// A frame of `len` bytes may join: the batch is empty, or it fits.
+    pub(super) fn fits(&self, len: usize) -> bool {
+        self.frames.is_empty() || self.room().is_some_and(|r| len <= r)
+    }
+
     /// Bytes another frame may have to join, or `None` if none may.
     pub(super) fn room(&self) -> Option<usize> {
         let room = BATCH_BYTES.saturating_sub(self.bytes);

@@ -167,6 +167,14 @@ pub(crate) struct Plan {
     pub(crate) next: Option<Instant>,
 }
 
+impl Plan {
+    /// A link (in any phase) goes to `id`; a dial made earlier in this run
+    /// counts as one for what follows in it.
+    fn linked(&self, k: &Known<'_>, id: &NodeId) -> bool {
+        k.links.iter().any(|l| l.goes_to(id)) || self.dial.iter().any(|d| d.expected == Some(*id))
+    }
+}
+
 fn note(at: Instant, next: &mut Option<Instant>) {
     *next = Some(next.map_or(at, |n: Instant| n.min(at)));
 }
@@ -250,18 +258,13 @@ impl Overlay {
     pub(crate) fn plan(&mut self, cfg: &Config, now: Instant, k: &Known<'_>) -> Plan {
         let want = self.desired(cfg, now, k);
         let mut plan = Plan::default();
-        // A dial made in this run counts as a link for what follows in it.
-        let linked = |plan: &Plan, id: &NodeId| {
-            k.links.iter().any(|l| l.goes_to(id))
-                || plan.dial.iter().any(|d| d.expected == Some(*id))
-        };
         let connecting = k.links.iter().filter(|l| !l.up).count();
         let mut budget = cfg
             .max_links
             .saturating_sub(k.links.len())
             .min(cfg.max_links.saturating_sub(connecting));
         for peer in &want {
-            if linked(&plan, peer) {
+            if plan.linked(k, peer) {
                 continue;
             }
             if let Some(r) = self.retry.get(peer) {
@@ -279,7 +282,7 @@ impl Overlay {
             budget -= 1;
             plan.dial.push(Dial { addr, expected: Some(*peer), seed: None });
         }
-        self.probe(now, k, &want, &mut plan, linked);
+        self.probe(now, k, &want, &mut plan);
         self.run_seeds(now, k, &mut plan);
         self.prune(cfg, now, k, &want, &mut plan);
         plan
@@ -287,14 +290,7 @@ impl Overlay {
 
     /// Background attempts to candidates left out of the ring because they
     /// could not be reached: how a partition is noticed to have healed.
-    fn probe(
-        &self,
-        now: Instant,
-        k: &Known<'_>,
-        want: &BTreeSet<NodeId>,
-        plan: &mut Plan,
-        linked: impl Fn(&Plan, &NodeId) -> bool,
-    ) {
+    fn probe(&self, now: Instant, k: &Known<'_>, want: &BTreeSet<NodeId>, plan: &mut Plan) {
         let mut budget = PROBES_PER_RUN;
         let due: Vec<(NodeId, SocketAddr)> = k
             .candidates
@@ -314,7 +310,7 @@ impl Overlay {
             })
             .collect();
         for (id, addr) in due {
-            if budget == 0 || linked(plan, &id) {
+            if budget == 0 || plan.linked(k, &id) {
                 continue;
             }
             budget -= 1;
@@ -328,11 +324,7 @@ impl Overlay {
                 continue;
             }
             // A seed whose node we reach anyway needs no link of its own.
-            let linked = |p: &NodeId| {
-                k.links.iter().any(|l| l.goes_to(p))
-                    || plan.dial.iter().any(|d| d.expected == Some(*p))
-            };
-            if s.peer.is_some_and(|p| (k.routed)(&p) || linked(&p)) {
+            if s.peer.is_some_and(|p| (k.routed)(&p) || plan.linked(k, &p)) {
                 continue;
             }
             if now < s.next_attempt {

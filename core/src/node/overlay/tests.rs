@@ -36,34 +36,27 @@ impl World {
         }
     }
 
-    fn plan(&self, o: &mut Overlay, now: Instant) -> Plan {
+    /// Runs `f` with what the overlay is told of this world.
+    fn with_known<R>(&self, f: impl FnOnce(&Known<'_>) -> R) -> R {
         let routed = |id: &NodeId| self.routed.contains(id);
         let routes = || self.routed.iter().copied().collect();
         let addr_of = |id: &NodeId| self.candidates.get(id).map(|c| c.addr);
-        let k = Known {
+        f(&Known {
             me: self.me,
             links: &self.links,
             candidates: &self.candidates,
             routed: &routed,
             routes: &routes,
             addr_of: &addr_of,
-        };
-        o.plan(&self.cfg, now, &k)
+        })
+    }
+
+    fn plan(&self, o: &mut Overlay, now: Instant) -> Plan {
+        self.with_known(|k| o.plan(&self.cfg, now, k))
     }
 
     fn wanted(&self, o: &Overlay) -> BTreeSet<NodeId> {
-        let routed = |id: &NodeId| self.routed.contains(id);
-        let routes = || self.routed.iter().copied().collect();
-        let addr_of = |_: &NodeId| None;
-        let k = Known {
-            me: self.me,
-            links: &self.links,
-            candidates: &self.candidates,
-            routed: &routed,
-            routes: &routes,
-            addr_of: &addr_of,
-        };
-        o.desired(&self.cfg, Instant::ZERO, &k)
+        self.with_known(|k| o.desired(&self.cfg, Instant::ZERO, k))
     }
 }
 
@@ -158,18 +151,8 @@ fn refusals_hold_the_refuser_off() {
     // Both are out of the ring now: 2 backs off (and is probed), 3 is
     // held off for a minute.
     assert!(w.wanted(&o).is_empty());
-    let routed = |_: &NodeId| false;
-    let routes = Vec::new;
-    let addr_of = |_: &NodeId| None;
-    let k = Known {
-        me: w.me,
-        links: &[],
-        candidates: &w.candidates,
-        routed: &routed,
-        routes: &routes,
-        addr_of: &addr_of,
-    };
-    assert!(o.live_set(&w.cfg, t + REJECT_HOLD, &k).contains(&id(3)), "and back after it");
+    let back = w.with_known(|k| o.live_set(&w.cfg, t + REJECT_HOLD, k));
+    assert!(back.contains(&id(3)), "and back after it");
 }
 
 #[test]

@@ -185,13 +185,12 @@ impl Routing {
         }
         // Stale entries (origins found unreachable) are not passed on: they
         // may describe an instance that is gone.
-        let all: Vec<Lsa> = self
-            .db
+        let stale = &self.stale;
+        self.db
             .iter()
-            .filter(|(id, _)| !self.stale.contains(*id))
-            .map(|(_, e)| e.aged(now))
-            .collect();
-        all.iter().filter_map(|lsa| encode(lsa, out)).collect()
+            .filter(|(id, _)| !stale.contains(*id))
+            .filter_map(|(_, e)| encode(&e.aged(now), out))
+            .collect()
     }
 
     /// `id` (incarnation `inc`) left: its entry goes unless newer.
