@@ -95,9 +95,4 @@ impl Clock {
         }
         self.latest
     }
-
-    /// The latest instant seen.
-    pub(crate) fn now(&self) -> Instant {
-        self.latest
-    }
 }

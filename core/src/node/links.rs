@@ -1,6 +1,7 @@
 //! Links to neighbours: connect or accept, HELLO / WELCOME / REJECT with
 //! version negotiation, duplicate resolution, keepalive, framing and close.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -11,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::dgram::DatagramLink;
-use super::output::{Event, LinkCloseReason, LinkId, Transmit};
+use super::output::{Event, LinkCloseReason, LinkId, Outputs, Transmit};
 use super::timers::Timer;
 use super::Node;
 use crate::config::LinkMode;
@@ -381,7 +382,7 @@ impl Node {
             (Phase::Up, LinkMessage::Welcome(_)) if outgoing => {}
             (Phase::Up, LinkMessage::Data(d)) => {
                 self.arm_keepalive(now, link);
-                self.on_data(now, link, d, raw);
+                self.on_data(now, d, raw);
             }
             (Phase::Up, LinkMessage::Ack(a)) => {
                 self.arm_keepalive(now, link);
@@ -718,28 +719,8 @@ impl Node {
         }
     }
 
-    /// Sends one encoded DATA frame. Data waits behind every control frame
-    /// the caller has not taken yet (keepalive, routing, ACK...), so a burst
-    /// of data never delays them by more than what the caller already holds.
-    pub(super) fn send_data_bytes(&mut self, link: LinkId, data: Bytes) {
-        if let Some(t) = self.link_transmit(link, data) {
-            self.out.data_transmits.push_back(t);
-        }
-    }
-
     fn link_transmit(&mut self, link: LinkId, data: Bytes) -> Option<Transmit> {
-        self.out.stats.frames_sent += 1;
-        self.out.stats.frame_bytes_sent += data.len() as u64;
-        let l = self.links.get(&link)?;
-        match l.carrier {
-            Carrier::Datagram(_) => {
-                let to = crate::node::DatagramTarget::Unicast(l.addr);
-                self.out.stats.datagrams_sent += 1;
-                self.out.stats.datagram_bytes_sent += data.len() as u64;
-                Some(Transmit::Datagram { to, data })
-            }
-            Carrier::Stream { .. } => Some(Transmit::Write { link, data }),
-        }
+        link_transmit(&self.links, &mut self.out, link, data)
     }
 
     /// Asks the driver to close a stream link; datagram links have nothing
@@ -814,6 +795,28 @@ impl Node {
     /// The peers of up links.
     pub(super) fn up_peers(&self) -> Vec<NodeId> {
         self.links.values().filter(|l| l.is_up()).filter_map(|l| l.peer).collect()
+    }
+}
+
+/// The transmit that carries one encoded frame on `link`, counted: a write
+/// on a stream link, a datagram to the peer's address on a datagram link.
+pub(super) fn link_transmit(
+    links: &BTreeMap<LinkId, Link>,
+    out: &mut Outputs,
+    link: LinkId,
+    data: Bytes,
+) -> Option<Transmit> {
+    out.stats.frames_sent += 1;
+    out.stats.frame_bytes_sent += data.len() as u64;
+    let l = links.get(&link)?;
+    match l.carrier {
+        Carrier::Datagram(_) => {
+            let to = crate::node::DatagramTarget::Unicast(l.addr);
+            out.stats.datagrams_sent += 1;
+            out.stats.datagram_bytes_sent += data.len() as u64;
+            Some(Transmit::Datagram { to, data })
+        }
+        Carrier::Stream { .. } => Some(Transmit::Write { link, data }),
     }
 }
 

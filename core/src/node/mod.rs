@@ -290,7 +290,7 @@ impl Node {
     /// instead, which leaves messages where they are.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front().or_else(|| self.pop_inbox())
+        self.out.events.pop_front().or_else(|| self.pop_message())
     }
 
     /// Next application event that is not a received message (membership,
@@ -525,7 +525,7 @@ impl Node {
                 node.send_beacon();
             }
             node.flood_flush();
-            node.fail_all_in_flight();
+            node.fail_all_in_flight(now);
             let ids: Vec<LinkId> = node.links.keys().copied().collect();
             for id in ids {
                 node.close_link(
@@ -555,12 +555,10 @@ impl Node {
         })
     }
 
+    /// Queues an event for the application (messages come from the
+    /// transport's inbox instead).
     fn push_event(&mut self, e: Event) {
-        if matches!(e, Event::Message { .. }) {
-            self.transport.inbox.push(e);
-        } else {
-            self.out.events.push_back(e);
-        }
+        self.out.events.push_back(e);
     }
 
     pub(super) fn next_random(&mut self) -> u64 {

@@ -16,7 +16,7 @@ use crate::wire::link::routing::LSA_FLUSH;
 use crate::wire::link::{Intro, Lsa, LsaKey, Neighbour};
 use crate::wire::{FixedList, HeaderList, NodeId, StrList};
 use lsdb::{encode, peer_info, Encoded};
-pub(crate) use lsdb::{Received, Routing};
+pub(crate) use lsdb::{Received, RouteEntry, Routing};
 
 impl Node {
     fn own_lsa(&self, sequence: u64, flags: u8) -> Lsa {
@@ -175,8 +175,7 @@ impl Node {
             self.self_changed(now);
         }
         self.expire_candidates(now);
-        self.expire_reassembly(now);
-        self.expire_streams(now);
+        self.expire_transport(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
         self.out.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }

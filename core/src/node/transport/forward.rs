@@ -3,69 +3,53 @@
 
 use bytes::Bytes;
 
-use super::super::Node;
-use crate::time::Instant;
+use super::mesh::Mesh;
 use crate::wire::link::{Data, Route, RouteError};
 use crate::wire::{LinkMessage, NodeId};
 
-impl Node {
-    /// Passes a frame along its route: returns true if this node is its
-    /// destination (the last entry).
-    pub(super) fn forward(
-        &mut self,
-        now: Instant,
-        route: &Route,
-        raw: &Bytes,
-        data: Option<&Data>,
-    ) -> bool {
-        let Some(pos) = route.position(&self.id) else {
-            self.out.stats.dropped_unexpected += 1;
-            return false;
-        };
-        if pos + 1 == route.len() {
-            return true;
-        }
-        let Some(next) = route.id(pos + 1) else { return false };
-        match self.link_to(&next) {
-            Some(link) => {
-                self.out.stats.forwarded += 1;
-                // ACKs and ROUTE_ERRORs travel as control, DATA as data.
-                if data.is_some() {
-                    self.send_data_bytes(link, raw.clone());
-                } else {
-                    self.send_link_bytes(link, raw.clone());
-                }
-            }
-            None => {
-                self.out.stats.dropped_no_route += 1;
-                if let Some(d) = data {
-                    self.report_route_error(now, route, pos, next, d);
-                }
-            }
-        }
-        false
+/// Passes a frame along its route: returns true if this node is its
+/// destination (the last entry).
+pub(super) fn forward(m: &mut Mesh<'_>, route: &Route, raw: &Bytes, data: Option<&Data>) -> bool {
+    let Some(pos) = route.position(&m.me) else {
+        m.out.stats.dropped_unexpected += 1;
+        return false;
+    };
+    if pos + 1 == route.len() {
+        return true;
     }
-
-    fn report_route_error(
-        &mut self,
-        _now: Instant,
-        route: &Route,
-        pos: usize,
-        next: NodeId,
-        d: &Data,
-    ) {
-        let Some(back) = route.path_to(pos).and_then(|p| p.reversed_path()) else { return };
-        let Some(first) = back.id(1) else { return };
-        let err = RouteError {
-            reporter: self.id,
-            unreachable: next,
-            seq: d.seq,
-            channel: d.channel,
-            semantics: d.semantics,
-            route: back,
-        };
-        if let Some(link) = self.link_to(&first) {
-            self.send_link(link, LinkMessage::RouteError(err));
+    let Some(next) = route.id(pos + 1) else { return false };
+    match m.link_to(&next) {
+        Some(link) => {
+            m.out.stats.forwarded += 1;
+            // ACKs and ROUTE_ERRORs travel as control, DATA as data.
+            if data.is_some() {
+                m.send_data(link, raw.clone());
+            } else {
+                m.send_control(link, raw.clone());
+            }
         }
+        None => {
+            m.out.stats.dropped_no_route += 1;
+            if let Some(d) = data {
+                report_route_error(m, route, pos, next, d);
+            }
+        }
+    }
+    false
+}
+
+fn report_route_error(m: &mut Mesh<'_>, route: &Route, pos: usize, next: NodeId, d: &Data) {
+    let Some(back) = route.path_to(pos).and_then(|p| p.reversed_path()) else { return };
+    let Some(first) = back.id(1) else { return };
+    let err = RouteError {
+        reporter: m.me,
+        unreachable: next,
+        seq: d.seq,
+        channel: d.channel,
+        semantics: d.semantics,
+        route: back,
+    };
+    if let Some(link) = m.link_to(&first) {
+        m.send_message(link, LinkMessage::RouteError(err));
     }
 }

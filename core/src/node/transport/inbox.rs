@@ -12,7 +12,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 
 use super::super::output::Event;
-use super::super::Node;
+use super::{Mesh, Transport};
 use crate::config::Config;
 use crate::wire::link::{Route, Semantics};
 use crate::wire::NodeId;
@@ -87,20 +87,16 @@ impl Inbox {
     }
 }
 
-impl Node {
+impl Transport {
     /// Takes the oldest message from the inbox; reopens refused windows
     /// once it has drained enough.
-    pub(in crate::node) fn pop_inbox(&mut self) -> Option<Event> {
-        let e = self.transport.inbox.pop()?;
-        if !self.transport.inbox.refused.is_empty()
-            && self.transport.inbox.drained_enough(&self.cfg)
-        {
-            let window = self.transport.inbox.window(&self.cfg);
-            for ((from, channel), (semantics, route)) in
-                core::mem::take(&mut self.transport.inbox.refused)
-            {
+    pub(in crate::node) fn pop_inbox(&mut self, m: &mut Mesh<'_>) -> Option<Event> {
+        let e = self.inbox.pop()?;
+        if !self.inbox.refused.is_empty() && self.inbox.drained_enough(m.cfg) {
+            let window = self.inbox.window(m.cfg);
+            for ((from, channel), (semantics, route)) in core::mem::take(&mut self.inbox.refused) {
                 if let Some(back) = route.reversed_path() {
-                    self.send_ack_on(semantics, channel, window, back, from);
+                    self.send_ack_on(m, semantics, channel, window, back, from);
                 }
             }
         }
@@ -108,13 +104,13 @@ impl Node {
     }
 
     /// Messages received and not yet taken by [`poll_event`](Node::poll_event).
-    pub fn inbox_len(&self) -> usize {
-        self.transport.inbox.len()
+    pub(super) fn inbox_len(&self) -> usize {
+        self.inbox.len()
     }
 
     /// Payload bytes of those messages.
-    pub fn inbox_bytes(&self) -> usize {
-        self.transport.inbox.bytes()
+    pub(super) fn inbox_bytes(&self) -> usize {
+        self.inbox.bytes()
     }
 }
 

@@ -12,8 +12,8 @@ use alloc::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::super::output::{Event, MessageId};
-use super::super::Node;
-use super::{Msg, SendError, PING_CHANNEL, PONG_CHANNEL};
+use super::send::{transmit_message, transmit_on};
+use super::{Mesh, Msg, SendError, Transport, PING_CHANNEL, PONG_CHANNEL};
 use crate::time::Instant;
 use crate::wire::link::{Data, Route, Semantics};
 use crate::wire::NodeId;
@@ -24,40 +24,50 @@ pub(super) struct Pings {
     pending: BTreeMap<u64, (NodeId, Instant)>,
 }
 
-impl Node {
+impl Transport {
     /// Measures the round trip to `to` through the mesh: an
     /// [`Event::Pong`] with the returned id reports it. Nothing is reported
     /// if the ping or its answer is lost; at most
     /// [`max_pings`](crate::Config::max_pings) are awaited at once (the
     /// oldest is forgotten first).
-    pub fn ping(&mut self, now: Instant, to: NodeId) -> Result<MessageId, SendError> {
-        self.input(now, |node, now| {
-            if node.shutting_down {
-                return Err(SendError::ShuttingDown);
-            }
-            let id = node.next_message_id();
-            let msg = Msg {
-                semantics: Semantics::Datagram,
-                channel: PING_CHANNEL,
-                seq: id.0,
-                flags: 0,
-                payload: &Bytes::new(),
-                group: None,
-            };
-            if to == node.id || !node.transmit_message(to, msg) {
-                return Err(SendError::Unreachable);
-            }
-            let pending = &mut node.transport.pings.pending;
-            pending.insert(id.0, (to, now));
-            while pending.len() > node.cfg.max_pings {
-                pending.pop_first();
-            }
-            Ok(id)
-        })
+    pub(in crate::node) fn ping(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+    ) -> Result<MessageId, SendError> {
+        if m.shutting_down {
+            return Err(SendError::ShuttingDown);
+        }
+        let id = self.next_message_id();
+        let msg = Msg {
+            semantics: Semantics::Datagram,
+            channel: PING_CHANNEL,
+            seq: id.0,
+            flags: 0,
+            payload: &Bytes::new(),
+            group: None,
+        };
+        if to == m.me || !transmit_message(m, to, msg) {
+            return Err(SendError::Unreachable);
+        }
+        let pending = &mut self.pings.pending;
+        pending.insert(id.0, (to, now));
+        while pending.len() > m.cfg.max_pings {
+            pending.pop_first();
+        }
+        Ok(id)
     }
 
     /// A ping to answer or a pong to match; `to_me` is the path it came by.
-    pub(super) fn on_ping_data(&mut self, now: Instant, from: NodeId, d: &Data, to_me: &Route) {
+    pub(super) fn on_ping_data(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        from: NodeId,
+        d: &Data,
+        to_me: &Route,
+    ) {
         if d.channel == PING_CHANNEL {
             let Some(back) = to_me.reversed_path() else { return };
             let msg = Msg {
@@ -68,15 +78,15 @@ impl Node {
                 payload: &Bytes::new(),
                 group: None,
             };
-            self.transmit_on(&back, msg);
+            transmit_on(m, &back, msg);
             return;
         }
-        match self.transport.pings.pending.get(&d.seq) {
+        match self.pings.pending.get(&d.seq) {
             Some(&(to, sent)) if to == from => {
-                self.transport.pings.pending.remove(&d.seq);
-                self.push_event(Event::Pong { from, id: MessageId(d.seq), rtt: now - sent });
+                self.pings.pending.remove(&d.seq);
+                self.push_event(m, Event::Pong { from, id: MessageId(d.seq), rtt: now - sent });
             }
-            _ => self.out.stats.dropped_unexpected += 1,
+            _ => m.out.stats.dropped_unexpected += 1,
         }
     }
 }

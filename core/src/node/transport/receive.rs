@@ -7,41 +7,43 @@ use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use super::super::output::{Event, LinkId};
-use super::super::Node;
-use super::{is_group_channel, RxChannel, ACK_RANGES, DEDUP_WINDOW, PING_CHANNEL, PONG_CHANNEL};
+use super::super::output::Event;
+use super::forward::forward;
+use super::{
+    is_group_channel, Mesh, RxChannel, Transport, ACK_RANGES, DEDUP_WINDOW, PING_CHANNEL,
+    PONG_CHANNEL,
+};
 use crate::time::Instant;
 use crate::wire::link::{Ack, AckRange, Data, Route, Semantics, FLAG_SYN};
 use crate::wire::{FixedList, LinkMessage, NodeId};
 
-impl Node {
-    pub(in crate::node) fn on_data(&mut self, now: Instant, _link: LinkId, d: Data, raw: Bytes) {
+impl Transport {
+    pub(in crate::node) fn on_data(&mut self, m: &mut Mesh<'_>, now: Instant, d: Data, raw: Bytes) {
         // The path from the source to this node: ACKs go back along it.
         let to_me = if d.route.is_path() {
-            if !self.forward(now, &d.route, &raw, Some(&d)) {
+            if !forward(m, &d.route, &raw, Some(&d)) {
                 return;
             }
             d.route.clone()
         } else {
             // A distribution tree: pass the unchanged frame to each child,
             // then take it ourselves if we are in the group.
-            let Some(pos) = d.route.position(&self.id).filter(|&p| p > 0) else {
-                self.out.stats.dropped_unexpected += 1;
+            let Some(pos) = d.route.position(&m.me).filter(|&p| p > 0) else {
+                m.out.stats.dropped_unexpected += 1;
                 return;
             };
             let children: Vec<NodeId> =
                 d.route.children(pos).filter_map(|c| d.route.id(c)).collect();
             for c in children {
-                match self.link_to(&c) {
+                match m.link_to(&c) {
                     Some(link) => {
-                        self.out.stats.forwarded += 1;
-                        self.send_data_bytes(link, raw.clone());
+                        m.out.stats.forwarded += 1;
+                        m.send_data(link, raw.clone());
                     }
-                    None => self.out.stats.dropped_no_route += 1,
+                    None => m.out.stats.dropped_no_route += 1,
                 }
             }
-            let member =
-                d.group.as_ref().is_some_and(|g| g.is_empty() || self.groups.contains(&**g));
+            let member = d.group.as_ref().is_some_and(|g| g.is_empty() || m.groups.contains(&**g));
             if !member {
                 return;
             }
@@ -50,22 +52,22 @@ impl Node {
         };
         let from = d.route.origin();
         if d.channel == PING_CHANNEL || d.channel == PONG_CHANNEL {
-            self.on_ping_data(now, from, &d, &to_me);
+            self.on_ping_data(m, now, from, &d, &to_me);
             return;
         }
         if d.semantics == Semantics::Stream {
-            self.on_stream_data(now, from, d, &to_me);
+            self.on_stream_data(m, now, from, d, &to_me);
             return;
         }
         let key = (from, d.channel);
-        let Some(message) = self.reassemble(now, &from, &d) else {
+        let Some(message) = self.reassemble(m, now, &from, &d) else {
             return;
         };
         let semantics = d.semantics;
         let group = d.group.as_ref().map(|g| String::from(&**g));
         let syn = d.flags & FLAG_SYN != 0 && semantics != Semantics::Datagram;
         if syn {
-            if let Some(rx) = self.transport.rx.get_mut(&key) {
+            if let Some(rx) = self.rx.get_mut(&key) {
                 let freed = rx.resync(d.seq);
                 self.release_reassembly(&from, freed);
             }
@@ -74,7 +76,6 @@ impl Node {
         // in; a SYN restarts it where the sender says.
         let start = if syn || is_group_channel(d.channel) { d.seq } else { 0 };
         let rx = self
-            .transport
             .rx
             .entry(key)
             .or_insert_with(|| RxChannel { cumulative: start, ..RxChannel::default() });
@@ -91,15 +92,13 @@ impl Node {
                     rx.above.pop_first();
                 }
                 if fresh {
-                    if self.transport.inbox.has_room(&self.cfg, message.len()) {
-                        self.push_event(Event::Message {
-                            from,
-                            group,
-                            semantics,
-                            payload: message,
-                        });
+                    if self.inbox.has_room(m.cfg, message.len()) {
+                        self.push_event(
+                            m,
+                            Event::Message { from, group, semantics, payload: message },
+                        );
                     } else {
-                        self.out.stats.inbox_dropped += 1;
+                        m.out.stats.inbox_dropped += 1;
                     }
                 }
             }
@@ -107,17 +106,17 @@ impl Node {
                 // An honest sender keeps within its window of our cumulative
                 // point; what is far beyond would only take memory (a
                 // sender with a larger window resends it later).
-                let ahead = rx.cumulative.saturating_add(4 * self.cfg.send_window as u64);
+                let ahead = rx.cumulative.saturating_add(4 * m.cfg.send_window as u64);
                 if d.seq >= ahead {
-                    self.out.stats.dropped_limit += 1;
+                    m.out.stats.dropped_limit += 1;
                     return;
                 }
                 let new = d.seq >= rx.cumulative && !rx.above.contains(&d.seq);
-                if new && !self.transport.inbox.has_room(&self.cfg, message.len()) {
+                if new && !self.inbox.has_room(m.cfg, message.len()) {
                     // Not taken, not acknowledged: the sender resends it
                     // when the zero window of this ACK reopens.
-                    self.out.stats.inbox_refused += 1;
-                    self.transport.inbox.refuse(from, d.channel, semantics, &to_me);
+                    m.out.stats.inbox_refused += 1;
+                    self.inbox.refuse(from, d.channel, semantics, &to_me);
                     self.send_ack(from, semantics, d.channel, 0, &to_me);
                     return;
                 }
@@ -136,15 +135,13 @@ impl Node {
                         rx.cumulative = rx.cumulative.saturating_add(1);
                     }
                     for payload in ready {
-                        self.push_event(Event::Message {
-                            from,
-                            group: group.clone(),
-                            semantics,
-                            payload,
-                        });
+                        self.push_event(
+                            m,
+                            Event::Message { from, group: group.clone(), semantics, payload },
+                        );
                     }
                 }
-                let window = self.transport.inbox.window(&self.cfg);
+                let window = self.inbox.window(m.cfg);
                 self.send_ack(from, semantics, d.channel, window, &to_me);
             }
             Semantics::Stream => {}
@@ -152,13 +149,19 @@ impl Node {
     }
 
     /// Collects fragments; returns the whole message once complete.
-    fn reassemble(&mut self, now: Instant, from: &NodeId, d: &Data) -> Option<Bytes> {
+    fn reassemble(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        from: &NodeId,
+        d: &Data,
+    ) -> Option<Bytes> {
         if d.frag_count == 1 {
             return Some(d.payload.clone());
         }
         let key = (*from, d.channel);
         // A fragment of a message already delivered needs no buffer.
-        if let Some(rx) = self.transport.rx.get(&key) {
+        if let Some(rx) = self.rx.get(&key) {
             if d.semantics != Semantics::Datagram
                 && (d.seq < rx.cumulative || rx.above.contains(&d.seq))
             {
@@ -167,15 +170,14 @@ impl Node {
                 return Some(Bytes::new());
             }
         }
-        let per_peer = self.transport.reasm_by_peer.get(from).copied().unwrap_or(0);
+        let per_peer = self.reasm_by_peer.get(from).copied().unwrap_or(0);
         let n = d.payload.len();
-        if per_peer + n > self.cfg.reassembly_per_peer
-            || self.transport.reasm_total + n > self.cfg.reassembly_total
+        if per_peer + n > m.cfg.reassembly_per_peer || self.reasm_total + n > m.cfg.reassembly_total
         {
-            self.out.stats.dropped_limit += 1;
+            m.out.stats.dropped_limit += 1;
             return None;
         }
-        let rx = self.transport.rx.entry(key).or_default();
+        let rx = self.rx.entry(key).or_default();
         let r = rx.reasm.entry(d.seq).or_default();
         if r.count != 0 && r.count != d.frag_count {
             return None;
@@ -184,8 +186,8 @@ impl Node {
         r.started.get_or_insert(now);
         if r.parts.insert(d.frag_index, d.payload.clone()).is_none() {
             r.bytes += n;
-            *self.transport.reasm_by_peer.entry(*from).or_default() += n;
-            self.transport.reasm_total += n;
+            *self.reasm_by_peer.entry(*from).or_default() += n;
+            self.reasm_total += n;
         }
         if r.parts.len() < usize::from(r.count) {
             return None;
@@ -200,13 +202,13 @@ impl Node {
     }
 
     pub(super) fn release_reassembly(&mut self, from: &NodeId, bytes: usize) {
-        if let Some(b) = self.transport.reasm_by_peer.get_mut(from) {
+        if let Some(b) = self.reasm_by_peer.get_mut(from) {
             *b = b.saturating_sub(bytes);
             if *b == 0 {
-                self.transport.reasm_by_peer.remove(from);
+                self.reasm_by_peer.remove(from);
             }
         }
-        self.transport.reasm_total = self.transport.reasm_total.saturating_sub(bytes);
+        self.reasm_total = self.reasm_total.saturating_sub(bytes);
     }
 
     /// Acknowledges what has arrived on `(to, channel)`, offering `window`
@@ -220,19 +222,17 @@ impl Node {
         window: u32,
         data_route: &Route,
     ) {
-        self.transport.ack_due.insert((to, channel), (semantics, window, data_route.clone()));
+        self.ack_due.insert((to, channel), (semantics, window, data_route.clone()));
     }
 
     /// Sends the ACKs the input just handled made due.
-    pub(in crate::node) fn flush_acks(&mut self) {
-        if self.transport.ack_due.is_empty() {
+    pub(in crate::node) fn flush_acks(&mut self, m: &mut Mesh<'_>) {
+        if self.ack_due.is_empty() {
             return;
         }
-        for ((to, channel), (semantics, window, route)) in
-            core::mem::take(&mut self.transport.ack_due)
-        {
+        for ((to, channel), (semantics, window, route)) in core::mem::take(&mut self.ack_due) {
             if let Some(back) = route.reversed_path() {
-                self.send_ack_on(semantics, channel, window, back, to);
+                self.send_ack_on(m, semantics, channel, window, back, to);
             }
         }
     }
@@ -240,13 +240,14 @@ impl Node {
     /// Acknowledges `(to, channel)` along `back` (this node first).
     pub(super) fn send_ack_on(
         &mut self,
+        m: &mut Mesh<'_>,
         semantics: Semantics,
         channel: u32,
         window: u32,
         back: Route,
         to: NodeId,
     ) {
-        let Some(rx) = self.transport.rx.get(&(to, channel)) else { return };
+        let Some(rx) = self.rx.get(&(to, channel)) else { return };
         let mut ranges: SmallVec<[AckRange; ACK_RANGES]> = SmallVec::new();
         for &s in rx.above.iter() {
             let full = ranges.len() >= ACK_RANGES;
@@ -265,16 +266,16 @@ impl Node {
             ranges: FixedList::from_entries(ranges.iter()),
         };
         let Some(first) = ack.route.id(1) else { return };
-        if let Some(link) = self.link_to(&first) {
-            self.send_link(link, LinkMessage::Ack(ack));
+        if let Some(link) = m.link_to(&first) {
+            m.send_message(link, LinkMessage::Ack(ack));
         }
     }
 
     /// Drops reassemblies older than the delivery timeout (housekeeping).
-    pub(in crate::node) fn expire_reassembly(&mut self, now: Instant) {
-        let timeout = self.cfg.delivery_timeout;
+    pub(in crate::node) fn expire_reassembly(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let timeout = m.cfg.delivery_timeout;
         let mut freed: Vec<(NodeId, usize)> = Vec::new();
-        for ((from, _), rx) in self.transport.rx.iter_mut() {
+        for ((from, _), rx) in self.rx.iter_mut() {
             rx.reasm.retain(|_, r| {
                 let keep = r.started.is_none_or(|t| now - t < timeout);
                 if !keep {
@@ -284,7 +285,7 @@ impl Node {
             });
         }
         for (from, bytes) in freed {
-            self.out.stats.dropped_limit += 1;
+            m.out.stats.dropped_limit += 1;
             self.release_reassembly(&from, bytes);
         }
     }

@@ -29,8 +29,8 @@ use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
 use super::super::output::{Event, MessageId, StreamEnd, StreamId};
-use super::super::Node;
-use super::{Msg, NewMessage};
+use super::send::transmit_on;
+use super::{Mesh, Msg, NewMessage, Transport};
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, Route, Semantics, FLAG_FIN, FLAG_RST, FLAG_SYN};
 use crate::wire::{FixedList, LinkMessage, NodeId};
@@ -171,43 +171,46 @@ pub(super) struct Streams {
     closed: BTreeMap<(NodeId, u32), (Instant, u64)>,
 }
 
-impl Node {
+impl Transport {
     /// Opens a stream to `to`. The peer learns of it at once (an empty SYN
     /// segment) and gets [`Event::StreamOpened`]; both sides may write.
-    pub fn open_stream(&mut self, now: Instant, to: NodeId) -> Result<StreamId, StreamError> {
-        self.input(now, |node, now| {
-            if node.shutting_down {
-                return Err(StreamError::ShuttingDown);
-            }
-            if to == node.id || !node.routing.routes.contains_key(&to) {
-                return Err(StreamError::Unreachable);
-            }
-            let streams = &mut node.transport.streams;
-            if streams.by_id.len() >= node.cfg.max_streams || streams.next_number >= NUMBER_LIMIT {
-                return Err(StreamError::TooManyStreams);
-            }
-            let n = streams.next_number;
-            streams.next_number += 1;
-            let (tx, rx) = (STREAM_BIT | n, STREAM_BIT | RESPONDER_BIT | n);
-            let id = node.new_stream(Stream::new(to, tx, rx, node.cfg.stream_window as u64));
-            let syn = NewMessage {
-                id: MessageId(0),
-                semantics: Semantics::Stream,
-                channel: tx,
-                payload: Bytes::new(),
-                group: None,
-                flags: FLAG_SYN,
-            };
-            if node.enqueue(now, to, syn).is_err() {
-                node.remove_stream(now, id);
-                return Err(StreamError::TooManyStreams);
-            }
-            Ok(id)
-        })
+    pub(in crate::node) fn open_stream(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+    ) -> Result<StreamId, StreamError> {
+        if m.shutting_down {
+            return Err(StreamError::ShuttingDown);
+        }
+        if to == m.me || !m.reachable(&to) {
+            return Err(StreamError::Unreachable);
+        }
+        let streams = &mut self.streams;
+        if streams.by_id.len() >= m.cfg.max_streams || streams.next_number >= NUMBER_LIMIT {
+            return Err(StreamError::TooManyStreams);
+        }
+        let n = streams.next_number;
+        streams.next_number += 1;
+        let (tx, rx) = (STREAM_BIT | n, STREAM_BIT | RESPONDER_BIT | n);
+        let id = self.new_stream(Stream::new(to, tx, rx, m.cfg.stream_window as u64));
+        let syn = NewMessage {
+            id: MessageId(0),
+            semantics: Semantics::Stream,
+            channel: tx,
+            payload: Bytes::new(),
+            group: None,
+            flags: FLAG_SYN,
+        };
+        if self.enqueue(m, now, to, syn).is_err() {
+            self.remove_stream(now, id);
+            return Err(StreamError::TooManyStreams);
+        }
+        Ok(id)
     }
 
     fn new_stream(&mut self, s: Stream) -> StreamId {
-        let streams = &mut self.transport.streams;
+        let streams = &mut self.streams;
         streams.next_id += 1;
         let id = StreamId(streams.next_id);
         streams.by_rx.insert((s.peer, s.rx_channel), id);
@@ -216,13 +219,13 @@ impl Node {
     }
 
     /// The peer at the other end of `stream`.
-    pub fn stream_peer(&self, stream: StreamId) -> Option<NodeId> {
-        self.transport.streams.by_id.get(&stream).map(|s| s.peer)
+    pub(in crate::node) fn stream_peer(&self, stream: StreamId) -> Option<NodeId> {
+        self.streams.by_id.get(&stream).map(|s| s.peer)
     }
 
     /// Streams open now.
-    pub fn stream_count(&self) -> usize {
-        self.transport.streams.by_id.len()
+    pub(in crate::node) fn stream_count(&self) -> usize {
+        self.streams.by_id.len()
     }
 
     /// Queues bytes for sending: returns how many were taken (up to
@@ -230,114 +233,117 @@ impl Node {
     /// in all); `WouldBlock` when none fit. When fewer than offered were
     /// taken, [`Event::StreamWritable`] says when there is room again. No
     /// bytes are copied unless writes smaller than a segment are joined.
-    pub fn stream_write(
+    pub(in crate::node) fn stream_write(
         &mut self,
+        m: &mut Mesh<'_>,
         now: Instant,
         stream: StreamId,
         data: Bytes,
     ) -> Result<usize, StreamError> {
-        self.input(now, |node, now| {
-            let cap = node.cfg.stream_send_buffer;
-            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-            if s.finish_requested {
-                return Err(StreamError::Finished);
-            }
-            let room = cap.saturating_sub(s.send_bytes);
-            if room == 0 && !data.is_empty() {
-                s.writable_wanted = true;
-                return Err(StreamError::WouldBlock);
-            }
-            let n = room.min(data.len());
-            if n < data.len() {
-                // Say when the rest fits.
-                s.writable_wanted = true;
-            }
-            if n > 0 {
-                s.send_buf.push_back(data.slice(..n));
-                s.send_bytes += n;
-            }
-            node.pump_stream(now, stream);
-            Ok(n)
-        })
+        let cap = m.cfg.stream_send_buffer;
+        let s = self.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+        if s.finish_requested {
+            return Err(StreamError::Finished);
+        }
+        let room = cap.saturating_sub(s.send_bytes);
+        if room == 0 && !data.is_empty() {
+            s.writable_wanted = true;
+            return Err(StreamError::WouldBlock);
+        }
+        let n = room.min(data.len());
+        if n < data.len() {
+            // Say when the rest fits.
+            s.writable_wanted = true;
+        }
+        if n > 0 {
+            s.send_buf.push_back(data.slice(..n));
+            s.send_bytes += n;
+        }
+        self.pump_stream(m, now, stream);
+        Ok(n)
     }
 
     /// Half-closes the stream: what was written is still delivered, then
     /// the peer reads the end. Reading goes on until the peer finishes too.
-    pub fn stream_finish(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
-        self.input(now, |node, now| {
-            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-            s.finish_requested = true;
-            node.pump_stream(now, stream);
-            Ok(())
-        })
+    pub(in crate::node) fn stream_finish(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        stream: StreamId,
+    ) -> Result<(), StreamError> {
+        let s = self.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+        s.finish_requested = true;
+        self.pump_stream(m, now, stream);
+        Ok(())
     }
 
     /// Aborts the stream at once: unsent and unread bytes are dropped and
     /// the peer gets [`StreamEnd::Reset`]. No event here: the id is invalid
     /// on return.
-    pub fn stream_reset(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
-        self.input(now, |node, now| {
-            let s = node.remove_stream(now, stream).ok_or(StreamError::Unknown)?;
-            node.send_rst(s.peer, s.tx_channel);
-            Ok(())
-        })
+    pub(in crate::node) fn stream_reset(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        stream: StreamId,
+    ) -> Result<(), StreamError> {
+        let s = self.remove_stream(now, stream).ok_or(StreamError::Unknown)?;
+        self.send_rst(m, s.peer, s.tx_channel);
+        Ok(())
     }
 
     /// Reads up to `max` bytes: `Ok(None)` at the end of the stream (the
     /// peer finished and everything was read), `WouldBlock` when nothing is
     /// there yet. Returns bytes of one segment at a time, without copying.
-    pub fn stream_read(
+    pub(in crate::node) fn stream_read(
         &mut self,
+        m: &mut Mesh<'_>,
         now: Instant,
         stream: StreamId,
         max: usize,
     ) -> Result<Option<Bytes>, StreamError> {
-        self.input(now, |node, now| {
-            let window = node.cfg.stream_window as u64;
-            let s = node.transport.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
-            if let Some(front) = s.readable.front_mut() {
-                let out = front.split_to(front.len().min(max.max(1)));
-                if front.is_empty() {
-                    s.readable.pop_front();
-                    s.consumed += 1;
-                }
-                // Tell the sender about the room once half a window has opened
-                // (or any room after a full window), not after every read.
-                let limit = s.consumed + window;
-                let cumulative =
-                    node.transport.rx.get(&(s.peer, s.rx_channel)).map_or(0, |r| r.cumulative);
-                let was_closed = s.advertised <= cumulative;
-                if was_closed || limit >= s.advertised + window.div_ceil(2) {
-                    s.advertised = limit;
-                    let (peer, channel) = (s.peer, s.rx_channel);
-                    let win = limit.saturating_sub(cumulative) as u32;
-                    if let Some(back) = node.path_route(&peer) {
-                        node.send_ack_on(Semantics::Stream, channel, win, back, peer);
-                    }
-                }
-                return Ok(Some(out));
+        let window = m.cfg.stream_window as u64;
+        let s = self.streams.by_id.get_mut(&stream).ok_or(StreamError::Unknown)?;
+        if let Some(front) = s.readable.front_mut() {
+            let out = front.split_to(front.len().min(max.max(1)));
+            if front.is_empty() {
+                s.readable.pop_front();
+                s.consumed += 1;
             }
-            let end = s.peer_fin.is_some_and(|f| {
-                node.transport.rx.get(&(s.peer, s.rx_channel)).is_some_and(|r| r.cumulative > f)
-            });
-            if !end {
-                return Err(StreamError::WouldBlock);
+            // Tell the sender about the room once half a window has opened
+            // (or any room after a full window), not after every read.
+            let limit = s.consumed + window;
+            let cumulative = self.rx.get(&(s.peer, s.rx_channel)).map_or(0, |r| r.cumulative);
+            let was_closed = s.advertised <= cumulative;
+            if was_closed || limit >= s.advertised + window.div_ceil(2) {
+                s.advertised = limit;
+                let (peer, channel) = (s.peer, s.rx_channel);
+                let win = limit.saturating_sub(cumulative) as u32;
+                if let Some(back) = m.path_route(&peer) {
+                    self.send_ack_on(m, Semantics::Stream, channel, win, back, peer);
+                }
             }
-            s.eof_read = true;
-            node.maybe_close_stream(now, stream);
-            Ok(None)
-        })
+            return Ok(Some(out));
+        }
+        let end = s.peer_fin.is_some_and(|f| {
+            self.rx.get(&(s.peer, s.rx_channel)).is_some_and(|r| r.cumulative > f)
+        });
+        if !end {
+            return Err(StreamError::WouldBlock);
+        }
+        s.eof_read = true;
+        self.maybe_close_stream(m, now, stream);
+        Ok(None)
     }
 
     /// Sends what the windows allow.
-    fn pump_stream(&mut self, now: Instant, stream: StreamId) {
-        let size = self.fragment_size();
+    fn pump_stream(&mut self, m: &mut Mesh<'_>, now: Instant, stream: StreamId) {
+        let size = m.fragment_size();
         loop {
-            let Some(s) = self.transport.streams.by_id.get_mut(&stream) else { return };
-            let (in_flight, next_seq, room) =
-                self.transport.tx.get(&(s.peer, s.tx_channel)).map_or((0, 0, true), |c| {
-                    (c.inflight.len(), c.next_seq, c.has_room(&self.cfg))
-                });
+            let Some(s) = self.streams.by_id.get_mut(&stream) else { return };
+            let (in_flight, next_seq, room) = self
+                .tx
+                .get(&(s.peer, s.tx_channel))
+                .map_or((0, 0, true), |c| (c.inflight.len(), c.next_seq, c.has_room(m.cfg)));
             let fin_due = s.finish_requested && s.fin_seq.is_none();
             if s.send_bytes == 0 && !fin_due {
                 break;
@@ -361,15 +367,15 @@ impl Node {
                 group: None,
                 flags,
             };
-            if self.enqueue(now, peer, seg).is_err() {
+            if self.enqueue(m, now, peer, seg).is_err() {
                 break;
             }
         }
-        let cap = self.cfg.stream_send_buffer;
-        if let Some(s) = self.transport.streams.by_id.get_mut(&stream) {
+        let cap = m.cfg.stream_send_buffer;
+        if let Some(s) = self.streams.by_id.get_mut(&stream) {
             if s.writable_wanted && s.send_bytes < cap {
                 s.writable_wanted = false;
-                self.push_event(Event::StreamWritable { stream });
+                self.push_event(m, Event::StreamWritable { stream });
             }
         }
     }
@@ -378,39 +384,47 @@ impl Node {
     /// settled): take the new window, and send or close.
     pub(super) fn on_stream_ack(
         &mut self,
+        m: &mut Mesh<'_>,
         now: Instant,
         from: NodeId,
         channel: u32,
         cumulative: u64,
         window: u32,
     ) {
-        let Some(&id) = self.transport.streams.by_rx.get(&(from, channel ^ RESPONDER_BIT)) else {
+        let Some(&id) = self.streams.by_rx.get(&(from, channel ^ RESPONDER_BIT)) else {
             return;
         };
-        let Some(s) = self.transport.streams.by_id.get_mut(&id) else { return };
+        let Some(s) = self.streams.by_id.get_mut(&id) else { return };
         s.peer_limit = s.peer_limit.max(cumulative.saturating_add(u64::from(window)));
         if s.fin_seq.is_some_and(|f| cumulative > f) {
             s.fin_acked = true;
         }
-        self.pump_stream(now, id);
-        self.maybe_close_stream(now, id);
+        self.pump_stream(m, now, id);
+        self.maybe_close_stream(m, now, id);
     }
 
     /// A stream segment (or RST) from `from`; `to_me` is its path.
-    pub(super) fn on_stream_data(&mut self, now: Instant, from: NodeId, d: Data, to_me: &Route) {
+    pub(super) fn on_stream_data(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        from: NodeId,
+        d: Data,
+        to_me: &Route,
+    ) {
         if !is_stream_channel(d.channel) || d.frag_count != 1 {
-            self.out.stats.dropped_malformed += 1;
+            m.out.stats.dropped_malformed += 1;
             return;
         }
         let key = (from, d.channel);
         let rst = d.flags & FLAG_RST != 0;
-        let id = match self.transport.streams.by_rx.get(&key) {
+        let id = match self.streams.by_rx.get(&key) {
             Some(&id) => id,
             None if rst => return,
             None => {
                 let opener_syn =
                     d.channel & RESPONDER_BIT == 0 && d.flags & FLAG_SYN != 0 && d.seq == 0;
-                let closed = self.transport.streams.closed.get(&key).map(|c| c.1);
+                let closed = self.streams.closed.get(&key).map(|c| c.1);
                 let was_closed = closed.is_some();
                 if let Some(cumulative) = closed.filter(|_| !opener_syn) {
                     let Some(back) = to_me.reversed_path() else { return };
@@ -425,53 +439,53 @@ impl Node {
                             ranges: FixedList::from_entries([].iter()),
                         };
                         let first = ack.route.id(1);
-                        if let Some(link) = first.and_then(|f| self.link_to(&f)) {
-                            self.send_link(link, LinkMessage::Ack(ack));
+                        if let Some(link) = first.and_then(|f| m.link_to(&f)) {
+                            m.send_message(link, LinkMessage::Ack(ack));
                         }
                     } else {
                         // The peer still sends on a stream we reset.
-                        self.send_rst_on(&back, d.channel ^ RESPONDER_BIT);
+                        self.send_rst_on(m, &back, d.channel ^ RESPONDER_BIT);
                     }
                     return;
                 }
                 if !opener_syn || was_closed {
                     // Data ahead of its SYN (reordered): the sender resends.
-                    self.out.stats.dropped_unexpected += 1;
+                    m.out.stats.dropped_unexpected += 1;
                     return;
                 }
-                let full = self.transport.streams.by_id.len() >= self.cfg.max_streams;
-                if full || self.shutting_down {
-                    self.out.stats.dropped_limit += 1;
+                let full = self.streams.by_id.len() >= m.cfg.max_streams;
+                if full || m.shutting_down {
+                    m.out.stats.dropped_limit += 1;
                     if let Some(back) = to_me.reversed_path() {
-                        self.send_rst_on(&back, d.channel | RESPONDER_BIT);
+                        self.send_rst_on(m, &back, d.channel | RESPONDER_BIT);
                     }
                     return;
                 }
-                let window = self.cfg.stream_window as u64;
+                let window = m.cfg.stream_window as u64;
                 let id = self.new_stream(Stream::new(
                     from,
                     d.channel | RESPONDER_BIT,
                     d.channel,
                     window,
                 ));
-                self.push_event(Event::StreamOpened { stream: id, peer: from });
+                self.push_event(m, Event::StreamOpened { stream: id, peer: from });
                 id
             }
         };
         if rst {
             self.remove_stream(now, id);
-            self.push_event(Event::StreamClosed { stream: id, reason: StreamEnd::Reset });
+            self.push_event(m, Event::StreamClosed { stream: id, reason: StreamEnd::Reset });
             return;
         }
-        let window = self.cfg.stream_window as u64;
-        let Some(s) = self.transport.streams.by_id.get_mut(&id) else { return };
+        let window = m.cfg.stream_window as u64;
+        let Some(s) = self.streams.by_id.get_mut(&id) else { return };
         let limit = s.consumed + window;
-        let rx = self.transport.rx.entry(key).or_default();
+        let rx = self.rx.entry(key).or_default();
         let mut ready: Vec<Bytes> = Vec::new();
         if d.seq >= limit {
             // No room: the reader is slow. Dropped unacknowledged; the ACK
             // below tells the sender the window.
-            self.out.stats.dropped_limit += 1;
+            m.out.stats.dropped_limit += 1;
         } else if d.seq >= rx.cumulative && !rx.above.contains(&d.seq) {
             if d.flags & FLAG_FIN != 0 {
                 s.peer_fin = Some(d.seq);
@@ -500,56 +514,62 @@ impl Node {
         let limit = s.consumed + window;
         s.advertised = limit;
         if was_empty && readable && !s.eof_read {
-            self.push_event(Event::StreamReadable { stream: id });
+            self.push_event(m, Event::StreamReadable { stream: id });
         }
         let win = limit.saturating_sub(cumulative) as u32;
         self.send_ack(from, Semantics::Stream, d.channel, win, to_me);
     }
 
     /// Closes a stream whose both directions are done.
-    fn maybe_close_stream(&mut self, now: Instant, stream: StreamId) {
-        let done =
-            self.transport.streams.by_id.get(&stream).is_some_and(|s| s.fin_acked && s.eof_read);
+    fn maybe_close_stream(&mut self, m: &mut Mesh<'_>, now: Instant, stream: StreamId) {
+        let done = self.streams.by_id.get(&stream).is_some_and(|s| s.fin_acked && s.eof_read);
         if done {
             self.remove_stream(now, stream);
-            self.push_event(Event::StreamClosed { stream, reason: StreamEnd::Finished });
+            self.push_event(m, Event::StreamClosed { stream, reason: StreamEnd::Finished });
         }
     }
 
     /// A stream's bytes could not be delivered: abort it.
-    pub(super) fn fail_stream(&mut self, now: Instant, peer: NodeId, tx: u32, reason: StreamEnd) {
-        let Some(&id) = self.transport.streams.by_rx.get(&(peer, tx ^ RESPONDER_BIT)) else {
+    pub(super) fn fail_stream(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        peer: NodeId,
+        tx: u32,
+        reason: StreamEnd,
+    ) {
+        let Some(&id) = self.streams.by_rx.get(&(peer, tx ^ RESPONDER_BIT)) else {
             return;
         };
         if let Some(s) = self.remove_stream(now, id) {
-            self.send_rst(s.peer, s.tx_channel);
-            self.push_event(Event::StreamClosed { stream: id, reason });
+            self.send_rst(m, s.peer, s.tx_channel);
+            self.push_event(m, Event::StreamClosed { stream: id, reason });
         }
     }
 
     /// Forgets a stream and its sequence state.
     fn remove_stream(&mut self, now: Instant, id: StreamId) -> Option<Stream> {
-        let streams = &mut self.transport.streams;
+        let streams = &mut self.streams;
         let s = streams.by_id.remove(&id)?;
         streams.by_rx.remove(&(s.peer, s.rx_channel));
-        self.transport.tx.remove(&(s.peer, s.tx_channel));
+        self.tx.remove(&(s.peer, s.tx_channel));
         let mut cumulative = 0;
-        if let Some(rx) = self.transport.rx.remove(&(s.peer, s.rx_channel)) {
+        if let Some(rx) = self.rx.remove(&(s.peer, s.rx_channel)) {
             cumulative = rx.cumulative;
             let freed = rx.reasm.values().map(|r| r.bytes).sum();
             self.release_reassembly(&s.peer, freed);
         }
-        self.transport.streams.closed.insert((s.peer, s.rx_channel), (now, cumulative));
+        self.streams.closed.insert((s.peer, s.rx_channel), (now, cumulative));
         Some(s)
     }
 
-    fn send_rst(&mut self, peer: NodeId, channel: u32) {
-        if let Some(route) = self.path_route(&peer) {
-            self.send_rst_on(&route, channel);
+    fn send_rst(&mut self, m: &mut Mesh<'_>, peer: NodeId, channel: u32) {
+        if let Some(route) = m.path_route(&peer) {
+            self.send_rst_on(m, &route, channel);
         }
     }
 
-    fn send_rst_on(&mut self, path: &Route, channel: u32) {
+    fn send_rst_on(&mut self, m: &mut Mesh<'_>, path: &Route, channel: u32) {
         let msg = Msg {
             semantics: Semantics::Stream,
             channel,
@@ -558,29 +578,28 @@ impl Node {
             payload: &Bytes::new(),
             group: None,
         };
-        self.transmit_on(path, msg);
+        transmit_on(m, path, msg);
     }
 
     /// Shutdown: every stream fails.
-    pub(in crate::node) fn close_all_streams(&mut self) {
-        let now = self.clock.now();
-        let ids: Vec<StreamId> = self.transport.streams.by_id.keys().copied().collect();
+    pub(in crate::node) fn close_all_streams(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let ids: Vec<StreamId> = self.streams.by_id.keys().copied().collect();
         for id in ids {
             if let Some(s) = self.remove_stream(now, id) {
-                self.send_rst(s.peer, s.tx_channel);
+                self.send_rst(m, s.peer, s.tx_channel);
                 let reason = StreamEnd::Failed(super::super::output::FailReason::Shutdown);
-                self.push_event(Event::StreamClosed { stream: id, reason });
+                self.push_event(m, Event::StreamClosed { stream: id, reason });
             }
         }
     }
 
     /// Housekeeping: fail streams whose peer has been unreachable for the
     /// delivery timeout, forget old closed-stream markers.
-    pub(in crate::node) fn expire_streams(&mut self, now: Instant) {
-        let timeout = self.cfg.delivery_timeout;
+    pub(in crate::node) fn expire_streams(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let timeout = m.cfg.delivery_timeout;
         let mut dead = Vec::new();
-        for (id, s) in self.transport.streams.by_id.iter_mut() {
-            if self.routing.routes.contains_key(&s.peer) {
+        for (id, s) in self.streams.by_id.iter_mut() {
+            if m.reachable(&s.peer) {
                 s.unreachable_since = None;
             } else if now - *s.unreachable_since.get_or_insert(now) >= timeout {
                 dead.push(*id);
@@ -589,10 +608,10 @@ impl Node {
         for id in dead {
             if self.remove_stream(now, id).is_some() {
                 let reason = StreamEnd::Failed(super::super::output::FailReason::Unreachable);
-                self.push_event(Event::StreamClosed { stream: id, reason });
+                self.push_event(m, Event::StreamClosed { stream: id, reason });
             }
         }
         let keep = timeout * 2;
-        self.transport.streams.closed.retain(|_, (t, _)| now - *t < keep);
+        self.streams.closed.retain(|_, (t, _)| now - *t < keep);
     }
 }

@@ -1,0 +1,207 @@
+//! The node's side of the transport: the application's calls (send, shout,
+//! ping, streams) and the inputs the node routes to it (DATA, ACK,
+//! ROUTE_ERROR, the retransmission timer, housekeeping, shutdown). Each
+//! lends the transport the rest of the node as a [`Mesh`] for one call.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::super::output::{Event, MessageId, StreamId};
+use super::super::Node;
+use super::{Mesh, SendError, StreamError, Transport};
+use crate::time::Instant;
+use crate::wire::link::{Ack, Data, RouteError, Semantics};
+use crate::wire::NodeId;
+
+impl Node {
+    /// The transport, and the rest of the node as it sees it.
+    fn transport_parts(&mut self) -> (&mut Transport, Mesh<'_>) {
+        let mesh = Mesh {
+            cfg: &self.cfg,
+            me: self.id,
+            groups: &self.groups,
+            routes: &self.routing.routes,
+            links: &self.links,
+            out: &mut self.out,
+            shutting_down: self.shutting_down,
+        };
+        (&mut self.transport, mesh)
+    }
+
+    /// Runs `f` on the transport with the rest of the node lent to it.
+    fn with_transport<R>(&mut self, f: impl FnOnce(&mut Transport, &mut Mesh<'_>) -> R) -> R {
+        let (t, mut m) = self.transport_parts();
+        f(t, &mut m)
+    }
+
+    /// Sends `payload` to `to` with the given semantics. Returns the
+    /// message's id; `Reliable` and `Sequenced` messages are reported
+    /// [`Event::Delivered`] or [`Event::SendFailed`] later.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        to: NodeId,
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        self.input(now, |node, now| {
+            node.with_transport(|t, m| t.send(m, now, to, semantics, payload))
+        })
+    }
+
+    /// Sends `payload` to every reachable member of `group` (`""`: every
+    /// reachable node). Reliable group sends are acknowledged, retransmitted
+    /// and reported per member.
+    pub fn shout(
+        &mut self,
+        now: Instant,
+        group: &str,
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        self.input(now, |node, now| {
+            let members: Vec<NodeId> = node
+                .membership
+                .peers()
+                .filter(|p| group.is_empty() || p.groups.iter().any(|g| g == group))
+                .map(|p| p.id)
+                .filter(|id| node.routing.routes.contains_key(id))
+                .collect();
+            node.with_transport(|t, m| t.shout(m, now, group, &members, semantics, payload))
+        })
+    }
+
+    /// Measures the round trip to `to` through the mesh: an
+    /// [`Event::Pong`] with the returned id reports it. Nothing is reported
+    /// if the ping or its answer is lost; at most
+    /// [`max_pings`](crate::Config::max_pings) are awaited at once (the
+    /// oldest is forgotten first).
+    pub fn ping(&mut self, now: Instant, to: NodeId) -> Result<MessageId, SendError> {
+        self.input(now, |node, now| node.with_transport(|t, m| t.ping(m, now, to)))
+    }
+
+    /// Opens a stream to `to`. The peer learns of it at once (an empty SYN
+    /// segment) and gets [`Event::StreamOpened`]; both sides may write.
+    pub fn open_stream(&mut self, now: Instant, to: NodeId) -> Result<StreamId, StreamError> {
+        self.input(now, |node, now| node.with_transport(|t, m| t.open_stream(m, now, to)))
+    }
+
+    /// The peer at the other end of `stream`.
+    pub fn stream_peer(&self, stream: StreamId) -> Option<NodeId> {
+        self.transport.stream_peer(stream)
+    }
+
+    /// Streams open now.
+    pub fn stream_count(&self) -> usize {
+        self.transport.stream_count()
+    }
+
+    /// Queues bytes for sending: returns how many were taken (up to
+    /// [`stream_send_buffer`](crate::Config::stream_send_buffer) buffered
+    /// in all); `WouldBlock` when none fit. When fewer than offered were
+    /// taken, [`Event::StreamWritable`] says when there is room again. No
+    /// bytes are copied unless writes smaller than a segment are joined.
+    pub fn stream_write(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        data: Bytes,
+    ) -> Result<usize, StreamError> {
+        self.input(now, |node, now| {
+            node.with_transport(|t, m| t.stream_write(m, now, stream, data))
+        })
+    }
+
+    /// Half-closes the stream: what was written is still delivered, then
+    /// the peer reads the end. Reading goes on until the peer finishes too.
+    pub fn stream_finish(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
+        self.input(now, |node, now| node.with_transport(|t, m| t.stream_finish(m, now, stream)))
+    }
+
+    /// Aborts the stream at once: unsent and unread bytes are dropped and
+    /// the peer gets [`StreamEnd::Reset`](crate::node::StreamEnd::Reset). No
+    /// event here: the id is invalid on return.
+    pub fn stream_reset(&mut self, now: Instant, stream: StreamId) -> Result<(), StreamError> {
+        self.input(now, |node, now| node.with_transport(|t, m| t.stream_reset(m, now, stream)))
+    }
+
+    /// Reads up to `max` bytes: `Ok(None)` at the end of the stream (the
+    /// peer finished and everything was read), `WouldBlock` when nothing is
+    /// there yet. Returns bytes of one segment at a time, without copying.
+    pub fn stream_read(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        max: usize,
+    ) -> Result<Option<Bytes>, StreamError> {
+        self.input(now, |node, now| node.with_transport(|t, m| t.stream_read(m, now, stream, max)))
+    }
+
+    /// The current source route to `to` (this node first), if reachable.
+    pub fn route_to(&self, to: &NodeId) -> Option<Vec<NodeId>> {
+        self.routing.routes.get(to).map(|r| r.path.clone())
+    }
+
+    /// Messages in flight, over all destinations.
+    pub fn in_flight(&self) -> usize {
+        self.transport.in_flight()
+    }
+
+    /// Bytes held for reassembly.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.transport.reassembly_bytes()
+    }
+
+    /// Messages received and not yet taken by [`poll_event`](Node::poll_event).
+    pub fn inbox_len(&self) -> usize {
+        self.transport.inbox_len()
+    }
+
+    /// Payload bytes of those messages.
+    pub fn inbox_bytes(&self) -> usize {
+        self.transport.inbox_bytes()
+    }
+
+    pub(in crate::node) fn on_data(&mut self, now: Instant, d: Data, raw: Bytes) {
+        self.with_transport(|t, m| t.on_data(m, now, d, raw));
+    }
+
+    pub(in crate::node) fn on_ack(&mut self, now: Instant, a: Ack, raw: Bytes) {
+        self.with_transport(|t, m| t.on_ack(m, now, a, raw));
+    }
+
+    pub(in crate::node) fn on_route_error(&mut self, now: Instant, e: RouteError, raw: Bytes) {
+        if self.with_transport(|t, m| t.on_route_error(m, now, e, raw)) {
+            self.schedule_spf(now);
+        }
+    }
+
+    pub(in crate::node) fn on_retransmit_timer(&mut self, now: Instant) {
+        self.with_transport(|t, m| t.on_retransmit_timer(m, now));
+    }
+
+    /// Sends the ACKs the input just handled made due.
+    pub(in crate::node) fn flush_acks(&mut self) {
+        self.with_transport(|t, m| t.flush_acks(m));
+    }
+
+    /// Housekeeping: drops stale reassemblies, fails streams to peers
+    /// unreachable for too long.
+    pub(in crate::node) fn expire_transport(&mut self, now: Instant) {
+        self.with_transport(|t, m| {
+            t.expire_reassembly(m, now);
+            t.expire_streams(m, now);
+        });
+    }
+
+    /// Shutdown: every message in flight and every stream fails.
+    pub(in crate::node) fn fail_all_in_flight(&mut self, now: Instant) {
+        self.with_transport(|t, m| t.fail_all_in_flight(m, now));
+    }
+
+    /// The next received message for the application, if any.
+    pub(in crate::node) fn pop_message(&mut self) -> Option<Event> {
+        self.with_transport(|t, m| t.pop_inbox(m))
+    }
+}

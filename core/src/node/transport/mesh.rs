@@ -1,0 +1,87 @@
+//! What the transport reaches of the rest of the node during one call.
+//!
+//! The transport owns its channels, windows and streams; everything else
+//! it needs is lent for the length of one call as a [`Mesh`]: the
+//! configuration, this node's id and groups, the routes SPF computed, the
+//! links to send on (read only) and the output sink. It never sees the
+//! handshake, the database or the overlay.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+
+use bytes::Bytes;
+
+use super::super::links::{link_transmit, Link};
+use super::super::output::{LinkId, Outputs};
+use super::super::routing::RouteEntry;
+use crate::config::{Config, LinkMode};
+use crate::wire::link::Route;
+use crate::wire::{Frame, LinkMessage, NodeId};
+
+/// The rest of the node as the transport sees it, for one call.
+pub(in crate::node) struct Mesh<'a> {
+    pub(in crate::node) cfg: &'a Config,
+    /// This node.
+    pub(in crate::node) me: NodeId,
+    /// The groups this node is in: group DATA down a tree is taken only by
+    /// members.
+    pub(in crate::node) groups: &'a BTreeSet<String>,
+    /// The routes of the last SPF run.
+    pub(in crate::node) routes: &'a BTreeMap<NodeId, RouteEntry>,
+    pub(in crate::node) links: &'a BTreeMap<LinkId, Link>,
+    pub(in crate::node) out: &'a mut Outputs,
+    /// The node is leaving: nothing new is accepted.
+    pub(in crate::node) shutting_down: bool,
+}
+
+impl Mesh<'_> {
+    /// Whether SPF has a route to `to`.
+    pub(super) fn reachable(&self, to: &NodeId) -> bool {
+        self.routes.contains_key(to)
+    }
+
+    /// The current SPF path to `to` as a source route (this node first).
+    pub(super) fn path_route(&self, to: &NodeId) -> Option<Route> {
+        Route::path(&self.routes.get(to)?.path).ok()
+    }
+
+    /// The up link to neighbour `peer`.
+    pub(super) fn link_to(&self, peer: &NodeId) -> Option<LinkId> {
+        self.links.values().find(|l| l.is_up() && l.peer.as_ref() == Some(peer)).map(|l| l.id)
+    }
+
+    /// The largest DATA payload per frame.
+    pub(super) fn fragment_size(&self) -> usize {
+        match self.cfg.link_mode {
+            LinkMode::Stream => self.cfg.fragment_size,
+            // The documented cap of datagram links (PROTOCOL 5.3): a frame
+            // stays within one unfragmented UDP datagram.
+            LinkMode::Datagram => self.cfg.fragment_size.min(1100),
+        }
+    }
+
+    /// Queues an encoded DATA frame on `link`. Data waits behind every
+    /// control frame the caller has not taken yet (keepalive, routing,
+    /// ACK...), so a burst of data never delays them by more than what the
+    /// caller already holds.
+    pub(super) fn send_data(&mut self, link: LinkId, data: Bytes) {
+        if let Some(t) = link_transmit(self.links, self.out, link, data) {
+            self.out.data_transmits.push_back(t);
+        }
+    }
+
+    /// Queues an encoded control frame (ACK, ROUTE_ERROR) on `link`.
+    pub(super) fn send_control(&mut self, link: LinkId, data: Bytes) {
+        if let Some(t) = link_transmit(self.links, self.out, link, data) {
+            self.out.transmits.push_back(t);
+        }
+    }
+
+    /// Encodes a control message and queues it on `link`.
+    pub(super) fn send_message(&mut self, link: LinkId, msg: LinkMessage) {
+        match Frame::new(msg).to_bytes() {
+            Ok(data) => self.send_control(link, data),
+            Err(_) => self.out.stats.dropped_limit += 1,
+        }
+    }
+}

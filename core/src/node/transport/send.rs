@@ -1,0 +1,496 @@
+//! The sending side: sequence numbers, windows, DATA frames and their
+//! fragments, ACK processing, retransmission and failure.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use super::super::output::{Event, FailReason, MessageId, StreamEnd};
+use super::super::timers::Timer;
+use super::forward::forward;
+use super::mesh::Mesh;
+use super::{
+    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, Rtt, SendError, Transport,
+};
+use crate::time::Instant;
+use crate::wire::link::{Ack, Data, Route, RouteError, Semantics, FLAG_SYN};
+use crate::wire::{Frame, LinkMessage, NodeId};
+
+impl Transport {
+    /// Sends `payload` to `to`; see [`Node::send`](crate::Node::send).
+    pub(in crate::node) fn send(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        check_send(m, &payload, semantics)?;
+        if !m.reachable(&to) {
+            return Err(SendError::Unreachable);
+        }
+        let id = self.next_message_id();
+        let channel = channel_of(semantics);
+        let group = None;
+        self.enqueue(m, now, to, NewMessage { id, semantics, channel, payload, group, flags: 0 })?;
+        Ok(id)
+    }
+
+    /// Sends `payload` to `members` of `group` (the reachable ones, chosen
+    /// by the node); see [`Node::shout`](crate::Node::shout).
+    pub(in crate::node) fn shout(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        group: &str,
+        members: &[NodeId],
+        semantics: Semantics,
+        payload: Bytes,
+    ) -> Result<MessageId, SendError> {
+        check_send(m, &payload, semantics)?;
+        let channel = group_channel(group, semantics);
+        let full =
+            members.iter().any(|p| self.tx.get(&(*p, channel)).is_some_and(|c| !c.has_room(m.cfg)));
+        if full && semantics != Semantics::Datagram {
+            for p in members {
+                if let Some(c) = self.tx.get_mut(&(*p, channel)) {
+                    c.blocked = true;
+                }
+            }
+            return Err(SendError::WouldBlock);
+        }
+        let id = self.next_message_id();
+        let seq = {
+            let s = self.group_seq.entry(channel).or_insert(0);
+            *s += 1;
+            *s - 1
+        };
+        if semantics != Semantics::Datagram {
+            for p in members {
+                let rto = self.rto_for(m, p);
+                let out = Outgoing {
+                    id,
+                    semantics,
+                    payload: payload.clone(),
+                    group: Some(group.into()),
+                    first_sent: now,
+                    last_sent: now,
+                    rto,
+                    retransmitted: false,
+                    deadline: now + m.cfg.delivery_timeout,
+                    flags: 0,
+                    reroute_at: None,
+                };
+                self.tx.entry((*p, channel)).or_default().insert(seq, out);
+                m.out.timers.set_earliest(Timer::Retransmit, now + rto);
+            }
+        }
+        let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
+        match group_tree(m, members) {
+            Some(tree) => transmit_tree(m, &tree, msg),
+            None => {
+                for p in members {
+                    transmit_message(m, *p, msg);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    pub(super) fn next_message_id(&mut self) -> MessageId {
+        self.next_id += 1;
+        MessageId(self.next_id)
+    }
+
+    /// Puts a message in flight on `(to, msg.channel)` and transmits it;
+    /// returns its sequence number.
+    pub(super) fn enqueue(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        msg: NewMessage,
+    ) -> Result<u64, SendError> {
+        let chan = self.tx.entry((to, msg.channel)).or_default();
+        if msg.semantics != Semantics::Datagram && !chan.has_room(m.cfg) {
+            chan.blocked = true;
+            return Err(SendError::WouldBlock);
+        }
+        let seq = chan.next_seq;
+        chan.next_seq += 1;
+        let mut flags = msg.flags;
+        if chan.resync && msg.semantics != Semantics::Datagram {
+            chan.resync = false;
+            flags |= FLAG_SYN;
+        }
+        let one = Msg {
+            semantics: msg.semantics,
+            channel: msg.channel,
+            seq,
+            flags,
+            payload: &msg.payload,
+            group: msg.group.as_deref(),
+        };
+        transmit_message(m, to, one);
+        if msg.semantics != Semantics::Datagram {
+            let rto = self.rto_for(m, &to);
+            let out = Outgoing {
+                id: msg.id,
+                semantics: msg.semantics,
+                payload: msg.payload,
+                group: msg.group,
+                first_sent: now,
+                last_sent: now,
+                rto,
+                retransmitted: false,
+                deadline: now + m.cfg.delivery_timeout,
+                flags,
+                reroute_at: None,
+            };
+            if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
+                c.insert(seq, out);
+            }
+            m.out.timers.set_earliest(Timer::Retransmit, now + rto);
+        }
+        Ok(seq)
+    }
+
+    fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
+        let r = match self.rtt.get(to) {
+            Some(Rtt { srtt: Some(s), rttvar }) => *s + (*rttvar * 4).max(Duration::from_millis(1)),
+            _ => m.cfg.rto_initial,
+        };
+        r.clamp(m.cfg.rto_min, m.cfg.rto_max)
+    }
+
+    /// An ACK from a destination (or one to pass on).
+    pub(in crate::node) fn on_ack(&mut self, m: &mut Mesh<'_>, now: Instant, a: Ack, raw: Bytes) {
+        if !forward(m, &a.route, &raw, None) {
+            return;
+        }
+        let from = a.route.origin();
+        let Some(chan) = self.tx.get_mut(&(from, a.channel)) else { return };
+        let acked = |s: u64| s < a.cumulative || a.ranges.iter().any(|r| r.start <= s && s < r.end);
+        let covered: SmallVec<[u64; 16]> =
+            chan.inflight.keys().copied().filter(|&s| acked(s)).collect();
+        let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
+        for s in covered {
+            if let Some(o) = chan.remove(s) {
+                done.push(o);
+            }
+        }
+        // Fast retransmit: what is still missing below the highest seq the
+        // destination reports having is lost, not late; resend it now
+        // rather than at its timeout (at most once per half round trip).
+        // The inbox window: zero means the destination refused what it did
+        // not acknowledge for lack of room. It is alive, so nothing in
+        // flight times out while it holds back; when it reopens, whatever
+        // is still in flight was refused and goes again at once.
+        let stream = a.semantics == Semantics::Stream;
+        let mut reopened: SmallVec<[Resend; 4]> = SmallVec::new();
+        if !stream {
+            let full = a.window == 0 && !chan.inflight.is_empty();
+            if full {
+                for o in chan.inflight.values_mut() {
+                    o.deadline = now + m.cfg.delivery_timeout;
+                }
+            } else if chan.peer_full {
+                for (&seq, o) in chan.inflight.iter_mut() {
+                    o.last_sent = now;
+                    o.retransmitted = true;
+                    reopened.push(Resend::of(from, a.channel, seq, o));
+                }
+            }
+            chan.peer_full = full;
+        }
+        let highest =
+            if chan.peer_full { 0 } else { a.ranges.iter().map(|r| r.end).max().unwrap_or(0) };
+        let gap_after = self
+            .rtt
+            .get(&from)
+            .and_then(|r| r.srtt)
+            .map_or(m.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
+        let mut fast: SmallVec<[Resend; 4]> = SmallVec::new();
+        for (&seq, o) in chan.inflight.iter_mut() {
+            if seq >= highest {
+                break;
+            }
+            if now - o.last_sent >= gap_after {
+                o.last_sent = now;
+                o.retransmitted = true;
+                fast.push(Resend::of(from, a.channel, seq, o));
+            }
+        }
+        if stream {
+            // The receiver answered, so it is alive: a stream stalled by a
+            // reader that does not read waits as long as it must.
+            for o in chan.inflight.values_mut() {
+                o.deadline = now + m.cfg.delivery_timeout;
+            }
+        }
+        let writable = !stream && chan.blocked && chan.has_room(m.cfg);
+        if writable {
+            chan.blocked = false;
+        }
+        for o in done {
+            if !o.retransmitted {
+                self.rtt
+                    .entry(from)
+                    .or_insert(Rtt { srtt: None, rttvar: Duration::ZERO })
+                    .sample(now - o.first_sent);
+            }
+            if !stream {
+                m.out.events.push_back(Event::Delivered { id: o.id, to: from });
+            }
+        }
+        if writable {
+            m.out.events.push_back(Event::Writable { to: from });
+        }
+        let channel = a.channel;
+        for r in fast.into_iter().chain(reopened) {
+            retransmit(m, r);
+        }
+        if stream {
+            self.on_stream_ack(m, now, from, channel, a.cumulative, a.window);
+        }
+    }
+
+    /// A ROUTE_ERROR: marks the message it names for a resend on the route
+    /// SPF will have computed by then. Returns true when it was for us, and
+    /// the node should run SPF soon.
+    #[must_use]
+    pub(in crate::node) fn on_route_error(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        e: RouteError,
+        raw: Bytes,
+    ) -> bool {
+        if !forward(m, &e.route, &raw, None) {
+            return false;
+        }
+        // Our route to the data's destination went through a dead link: the
+        // reporter's LSA says so by now or shortly. Recompute, then resend
+        // the message it names on the new route without waiting for its
+        // timeout.
+        let at = now + m.cfg.spf_delay * 2;
+        for ((_, channel), chan) in self.tx.iter_mut() {
+            if *channel != e.channel {
+                continue;
+            }
+            if let Some(o) = chan.inflight.get_mut(&e.seq) {
+                o.reroute_at = Some(at);
+            }
+        }
+        m.out.timers.set_earliest(Timer::Retransmit, at);
+        true
+    }
+
+    /// Retransmits what is due, fails what is past its deadline.
+    pub(in crate::node) fn on_retransmit_timer(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let mut resend = Vec::new();
+        let mut failed = Vec::new();
+        let mut failed_streams = Vec::new();
+        let mut next: Option<Instant> = None;
+        let rto_max = m.cfg.rto_max;
+        for (&(to, channel), chan) in self.tx.iter_mut() {
+            let expired = chan.inflight.values().any(|o| now >= o.deadline);
+            if expired {
+                let reason =
+                    if m.reachable(&to) { FailReason::Timeout } else { FailReason::Unreachable };
+                // Ordered channels cannot deliver past a lost message: the
+                // whole window fails, and the next message restarts the
+                // sequence (SYN) so the receiver does not wait for the gap.
+                let ordered = chan.inflight.values().any(|o| o.semantics != Semantics::Datagram);
+                let dead: Vec<u64> = if ordered {
+                    chan.inflight.keys().copied().collect()
+                } else {
+                    chan.inflight
+                        .iter()
+                        .filter(|(_, o)| now >= o.deadline)
+                        .map(|(s, _)| *s)
+                        .collect()
+                };
+                for seq in dead {
+                    if let Some(o) = chan.remove(seq) {
+                        if o.semantics == Semantics::Stream {
+                            failed_streams.push((to, channel, reason));
+                        } else {
+                            failed.push((o.id, to, reason));
+                        }
+                    }
+                }
+                chan.resync = true;
+            }
+            for (&seq, o) in chan.inflight.iter_mut() {
+                let rerouted = o.reroute_at.is_some_and(|t| now >= t);
+                if rerouted || now >= o.last_sent + o.rto {
+                    o.last_sent = now;
+                    o.retransmitted = true;
+                    if !rerouted {
+                        o.rto = (o.rto * 2).min(rto_max);
+                    }
+                    o.reroute_at = None;
+                    resend.push(Resend::of(to, channel, seq, o));
+                }
+                let due = (o.last_sent + o.rto).min(o.deadline);
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        for r in resend {
+            retransmit(m, r);
+        }
+        for (id, to, reason) in failed {
+            m.out.events.push_back(Event::SendFailed { id, to, reason });
+        }
+        failed_streams.dedup();
+        for (to, channel, reason) in failed_streams {
+            self.fail_stream(m, now, to, channel, StreamEnd::Failed(reason));
+        }
+        self.tx.retain(|_, c| !c.inflight.is_empty() || c.next_seq > 0);
+        if let Some(at) = next {
+            m.out.timers.set(Timer::Retransmit, at.max(now));
+        }
+    }
+
+    /// Messages in flight, over all destinations.
+    pub(in crate::node) fn in_flight(&self) -> usize {
+        self.tx.values().map(|c| c.inflight.len()).sum()
+    }
+
+    /// Shutdown: every message in flight fails, then every stream.
+    pub(in crate::node) fn fail_all_in_flight(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let mut failed = Vec::new();
+        for ((to, _), chan) in self.tx.iter_mut() {
+            for (_, o) in chan.take_all() {
+                if o.semantics != Semantics::Stream {
+                    failed.push((o.id, *to));
+                }
+            }
+        }
+        for (id, to) in failed {
+            m.out.events.push_back(Event::SendFailed { id, to, reason: FailReason::Shutdown });
+        }
+        self.close_all_streams(m, now);
+    }
+}
+
+fn check_send(m: &Mesh<'_>, payload: &Bytes, semantics: Semantics) -> Result<(), SendError> {
+    if m.shutting_down {
+        return Err(SendError::ShuttingDown);
+    }
+    if semantics == Semantics::Stream {
+        return Err(SendError::Unsupported);
+    }
+    if payload.len() > m.cfg.max_message {
+        return Err(SendError::TooLarge);
+    }
+    Ok(())
+}
+
+/// The union of the routes to `members`: a tree rooted here (SPF paths all
+/// come from one shortest-path tree), parents first. `None` if it would
+/// exceed the route limit.
+fn group_tree(m: &Mesh<'_>, members: &[NodeId]) -> Option<Route> {
+    let mut ids = alloc::vec![m.me];
+    let mut parents = alloc::vec![crate::wire::link::route::ROOT_PARENT];
+    let mut index: BTreeMap<NodeId, usize> = BTreeMap::new();
+    index.insert(m.me, 0);
+    for p in members {
+        let path = &m.routes.get(p)?.path;
+        for w in path.windows(2) {
+            if index.contains_key(&w[1]) {
+                continue;
+            }
+            if ids.len() >= m.cfg.limits.max_route.min(255) {
+                return None;
+            }
+            let parent = *index.get(&w[0])?;
+            index.insert(w[1], ids.len());
+            ids.push(w[1]);
+            parents.push(parent as u8);
+        }
+    }
+    Route::tree(&ids, &parents).ok()
+}
+
+/// Sends every fragment of a group message down a distribution tree: one
+/// copy to each child of the root.
+fn transmit_tree(m: &mut Mesh<'_>, tree: &Route, msg: Msg<'_>) {
+    let frames = data_frames(m, tree, msg);
+    let children: Vec<NodeId> = tree.children(0).filter_map(|c| tree.id(c)).collect();
+    for child in children {
+        let Some(link) = m.link_to(&child) else {
+            m.out.stats.dropped_no_route += 1;
+            continue;
+        };
+        for f in &frames {
+            m.send_data(link, f.clone());
+        }
+    }
+}
+
+/// The DATA frames (one per fragment) of a message on `route`.
+fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> Vec<Bytes> {
+    let Msg { semantics, channel, seq, flags, payload, group } = msg;
+    let size = m.fragment_size();
+    let count = payload.len().div_ceil(size).max(1);
+    let Ok(count16) = u16::try_from(count) else { return Vec::new() };
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let part =
+            payload.slice((i * size).min(payload.len())..((i + 1) * size).min(payload.len()));
+        let data = Data {
+            flags,
+            semantics,
+            priority: 4,
+            channel,
+            seq,
+            frag_index: i as u16,
+            frag_count: count16,
+            msg_len: payload.len() as u32,
+            route: route.clone(),
+            group: group.map(Into::into),
+            payload: part,
+        };
+        match Frame::new(LinkMessage::Data(data)).to_bytes() {
+            Ok(b) => out.push(b),
+            Err(_) => m.out.stats.dropped_limit += 1,
+        }
+    }
+    out
+}
+
+/// Sends every fragment of a message on the current route; false if there
+/// is none.
+pub(super) fn transmit_message(m: &mut Mesh<'_>, to: NodeId, msg: Msg<'_>) -> bool {
+    m.path_route(&to).is_some_and(|path| transmit_on(m, &path, msg))
+}
+
+/// Sends every fragment of a message along `path` (this node first),
+/// whatever the routing table says; false without a link to the first hop.
+pub(super) fn transmit_on(m: &mut Mesh<'_>, path: &Route, msg: Msg<'_>) -> bool {
+    let Some(next) = path.id(1) else { return false };
+    let Some(link) = m.link_to(&next) else { return false };
+    for f in data_frames(m, path, msg) {
+        m.send_data(link, f);
+    }
+    true
+}
+
+fn retransmit(m: &mut Mesh<'_>, r: Resend) {
+    m.out.stats.retransmissions += 1;
+    let msg = Msg {
+        semantics: r.semantics,
+        channel: r.channel,
+        seq: r.seq,
+        flags: r.flags,
+        payload: &r.payload,
+        group: r.group.as_deref(),
+    };
+    transmit_message(m, r.to, msg);
+}
