@@ -80,6 +80,12 @@ impl Timers {
     }
 
     /// Number of timers set.
+    /// When `timer` is due, if it is set.
+    #[cfg(test)]
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.by_timer.get(&timer).copied()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.by_timer.len()
     }

@@ -1,1 +1,449 @@
-//! Unit tests of the transport alone.
+//! Unit tests of the transport alone: each side is a `Transport` with a
+//! hand-made mesh (routes, up links, an output sink), and the test carries
+//! frames between the sides itself, dropping or holding them as it likes.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::super::links::{Link, Phase};
+use super::super::output::{Event, FailReason, LinkId, Outputs, Transmit};
+use super::super::routing::RouteEntry;
+use super::super::timers::Timer;
+use super::{Mesh, SendError, Transport};
+use crate::config::{Config, LinkMode};
+use crate::time::Instant;
+use crate::wire::link::Semantics;
+use crate::wire::{Frame, LinkMessage, Message, NodeId};
+
+fn id(n: u8) -> NodeId {
+    NodeId([n; 16])
+}
+
+fn addr(n: u8) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, n], 7000))
+}
+
+fn at(ms: u64) -> Instant {
+    Instant::ZERO + Duration::from_millis(ms)
+}
+
+/// One node's transport and what the node would lend it.
+struct Side {
+    t: Transport,
+    cfg: Config,
+    me: NodeId,
+    groups: BTreeSet<String>,
+    routes: BTreeMap<NodeId, RouteEntry>,
+    links: BTreeMap<LinkId, Link>,
+    out: Outputs,
+}
+
+impl Side {
+    fn new(n: u8, cfg: Config) -> Side {
+        Side {
+            t: Transport::default(),
+            cfg,
+            me: id(n),
+            groups: BTreeSet::new(),
+            routes: BTreeMap::new(),
+            links: BTreeMap::new(),
+            out: Outputs::default(),
+        }
+    }
+
+    /// An up link to neighbour `n`, with link id `n`.
+    fn link(&mut self, n: u8) {
+        let mut l = Link::new(LinkId(u64::from(n)), addr(n), true, Instant::ZERO, LinkMode::Stream);
+        l.phase = Phase::Up;
+        l.peer = Some(id(n));
+        self.links.insert(l.id, l);
+    }
+
+    /// A route to `path`'s last node along `path` (this node first).
+    fn route(&mut self, path: &[u8]) {
+        let path: Vec<NodeId> = path.iter().map(|&n| id(n)).collect();
+        let entry = RouteEntry {
+            cost: path.len() as u32 - 1,
+            hops: path.len() as u32 - 1,
+            next_hop: path[1],
+            path: path.clone(),
+        };
+        self.routes.insert(path[path.len() - 1], entry);
+    }
+
+    fn run<R>(&mut self, f: impl FnOnce(&mut Transport, &mut Mesh<'_>) -> R) -> R {
+        let mut m = Mesh {
+            cfg: &self.cfg,
+            me: self.me,
+            groups: &self.groups,
+            routes: &self.routes,
+            links: &self.links,
+            out: &mut self.out,
+            shutting_down: false,
+        };
+        let r = f(&mut self.t, &mut m);
+        // What `Node::input` does at the end of every input.
+        self.t.flush_acks(&mut m);
+        r
+    }
+
+    fn send(
+        &mut self,
+        now: Instant,
+        to: u8,
+        s: Semantics,
+        payload: &[u8],
+    ) -> Result<u64, SendError> {
+        let p = Bytes::copy_from_slice(payload);
+        self.run(|t, m| t.send(m, now, id(to), s, p)).map(|m| m.0)
+    }
+
+    /// Every frame queued, control first, with the link it leaves on.
+    fn frames(&mut self) -> Vec<(LinkId, Bytes)> {
+        let mut v = Vec::new();
+        while let Some(t) =
+            self.out.transmits.pop_front().or_else(|| self.out.data_transmits.pop_front())
+        {
+            if let Transmit::Write { link, data } = t {
+                v.push((link, data));
+            }
+        }
+        v
+    }
+
+    /// Hands one received frame to the transport, as the node's dispatch
+    /// does.
+    fn receive(&mut self, now: Instant, raw: Bytes) {
+        self.receive_all(now, alloc::vec![raw]);
+    }
+
+    /// Hands frames to the transport as one input (one read of a link):
+    /// the ACKs they make due go out once, at the end.
+    fn receive_all(&mut self, now: Instant, frames: Vec<Bytes>) {
+        self.run(|t, m| {
+            for raw in frames {
+                let frame = Frame::parse(&raw).expect("a frame the transport made parses");
+                let Message::Link(msg) = frame.message else { panic!("not a link frame") };
+                match msg {
+                    LinkMessage::Data(d) => t.on_data(m, now, d, raw),
+                    LinkMessage::Ack(a) => t.on_ack(m, now, a, raw),
+                    LinkMessage::RouteError(e) => {
+                        let _ = t.on_route_error(m, now, e, raw);
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        });
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        let mut v: Vec<Event> = self.out.events.drain(..).collect();
+        while let Some(e) = self.run(|t, m| t.pop_inbox(m)) {
+            v.push(e);
+        }
+        v.extend(self.out.events.drain(..));
+        v
+    }
+
+    fn messages(&mut self) -> Vec<Bytes> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message { payload, .. } => Some(payload),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn retransmit_due(&self) -> Instant {
+        self.out.timers.get(Timer::Retransmit).expect("a retransmission is scheduled")
+    }
+}
+
+/// Two neighbours, 1 and 2.
+fn pair(cfg: Config) -> (Side, Side) {
+    let mut a = Side::new(1, cfg.clone());
+    let mut b = Side::new(2, cfg);
+    a.link(2);
+    a.route(&[1, 2]);
+    b.link(1);
+    b.route(&[2, 1]);
+    (a, b)
+}
+
+fn cfg() -> Config {
+    Config::lan("t", "n")
+}
+
+/// Carries every frame `from` has queued to `to`, as one read.
+fn carry(now: Instant, from: &mut Side, to: &mut Side) -> usize {
+    let frames: Vec<Bytes> = from.frames().into_iter().map(|(_, f)| f).collect();
+    let n = frames.len();
+    to.receive_all(now, frames);
+    n
+}
+
+#[test]
+fn reliable_messages_arrive_in_order_and_are_reported_delivered() {
+    let (mut a, mut b) = pair(cfg());
+    let ids: Vec<u64> =
+        (0..3u8).map(|i| a.send(at(0), 2, Semantics::Reliable, &[i]).unwrap()).collect();
+    assert_eq!(a.t.in_flight(), 3);
+    assert_eq!(carry(at(1), &mut a, &mut b), 3);
+    assert_eq!(b.messages(), [&[0u8][..], &[1], &[2]]);
+    // One ACK for the whole read.
+    assert_eq!(carry(at(2), &mut b, &mut a), 1);
+    let delivered: Vec<u64> = a
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Delivered { id: m, to } if to == id(2) => Some(m.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, ids);
+    assert_eq!(a.t.in_flight(), 0);
+}
+
+#[test]
+fn a_lost_message_is_retransmitted_after_the_rto_and_delivered_once() {
+    let (mut a, mut b) = pair(cfg());
+    a.send(at(0), 2, Semantics::Reliable, b"x").unwrap();
+    assert_eq!(a.frames().len(), 1, "the first transmission is lost");
+    let due = a.retransmit_due();
+    assert_eq!(due, at(0) + a.cfg.rto_initial);
+    a.run(|t, m| t.on_retransmit_timer(m, due));
+    assert_eq!(a.out.stats.retransmissions, 1);
+    // The copy arrives twice (a late original would look the same).
+    let frames = a.frames();
+    assert_eq!(frames.len(), 1);
+    b.receive(due, frames[0].1.clone());
+    b.receive(due, frames[0].1.clone());
+    assert_eq!(b.messages(), [&b"x"[..]]);
+    carry(due, &mut b, &mut a);
+    assert!(a.events().iter().any(|e| matches!(e, Event::Delivered { .. })));
+    assert_eq!(a.t.in_flight(), 0);
+}
+
+#[test]
+fn sequenced_messages_wait_for_the_gap_and_a_fast_retransmit_fills_it() {
+    let (mut a, mut b) = pair(cfg());
+    for i in 0..3u8 {
+        a.send(at(0), 2, Semantics::Sequenced, &[i]).unwrap();
+    }
+    let frames = a.frames();
+    b.receive(at(1), frames[1].1.clone());
+    b.receive(at(1), frames[2].1.clone());
+    assert!(b.messages().is_empty(), "1 and 2 wait for 0");
+    // The selective ACK says 1 and 2 arrived: 0 is lost, not late.
+    carry(at(30), &mut b, &mut a);
+    let resent = a.frames();
+    assert_eq!(resent.len(), 1, "fast retransmit of the gap only");
+    assert_eq!(a.out.stats.retransmissions, 1);
+    b.receive(at(31), resent[0].1.clone());
+    assert_eq!(b.messages(), [&[0u8][..], &[1], &[2]]);
+}
+
+#[test]
+fn a_full_window_refuses_then_says_writable() {
+    let mut c = cfg();
+    c.send_window = 2;
+    let (mut a, mut b) = pair(c);
+    a.send(at(0), 2, Semantics::Reliable, b"1").unwrap();
+    a.send(at(0), 2, Semantics::Reliable, b"2").unwrap();
+    assert_eq!(a.send(at(0), 2, Semantics::Reliable, b"3"), Err(SendError::WouldBlock));
+    // Datagrams have no window.
+    assert!(a.send(at(0), 2, Semantics::Datagram, b"d").is_ok());
+    carry(at(1), &mut a, &mut b);
+    carry(at(2), &mut b, &mut a);
+    let events = a.events();
+    assert!(events.iter().any(|e| matches!(e, Event::Writable { to } if *to == id(2))));
+    assert!(a.send(at(3), 2, Semantics::Reliable, b"3").is_ok());
+}
+
+#[test]
+fn a_full_inbox_refuses_with_a_zero_window_and_reopens_when_read() {
+    let mut c = cfg();
+    c.inbox_messages = 2;
+    let (mut a, mut b) = pair(c);
+    for i in 0..4u8 {
+        a.send(at(0), 2, Semantics::Reliable, &[i]).unwrap();
+    }
+    carry(at(1), &mut a, &mut b);
+    assert_eq!(b.t.inbox_len(), 2, "two taken, two refused");
+    assert_eq!(b.out.stats.inbox_refused, 2);
+    carry(at(2), &mut b, &mut a);
+    assert_eq!(a.t.in_flight(), 2, "the refused ones stay in flight");
+    // Past every deadline of the first transmission: the receiver answered,
+    // so nothing fails while it holds back.
+    let late = at(2) + a.cfg.delivery_timeout / 2;
+    a.run(|t, m| t.on_retransmit_timer(m, late));
+    assert!(!a.events().iter().any(|e| matches!(e, Event::SendFailed { .. })));
+    a.frames();
+    // Reading the inbox reopens the window; the sender resends at once.
+    assert_eq!(b.messages(), [&[0u8][..], &[1]]);
+    carry(late, &mut b, &mut a);
+    carry(late, &mut a, &mut b);
+    assert_eq!(b.messages(), [&[2u8][..], &[3]]);
+}
+
+#[test]
+fn large_messages_travel_as_fragments_within_the_reassembly_caps() {
+    let mut c = cfg();
+    c.fragment_size = 1000;
+    c.reassembly_per_peer = 2500;
+    let (mut a, mut b) = pair(c);
+    let big: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
+    a.send(at(0), 2, Semantics::Reliable, &big).unwrap();
+    let frames = a.frames();
+    assert_eq!(frames.len(), 3);
+    for (_, f) in frames.iter().rev() {
+        b.receive(at(1), f.clone());
+    }
+    assert_eq!(b.messages(), [&big[..]]);
+    assert_eq!(b.t.reassembly_bytes(), 0);
+    // A message larger than the per-peer cap is dropped fragment by
+    // fragment, counted, and holds no memory.
+    let bigger = alloc::vec![7u8; 4000];
+    a.send(at(2), 2, Semantics::Datagram, &bigger).unwrap();
+    carry(at(3), &mut a, &mut b);
+    assert!(b.messages().is_empty());
+    assert!(b.out.stats.dropped_limit > 0);
+    assert!(b.t.reassembly_bytes() <= 2500);
+}
+
+#[test]
+fn an_undeliverable_message_fails_and_the_next_restarts_the_sequence() {
+    let (mut a, mut b) = pair(cfg());
+    let lost = a.send(at(0), 2, Semantics::Sequenced, b"lost").unwrap();
+    a.frames();
+    let end = at(0) + a.cfg.delivery_timeout;
+    a.run(|t, m| t.on_retransmit_timer(m, end));
+    let failed: Vec<_> = a
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SendFailed { id, reason, .. } => Some((id.0, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, [(lost, FailReason::Timeout)]);
+    a.frames();
+    // The receiver never saw seq 0; SYN tells it not to wait for it.
+    a.send(end, 2, Semantics::Sequenced, b"next").unwrap();
+    carry(end, &mut a, &mut b);
+    assert_eq!(b.messages(), [&b"next"[..]]);
+}
+
+#[test]
+fn a_relay_forwards_the_frame_unchanged_and_reports_a_missing_next_hop() {
+    let mut a = Side::new(1, cfg());
+    let mut r = Side::new(2, cfg());
+    let mut c = Side::new(3, cfg());
+    a.link(2);
+    a.route(&[1, 2, 3]);
+    r.link(1);
+    r.link(3);
+    c.link(2);
+    c.route(&[3, 2, 1]);
+    a.send(at(0), 3, Semantics::Reliable, b"via").unwrap();
+    let sent = a.frames();
+    r.receive(at(1), sent[0].1.clone());
+    assert!(r.messages().is_empty(), "the relay is not the destination");
+    let passed = r.frames();
+    assert_eq!(passed, [(LinkId(3), sent[0].1.clone())], "the same bytes, to the next hop");
+    c.receive(at(2), passed[0].1.clone());
+    assert_eq!(c.messages(), [&b"via"[..]]);
+    // The ACK goes back through the relay.
+    let ack = c.frames();
+    r.receive(at(3), ack[0].1.clone());
+    carry(at(4), &mut r, &mut a);
+    assert!(a.events().iter().any(|e| matches!(e, Event::Delivered { .. })));
+
+    // The relay loses its link to 3: the next DATA is reported back.
+    r.links.remove(&LinkId(3));
+    a.send(at(5), 3, Semantics::Reliable, b"again").unwrap();
+    let sent = a.frames();
+    r.receive(at(6), sent[0].1.clone());
+    assert_eq!(r.out.stats.dropped_no_route, 1);
+    let report = r.frames();
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].0, LinkId(1));
+    let due = at(6) + a.cfg.spf_delay * 2;
+    let Message::Link(LinkMessage::RouteError(e)) = Frame::parse(&report[0].1).unwrap().message
+    else {
+        panic!("a ROUTE_ERROR")
+    };
+    assert_eq!(e.unreachable, id(3));
+    assert!(a.run(|t, m| t.on_route_error(m, at(7), e, report[0].1.clone())));
+    assert!(a
+        .out
+        .timers
+        .get(Timer::Retransmit)
+        .is_some_and(|t| t <= due + Duration::from_millis(1)));
+}
+
+#[test]
+fn no_route_and_too_large_are_refused_without_state() {
+    let (mut a, _) = pair(cfg());
+    assert_eq!(a.send(at(0), 9, Semantics::Reliable, b"x"), Err(SendError::Unreachable));
+    let max = a.cfg.max_message;
+    let big = alloc::vec![0u8; max + 1];
+    assert_eq!(a.send(at(0), 2, Semantics::Reliable, &big), Err(SendError::TooLarge));
+    assert_eq!(a.send(at(0), 2, Semantics::Stream, b"x"), Err(SendError::Unsupported));
+    assert_eq!(a.t.in_flight(), 0);
+    assert!(a.frames().is_empty());
+}
+
+#[test]
+fn a_ping_is_answered_along_the_reverse_path() {
+    let (mut a, mut b) = pair(cfg());
+    let ping = a.run(|t, m| t.ping(m, at(0), id(2))).unwrap();
+    carry(at(3), &mut a, &mut b);
+    assert!(b.events().is_empty(), "a ping is answered, not reported");
+    carry(at(5), &mut b, &mut a);
+    let pongs: Vec<_> = a
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Pong { from, id: p, rtt } => Some((from, p, rtt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pongs, [(id(2), ping, Duration::from_millis(5))]);
+    assert_eq!(a.run(|t, m| t.ping(m, at(6), id(1))), Err(SendError::Unreachable));
+}
+
+#[test]
+fn a_stream_carries_bytes_in_order_and_closes_after_both_ends_finish() {
+    let (mut a, mut b) = pair(cfg());
+    let s = a.run(|t, m| t.open_stream(m, at(0), id(2))).unwrap();
+    let written = a.run(|t, m| t.stream_write(m, at(0), s, Bytes::from_static(b"hello ")));
+    assert_eq!(written, Ok(6));
+    a.run(|t, m| t.stream_write(m, at(0), s, Bytes::from_static(b"world"))).unwrap();
+    a.run(|t, m| t.stream_finish(m, at(0), s)).unwrap();
+    carry(at(1), &mut a, &mut b);
+    let opened = b.events().into_iter().find_map(|e| match e {
+        Event::StreamOpened { stream, peer } if peer == id(1) => Some(stream),
+        _ => None,
+    });
+    let bs = opened.expect("the peer learns of the stream");
+    let mut got = Vec::new();
+    while let Ok(Some(chunk)) = b.run(|t, m| t.stream_read(m, at(2), bs, 4)) {
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(got, b"hello world");
+    b.run(|t, m| t.stream_finish(m, at(2), bs)).unwrap();
+    carry(at(3), &mut b, &mut a);
+    assert_eq!(a.run(|t, m| t.stream_read(m, at(4), s, 100)), Ok(None));
+    carry(at(5), &mut a, &mut b);
+    let closed = |e: &Event| matches!(e, Event::StreamClosed { reason, .. } if *reason == super::super::output::StreamEnd::Finished);
+    assert!(a.events().iter().any(closed));
+    assert!(b.events().iter().any(closed));
+    assert_eq!((a.t.stream_count(), b.t.stream_count()), (0, 0));
+}

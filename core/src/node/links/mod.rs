@@ -1,8 +1,9 @@
 //! Links to neighbours: connect or accept, HELLO / WELCOME / REJECT with
 //! version negotiation, duplicate resolution, keepalive, framing and close.
 
+mod handshake;
+
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
@@ -12,19 +13,13 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::dgram::DatagramLink;
-use super::output::{Event, LinkCloseReason, LinkId, Outputs, Transmit};
+use super::output::{LinkCloseReason, LinkId, Outputs, Transmit};
 use super::timers::Timer;
 use super::Node;
 use crate::config::LinkMode;
 use crate::time::Instant;
-use crate::wire::link::{
-    Advertise, ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Pong, Reject, RejectReason,
-    Welcome,
-};
-use crate::wire::{
-    peek_frame_len, Extensions, Frame, HeaderList, LinkMessage, Message, NodeId, Protocol, StrList,
-    VersionRange,
-};
+use crate::wire::link::{Goodbye, GoodbyeReason, Hello, Intro, Pong};
+use crate::wire::{peek_frame_len, Frame, LinkMessage, Message, NodeId, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -406,281 +401,6 @@ impl Node {
         }
     }
 
-    /// Our intro, for HELLO and WELCOME.
-    fn intro(&self) -> Intro {
-        Intro {
-            node_id: self.id,
-            incarnation: self.cfg.incarnation,
-            // Batches only mean something where frames travel as datagrams.
-            capabilities: if self.cfg.link_mode == LinkMode::Datagram {
-                crate::wire::link::CAP_BATCH
-            } else {
-                0
-            },
-            state: self.state,
-            link_addr: self.advertised_addr(),
-            cluster: self.cfg.cluster.as_str().into(),
-            name: truncate(&self.cfg.name).into(),
-            ranges: self.cfg.versions.clone(),
-            headers: HeaderList::from_pairs(self.headers.iter()).unwrap_or_default(),
-            groups: StrList::from_names(self.groups.iter()).unwrap_or_default(),
-        }
-    }
-
-    fn local_link_range(&self) -> Option<VersionRange> {
-        self.cfg.versions.range_of(Protocol::Link.id())
-    }
-
-    /// Checks a peer's intro; `Err` carries the REJECT to send.
-    fn vet_intro(&self, intro: &Intro) -> Result<(), Reject> {
-        let reject = |reason: RejectReason, protocol: u8, detail: &str| Reject {
-            reason,
-            protocol,
-            local_ranges: self.cfg.versions.clone(),
-            remote_ranges: intro.ranges.clone(),
-            detail: detail.into(),
-        };
-        if self.shutting_down {
-            return Err(reject(RejectReason::SHUTTING_DOWN, 0, "shutting down"));
-        }
-        if intro.node_id == self.id {
-            return Err(reject(RejectReason::DUPLICATE_ID, 0, "that is my own id"));
-        }
-        if *intro.cluster != *self.cfg.cluster {
-            return Err(reject(RejectReason::CLUSTER, 0, "other cluster"));
-        }
-        let link = Protocol::Link.id();
-        let common = match (self.local_link_range(), intro.ranges.range_of(link)) {
-            (Some(a), Some(b)) => a.highest_common(&b),
-            _ => None,
-        };
-        if common.is_none() {
-            return Err(reject(RejectReason::VERSION, link, "no common link version"));
-        }
-        if intro.groups.len() > self.cfg.max_groups {
-            return Err(reject(RejectReason::LIMIT, 0, "too many groups"));
-        }
-        Ok(())
-    }
-
-    fn on_hello(&mut self, now: Instant, link: LinkId, intro: Intro) {
-        if let Err(rej) = self.vet_intro(&intro) {
-            self.refuse(now, link, Some(intro.node_id), rej);
-            return;
-        }
-        let up = self.links.values().filter(|l| l.is_up()).count();
-        if up >= self.cfg.max_links && !self.links.values().any(|l| l.peer == Some(intro.node_id)) {
-            let rej = Reject {
-                reason: RejectReason::LIMIT,
-                protocol: 0,
-                local_ranges: self.cfg.versions.clone(),
-                remote_ranges: intro.ranges.clone(),
-                detail: "link limit".into(),
-            };
-            self.refuse(now, link, Some(intro.node_id), rej);
-            return;
-        }
-        if let Some(l) = self.links.get_mut(&link) {
-            l.peer = Some(intro.node_id);
-        }
-        if !self.keep_against_duplicates(now, link, &intro) {
-            let rej = Reject {
-                reason: RejectReason::DUPLICATE_LINK,
-                protocol: 0,
-                local_ranges: self.cfg.versions.clone(),
-                remote_ranges: intro.ranges.clone(),
-                detail: "duplicate link".into(),
-            };
-            self.refuse(now, link, Some(intro.node_id), rej);
-            return;
-        }
-        let welcome = self.welcome_for(&intro);
-        self.send_link(link, LinkMessage::Welcome(welcome));
-        self.link_up(now, link, intro);
-    }
-
-    /// Repeats the WELCOME for a repeated HELLO from the same instance.
-    fn rewelcome(&mut self, now: Instant, link: LinkId, intro: Intro) {
-        let same = self
-            .links
-            .get(&link)
-            .and_then(|l| l.intro.as_ref())
-            .is_some_and(|i| i.node_id == intro.node_id && i.incarnation == intro.incarnation);
-        if same {
-            let welcome = self.welcome_for(&intro);
-            self.send_link(link, LinkMessage::Welcome(welcome));
-        } else {
-            self.out.stats.dropped_unexpected += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "unexpected hello");
-        }
-    }
-
-    fn welcome_for(&self, intro: &Intro) -> Welcome {
-        let chosen: Vec<ChosenVersion> = self
-            .cfg
-            .versions
-            .iter()
-            .filter_map(|ours| {
-                let theirs = intro.ranges.range_of(ours.protocol)?;
-                let version = ours.range.highest_common(&theirs)?;
-                Some(ChosenVersion { protocol: ours.protocol, version })
-            })
-            .collect();
-        Welcome { intro: self.intro(), chosen: crate::wire::FixedList::from_entries(chosen.iter()) }
-    }
-
-    fn on_welcome(&mut self, now: Instant, link: LinkId, w: Welcome) {
-        let intro = w.intro;
-        if let Err(rej) = self.vet_intro(&intro) {
-            // The acceptor should have refused; tell it why we do.
-            self.refuse(now, link, Some(intro.node_id), rej);
-            return;
-        }
-        let chosen_ok = w.chosen.iter().any(|c| {
-            c.protocol == Protocol::Link.id()
-                && self.local_link_range().is_some_and(|r| r.contains(c.version))
-        });
-        if !chosen_ok {
-            self.out.stats.dropped_unexpected += 1;
-            self.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "bad version choice");
-            return;
-        }
-        if let Some(l) = self.links.get_mut(&link) {
-            l.peer = Some(intro.node_id);
-        }
-        self.overlay_seed_peer(link, intro.node_id);
-        if !self.keep_against_duplicates(now, link, &intro) {
-            self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
-            return;
-        }
-        self.link_up(now, link, intro);
-    }
-
-    /// Resolves links to the same peer: links to an older incarnation are
-    /// closed; of two live ones, the link started by the smaller id wins on
-    /// both sides, and between two started by the same side the older wins.
-    /// Returns whether `link` survives.
-    fn keep_against_duplicates(&mut self, now: Instant, link: LinkId, intro: &Intro) -> bool {
-        let peer = intro.node_id;
-        let me = self.id;
-        let winner_initiator = me.min(peer);
-        let others: Vec<(LinkId, Option<NodeId>, u64, bool, Instant)> = self
-            .links
-            .values()
-            .filter(|l| {
-                l.id != link
-                    && (l.peer == Some(peer) || (l.peer.is_none() && l.expected == Some(peer)))
-            })
-            .map(|l| {
-                let inc = l.intro.as_ref().map_or(0, |i| i.incarnation);
-                (l.id, l.initiator(me), inc, l.is_up(), l.up_at)
-            })
-            .collect();
-        let Some(mine) = self.links.get(&link) else {
-            return false;
-        };
-        let mine_init = mine.initiator(me);
-        let mut keep = true;
-        for (other, other_init, other_inc, other_up, up_at) in others {
-            if other_up && other_inc < intro.incarnation {
-                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer restarted");
-                continue;
-            }
-            // A HELLO long after our link came up is not a simultaneous
-            // open: the peer has given that link up (its GOODBYE may still
-            // be stuck behind a stalled stream), so the new one replaces it.
-            if other_up && now - up_at >= STALE_LINK_AFTER {
-                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "peer reconnected");
-                continue;
-            }
-            let mine_wins =
-                match (mine_init == Some(winner_initiator), other_init == Some(winner_initiator)) {
-                    (true, false) => true,
-                    (false, true) => false,
-                    _ => link < other,
-                };
-            if mine_wins {
-                // A still-connecting link to the same peer is simply dropped.
-                self.close_link(now, other, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
-            } else {
-                keep = false;
-            }
-        }
-        keep
-    }
-
-    fn refuse(&mut self, now: Instant, link: LinkId, peer: Option<NodeId>, rej: Reject) {
-        self.out.stats.links_rejected += 1;
-        if rej.reason != RejectReason::DUPLICATE_LINK {
-            let addr = self.links.get(&link).map(|l| l.addr);
-            if let Some(addr) = addr {
-                self.push_event(reject_event(peer, addr, &rej, false));
-            }
-        }
-        // The REJECT body (frozen) names nobody: our id goes in an optional
-        // extension, so that an opener that knew only our address (a seed)
-        // learns who refused it, and stops trying once it reaches us
-        // another way. Older receivers skip the TLV.
-        let mut frame = Frame::new(LinkMessage::Reject(rej));
-        frame.extensions = Extensions::builder().node_id(self.id).build().unwrap_or_default();
-        self.send_frame(link, frame);
-        self.push_close(link);
-        self.drop_link(now, link, LinkCloseReason::Error);
-    }
-
-    /// `sender` is the refusing node's id, when its REJECT carries it.
-    fn on_reject(&mut self, now: Instant, link: LinkId, rej: Reject, sender: Option<NodeId>) {
-        let Some(l) = self.links.get(&link) else {
-            return;
-        };
-        let (addr, peer) = (l.addr, l.peer.or(l.expected).or(sender));
-        if rej.reason != RejectReason::DUPLICATE_LINK {
-            self.push_event(reject_event(peer, addr, &rej, true));
-        }
-        self.overlay_rejected(now, link, rej.reason, sender);
-        self.push_close(link);
-        self.drop_link(now, link, LinkCloseReason::Remote);
-    }
-
-    fn on_goodbye(&mut self, now: Instant, link: LinkId, g: Goodbye) {
-        let Some(l) = self.links.get(&link) else {
-            return;
-        };
-        let peer = l.peer;
-        let inc = l.intro.as_ref().map(|i| i.incarnation);
-        self.push_close(link);
-        self.drop_link(now, link, LinkCloseReason::Remote);
-        if g.reason == GoodbyeReason::SHUTDOWN {
-            if let (Some(p), Some(inc)) = (peer, inc) {
-                self.peer_departed(now, p, inc);
-            }
-        }
-    }
-
-    fn link_up(&mut self, now: Instant, link: LinkId, intro: Intro) {
-        let peer = intro.node_id;
-        let Some(l) = self.links.get_mut(&link) else {
-            return;
-        };
-        l.phase = Phase::Up;
-        l.up_at = now;
-        l.peer = Some(peer);
-        l.last_rx = now;
-        l.intro = Some(intro.clone());
-        let (interval, count) = (self.cfg.keepalive_interval, self.cfg.keepalive_count);
-        self.send_link(
-            link,
-            LinkMessage::Advertise(Advertise {
-                interval_ms: interval.as_millis().min(u32::MAX as u128) as u32,
-                count,
-            }),
-        );
-        self.arm_keepalive(now, link);
-        self.membership.departed_superseded(&peer, intro.incarnation);
-        self.routing_link_up(now, link, &intro);
-        self.overlay_link_up(now, link, peer);
-    }
-
     /// Sends a link message in the version this build speaks.
     pub(super) fn send_link(&mut self, link: LinkId, msg: LinkMessage) {
         self.send_frame(link, Frame::new(msg));
@@ -819,30 +539,6 @@ pub(super) fn link_transmit(
         Carrier::Stream { .. } => Some(Transmit::Write { link, data }),
     }
 }
-
-fn reject_event(peer: Option<NodeId>, addr: SocketAddr, rej: &Reject, by_remote: bool) -> Event {
-    let versions = (rej.reason == RejectReason::VERSION).then(|| {
-        let (local, remote) = rej.version_ranges();
-        // `local_ranges` are the rejecter's: put ours first either way.
-        if by_remote {
-            (rej.protocol, remote, local)
-        } else {
-            (rej.protocol, local, remote)
-        }
-    });
-    Event::LinkRejected {
-        peer,
-        addr,
-        reason: rej.reason,
-        by_remote,
-        versions,
-        detail: String::from(&*rej.detail),
-    }
-}
-
-/// A HELLO arriving this long after a link to the same peer came up means
-/// the peer has abandoned that link, rather than opened at the same time.
-const STALE_LINK_AFTER: Duration = Duration::from_secs(1);
 
 /// A PING round trip this much above four times the link's best marks the
 /// network as lossy (see `overlay_flapped`).
