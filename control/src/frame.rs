@@ -1,11 +1,10 @@
 //! Whole admin and tracker frames: the core's frame format (header,
 //! extensions, body) around a message of one of these two sub-protocols.
 
-use alloc::vec;
-
 use bytes::Bytes;
 use netcluster_core::wire::{
-    write_frame, Error, Extensions, FrameParts, Limits, Protocol, Result, HEADER_LEN,
+    emit_frame, frame_bytes, frame_len, Error, Extensions, FrameMessage, FrameParts, Limits,
+    Protocol, Result,
 };
 
 use crate::admin::AdminMessage;
@@ -43,6 +42,16 @@ impl ControlMessage {
             ControlMessage::Admin(m) => m.name(),
             ControlMessage::Tracker(m) => m.name(),
         }
+    }
+}
+
+impl FrameMessage for ControlMessage {
+    fn protocol(&self) -> Protocol {
+        ControlMessage::protocol(self)
+    }
+
+    fn msg_type(&self) -> u8 {
+        ControlMessage::msg_type(self)
     }
 
     fn body_len(&self) -> usize {
@@ -134,25 +143,18 @@ impl ControlFrame {
 
     /// Exact size of the encoded frame.
     pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.extensions.block_len() + self.message.body_len()
+        frame_len(&self.extensions, &self.message)
     }
 
     /// Writes the frame into `buf`; returns the bytes written (always
     /// [`buffer_len`](Self::buffer_len)).
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        let msg = &self.message;
-        let at =
-            write_frame(buf, msg.protocol(), self.version, msg.msg_type(), &self.extensions, len)?;
-        msg.emit_body(&mut buf[at..len])?;
-        Ok(len)
+        emit_frame(buf, self.version, &self.extensions, &self.message)
     }
 
     /// Encodes the frame into a new buffer.
     pub fn to_bytes(&self) -> Result<Bytes> {
-        let mut v = vec![0u8; self.buffer_len()];
-        self.emit(&mut v)?;
-        Ok(Bytes::from(v))
+        frame_bytes(self.version, &self.extensions, &self.message)
     }
 }
 
@@ -164,6 +166,7 @@ mod tests {
     use super::*;
     use crate::admin::MembersRequest;
     use crate::tracker::Query;
+    use netcluster_core::wire::HEADER_LEN;
 
     #[test]
     fn core_and_control_frames_refuse_each_other_after_the_frame_checks() {

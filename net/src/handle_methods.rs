@@ -1,8 +1,9 @@
 //! The command methods every driver's `Handle` has, defined once so that
 //! the drivers keep the same API (names, arguments, documentation).
 
-/// Expands, inside a driver's `impl Handle`, the methods that hand one
-/// command to the node and return its answer: `send`, `shout`, `ping`,
+/// Expands, inside a driver's `impl Handle`, the accessors `id`,
+/// `link_addr` and `peers`, and the methods that hand one command to the
+/// node and return its answer: `send`, `shout`, `ping`,
 /// `send_many`, `join`, `leave`, `set_state`, `set_header` and `add_seed`.
 /// `handle_methods!(async)` makes them `async fn`s, `handle_methods!(blocking)`
 /// plain functions that block until the node has answered.
@@ -16,6 +17,8 @@
 ///   `Leave(String, R)`, `SetState(NodeState, R)`,
 ///   `SetHeader(String, Option<String>, R)` and `AddSeed(SocketAddr, R)`,
 ///   each `R` a reply slot for the node method's result;
+/// - a field `shared` whose target has `id: NodeId`, `link_addr: SocketAddr`
+///   and `hub: Arc<EventHub>` (for `id`, `link_addr` and `peers`);
 /// - a method `call(&self, make: impl FnOnce(R) -> Command)` returning
 ///   `Result<T, Error>` (async for `async`) that sends the command made with
 ///   a fresh reply slot and waits for the answer.
@@ -28,6 +31,23 @@ macro_rules! handle_methods {
         $crate::handle_methods!(@expand [] []);
     };
     (@expand [$($async:tt)*] [$($await:tt)*]) => {
+        /// This node's id.
+        pub fn id(&self) -> $crate::__core::NodeId {
+            self.shared.id
+        }
+
+        /// The local address of the link port (TCP listener or datagram
+        /// socket), with the port actually bound: what to give other nodes
+        /// as a seed.
+        pub fn link_addr(&self) -> std::net::SocketAddr {
+            self.shared.link_addr
+        }
+
+        /// Every reachable peer, in id order, as of the latest event.
+        pub fn peers(&self) -> Vec<$crate::__core::node::PeerInfo> {
+            self.shared.hub.peers().as_ref().clone()
+        }
+
         /// Sends `payload` to the node `to` with the given semantics.
         /// Reliable and Sequenced messages are reported later as
         /// `Event::Delivered` or `Event::SendFailed` with the returned id; a
@@ -192,7 +212,25 @@ mod tests {
         RefCell::new(node.expect("the LAN preset is valid"))
     }
 
-    struct Blocking(RefCell<Node>);
+    /// What a driver's handles share, as far as the accessors read it.
+    struct Shared {
+        id: NodeId,
+        link_addr: std::net::SocketAddr,
+        hub: std::sync::Arc<crate::events::EventHub>,
+    }
+
+    fn shared() -> Shared {
+        Shared {
+            id: NodeId([1; 16]),
+            link_addr: "127.0.0.1:7400".parse().unwrap(),
+            hub: std::sync::Arc::new(crate::events::EventHub::new(4, std::sync::Arc::new(|| {}))),
+        }
+    }
+
+    struct Blocking {
+        node: RefCell<Node>,
+        shared: Shared,
+    }
 
     impl Blocking {
         fn call<T, E: Into<Error>>(
@@ -200,7 +238,7 @@ mod tests {
             make: impl FnOnce(Reply<Result<T, E>>) -> Command,
         ) -> Result<T, Error> {
             let (tx, rx) = channel();
-            run(&mut self.0.borrow_mut(), make(tx));
+            run(&mut self.node.borrow_mut(), make(tx));
             rx.recv().unwrap().map_err(Into::into)
         }
 
@@ -209,7 +247,10 @@ mod tests {
         crate::handle_methods!(blocking);
     }
 
-    struct Async(RefCell<Node>);
+    struct Async {
+        node: RefCell<Node>,
+        shared: Shared,
+    }
 
     impl Async {
         async fn call<T, E: Into<Error>>(
@@ -217,7 +258,7 @@ mod tests {
             make: impl FnOnce(Reply<Result<T, E>>) -> Command,
         ) -> Result<T, Error> {
             let (tx, rx) = channel();
-            run(&mut self.0.borrow_mut(), make(tx));
+            run(&mut self.node.borrow_mut(), make(tx));
             rx.recv().unwrap().map_err(Into::into)
         }
 
@@ -236,12 +277,14 @@ mod tests {
 
     #[test]
     fn blocking_methods_carry_out_the_commands() {
-        let h = Blocking(node());
+        let h = Blocking { node: node(), shared: shared() };
+        assert_eq!((h.id(), h.link_addr().port()), (NodeId([1; 16]), 7400));
+        assert!(h.peers().is_empty());
         h.shutdown();
         h.join("g").unwrap();
-        assert!(h.0.borrow().groups().any(|g| g == "g"));
+        assert!(h.node.borrow().groups().any(|g| g == "g"));
         h.leave("g").unwrap();
-        assert!(!h.0.borrow().groups().any(|g| g == "g"));
+        assert!(!h.node.borrow().groups().any(|g| g == "g"));
         assert_eq!(h.join("x".repeat(300)), Err(Error::Command(CommandError::NameTooLong)));
         h.set_header("k", Some("v")).unwrap();
         h.set_header("k", None::<String>).unwrap();
@@ -258,10 +301,13 @@ mod tests {
 
     #[test]
     fn async_methods_carry_out_the_commands() {
-        let h = Async(node());
+        let h = Async { node: node(), shared: shared() };
+        assert_eq!(h.link_addr().port(), 7400);
+        assert_eq!(h.id(), NodeId([1; 16]));
+        assert!(h.peers().is_empty());
         h.shutdown();
         now(h.join("g")).unwrap();
-        assert!(h.0.borrow().groups().any(|g| g == "g"));
+        assert!(h.node.borrow().groups().any(|g| g == "g"));
         now(h.leave("g")).unwrap();
         now(h.set_header("k", Some("v"))).unwrap();
         now(h.set_state(NodeState::Ready)).unwrap();

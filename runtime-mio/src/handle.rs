@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::{Poll, Token, Waker};
-use netcluster_core::node::{Event, PeerInfo};
+use netcluster_core::node::Event;
 use netcluster_core::{Node, NodeId};
 
 use netcluster_net::engine::{Command, Reply};
@@ -208,23 +208,6 @@ impl std::fmt::Debug for Handle {
 }
 
 impl Handle {
-    /// This node's id.
-    pub fn id(&self) -> NodeId {
-        self.shared.id
-    }
-
-    /// The local address of the link port (TCP listener or datagram
-    /// socket), with the port actually bound: what to give other nodes as a
-    /// seed.
-    pub fn link_addr(&self) -> SocketAddr {
-        self.shared.link_addr
-    }
-
-    /// Every reachable peer, in id order, as of the latest event.
-    pub fn peers(&self) -> Vec<PeerInfo> {
-        self.shared.hub.peers().as_ref().clone()
-    }
-
     /// Whether the node's thread still runs.
     pub fn is_running(&self) -> bool {
         !self.shared.done.is_set()

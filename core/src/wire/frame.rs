@@ -49,6 +49,31 @@ impl Message {
             Message::Link(m) => m.name(),
         }
     }
+}
+
+/// A message of any sub-protocol, as a whole frame needs it: the core's
+/// [`Message`] and the control crate's admin and tracker messages encode
+/// their frames through [`emit_frame`] and [`frame_bytes`].
+pub trait FrameMessage {
+    /// The sub-protocol.
+    fn protocol(&self) -> Protocol;
+    /// The message type code within the sub-protocol.
+    fn msg_type(&self) -> u8;
+    /// Exact size of the encoded body.
+    fn body_len(&self) -> usize;
+    /// Writes the body into `out`, which holds [`body_len`](Self::body_len)
+    /// bytes.
+    fn emit_body(&self, out: &mut [u8]) -> Result<()>;
+}
+
+impl FrameMessage for Message {
+    fn protocol(&self) -> Protocol {
+        Message::protocol(self)
+    }
+
+    fn msg_type(&self) -> u8 {
+        Message::msg_type(self)
+    }
 
     fn body_len(&self) -> usize {
         match self {
@@ -63,6 +88,32 @@ impl Message {
             Message::Link(m) => m.emit_body(out),
         }
     }
+}
+
+/// Exact size of a frame carrying `msg` with `extensions`.
+pub fn frame_len(extensions: &Extensions, msg: &impl FrameMessage) -> usize {
+    HEADER_LEN + extensions.block_len() + msg.body_len()
+}
+
+/// Writes a whole frame (header, extensions, `msg`'s body) in `version`
+/// into `buf`; returns the bytes written (always [`frame_len`]).
+pub fn emit_frame(
+    buf: &mut [u8],
+    version: u8,
+    extensions: &Extensions,
+    msg: &impl FrameMessage,
+) -> Result<usize> {
+    let len = frame_len(extensions, msg);
+    let at = write_frame(buf, msg.protocol(), version, msg.msg_type(), extensions, len)?;
+    msg.emit_body(&mut buf[at..len])?;
+    Ok(len)
+}
+
+/// Encodes a whole frame into a new buffer.
+pub fn frame_bytes(version: u8, extensions: &Extensions, msg: &impl FrameMessage) -> Result<Bytes> {
+    let mut v = vec![0u8; frame_len(extensions, msg)];
+    emit_frame(&mut v, version, extensions, msg)?;
+    Ok(Bytes::from(v))
 }
 
 /// A whole frame: the version it is written in, its extensions and its
@@ -163,25 +214,18 @@ impl Frame {
 
     /// Exact size of the encoded frame.
     pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.extensions.block_len() + self.message.body_len()
+        frame_len(&self.extensions, &self.message)
     }
 
     /// Writes the frame into `buf`; returns the bytes written (always
     /// [`buffer_len`](Self::buffer_len)).
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        let msg = &self.message;
-        let at =
-            write_frame(buf, msg.protocol(), self.version, msg.msg_type(), &self.extensions, len)?;
-        msg.emit_body(&mut buf[at..len])?;
-        Ok(len)
+        emit_frame(buf, self.version, &self.extensions, &self.message)
     }
 
     /// Encodes the frame into a new buffer.
     pub fn to_bytes(&self) -> Result<Bytes> {
-        let mut v = vec![0u8; self.buffer_len()];
-        self.emit(&mut v)?;
-        Ok(Bytes::from(v))
+        frame_bytes(self.version, &self.extensions, &self.message)
     }
 }
 

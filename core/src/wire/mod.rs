@@ -55,7 +55,9 @@ pub(crate) mod testutil;
 
 pub use error::{Error, Result};
 pub use ext::{AuthTag, Extensions, Tlv};
-pub use frame::{write_frame, Frame, FrameParts, Message};
+pub use frame::{
+    emit_frame, frame_bytes, frame_len, write_frame, Frame, FrameMessage, FrameParts, Message,
+};
 pub use header::{peek_frame_len, FrameHeader, Protocol, VersionRange, HEADER_LEN, MAGIC};
 pub use lists::{FixedEntry, FixedList, HeaderList, ProtoRange, StrList, VersionRanges};
 pub use types::{cluster_hash, Limits, NodeId, NodeState};
