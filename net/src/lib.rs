@@ -46,6 +46,22 @@ mod send_many;
 mod settings;
 pub mod streams;
 
+/// What every driver crate re-exports, so that a program names the same
+/// types whichever driver it uses.
+pub mod prelude {
+    pub use bytes::Bytes;
+    pub use netcluster_core as core;
+    pub use netcluster_core::node::{
+        CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
+        StreamError, StreamId,
+    };
+    pub use netcluster_core::wire::link::Semantics;
+    pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
+
+    pub use crate as net;
+    pub use crate::{BeaconMode, InterfaceSelector, NetError, SendMany};
+}
+
 use std::io;
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,

@@ -82,19 +82,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use builder::Builder;
-pub use bytes::Bytes;
 pub use futures_core::Stream;
-pub use netcluster_core as core;
-pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
-    StreamError, StreamId,
-};
-pub use netcluster_core::wire::link::Semantics;
-pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
-pub use netcluster_net as net;
 use netcluster_net::engine::{Command, Reply};
 pub use netcluster_net::events::EventStream;
-pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
+pub use netcluster_net::prelude::*;
 pub use streams::PeerStream;
 
 /// Errors of the driver.

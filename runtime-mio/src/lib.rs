@@ -126,17 +126,8 @@ mod link;
 mod mio_node;
 mod streams;
 
-pub use bytes::Bytes;
 pub use mio;
-pub use netcluster_core as core;
-pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
-    StreamError, StreamId,
-};
-pub use netcluster_core::wire::link::Semantics;
-pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
-pub use netcluster_net as net;
-pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
+pub use netcluster_net::prelude::*;
 
 pub use builder::Builder;
 pub use handle::Handle;

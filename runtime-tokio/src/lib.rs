@@ -38,22 +38,13 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use bytes::Bytes;
 pub use futures_core::Stream;
-pub use netcluster_core as core;
 pub use stream::PeerStream;
 
 use netcluster_net::streams::StreamIo;
 
-pub use netcluster_core::node::{
-    CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
-    StreamError,
-};
-pub use netcluster_core::wire::link::Semantics;
-pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};
-pub use netcluster_net as net;
 pub use netcluster_net::events::EventStream;
-pub use netcluster_net::{BeaconMode, InterfaceSelector, NetError, SendMany};
+pub use netcluster_net::prelude::*;
 
 /// Errors of the driver.
 #[derive(Debug, thiserror::Error)]
