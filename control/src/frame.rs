@@ -87,7 +87,7 @@ impl From<TrackerMessage> for ControlMessage {
 /// The counterpart of the core's
 /// [`Frame`](netcluster_core::wire::Frame): the frame around the body is
 /// checked and written by the same code
-/// ([`FrameParts::parse`], [`write_frame`]), so the header, length, flag,
+/// ([`FrameParts::parse`], [`emit_frame`]), so the header, length, flag,
 /// version and extension rules, and the errors, are the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlFrame {
