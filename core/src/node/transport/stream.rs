@@ -53,7 +53,7 @@ pub enum StreamError {
     /// Nothing to read yet, or no room to write: an
     /// [`Event::StreamReadable`] or [`Event::StreamWritable`] says when.
     WouldBlock,
-    /// Written after [`Node::stream_finish`].
+    /// Written after [`Node::stream_finish`](crate::Node::stream_finish).
     Finished,
     /// The peer is not reachable (or is this node).
     Unreachable,
