@@ -156,6 +156,21 @@ pub struct Config {
     /// megabytes and inflate round trips past the retransmission timeout;
     /// on loopback 4 MiB moved 64 KiB messages 1.6 times faster than 1 MiB.
     pub send_window_bytes: usize,
+    /// End-to-end congestion control: a window per destination that
+    /// halves on congestion marks and losses (PROTOCOL 6.6). On by default;
+    /// off, only `send_window` and `send_window_bytes` hold senders back.
+    pub congestion_control: bool,
+    /// DATA bytes queued at most for one stream link until the driver
+    /// pulls them; past it forwarded DATA is dropped (and counted) and
+    /// local sends through the link are refused with `WouldBlock`. 2 MiB:
+    /// half a send window of 64 KiB messages, a few milliseconds of a
+    /// gigabit link.
+    pub link_queue_bytes: usize,
+    /// Queued DATA bytes past which a link marks the DATA it queues
+    /// (congestion experienced), so that sources slow down before anything
+    /// is dropped. 256 KiB: an eighth of the bound, enough to keep a link
+    /// busy between two pulls of the driver.
+    pub link_queue_mark: usize,
     /// How long a reliable message may go unacknowledged before it is
     /// reported failed. 30 s on a LAN: many route repairs fit in it, and
     /// even a path of several very lossy hops delivers within it.
@@ -290,6 +305,9 @@ impl Config {
             down_hold: Duration::from_millis(200),
             send_window: 256,
             send_window_bytes: 4 << 20,
+            congestion_control: true,
+            link_queue_bytes: 2 << 20,
+            link_queue_mark: 256 << 10,
             delivery_timeout: Duration::from_secs(30),
             fragment_size: 8 * 1024,
             max_message: 16 << 20,
@@ -370,7 +388,7 @@ impl Config {
             .headers
             .iter()
             .all(|(k, v)| k.len() <= MAX_NAME_BYTES && v.len() <= MAX_HEADER_VALUE_BYTES);
-        let checks: [(bool, &'static str, &'static str); 30] = [
+        let checks: [(bool, &'static str, &'static str); 32] = [
             (groups_ok, "groups", "at most max_groups groups, each name at most 255 bytes"),
             (headers_ok, "headers", "keys of at most 255 bytes, values of at most 65,535 bytes"),
             (!self.cluster.is_empty() && self.cluster.len() <= 255, "cluster", "1 to 255 bytes"),
@@ -395,6 +413,12 @@ impl Config {
             (self.send_window >= 1, "send_window", "at least 1"),
             (self.send_window_bytes >= 1, "send_window_bytes", "at least 1"),
             (self.delivery_timeout > zero, "delivery_timeout", "more than zero"),
+            (self.link_queue_bytes >= 1, "link_queue_bytes", "at least 1"),
+            (
+                self.link_queue_mark <= self.link_queue_bytes,
+                "link_queue_mark",
+                "at most link_queue_bytes",
+            ),
             (self.fragment_size >= 64, "fragment_size", "at least 64"),
             (
                 self.fragment_size + 1024 <= self.limits.max_frame,

@@ -84,10 +84,12 @@ use bytes::Bytes;
 
 pub use output::{
     DatagramSource, DatagramTarget, DownReason, Event, FailReason, LinkCloseReason, LinkId,
-    MessageId, PeerInfo, StreamEnd, StreamId, Transmit,
+    LinkQueueStats, MessageId, PeerInfo, StreamEnd, StreamId, Transmit, PRIORITIES,
 };
 pub use stats::Stats;
-pub use transport::{SendError, StreamError};
+pub use transport::{
+    SendError, SendOptions, StreamError, DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY,
+};
 
 use crate::config::{Config, ConfigError};
 use crate::time::{Clock, Instant};
@@ -171,6 +173,11 @@ impl Node {
         cfg.validate()?;
         let groups: BTreeSet<String> = cfg.groups.iter().cloned().collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
+        let out = Outputs {
+            queue_max: cfg.link_queue_bytes,
+            queue_mark: cfg.link_queue_mark,
+            ..Outputs::default()
+        };
         let mut node = Node {
             discovery: Discovery::new(&cfg, id, now),
             overlay: Overlay::new(&cfg),
@@ -187,7 +194,7 @@ impl Node {
             groups,
             headers,
             learned_ip: None,
-            out: Outputs::default(),
+            out,
             links: BTreeMap::new(),
             dgram_links: BTreeMap::new(),
             next_link: 1,

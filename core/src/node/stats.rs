@@ -36,6 +36,13 @@ pub struct Stats {
     /// Inputs dropped because a configured bound was reached (peers, links,
     /// groups, buffers).
     pub dropped_limit: u64,
+    /// DATA frames dropped because the queue of the link they were to
+    /// leave on was full (forwarded data, or retransmissions; the source
+    /// retransmits).
+    pub dropped_queue_full: u64,
+    /// DATA frames this node marked congestion-experienced because their
+    /// link's queue had passed its marking threshold.
+    pub data_marked: u64,
     /// SEARCHes not answered because the NOTIFY rate limit was reached.
     pub notify_suppressed: u64,
     /// Links opened (both directions).
@@ -89,6 +96,8 @@ impl Stats {
             ("dropped_own", self.dropped_own),
             ("dropped_unexpected", self.dropped_unexpected),
             ("dropped_limit", self.dropped_limit),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("data_marked", self.data_marked),
             ("notify_suppressed", self.notify_suppressed),
             ("links_opened", self.links_opened),
             ("links_rejected", self.links_rejected),

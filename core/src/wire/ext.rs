@@ -41,6 +41,17 @@ pub const EXT_AUTH_TAG: u16 = 0x0002;
 /// only as a seed learns whose address that is.
 pub const EXT_NODE_ID: u16 = 0x0003;
 
+/// Extension type: congestion experienced, no value. Set on a DATA frame
+/// by a node whose queue towards the next hop has passed its marking
+/// threshold (PROTOCOL 6.6); receivers echo it with
+/// [`EXT_CONGESTION_ECHO`]. Optional: older nodes skip it.
+pub const EXT_CONGESTION: u16 = 0x0004;
+
+/// Extension type: congestion echo, no value. Set on an ACK whose channel
+/// received a DATA frame marked [`EXT_CONGESTION`] since the previous ACK:
+/// the source reduces its congestion window.
+pub const EXT_CONGESTION_ECHO: u16 = 0x0005;
+
 /// Largest authentication tag accepted.
 pub const MAX_AUTH_TAG: usize = 64;
 
@@ -171,6 +182,22 @@ impl Extensions {
             let b: [u8; NodeId::LEN] = t.value[..].try_into().ok()?;
             Some(NodeId(b))
         })
+    }
+
+    /// Whether a TLV of `ext_type` is present.
+    pub fn has(&self, ext_type: u16) -> bool {
+        self.iter().any(|t| t.ext_type == ext_type)
+    }
+
+    /// The block with an optional, empty TLV of `ext_type` added (the same
+    /// block if it has one already).
+    pub fn with_flag(&self, ext_type: u16) -> Result<Extensions> {
+        if self.has(ext_type) {
+            return Ok(self.clone());
+        }
+        let mut b = Extensions::builder();
+        b.raw.extend_from_slice(&self.raw);
+        b.raw_tlv(ext_type, false, &[]).build()
     }
 
     /// Starts building a block.

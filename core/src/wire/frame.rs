@@ -229,6 +229,21 @@ impl Frame {
     }
 }
 
+/// A copy of the whole frame `raw` with an optional, empty TLV of
+/// `ext_type` added to its extensions (used to mark DATA in passing). The
+/// body is copied unchanged; the frame's other TLVs are kept.
+pub fn with_flag_extension(raw: &Bytes, ext_type: u16) -> Result<Bytes> {
+    // The frame passed the node's limits when it arrived or was made.
+    let limits = Limits { max_frame: usize::MAX, ..Limits::DEFAULT };
+    let parts = FrameParts::parse(raw, &limits)?;
+    let extensions = parts.extensions.with_flag(ext_type)?;
+    let len = HEADER_LEN + extensions.block_len() + parts.body.len();
+    let mut v = vec![0u8; len];
+    let at = write_frame(&mut v, parts.protocol, parts.version, parts.msg_type, &extensions, len)?;
+    v[at..].copy_from_slice(&parts.body);
+    Ok(Bytes::from(v))
+}
+
 impl FrameParts {
     /// Checks everything about a whole frame but its body: magic, a known
     /// sub-protocol id, `length` equal to `buf.len()` and within

@@ -56,7 +56,8 @@ pub(crate) mod testutil;
 pub use error::{Error, Result};
 pub use ext::{AuthTag, Extensions, Tlv};
 pub use frame::{
-    emit_frame, frame_bytes, frame_len, write_frame, Frame, FrameMessage, FrameParts, Message,
+    emit_frame, frame_bytes, frame_len, with_flag_extension, write_frame, Frame, FrameMessage,
+    FrameParts, Message,
 };
 pub use header::{peek_frame_len, FrameHeader, Protocol, VersionRange, HEADER_LEN, MAGIC};
 pub use lists::{FixedEntry, FixedList, HeaderList, ProtoRange, StrList, VersionRanges};

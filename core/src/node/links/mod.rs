@@ -13,13 +13,16 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::dgram::DatagramLink;
-use super::output::{LinkCloseReason, LinkId, Outputs, Transmit};
+use super::output::{LinkCloseReason, LinkId, Offer, Outputs, Transmit};
 use super::timers::Timer;
 use super::Node;
 use crate::config::LinkMode;
 use crate::time::Instant;
+use crate::wire::ext::{EXT_CONGESTION, EXT_CONGESTION_ECHO};
 use crate::wire::link::{Goodbye, GoodbyeReason, Hello, Intro, Pong};
-use crate::wire::{peek_frame_len, Frame, LinkMessage, Message, NodeId, Protocol};
+use crate::wire::{
+    peek_frame_len, with_flag_extension, Frame, LinkMessage, Message, NodeId, Protocol,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -377,11 +380,13 @@ impl Node {
             (Phase::Up, LinkMessage::Welcome(_)) if outgoing => {}
             (Phase::Up, LinkMessage::Data(d)) => {
                 self.arm_keepalive(now, link);
-                self.on_data(now, d, raw);
+                let ce = extensions.has(EXT_CONGESTION);
+                self.on_data(now, d, raw, ce);
             }
             (Phase::Up, LinkMessage::Ack(a)) => {
                 self.arm_keepalive(now, link);
-                self.on_ack(now, a, raw);
+                let echo = extensions.has(EXT_CONGESTION_ECHO);
+                self.on_ack(now, a, raw, echo);
             }
             (Phase::Up, LinkMessage::RouteError(e)) => {
                 self.arm_keepalive(now, link);
@@ -413,12 +418,10 @@ impl Node {
         }
     }
 
-    /// Sends one encoded control frame: a write on a stream link, a
-    /// datagram to the peer's address on a datagram link.
+    /// Sends one encoded control frame: queued ahead of DATA on a stream
+    /// link, a datagram to the peer's address on a datagram link.
     pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
-        if let Some(t) = self.link_transmit(link, data) {
-            self.out.transmits.push_back(t);
-        }
+        link_send(&self.links, &mut self.out, link, data, Class::Control);
     }
 
     /// Sends encoded frames as one batch (a datagram link whose peer takes
@@ -439,15 +442,11 @@ impl Node {
         }
     }
 
-    fn link_transmit(&mut self, link: LinkId, data: Bytes) -> Option<Transmit> {
-        link_transmit(&self.links, &mut self.out, link, data)
-    }
-
     /// Asks the driver to close a stream link; datagram links have nothing
     /// to close.
     fn push_close(&mut self, link: LinkId) {
         if self.links.get(&link).is_some_and(|l| l.dgram().is_none()) {
-            self.out.transmits.push_back(Transmit::Close { link });
+            self.out.close_link(link);
         }
     }
 
@@ -466,10 +465,11 @@ impl Node {
         let pending = core::mem::take(&mut self.out.data_transmits);
         self.out.transmits.extend(pending);
         if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
-            self.send_link(
-                link,
-                LinkMessage::Goodbye(Goodbye { reason, detail: truncate(why).into() }),
-            );
+            let bye = LinkMessage::Goodbye(Goodbye { reason, detail: truncate(why).into() });
+            match Frame::new(bye).to_bytes() {
+                Ok(data) => link_send(&self.links, &mut self.out, link, data, Class::Last),
+                Err(_) => self.out.stats.dropped_limit += 1,
+            }
         }
         self.push_close(link);
         self.drop_link(now, link, LinkCloseReason::Error);
@@ -518,25 +518,55 @@ impl Node {
     }
 }
 
-/// The transmit that carries one encoded frame on `link`, counted: a write
-/// on a stream link, a datagram to the peer's address on a datagram link.
-pub(super) fn link_transmit(
+/// How a frame travels on its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Class {
+    /// Ahead of DATA: handshake, keepalive, routing, ACK.
+    Control,
+    /// DATA of a priority (0 most urgent): bounded, marked under
+    /// congestion, dropped when the link's queue is full.
+    Data { priority: u8 },
+    /// The link's GOODBYE: after everything queued before it.
+    Last,
+}
+
+/// Sends one encoded frame on `link`, counted: queued for a stream link
+/// (the driver pulls it), a datagram to the peer's address on a datagram
+/// link.
+pub(super) fn link_send(
     links: &BTreeMap<LinkId, Link>,
     out: &mut Outputs,
     link: LinkId,
     data: Bytes,
-) -> Option<Transmit> {
+    class: Class,
+) {
     out.stats.frames_sent += 1;
     out.stats.frame_bytes_sent += data.len() as u64;
-    let l = links.get(&link)?;
-    match l.carrier {
-        Carrier::Datagram(_) => {
+    let Some(l) = links.get(&link) else { return };
+    match (&l.carrier, class) {
+        (Carrier::Datagram(_), _) => {
             let to = crate::node::DatagramTarget::Unicast(l.addr);
             out.stats.datagrams_sent += 1;
             out.stats.datagram_bytes_sent += data.len() as u64;
-            Some(Transmit::Datagram { to, data })
+            let t = Transmit::Datagram { to, data };
+            match class {
+                Class::Data { .. } => out.data_transmits.push_back(t),
+                Class::Control | Class::Last => out.transmits.push_back(t),
+            }
         }
-        Carrier::Stream { .. } => Some(Transmit::Write { link, data }),
+        (Carrier::Stream { .. }, Class::Control) => out.queue_control(link, data),
+        (Carrier::Stream { .. }, Class::Last) => out.queue_last(link, data),
+        (Carrier::Stream { .. }, Class::Data { priority }) => {
+            match out.offer_data(link, data.len()) {
+                Offer::Take => out.queue_data(link, priority, data),
+                Offer::Mark => {
+                    out.stats.data_marked += 1;
+                    let marked = with_flag_extension(&data, EXT_CONGESTION).unwrap_or(data);
+                    out.queue_data(link, priority, marked);
+                }
+                Offer::Dropped => out.stats.dropped_queue_full += 1,
+            }
+        }
     }
 }
 

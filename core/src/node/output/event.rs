@@ -142,6 +142,18 @@ pub enum Event {
         /// The destination.
         to: NodeId,
     },
+    /// The path to a destination is congested: a link on it marked its
+    /// data, or data was lost, and the congestion window towards it was
+    /// reduced. Sends still go, at a lower rate.
+    Congested {
+        /// The destination.
+        to: NodeId,
+    },
+    /// A round trip passed since the last congestion signal from `to`.
+    CongestionCleared {
+        /// The destination.
+        to: NodeId,
+    },
     /// The answer to a [`Node::ping`](crate::node::Node::ping).
     Pong {
         /// The node pinged.

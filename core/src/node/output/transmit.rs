@@ -46,14 +46,17 @@ pub enum Transmit {
         /// Where to connect.
         addr: SocketAddr,
     },
-    /// Write bytes to a stream link, in order.
-    Write {
+    /// Frames wait for stream link `link`: pull them with
+    /// [`Node::poll_link`](crate::node::Node::poll_link) while the link's
+    /// socket takes more, and write them in order. Said once, when the
+    /// link's queue stops being empty; again only after `poll_link` has
+    /// returned `None`.
+    Ready {
         /// The link.
         link: LinkId,
-        /// The bytes (one or more whole frames).
-        data: Bytes,
     },
-    /// Close a link once the writes queued before this are flushed.
+    /// Close a stream link once everything pulled from it is written
+    /// (it comes after the link's last frame has been pulled).
     Close {
         /// The link.
         link: LinkId,

@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::super::output::{Event, MessageId, StreamId};
+use super::super::output::{Event, LinkId, LinkQueueStats, MessageId, StreamId};
 use super::super::Node;
-use super::{Mesh, SendError, StreamError, Transport};
+use super::{Mesh, SendError, SendOptions, StreamError, Transport};
 use crate::time::Instant;
-use crate::wire::link::{Ack, Data, RouteError, Semantics};
+use crate::wire::link::{Ack, Data, RouteError};
 use crate::wire::NodeId;
 
 impl Node {
@@ -35,19 +35,19 @@ impl Node {
         f(t, &mut m)
     }
 
-    /// Sends `payload` to `to` with the given semantics. Returns the
-    /// message's id; `Reliable` and `Sequenced` messages are reported
+    /// Sends `payload` to `to` with the given semantics, or
+    /// [`SendOptions`] (semantics and priority). Returns the message's id;
+    /// `Reliable` and `Sequenced` messages are reported
     /// [`Event::Delivered`] or [`Event::SendFailed`] later.
     pub fn send(
         &mut self,
         now: Instant,
         to: NodeId,
-        semantics: Semantics,
+        how: impl Into<SendOptions>,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        self.input(now, |node, now| {
-            node.with_transport(|t, m| t.send(m, now, to, semantics, payload))
-        })
+        let how = how.into();
+        self.input(now, |node, now| node.with_transport(|t, m| t.send(m, now, to, how, payload)))
     }
 
     /// Sends `payload` to every reachable member of `group` (`""`: every
@@ -57,9 +57,10 @@ impl Node {
         &mut self,
         now: Instant,
         group: &str,
-        semantics: Semantics,
+        how: impl Into<SendOptions>,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
+        let how = how.into();
         self.input(now, |node, now| {
             let members: Vec<NodeId> = node
                 .membership
@@ -68,7 +69,7 @@ impl Node {
                 .map(|p| p.id)
                 .filter(|id| node.routing.routes.contains_key(id))
                 .collect();
-            node.with_transport(|t, m| t.shout(m, now, group, &members, semantics, payload))
+            node.with_transport(|t, m| t.shout(m, now, group, &members, how, payload))
         })
     }
 
@@ -163,12 +164,12 @@ impl Node {
         self.transport.inbox_bytes()
     }
 
-    pub(in crate::node) fn on_data(&mut self, now: Instant, d: Data, raw: Bytes) {
-        self.with_transport(|t, m| t.on_data(m, now, d, raw));
+    pub(in crate::node) fn on_data(&mut self, now: Instant, d: Data, raw: Bytes, ce: bool) {
+        self.with_transport(|t, m| t.on_data(m, now, d, raw, ce));
     }
 
-    pub(in crate::node) fn on_ack(&mut self, now: Instant, a: Ack, raw: Bytes) {
-        self.with_transport(|t, m| t.on_ack(m, now, a, raw));
+    pub(in crate::node) fn on_ack(&mut self, now: Instant, a: Ack, raw: Bytes, echo: bool) {
+        self.with_transport(|t, m| t.on_ack(m, now, a, raw, echo));
     }
 
     pub(in crate::node) fn on_route_error(&mut self, now: Instant, e: RouteError, raw: Bytes) {
@@ -198,6 +199,30 @@ impl Node {
     /// Shutdown: every message in flight and every stream fails.
     pub(in crate::node) fn fail_all_in_flight(&mut self, now: Instant) {
         self.with_transport(|t, m| t.fail_all_in_flight(m, now));
+    }
+
+    /// The next frame for stream link `link`, for the driver to write:
+    /// control frames first, then DATA by priority. Pull while the link's
+    /// socket takes more, after [`Transmit::Ready`](crate::node::Transmit::Ready)
+    /// or when the socket has drained; `None` when nothing waits (the next
+    /// frame queued is announced again with `Ready`). After a link's last
+    /// frame, [`poll_transmit`](Node::poll_transmit) has its `Close`.
+    /// `now` is used only when the pull makes room for held-back senders.
+    #[must_use]
+    pub fn poll_link(&mut self, now: Instant, link: LinkId) -> Option<Bytes> {
+        let (frame, reopened) = self.out.pull(link);
+        if reopened {
+            // Room again: blocked senders hear of it, streams send what
+            // they hold (that is an input, with its clock).
+            self.input(now, |node, now| node.with_transport(|t, m| t.wake_blocked(m, now, None)));
+        }
+        frame
+    }
+
+    /// What `link`'s queue holds (DATA bytes, every byte) and has done
+    /// (drops, marks, peak), if it has a queue.
+    pub fn link_queue(&self, link: LinkId) -> Option<(usize, usize, LinkQueueStats)> {
+        self.out.link_queues.get(&link).map(|q| (q.data_bytes(), q.bytes(), q.stats))
     }
 
     /// The next received message for the application, if any.

@@ -22,10 +22,9 @@ pub(super) fn forward(m: &mut Mesh<'_>, route: &Route, raw: &Bytes, data: Option
         Some(link) => {
             m.out.stats.forwarded += 1;
             // ACKs and ROUTE_ERRORs travel as control, DATA as data.
-            if data.is_some() {
-                m.send_data(link, raw.clone());
-            } else {
-                m.send_control(link, raw.clone());
+            match data {
+                Some(d) => m.send_data(link, raw.clone(), d.priority),
+                None => m.send_control(link, raw.clone()),
             }
         }
         None => {

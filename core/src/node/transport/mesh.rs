@@ -11,7 +11,7 @@ use alloc::string::String;
 
 use bytes::Bytes;
 
-use super::super::links::{link_transmit, Link};
+use super::super::links::{link_send, Class, Link};
 use super::super::output::{LinkId, Outputs};
 use super::super::routing::RouteEntry;
 use crate::config::{Config, LinkMode};
@@ -50,6 +50,11 @@ impl Mesh<'_> {
         self.links.values().find(|l| l.is_up() && l.peer.as_ref() == Some(peer)).map(|l| l.id)
     }
 
+    /// The link the route to `to` starts on.
+    pub(super) fn first_link(&self, to: &NodeId) -> Option<LinkId> {
+        self.link_to(&self.routes.get(to)?.next_hop)
+    }
+
     /// The largest DATA payload per frame.
     pub(super) fn fragment_size(&self) -> usize {
         match self.cfg.link_mode {
@@ -64,22 +69,23 @@ impl Mesh<'_> {
     /// control frame the caller has not taken yet (keepalive, routing,
     /// ACK...), so a burst of data never delays them by more than what the
     /// caller already holds.
-    pub(super) fn send_data(&mut self, link: LinkId, data: Bytes) {
-        if let Some(t) = link_transmit(self.links, self.out, link, data) {
-            self.out.data_transmits.push_back(t);
-        }
+    pub(super) fn send_data(&mut self, link: LinkId, data: Bytes, priority: u8) {
+        link_send(self.links, self.out, link, data, Class::Data { priority });
     }
 
     /// Queues an encoded control frame (ACK, ROUTE_ERROR) on `link`.
     pub(super) fn send_control(&mut self, link: LinkId, data: Bytes) {
-        if let Some(t) = link_transmit(self.links, self.out, link, data) {
-            self.out.transmits.push_back(t);
-        }
+        link_send(self.links, self.out, link, data, Class::Control);
     }
 
     /// Encodes a control message and queues it on `link`.
     pub(super) fn send_message(&mut self, link: LinkId, msg: LinkMessage) {
-        match Frame::new(msg).to_bytes() {
+        self.send_frame(link, Frame::new(msg));
+    }
+
+    /// Encodes a control frame and queues it on `link`.
+    pub(super) fn send_frame(&mut self, link: LinkId, frame: Frame) {
+        match frame.to_bytes() {
             Ok(data) => self.send_control(link, data),
             Err(_) => self.out.stats.dropped_limit += 1,
         }

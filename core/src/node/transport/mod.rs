@@ -22,6 +22,7 @@
 //!   mesh ([`ping`](self::ping)).
 
 mod calls;
+mod congestion;
 mod forward;
 mod inbox;
 mod mesh;
@@ -61,6 +62,47 @@ pub enum SendError {
     Unsupported,
     /// The node is shutting down.
     ShuttingDown,
+    /// The priority is above [`LOWEST_PRIORITY`].
+    BadPriority,
+}
+
+/// The most urgent priority.
+pub const HIGHEST_PRIORITY: u8 = 0;
+/// The least urgent priority.
+pub const LOWEST_PRIORITY: u8 = 7;
+/// The priority of [`Node::send`](crate::Node::send), streams and pings:
+/// the middle, so that some traffic can go ahead of it and some behind.
+pub const DEFAULT_PRIORITY: u8 = 4;
+
+/// How a message is sent: its delivery semantics and its priority (0 most
+/// urgent, 7 least). Each link sends control frames first, then DATA by
+/// priority, sharing bytes by weight so that no priority starves
+/// (PROTOCOL 6.7); the priority travels with the message across hops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Delivery semantics.
+    pub semantics: Semantics,
+    /// 0 (most urgent) to 7 (least); [`DEFAULT_PRIORITY`] unless set.
+    pub priority: u8,
+}
+
+impl SendOptions {
+    /// `semantics` at [`DEFAULT_PRIORITY`].
+    pub const fn new(semantics: Semantics) -> SendOptions {
+        SendOptions { semantics, priority: DEFAULT_PRIORITY }
+    }
+
+    /// The same, at `priority`.
+    #[must_use]
+    pub const fn priority(self, priority: u8) -> SendOptions {
+        SendOptions { priority, ..self }
+    }
+}
+
+impl From<Semantics> for SendOptions {
+    fn from(semantics: Semantics) -> SendOptions {
+        SendOptions::new(semantics)
+    }
 }
 
 impl core::fmt::Display for SendError {
@@ -71,6 +113,7 @@ impl core::fmt::Display for SendError {
             SendError::TooLarge => "message too large",
             SendError::Unsupported => "semantics not supported by send",
             SendError::ShuttingDown => "node is shutting down",
+            SendError::BadPriority => "priority above 7",
         })
     }
 }
@@ -116,6 +159,7 @@ struct Outgoing {
     deadline: Instant,
     /// DATA flags it carries on every transmission (SYN, FIN).
     flags: u8,
+    priority: u8,
     /// A ROUTE_ERROR named it: resend at this time, on the route SPF has
     /// computed by then.
     reroute_at: Option<Instant>,
@@ -131,6 +175,7 @@ struct Resend {
     payload: Bytes,
     group: Option<String>,
     flags: u8,
+    priority: u8,
 }
 
 impl Resend {
@@ -143,6 +188,7 @@ impl Resend {
             payload: o.payload.clone(),
             group: o.group.clone(),
             flags: o.flags,
+            priority: o.priority,
         }
     }
 }
@@ -156,6 +202,7 @@ struct Msg<'a> {
     flags: u8,
     payload: &'a Bytes,
     group: Option<&'a str>,
+    priority: u8,
 }
 
 /// A message to put in flight.
@@ -166,6 +213,7 @@ struct NewMessage {
     payload: Bytes,
     group: Option<String>,
     flags: u8,
+    priority: u8,
 }
 
 #[derive(Debug, Default)]
@@ -299,6 +347,12 @@ pub(crate) struct Transport {
     ack_due: BTreeMap<(NodeId, u32), (Semantics, u32, Route)>,
     /// Received messages the application has not taken yet.
     inbox: inbox::Inbox,
+    /// Channels, by (source, channel), on which a DATA frame marked
+    /// congestion-experienced arrived since their last ACK: the next one
+    /// echoes it.
+    ce_due: BTreeSet<(NodeId, u32)>,
+    /// The congestion window towards each destination.
+    windows: BTreeMap<NodeId, congestion::Window>,
 }
 
 impl Transport {
@@ -310,6 +364,29 @@ impl Transport {
         } else {
             m.out.events.push_back(e);
         }
+    }
+
+    /// Whether channel `(to, channel)` may put another message in flight:
+    /// its own window, the destination's congestion window, and room in
+    /// the queue of the link it leaves on. A refusal leaves the link's
+    /// queue wanting, so that [`link_drained`](Self::link_drained) runs
+    /// when it has room again.
+    fn has_room(&self, m: &mut Mesh<'_>, to: NodeId, channel: u32) -> bool {
+        if self.tx.get(&(to, channel)).is_some_and(|c| !c.has_room(m.cfg)) {
+            return false;
+        }
+        if m.cfg.congestion_control {
+            if let Some(w) = self.windows.get(&to) {
+                let flying: usize =
+                    self.tx.range((to, 0)..=(to, u32::MAX)).map(|(_, c)| c.inflight_bytes).sum();
+                if flying > 0 && flying >= w.bytes() {
+                    return false;
+                }
+            }
+        }
+        // Room for a whole fragment, so that what is accepted is queued.
+        let need = m.fragment_size();
+        m.first_link(&to).is_none_or(|link| !m.out.link_full(link, need))
     }
 
     /// Bytes held for reassembly.

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::super::output::{Event, MessageId};
 use super::send::{transmit_message, transmit_on};
-use super::{Mesh, Msg, SendError, Transport, PING_CHANNEL, PONG_CHANNEL};
+use super::{Mesh, Msg, SendError, Transport, DEFAULT_PRIORITY, PING_CHANNEL, PONG_CHANNEL};
 use crate::time::Instant;
 use crate::wire::link::{Data, Route, Semantics};
 use crate::wire::NodeId;
@@ -47,6 +47,7 @@ impl Transport {
             flags: 0,
             payload: &Bytes::new(),
             group: None,
+            priority: DEFAULT_PRIORITY,
         };
         if to == m.me || !transmit_message(m, to, msg) {
             return Err(SendError::Unreachable);
@@ -77,6 +78,7 @@ impl Transport {
                 flags: 0,
                 payload: &Bytes::new(),
                 group: None,
+                priority: DEFAULT_PRIORITY,
             };
             transmit_on(m, &back, msg);
             return;

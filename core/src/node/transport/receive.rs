@@ -14,11 +14,21 @@ use super::{
     PONG_CHANNEL,
 };
 use crate::time::Instant;
+use crate::wire::ext::EXT_CONGESTION_ECHO;
 use crate::wire::link::{Ack, AckRange, Data, Route, Semantics, FLAG_SYN};
-use crate::wire::{FixedList, LinkMessage, NodeId};
+use crate::wire::{FixedList, Frame, LinkMessage, NodeId};
 
 impl Transport {
-    pub(in crate::node) fn on_data(&mut self, m: &mut Mesh<'_>, now: Instant, d: Data, raw: Bytes) {
+    /// A DATA frame, for us or to pass on; `ce`: it carries a congestion
+    /// mark.
+    pub(in crate::node) fn on_data(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        d: Data,
+        raw: Bytes,
+        ce: bool,
+    ) {
         // The path from the source to this node: ACKs go back along it.
         let to_me = if d.route.is_path() {
             if !forward(m, &d.route, &raw, Some(&d)) {
@@ -38,7 +48,7 @@ impl Transport {
                 match m.link_to(&c) {
                     Some(link) => {
                         m.out.stats.forwarded += 1;
-                        m.send_data(link, raw.clone());
+                        m.send_data(link, raw.clone(), d.priority);
                     }
                     None => m.out.stats.dropped_no_route += 1,
                 }
@@ -51,6 +61,10 @@ impl Transport {
             path
         };
         let from = d.route.origin();
+        // Datagrams are not acknowledged, so their marks have no echo.
+        if ce && d.semantics != Semantics::Datagram {
+            self.ce_due.insert((from, d.channel));
+        }
         if d.channel == PING_CHANNEL || d.channel == PONG_CHANNEL {
             self.on_ping_data(m, now, from, &d, &to_me);
             return;
@@ -266,9 +280,14 @@ impl Transport {
             ranges: FixedList::from_entries(ranges.iter()),
         };
         let Some(first) = ack.route.id(1) else { return };
-        if let Some(link) = m.link_to(&first) {
-            m.send_message(link, LinkMessage::Ack(ack));
+        let Some(link) = m.link_to(&first) else { return };
+        let mut frame = Frame::new(LinkMessage::Ack(ack));
+        if self.ce_due.remove(&(to, channel)) {
+            // Echo the mark (PROTOCOL 6.6); an ACK lost takes the echo with
+            // it, and the marks that keep coming make up for it.
+            frame.extensions = frame.extensions.with_flag(EXT_CONGESTION_ECHO).unwrap_or_default();
         }
+        m.send_frame(link, frame);
     }
 
     /// Drops reassemblies older than the delivery timeout (housekeeping).

@@ -10,10 +10,12 @@ use smallvec::SmallVec;
 
 use super::super::output::{Event, FailReason, MessageId, StreamEnd};
 use super::super::timers::Timer;
+use super::congestion::{Change, Window};
 use super::forward::forward;
 use super::mesh::Mesh;
 use super::{
-    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, Rtt, SendError, Transport,
+    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, Rtt, SendError, SendOptions,
+    Transport, LOWEST_PRIORITY,
 };
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, Route, RouteError, Semantics, FLAG_SYN};
@@ -26,17 +28,18 @@ impl Transport {
         m: &mut Mesh<'_>,
         now: Instant,
         to: NodeId,
-        semantics: Semantics,
+        opts: SendOptions,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        check_send(m, &payload, semantics)?;
+        check_send(m, &payload, opts)?;
         if !m.reachable(&to) {
             return Err(SendError::Unreachable);
         }
         let id = self.next_message_id();
+        let SendOptions { semantics, priority } = opts;
         let channel = channel_of(semantics);
-        let group = None;
-        self.enqueue(m, now, to, NewMessage { id, semantics, channel, payload, group, flags: 0 })?;
+        let msg = NewMessage { id, semantics, channel, payload, group: None, flags: 0, priority };
+        self.enqueue(m, now, to, msg)?;
         Ok(id)
     }
 
@@ -48,13 +51,13 @@ impl Transport {
         now: Instant,
         group: &str,
         members: &[NodeId],
-        semantics: Semantics,
+        opts: SendOptions,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        check_send(m, &payload, semantics)?;
+        check_send(m, &payload, opts)?;
+        let SendOptions { semantics, priority } = opts;
         let channel = group_channel(group, semantics);
-        let full =
-            members.iter().any(|p| self.tx.get(&(*p, channel)).is_some_and(|c| !c.has_room(m.cfg)));
+        let full = members.iter().any(|p| !self.has_room(m, *p, channel));
         if full && semantics != Semantics::Datagram {
             for p in members {
                 if let Some(c) = self.tx.get_mut(&(*p, channel)) {
@@ -83,13 +86,15 @@ impl Transport {
                     retransmitted: false,
                     deadline: now + m.cfg.delivery_timeout,
                     flags: 0,
+                    priority,
                     reroute_at: None,
                 };
                 self.tx.entry((*p, channel)).or_default().insert(seq, out);
                 m.out.timers.set_earliest(Timer::Retransmit, now + rto);
             }
         }
-        let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group: Some(group) };
+        let group = Some(group);
+        let msg = Msg { semantics, channel, seq, flags: 0, payload: &payload, group, priority };
         match group_tree(m, members) {
             Some(tree) => transmit_tree(m, &tree, msg),
             None => {
@@ -115,11 +120,11 @@ impl Transport {
         to: NodeId,
         msg: NewMessage,
     ) -> Result<u64, SendError> {
-        let chan = self.tx.entry((to, msg.channel)).or_default();
-        if msg.semantics != Semantics::Datagram && !chan.has_room(m.cfg) {
-            chan.blocked = true;
+        if msg.semantics != Semantics::Datagram && !self.has_room(m, to, msg.channel) {
+            self.tx.entry((to, msg.channel)).or_default().blocked = true;
             return Err(SendError::WouldBlock);
         }
+        let chan = self.tx.entry((to, msg.channel)).or_default();
         let seq = chan.next_seq;
         chan.next_seq += 1;
         let mut flags = msg.flags;
@@ -134,6 +139,7 @@ impl Transport {
             flags,
             payload: &msg.payload,
             group: msg.group.as_deref(),
+            priority: msg.priority,
         };
         transmit_message(m, to, one);
         if msg.semantics != Semantics::Datagram {
@@ -149,6 +155,7 @@ impl Transport {
                 retransmitted: false,
                 deadline: now + m.cfg.delivery_timeout,
                 flags,
+                priority: msg.priority,
                 reroute_at: None,
             };
             if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
@@ -167,8 +174,16 @@ impl Transport {
         r.clamp(m.cfg.rto_min, m.cfg.rto_max)
     }
 
-    /// An ACK from a destination (or one to pass on).
-    pub(in crate::node) fn on_ack(&mut self, m: &mut Mesh<'_>, now: Instant, a: Ack, raw: Bytes) {
+    /// An ACK from a destination (or one to pass on); `echo`: it echoes
+    /// a congestion mark.
+    pub(in crate::node) fn on_ack(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        a: Ack,
+        raw: Bytes,
+        echo: bool,
+    ) {
         if !forward(m, &a.route, &raw, None) {
             return;
         }
@@ -232,11 +247,10 @@ impl Transport {
                 o.deadline = now + m.cfg.delivery_timeout;
             }
         }
-        let writable = !stream && chan.blocked && chan.has_room(m.cfg);
-        if writable {
-            chan.blocked = false;
-        }
+        let lost = !fast.is_empty();
+        let mut acked = 0;
         for o in done {
+            acked += o.payload.len();
             if !o.retransmitted {
                 self.rtt
                     .entry(from)
@@ -247,15 +261,78 @@ impl Transport {
                 m.out.events.push_back(Event::Delivered { id: o.id, to: from });
             }
         }
-        if writable {
-            m.out.events.push_back(Event::Writable { to: from });
+        if echo || lost {
+            self.congestion_signal(m, now, from);
         }
+        if acked > 0 {
+            self.window_acked(m, now, from, acked);
+        }
+        self.wake_blocked(m, now, Some(from));
         let channel = a.channel;
         for r in fast.into_iter().chain(reopened) {
             retransmit(m, r);
         }
         if stream {
             self.on_stream_ack(m, now, from, channel, a.cumulative, a.window);
+        }
+    }
+
+    /// `bytes` towards `to` were acknowledged: the congestion window grows.
+    fn window_acked(&mut self, m: &mut Mesh<'_>, now: Instant, to: NodeId, bytes: usize) {
+        if !m.cfg.congestion_control {
+            return;
+        }
+        let w = self.windows.entry(to).or_insert_with(|| Window::new(m.cfg));
+        if w.on_acked(m.cfg, now, bytes) == Some(Change::Recovered) {
+            m.out.events.push_back(Event::CongestionCleared { to });
+        }
+    }
+
+    /// A congestion mark was echoed, or a message towards `to` was lost.
+    fn congestion_signal(&mut self, m: &mut Mesh<'_>, now: Instant, to: NodeId) {
+        if !m.cfg.congestion_control {
+            return;
+        }
+        let rtt = self.rtt.get(&to).and_then(|r| r.srtt).unwrap_or(m.cfg.rto_min);
+        let w = self.windows.entry(to).or_insert_with(|| Window::new(m.cfg));
+        if w.on_congestion(m.cfg, now, rtt) == Some(Change::Congested) {
+            m.out.events.push_back(Event::Congested { to });
+        }
+    }
+
+    /// Says [`Event::Writable`] to every destination (or only `only`) with
+    /// a channel that was refused and has room now, and sends what streams
+    /// hold back.
+    pub(in crate::node) fn wake_blocked(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        only: Option<NodeId>,
+    ) {
+        let blocked: Vec<(NodeId, u32)> = match only {
+            Some(to) => self
+                .tx
+                .range((to, 0)..=(to, u32::MAX))
+                .filter(|(_, c)| c.blocked)
+                .map(|(k, _)| *k)
+                .collect(),
+            None => self.tx.iter().filter(|(_, c)| c.blocked).map(|(k, _)| *k).collect(),
+        };
+        let mut told: Option<NodeId> = None;
+        for (to, channel) in blocked {
+            if super::stream::is_stream_channel(channel) || !self.has_room(m, to, channel) {
+                continue;
+            }
+            if let Some(c) = self.tx.get_mut(&(to, channel)) {
+                c.blocked = false;
+            }
+            if told != Some(to) {
+                told = Some(to);
+                m.out.events.push_back(Event::Writable { to });
+            }
+        }
+        if only.is_none() {
+            self.pump_all_streams(m, now);
         }
     }
 
@@ -295,6 +372,7 @@ impl Transport {
         let mut resend = Vec::new();
         let mut failed = Vec::new();
         let mut failed_streams = Vec::new();
+        let mut timed_out: Vec<NodeId> = Vec::new();
         let mut next: Option<Instant> = None;
         let rto_max = m.cfg.rto_max;
         for (&(to, channel), chan) in self.tx.iter_mut() {
@@ -328,6 +406,9 @@ impl Transport {
             }
             for (&seq, o) in chan.inflight.iter_mut() {
                 let rerouted = o.reroute_at.is_some_and(|t| now >= t);
+                if !rerouted && now >= o.last_sent + o.rto {
+                    timed_out.push(to);
+                }
                 if rerouted || now >= o.last_sent + o.rto {
                     o.last_sent = now;
                     o.retransmitted = true;
@@ -340,6 +421,10 @@ impl Transport {
                 let due = (o.last_sent + o.rto).min(o.deadline);
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
+        }
+        timed_out.dedup();
+        for to in timed_out {
+            self.congestion_signal(m, now, to);
         }
         for r in resend {
             retransmit(m, r);
@@ -379,11 +464,14 @@ impl Transport {
     }
 }
 
-fn check_send(m: &Mesh<'_>, payload: &Bytes, semantics: Semantics) -> Result<(), SendError> {
+fn check_send(m: &Mesh<'_>, payload: &Bytes, opts: SendOptions) -> Result<(), SendError> {
     if m.shutting_down {
         return Err(SendError::ShuttingDown);
     }
-    if semantics == Semantics::Stream {
+    if opts.priority > LOWEST_PRIORITY {
+        return Err(SendError::BadPriority);
+    }
+    if opts.semantics == Semantics::Stream {
         return Err(SendError::Unsupported);
     }
     if payload.len() > m.cfg.max_message {
@@ -429,14 +517,14 @@ fn transmit_tree(m: &mut Mesh<'_>, tree: &Route, msg: Msg<'_>) {
             continue;
         };
         for f in &frames {
-            m.send_data(link, f.clone());
+            m.send_data(link, f.clone(), msg.priority);
         }
     }
 }
 
 /// The DATA frames (one per fragment) of a message on `route`.
 fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> Vec<Bytes> {
-    let Msg { semantics, channel, seq, flags, payload, group } = msg;
+    let Msg { semantics, channel, seq, flags, payload, group, priority } = msg;
     let size = m.fragment_size();
     let count = payload.len().div_ceil(size).max(1);
     let Ok(count16) = u16::try_from(count) else { return Vec::new() };
@@ -447,7 +535,7 @@ fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> Vec<Bytes> {
         let data = Data {
             flags,
             semantics,
-            priority: 4,
+            priority,
             channel,
             seq,
             frag_index: i as u16,
@@ -477,7 +565,7 @@ pub(super) fn transmit_on(m: &mut Mesh<'_>, path: &Route, msg: Msg<'_>) -> bool 
     let Some(next) = path.id(1) else { return false };
     let Some(link) = m.link_to(&next) else { return false };
     for f in data_frames(m, path, msg) {
-        m.send_data(link, f);
+        m.send_data(link, f, msg.priority);
     }
     true
 }
@@ -491,6 +579,7 @@ fn retransmit(m: &mut Mesh<'_>, r: Resend) {
         flags: r.flags,
         payload: &r.payload,
         group: r.group.as_deref(),
+        priority: r.priority,
     };
     transmit_message(m, r.to, msg);
 }

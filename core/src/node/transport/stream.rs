@@ -30,7 +30,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::super::output::{Event, MessageId, StreamEnd, StreamId};
 use super::send::transmit_on;
-use super::{Mesh, Msg, NewMessage, Transport};
+use super::{Mesh, Msg, NewMessage, Transport, DEFAULT_PRIORITY};
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, Route, Semantics, FLAG_FIN, FLAG_RST, FLAG_SYN};
 use crate::wire::{FixedList, LinkMessage, NodeId};
@@ -201,6 +201,7 @@ impl Transport {
             payload: Bytes::new(),
             group: None,
             flags: FLAG_SYN,
+            priority: DEFAULT_PRIORITY,
         };
         if self.enqueue(m, now, to, syn).is_err() {
             self.remove_stream(now, id);
@@ -366,6 +367,7 @@ impl Transport {
                 payload,
                 group: None,
                 flags,
+                priority: DEFAULT_PRIORITY,
             };
             if self.enqueue(m, now, peer, seg).is_err() {
                 break;
@@ -377,6 +379,21 @@ impl Transport {
                 s.writable_wanted = false;
                 self.push_event(m, Event::StreamWritable { stream });
             }
+        }
+    }
+
+    /// Sends what every stream holds back, as far as the windows allow
+    /// (a link queue has drained).
+    pub(super) fn pump_all_streams(&mut self, m: &mut Mesh<'_>, now: Instant) {
+        let waiting: Vec<StreamId> = self
+            .streams
+            .by_id
+            .iter()
+            .filter(|(_, s)| s.send_bytes > 0 || (s.finish_requested && s.fin_seq.is_none()))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.pump_stream(m, now, id);
         }
     }
 
@@ -577,6 +594,7 @@ impl Transport {
             flags: FLAG_RST,
             payload: &Bytes::new(),
             group: None,
+            priority: DEFAULT_PRIORITY,
         };
         transmit_on(m, path, msg);
     }

@@ -14,9 +14,11 @@ use super::super::links::{Link, Phase};
 use super::super::output::{Event, FailReason, LinkId, Outputs, Transmit};
 use super::super::routing::RouteEntry;
 use super::super::timers::Timer;
-use super::{Mesh, SendError, Transport};
+use super::congestion::Window;
+use super::{Mesh, SendError, SendOptions, Transport};
 use crate::config::{Config, LinkMode};
 use crate::time::Instant;
+use crate::wire::ext::{EXT_CONGESTION, EXT_CONGESTION_ECHO};
 use crate::wire::link::Semantics;
 use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
@@ -45,6 +47,7 @@ struct Side {
 
 impl Side {
     fn new(n: u8, cfg: Config) -> Side {
+        let (queue_max, queue_mark) = (cfg.link_queue_bytes, cfg.link_queue_mark);
         Side {
             t: Transport::default(),
             cfg,
@@ -52,7 +55,7 @@ impl Side {
             groups: BTreeSet::new(),
             routes: BTreeMap::new(),
             links: BTreeMap::new(),
-            out: Outputs::default(),
+            out: Outputs { queue_max, queue_mark, ..Outputs::default() },
         }
     }
 
@@ -100,7 +103,7 @@ impl Side {
         payload: &[u8],
     ) -> Result<u64, SendError> {
         let p = Bytes::copy_from_slice(payload);
-        self.run(|t, m| t.send(m, now, id(to), s, p)).map(|m| m.0)
+        self.run(|t, m| t.send(m, now, id(to), s.into(), p)).map(|m| m.0)
     }
 
     /// Every frame queued, control first, with the link it leaves on.
@@ -109,8 +112,10 @@ impl Side {
         while let Some(t) =
             self.out.transmits.pop_front().or_else(|| self.out.data_transmits.pop_front())
         {
-            if let Transmit::Write { link, data } = t {
-                v.push((link, data));
+            if let Transmit::Ready { link } = t {
+                while let (Some(data), _) = self.out.pull(link) {
+                    v.push((link, data));
+                }
             }
         }
         v
@@ -129,9 +134,10 @@ impl Side {
             for raw in frames {
                 let frame = Frame::parse(&raw).expect("a frame the transport made parses");
                 let Message::Link(msg) = frame.message else { panic!("not a link frame") };
+                let ext = frame.extensions;
                 match msg {
-                    LinkMessage::Data(d) => t.on_data(m, now, d, raw),
-                    LinkMessage::Ack(a) => t.on_ack(m, now, a, raw),
+                    LinkMessage::Data(d) => t.on_data(m, now, d, raw, ext.has(EXT_CONGESTION)),
+                    LinkMessage::Ack(a) => t.on_ack(m, now, a, raw, ext.has(EXT_CONGESTION_ECHO)),
                     LinkMessage::RouteError(e) => {
                         let _ = t.on_route_error(m, now, e, raw);
                     }
@@ -446,4 +452,149 @@ fn a_stream_carries_bytes_in_order_and_closes_after_both_ends_finish() {
     assert!(a.events().iter().any(closed));
     assert!(b.events().iter().any(closed));
     assert_eq!((a.t.stream_count(), b.t.stream_count()), (0, 0));
+}
+
+/// A relay (2) between 1 and 3, its link queues bounded at `queue` bytes
+/// and marking past `mark`.
+fn line(queue: usize, mark: usize) -> (Side, Side, Side) {
+    let mut c = cfg();
+    c.link_queue_bytes = queue;
+    c.link_queue_mark = mark;
+    let mut a = Side::new(1, cfg());
+    let mut r = Side::new(2, c);
+    let mut z = Side::new(3, cfg());
+    a.link(2);
+    a.route(&[1, 2, 3]);
+    r.link(1);
+    r.link(3);
+    r.route(&[2, 3]);
+    r.route(&[2, 1]);
+    z.link(2);
+    z.route(&[3, 2, 1]);
+    (a, r, z)
+}
+
+/// Hands `frames` to `to` without pulling its queues.
+fn hand(now: Instant, frames: Vec<(LinkId, Bytes)>, to: &mut Side) {
+    to.receive_all(now, frames.into_iter().map(|(_, f)| f).collect());
+}
+
+/// Takes what `from` queued on `link` (all of it), as its driver would.
+fn pull_all(from: &mut Side, link: LinkId) -> Vec<(LinkId, Bytes)> {
+    let mut v = Vec::new();
+    while let (Some(f), _) = from.out.pull(link) {
+        v.push((link, f));
+    }
+    from.out.transmits.retain(|t| !matches!(t, Transmit::Ready { link: l } if *l == link));
+    v
+}
+
+#[test]
+fn a_relay_marks_past_the_threshold_and_drops_past_the_bound_counting_both() {
+    let (mut a, mut r, _) = line(3000, 1500);
+    for i in 0..5u8 {
+        a.send(at(0), 3, Semantics::Reliable, &[i; 900]).unwrap();
+    }
+    let sent = a.frames();
+    assert_eq!(sent.len(), 5);
+    hand(at(1), sent, &mut r);
+    // The relay's driver pulls nothing: its queue towards 3 fills.
+    assert_eq!(r.out.stats.forwarded, 5);
+    assert_eq!(r.out.stats.data_marked, 2, "the second and third frames pass the mark");
+    assert_eq!(r.out.stats.dropped_queue_full, 2, "the last two pass the bound");
+    let q = &r.out.link_queues[&LinkId(3)];
+    assert!(q.data_bytes() <= 3000);
+    assert_eq!((q.stats.marked, q.stats.dropped), (2, 2));
+    let out = pull_all(&mut r, LinkId(3));
+    let marked =
+        out.iter().filter(|(_, f)| Frame::parse(f).unwrap().extensions.has(EXT_CONGESTION));
+    assert_eq!(marked.count(), 2);
+}
+
+#[test]
+fn a_marked_message_is_echoed_and_the_source_slows_down_then_recovers() {
+    let (mut a, mut r, mut z) = line(1 << 20, 1000);
+    a.send(at(0), 3, Semantics::Reliable, &[1; 600]).unwrap();
+    a.send(at(0), 3, Semantics::Reliable, &[2; 600]).unwrap();
+    hand(at(1), a.frames(), &mut r);
+    let relayed = pull_all(&mut r, LinkId(3));
+    hand(at(2), relayed, &mut z);
+    assert_eq!(z.messages().len(), 2);
+    let acks = z.frames();
+    assert_eq!(acks.len(), 1, "one ACK for the read");
+    assert!(Frame::parse(&acks[0].1).unwrap().extensions.has(EXT_CONGESTION_ECHO));
+    hand(at(3), acks, &mut r);
+    hand(at(4), pull_all(&mut r, LinkId(1)), &mut a);
+    let before = Window::new(&a.cfg).bytes();
+    // Halved, then grown by what was acknowledged (linearly, past the new
+    // threshold).
+    let half = before / 2;
+    assert_eq!(a.t.windows[&id(3)].bytes(), half + 1200 * a.cfg.fragment_size / half);
+    let events = a.events();
+    assert!(events.iter().any(|e| matches!(e, Event::Congested { to } if *to == id(3))));
+    // A round trip later, unmarked traffic clears it.
+    a.send(at(100), 3, Semantics::Reliable, &[3; 10]).unwrap();
+    hand(at(101), a.frames(), &mut r);
+    hand(at(102), pull_all(&mut r, LinkId(3)), &mut z);
+    z.messages();
+    hand(at(103), z.frames(), &mut r);
+    hand(at(104), pull_all(&mut r, LinkId(1)), &mut a);
+    assert!(a
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::CongestionCleared { to } if *to == id(3))));
+}
+
+#[test]
+fn a_full_first_hop_refuses_local_sends_until_the_driver_pulls() {
+    let mut c = cfg();
+    c.link_queue_bytes = 2000;
+    c.link_queue_mark = 2000;
+    let (mut a, _) = pair(c);
+    let mut accepted = 0;
+    while a.send(at(0), 2, Semantics::Reliable, &[0; 800]).is_ok() {
+        accepted += 1;
+        assert!(accepted < 10, "the queue bound holds the sender back");
+    }
+    assert_eq!(a.send(at(0), 2, Semantics::Reliable, b"x"), Err(SendError::WouldBlock));
+    assert!(a.out.link_queues[&LinkId(2)].data_bytes() <= 2000 + 900);
+    // The driver pulls: once the queue is at half, the sender hears.
+    let mut reopened = false;
+    while let (Some(_), again) = a.out.pull(LinkId(2)) {
+        if again {
+            a.run(|t, m| t.wake_blocked(m, at(1), None));
+            reopened = true;
+        }
+    }
+    assert!(reopened);
+    assert!(a.events().iter().any(|e| matches!(e, Event::Writable { to } if *to == id(2))));
+    assert!(a.send(at(2), 2, Semantics::Reliable, b"x").is_ok());
+}
+
+#[test]
+fn the_priority_travels_with_the_message_and_urgent_data_goes_first() {
+    let (mut a, mut r, _) = line(1 << 20, 1 << 20);
+    for _ in 0..3 {
+        a.send(at(0), 3, Semantics::Datagram, &[7; 100]).unwrap();
+    }
+    let urgent = SendOptions::new(Semantics::Datagram).priority(0);
+    let p = Bytes::from_static(&[0; 100]);
+    a.run(|t, m| t.send(m, at(0), id(3), urgent, p)).unwrap();
+    // The source's own queue already puts the urgent one first.
+    let sent = a.frames();
+    let first = |v: &[(LinkId, Bytes)]| match Frame::parse(&v[0].1).unwrap().message {
+        Message::Link(LinkMessage::Data(d)) => d.priority,
+        _ => panic!("not DATA"),
+    };
+    assert_eq!(first(&sent), 0);
+    // Across the relay too, whatever order the frames came in.
+    let mut reversed = sent;
+    reversed.reverse();
+    hand(at(1), reversed, &mut r);
+    let relayed = pull_all(&mut r, LinkId(3));
+    assert_eq!(first(&relayed), 0);
+    assert_eq!(relayed.len(), 4);
+    let bad = SendOptions::new(Semantics::Reliable).priority(8);
+    let p = Bytes::from_static(b"x");
+    assert_eq!(a.run(|t, m| t.send(m, at(2), id(3), bad, p)), Err(SendError::BadPriority));
 }
