@@ -316,9 +316,11 @@ impl Pair {
                         self.links = Some((theirs, link));
                         self.b.link_connected(self.now, link, Pair::B);
                     }
-                    Transmit::Write { link, data } => {
-                        if let Some((la, _)) = self.links.filter(|l| l.1 == link) {
-                            self.a.handle_link_data(self.now, la, data);
+                    Transmit::Ready { link } => {
+                        while let Some(data) = self.b.poll_link(self.now, link) {
+                            if let Some((la, _)) = self.links.filter(|l| l.1 == link) {
+                                self.a.handle_link_data(self.now, la, data);
+                            }
                         }
                     }
                     _ => {}
@@ -326,9 +328,11 @@ impl Pair {
             }
             while let Some(t) = self.a.poll_transmit() {
                 busy = true;
-                if let Transmit::Write { link, data } = t {
-                    if let Some((_, lb)) = self.links.filter(|l| l.0 == link) {
-                        self.b.handle_link_data(self.now, lb, data);
+                if let Transmit::Ready { link } = t {
+                    while let Some(data) = self.a.poll_link(self.now, link) {
+                        if let Some((_, lb)) = self.links.filter(|l| l.0 == link) {
+                            self.b.handle_link_data(self.now, lb, data);
+                        }
                     }
                 }
             }

@@ -30,6 +30,7 @@ use netcluster_core::node::{
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Instant, Node, NodeId, NodeState};
 
+use crate::backlog::Backlog;
 use crate::events::EventHub;
 use crate::streams::{StreamBridge, StreamIo, WakeDriver};
 use crate::{DriverLimits, SendMany};
@@ -89,8 +90,6 @@ impl std::fmt::Debug for Command {
 /// Why a link write was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteError {
-    /// The link's write queue is full: the engine closes the link.
-    Full,
     /// The link's writer has failed; its close is on the way to the engine.
     Gone,
     /// The write failed now: the engine drops the link and reports it
@@ -113,8 +112,14 @@ pub trait LinkIo {
     /// with [`Engine::connected`] or [`Engine::connect_failed`]. `None`:
     /// the attempt failed at once (the engine reports it to the node).
     fn connect(&mut self, link: LinkId, addr: SocketAddr) -> Option<Self::Connecting>;
-    /// Queues `data` on an up link.
+    /// Queues `data` on an up link. The engine has counted it in the
+    /// link's [`backlog`](Self::backlog) and calls only while the backlog
+    /// has room.
     fn write(&mut self, link: LinkId, up: &mut Self::Up, data: Bytes) -> Result<(), WriteError>;
+    /// What the link's writer holds and has not written yet. The writer
+    /// takes off what it writes, and when [`Backlog::written`] says so,
+    /// calls [`Engine::link_drained`].
+    fn backlog<'a>(&self, up: &'a Self::Up) -> &'a Backlog;
     /// Closes an up link once what is queued is written.
     fn close(&mut self, link: LinkId, up: Self::Up);
     /// Gives up a connect attempt (the node closed the link, or it failed).
@@ -252,6 +257,7 @@ impl<I: LinkIo> Engine<I> {
         self.links.insert(link, Slot::Up(up));
         let now = self.now();
         self.node.link_connected(now, link, local);
+        self.pull(io, link);
         self.drain(io);
         None
     }
@@ -279,6 +285,7 @@ impl<I: LinkIo> Engine<I> {
                 tracing::debug!(?link, %local, "connected");
                 self.links.insert(link, Slot::Up(up));
                 self.node.link_connected(now, link, local);
+                self.pull(io, link);
             }
             Err(error) => {
                 tracing::debug!(?link, %error, "connect failed");
@@ -596,6 +603,41 @@ impl<I: LinkIo> Engine<I> {
         }
     }
 
+    /// The writer of `link` has drained its backlog to half after the
+    /// engine stopped for lack of room: pull the node's frames again.
+    pub fn link_drained(&mut self, io: &mut I, link: LinkId) {
+        self.pull(io, link);
+        self.drain(io);
+    }
+
+    /// Hands the writer of `link` the node's frames for it while the
+    /// writer's backlog has room; when it has none, asks to hear of it.
+    fn pull(&mut self, io: &mut I, link: LinkId) {
+        let now = self.now();
+        loop {
+            // A link still connecting is pulled once it is up.
+            let Some(Slot::Up(up)) = self.links.get_mut(&link) else { return };
+            let backlog = io.backlog(up);
+            if !backlog.has_room(&self.limits) && !backlog.want(&self.limits) {
+                return;
+            }
+            let Some(frame) = self.node.poll_link(now, link) else { return };
+            backlog.add(frame.len());
+            match io.write(link, up, frame) {
+                Ok(()) => {}
+                Err(WriteError::Failed) => {
+                    if let Some(Slot::Up(up)) = self.links.remove(&link) {
+                        io.abort(link, up);
+                    }
+                    self.deferred.push((link, LinkCloseReason::Error));
+                    return;
+                }
+                // The writer failed; its close is on the way.
+                Err(WriteError::Gone) => return,
+            }
+        }
+    }
+
     fn carry_out(&mut self, io: &mut I, t: Transmit) {
         match t {
             Transmit::Datagram { to, data } => io.send_datagram(to, &data),
@@ -605,26 +647,7 @@ impl<I: LinkIo> Engine<I> {
                 }
                 None => self.deferred.push((link, LinkCloseReason::ConnectFailed)),
             },
-            Transmit::Write { link, data } => match self.links.get_mut(&link) {
-                Some(Slot::Up(up)) => match io.write(link, up, data) {
-                    Ok(()) => {}
-                    Err(e @ (WriteError::Full | WriteError::Failed)) => {
-                        if e == WriteError::Full {
-                            tracing::warn!(?link, "write queue full; closing the link");
-                        }
-                        if let Some(Slot::Up(up)) = self.links.remove(&link) {
-                            io.abort(link, up);
-                        }
-                        self.deferred.push((link, LinkCloseReason::Error));
-                    }
-                    // The writer failed; its close is on the way.
-                    Err(WriteError::Gone) => {}
-                },
-                Some(Slot::Connecting(_)) => {
-                    tracing::debug!(?link, "write before connect; dropped")
-                }
-                None => {}
-            },
+            Transmit::Ready { link } => self.pull(io, link),
             Transmit::Close { link } => match self.links.remove(&link) {
                 Some(Slot::Up(up)) => io.close(link, up),
                 Some(Slot::Connecting(c)) => io.cancel(link, c),

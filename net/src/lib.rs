@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backlog;
 mod beacons;
 mod datagrams;
 pub mod engine;

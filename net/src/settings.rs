@@ -21,6 +21,8 @@ use crate::{BeaconMode, NetConfig, NetError, Sockets};
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 /// Default of [`DriverLimits::write_queue`].
 pub const DEFAULT_WRITE_QUEUE: usize = 1024;
+/// Default of [`DriverLimits::write_buffer`].
+pub const DEFAULT_WRITE_BUFFER: usize = 256 * 1024;
 /// Default of [`DriverLimits::connect_timeout`].
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default of [`DriverLimits::max_reads_per_wake`].
@@ -37,8 +39,14 @@ pub struct DriverLimits {
     /// Events queued per subscriber; a full subscriber holds received
     /// messages back in the node (nothing is dropped, see [`crate::events`]).
     pub event_capacity: usize,
-    /// Writes queued per TCP link before the link is closed as too slow.
+    /// Frames a TCP link's writer holds at most; past it (or past
+    /// `write_buffer`) the engine stops pulling from the node until the
+    /// writer has written half. A slow link is never closed for it: its
+    /// data waits in the node's bounded link queue.
     pub write_queue: usize,
+    /// Bytes a TCP link's writer holds at most (see `write_queue`). 256 KiB
+    /// keeps a gigabit link busy between two wake-ups of the writer.
+    pub write_buffer: usize,
     /// Time allowed for an outgoing TCP connect.
     pub connect_timeout: Duration,
     /// Reads taken from one source per wake-up before the others get their
@@ -55,6 +63,7 @@ impl Default for DriverLimits {
         DriverLimits {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             write_queue: DEFAULT_WRITE_QUEUE,
+            write_buffer: DEFAULT_WRITE_BUFFER,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_reads_per_wake: DEFAULT_MAX_READS_PER_WAKE,
             shutdown_linger: DEFAULT_SHUTDOWN_LINGER,
@@ -339,10 +348,18 @@ macro_rules! builder_methods {
             self
         }
 
-        /// Writes queued per TCP link before the link is closed as too slow
-        /// (default 1024).
+        /// Frames a TCP link's writer holds at most before the node keeps
+        /// the rest (default 1024); a slow link slows its senders and is
+        /// never closed for it.
         pub fn write_queue(mut self, n: usize) -> Self {
             self.settings.limits.write_queue = n.max(1);
+            self
+        }
+
+        /// Bytes a TCP link's writer holds at most before the node keeps
+        /// the rest (default 256 KiB).
+        pub fn write_buffer(mut self, bytes: usize) -> Self {
+            self.settings.limits.write_buffer = bytes.max(1);
             self
         }
 
@@ -423,6 +440,7 @@ mod tests {
             .rng_seed(11)
             .event_capacity(0)
             .write_queue(5)
+            .write_buffer(7)
             .max_reads_per_wake(6)
             .accept_queue(0)
             .connect_timeout(Duration::from_millis(300))
@@ -446,7 +464,7 @@ mod tests {
         );
         let l = s.limits;
         assert_eq!((l.event_capacity, l.accept_queue), (1, 1), "counts are at least 1");
-        assert_eq!((l.write_queue, l.max_reads_per_wake), (5, 6));
+        assert_eq!((l.write_queue, l.write_buffer, l.max_reads_per_wake), (5, 7, 6));
         assert_eq!(l.connect_timeout, Duration::from_millis(300));
         assert_eq!(l.shutdown_linger, Duration::from_millis(400));
     }

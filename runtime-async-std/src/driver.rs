@@ -21,9 +21,10 @@ use netcluster_net::streams::StreamIo;
 use netcluster_net::{DriverLimits as Options, Prepared};
 
 use crate::io::{poll_accept, poll_udp, Io, UdpRead};
-use crate::link::{connect, read_loop, write_loop, LinkInput, WriteOp};
+use crate::link::{connect, read_loop, write_loop, LinkInput, WriteOp, Writer};
 use crate::streams::{PeerStream, StreamWake};
 use crate::{Builder, Error, Handle, Shared};
+use netcluster_net::backlog::Backlog;
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_536;
@@ -158,7 +159,9 @@ struct Inputs<'a> {
 
 /// An up link's tasks; dropping a task cancels it.
 pub(crate) struct Up {
+    /// Unbounded: the engine hands over only what the backlog allows.
     tx: async_channel::Sender<WriteOp>,
+    backlog: Arc<Backlog>,
     reader: Task<()>,
     writer: Task<()>,
 }
@@ -179,10 +182,13 @@ struct AsyncIo {
 impl AsyncIo {
     fn up(&self, link: LinkId, stream: Async<TcpStream>) -> Up {
         let stream = Rc::new(stream);
-        let (tx, rx) = async_channel::bounded(self.opts.write_queue);
+        let (tx, rx) = async_channel::unbounded();
+        let backlog = Arc::new(Backlog::default());
         let reader = self.ex.spawn(read_loop(link, stream.clone(), self.link_tx.clone()));
-        let writer = self.ex.spawn(write_loop(link, stream, rx, self.link_tx.clone()));
-        Up { tx, reader, writer }
+        let out =
+            Writer { link, backlog: backlog.clone(), limits: self.opts, tx: self.link_tx.clone() };
+        let writer = self.ex.spawn(write_loop(stream, rx, out));
+        Up { tx, backlog, reader, writer }
     }
 
     /// Lets the writer finish what is queued (the sender dropped), then
@@ -215,15 +221,15 @@ impl LinkIo for AsyncIo {
     }
 
     fn write(&mut self, _link: LinkId, up: &mut Up, data: Bytes) -> Result<(), WriteError> {
-        up.tx.try_send(WriteOp::Data(data)).map_err(|e| match e {
-            async_channel::TrySendError::Full(_) => WriteError::Full,
-            async_channel::TrySendError::Closed(_) => WriteError::Gone,
-        })
+        up.tx.try_send(WriteOp::Data(data)).map_err(|_| WriteError::Gone)
+    }
+
+    fn backlog<'a>(&self, up: &'a Up) -> &'a Backlog {
+        &up.backlog
     }
 
     fn close(&mut self, _link: LinkId, up: Up) {
-        // Else the queue is full or the writer gone: dropping the writer
-        // cancels it.
+        // Else the writer is gone: dropping it cancels it.
         if up.tx.try_send(WriteOp::Close).is_ok() {
             self.flush(up);
         }
@@ -279,12 +285,12 @@ async fn run(mut engine: Engine<AsyncIo>, mut io: AsyncIo, rx: Receivers) {
             // steady flow of inputs would otherwise never let the loop pend.
             Wake::Worked => futures_lite::future::yield_now().await,
             Wake::Shutdown => {
-                shutdown(&mut engine, &mut io).await;
+                shutdown(&mut engine, &mut io, &inputs.link).await;
                 break;
             }
             Wake::Orphaned => {
                 tracing::debug!("every handle dropped");
-                shutdown(&mut engine, &mut io).await;
+                shutdown(&mut engine, &mut io, &inputs.link).await;
                 break;
             }
             Wake::Abort => break,
@@ -411,6 +417,7 @@ fn link_input(engine: &mut Engine<AsyncIo>, io: &mut AsyncIo, input: LinkInput) 
                 io.flush(up);
             }
         }
+        LinkInput::Drained(link) => engine.link_drained(io, link),
     }
 }
 
@@ -435,8 +442,26 @@ fn accept(engine: &mut Engine<AsyncIo>, io: &mut AsyncIo, stream: TcpStream, rem
     engine.accepted(io, remote, local, |io, link| Some(io.up(link, stream)));
 }
 
-async fn shutdown(engine: &mut Engine<AsyncIo>, io: &mut AsyncIo) {
+async fn shutdown(
+    engine: &mut Engine<AsyncIo>,
+    io: &mut AsyncIo,
+    link_rx: &async_channel::Receiver<LinkInput>,
+) {
     engine.shutdown(io);
+    let until = std::time::Instant::now() + io.opts.shutdown_linger;
+    // Links whose queues hold more than their writers took are pulled as
+    // the writers drain, until their GOODBYE and close.
+    while !engine.has_no_links() {
+        let input = async { link_rx.recv().await.ok() };
+        let late = async {
+            Timer::at(until).await;
+            None
+        };
+        match futures_lite::future::or(input, late).await {
+            Some(input) => link_input(engine, io, input),
+            None => break,
+        }
+    }
     let writers = std::mem::take(&mut io.closing);
     let all = async {
         for w in writers {
@@ -445,7 +470,7 @@ async fn shutdown(engine: &mut Engine<AsyncIo>, io: &mut AsyncIo) {
         true
     };
     let linger = async {
-        Timer::after(io.opts.shutdown_linger).await;
+        Timer::at(until).await;
         false
     };
     if !futures_lite::future::or(all, linger).await {

@@ -3,14 +3,16 @@
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_io::{Async, Timer};
 use bytes::Bytes;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use netcluster_core::node::{LinkCloseReason, LinkId};
+use netcluster_net::backlog::Backlog;
 use netcluster_net::socket2::SockRef;
-use netcluster_net::NetError;
+use netcluster_net::{DriverLimits, NetError};
 
 /// Bytes read from a TCP link at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -23,6 +25,17 @@ pub(crate) enum LinkInput {
     ConnectFailed(LinkId, NetError),
     Data(LinkId, Bytes),
     Closed(LinkId, LinkCloseReason),
+    /// The link's writer has room again (see `Backlog`).
+    Drained(LinkId),
+}
+
+/// A writer's ties to the node's loop: the backlog it writes down, and
+/// where it reports.
+pub(crate) struct Writer {
+    pub(crate) link: LinkId,
+    pub(crate) backlog: Arc<Backlog>,
+    pub(crate) limits: DriverLimits,
+    pub(crate) tx: async_channel::Sender<LinkInput>,
 }
 
 /// What the node's loop asks of a link's writer.
@@ -87,11 +100,11 @@ pub(crate) async fn read_loop(
 /// is dropped; then shuts the write side down so the peer sees EOF after
 /// the last byte.
 pub(crate) async fn write_loop(
-    link: LinkId,
     stream: Rc<Async<TcpStream>>,
     rx: async_channel::Receiver<WriteOp>,
-    tx: async_channel::Sender<LinkInput>,
+    out: Writer,
 ) {
+    let (link, tx) = (out.link, &out.tx);
     let mut batch: Vec<u8> = Vec::new();
     let mut closing = false;
     while !closing {
@@ -99,6 +112,7 @@ pub(crate) async fn write_loop(
             Ok(WriteOp::Data(d)) => d,
             Ok(WriteOp::Close) | Err(_) => break,
         };
+        let mut frames = 1;
         // Whatever else is queued goes out in the same system call: small
         // frames with TCP_NODELAY would otherwise cost a segment each.
         let mut data = first;
@@ -110,6 +124,7 @@ pub(crate) async fn write_loop(
                     }
                     batch.extend_from_slice(&more);
                     data = Bytes::new();
+                    frames += 1;
                 }
                 Ok(WriteOp::Close) => {
                     closing = true;
@@ -118,11 +133,14 @@ pub(crate) async fn write_loop(
                 Err(_) => break,
             }
         }
-        let out: &[u8] = if batch.is_empty() { &data } else { &batch };
-        if let Err(e) = (&*stream).write_all(out).await {
+        let bytes: &[u8] = if batch.is_empty() { &data } else { &batch };
+        if let Err(e) = (&*stream).write_all(bytes).await {
             tracing::debug!(?link, error = %e, "link write failed");
             let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Error)).await;
             return;
+        }
+        if out.backlog.written(frames, bytes.len(), &out.limits) {
+            let _ = tx.send(LinkInput::Drained(link)).await;
         }
         batch.clear();
     }
@@ -198,12 +216,18 @@ mod tests {
                 op_tx.try_send(WriteOp::Data(Bytes::from(frame))).unwrap();
             }
             op_tx.try_send(WriteOp::Close).unwrap();
-            let link = LinkId(1);
-            write_loop(link, Rc::new(stream), op_rx, in_tx).await;
+            let backlog = Arc::new(Backlog::default());
+            for _ in 0..1000 {
+                backlog.add(0);
+            }
+            let limits = DriverLimits::default();
+            let out = Writer { link: LinkId(1), backlog: backlog.clone(), limits, tx: in_tx };
+            write_loop(Rc::new(stream), op_rx, out).await;
             let mut got = Vec::new();
             peer.read_to_end(&mut got).await.unwrap();
             assert!(got == want, "{} bytes read, {} written", got.len(), want.len());
             assert!(in_rx.try_recv().is_err(), "a clean close reports nothing");
+            assert_eq!(backlog.held(), (0, 0), "the writer took off what it wrote");
         });
     }
 }

@@ -1,4 +1,5 @@
-//! One TCP link: a non-blocking mio stream with a bounded write queue.
+//! One TCP link: a non-blocking mio stream and the frames it has not
+//! written yet (bounded by the engine through its [`Backlog`]).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -7,8 +8,9 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
+use netcluster_net::backlog::Backlog;
 use netcluster_net::socket2::SockRef;
-use netcluster_net::NetError;
+use netcluster_net::{DriverLimits, NetError};
 
 /// Where a link stands.
 #[derive(Debug, Clone, Copy)]
@@ -32,14 +34,24 @@ pub(crate) struct TcpLink {
     /// The peer's FIN has come (closing links only).
     pub(crate) eof: bool,
     queue: VecDeque<Bytes>,
+    /// What the engine handed over and the socket has not taken.
+    pub(crate) backlog: Backlog,
+    /// Frames and bytes written since the backlog last heard of them.
+    written: (usize, usize),
 }
-
-/// Writes refused because the queue is full.
-pub(crate) struct Overflow;
 
 impl TcpLink {
     pub(crate) fn new(stream: TcpStream, slot: usize, phase: Phase) -> TcpLink {
-        TcpLink { stream, slot, phase, fin_sent: false, eof: false, queue: VecDeque::new() }
+        TcpLink {
+            stream,
+            slot,
+            phase,
+            fin_sent: false,
+            eof: false,
+            queue: VecDeque::new(),
+            backlog: Backlog::default(),
+            written: (0, 0),
+        }
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -49,16 +61,23 @@ impl TcpLink {
         }
     }
 
-    /// Queues `data` behind earlier writes (at most `cap` waiting) and
-    /// writes what the socket takes now.
-    pub(crate) fn write(&mut self, data: Bytes, cap: usize) -> Result<io::Result<()>, Overflow> {
-        if self.queue.len() >= cap {
-            return Err(Overflow);
-        }
-        if !data.is_empty() {
+    /// Queues `data` behind earlier writes and writes what the socket
+    /// takes now.
+    pub(crate) fn write(&mut self, data: Bytes) -> io::Result<()> {
+        if data.is_empty() {
+            // Nothing to write, but a frame the backlog counted.
+            self.written.0 += 1;
+        } else {
             self.queue.push_back(data);
         }
-        Ok(self.flush().map(|_| ()))
+        self.flush().map(|_| ())
+    }
+
+    /// Tells the backlog what was written since it last heard; true when
+    /// the engine waits for room and has it now.
+    pub(crate) fn report_written(&mut self, limits: &DriverLimits) -> bool {
+        let (frames, bytes) = std::mem::take(&mut self.written);
+        self.backlog.written(frames, bytes, limits)
     }
 
     /// Writes queued bytes until the socket would block. Returns whether
@@ -69,8 +88,10 @@ impl TcpLink {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     front.advance(n);
+                    self.written.1 += n;
                     if front.is_empty() {
                         self.queue.pop_front();
+                        self.written.0 += 1;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -120,23 +141,25 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_that_does_not_read_overflows_the_queue_then_everything_flushes() {
+    fn a_peer_that_does_not_read_leaves_writes_queued_then_everything_flushes() {
         let (stream, mut theirs) = pair();
         let mut link = TcpLink::new(stream, 0, Phase::Up);
+        let limits = DriverLimits { write_queue: 4, ..DriverLimits::default() };
         let chunk = Bytes::from(vec![7u8; 64 * 1024]);
         let mut accepted = 0usize;
-        // Socket buffers are finite: the queue of 4 fills within a bounded
-        // number of writes.
+        // Socket buffers are finite: writes start to wait within a bounded
+        // number, and the backlog says when to stop handing more.
         for _ in 0..100_000 {
-            match link.write(chunk.clone(), 4) {
-                Ok(r) => {
-                    r.unwrap();
-                    accepted += chunk.len();
-                }
-                Err(Overflow) => break,
+            if !link.backlog.has_room(&limits) {
+                break;
             }
+            link.backlog.add(chunk.len());
+            link.write(chunk.clone()).unwrap();
+            let _ = link.report_written(&limits);
+            accepted += chunk.len();
         }
-        assert!(link.write(chunk.clone(), 4).is_err(), "the queue never filled");
+        assert!(!link.backlog.has_room(&limits), "the socket never filled");
+        assert!(!link.backlog.want(&limits));
         let reader = std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             let mut n = 0;
@@ -149,10 +172,15 @@ mod tests {
             n
         });
         let end = Instant::now() + Duration::from_secs(30);
+        let mut told = false;
         while !link.flush().unwrap() {
+            told |= link.report_written(&limits);
             assert!(Instant::now() < end, "queue not flushed");
             std::thread::sleep(Duration::from_millis(1));
         }
+        told |= link.report_written(&limits);
+        assert!(told, "the engine heard of the room");
+        assert_eq!(link.backlog.held(), (0, 0));
         assert_eq!(reader.join().unwrap(), accepted);
     }
 

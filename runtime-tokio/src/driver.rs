@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use netcluster_core::node::{DatagramSource, DatagramTarget, LinkCloseReason, LinkId};
 use netcluster_core::{Instant, Node};
+use netcluster_net::backlog::Backlog;
 use netcluster_net::engine::{Command, Engine, LinkIo, WriteError};
 use netcluster_net::events::EventHub;
 use netcluster_net::socket2::SockRef;
@@ -130,6 +131,8 @@ enum LinkInput {
     ConnectFailed(LinkId, NetError),
     Data(LinkId, Bytes),
     Closed(LinkId, LinkCloseReason),
+    /// The link's writer has room again (see `Backlog`).
+    Drained(LinkId),
 }
 
 enum WriteOp {
@@ -149,7 +152,9 @@ impl Drop for Connecting {
 /// An up link's tasks: the reader is cancelled when this is dropped, the
 /// writer is left to finish (or aborted by [`LinkIo::abort`]).
 struct Up {
-    tx: mpsc::Sender<WriteOp>,
+    /// Unbounded: the engine hands over only what the backlog allows.
+    tx: mpsc::UnboundedSender<WriteOp>,
+    backlog: Arc<Backlog>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
@@ -168,10 +173,17 @@ struct TokioIo {
 impl TokioIo {
     fn up(&self, link: LinkId, stream: TcpStream) -> Up {
         let (r, w) = stream.into_split();
-        let (tx, rx) = mpsc::channel(self.opts.write_queue);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
         let reader = tokio::spawn(read_loop(link, r, self.link_tx.clone()));
-        let writer = tokio::spawn(write_loop(link, w, rx, self.link_tx.clone()));
-        Up { tx, reader, writer }
+        let out = Writer {
+            link,
+            backlog: Arc::clone(&backlog),
+            limits: self.opts,
+            tx: self.link_tx.clone(),
+        };
+        let writer = tokio::spawn(write_loop(w, rx, out));
+        Up { tx, backlog, reader, writer }
     }
 
     /// Lets the writer finish what is queued, then shut the stream down.
@@ -208,14 +220,15 @@ impl LinkIo for TokioIo {
     }
 
     fn write(&mut self, _link: LinkId, up: &mut Up, data: Bytes) -> Result<(), WriteError> {
-        up.tx.try_send(WriteOp::Data(data)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => WriteError::Full,
-            mpsc::error::TrySendError::Closed(_) => WriteError::Gone,
-        })
+        up.tx.send(WriteOp::Data(data)).map_err(|_| WriteError::Gone)
+    }
+
+    fn backlog<'a>(&self, up: &'a Up) -> &'a Backlog {
+        &up.backlog
     }
 
     fn close(&mut self, _link: LinkId, up: Up) {
-        if up.tx.try_send(WriteOp::Close).is_ok() {
+        if up.tx.send(WriteOp::Close).is_ok() {
             self.flush(up);
         } else {
             up.reader.abort();
@@ -258,14 +271,14 @@ async fn run(
             () = &mut sleep, if deadline.is_some() => engine.handle_timeout(&mut io),
             cmd = cmd_rx.recv() => match cmd {
                 Some(Command::Shutdown(reply)) => {
-                    shutdown(&mut engine, &mut io).await;
+                    shutdown(&mut engine, &mut io, &mut link_rx).await;
                     reply(());
                     break;
                 }
                 Some(c) => engine.command(&mut io, c),
                 None => {
                     tracing::debug!("every handle dropped");
-                    shutdown(&mut engine, &mut io).await;
+                    shutdown(&mut engine, &mut io, &mut link_rx).await;
                     break;
                 }
             },
@@ -293,15 +306,28 @@ async fn run(
     tracing::info!("node stopped");
 }
 
-async fn shutdown(engine: &mut Engine<TokioIo>, io: &mut TokioIo) {
+async fn shutdown(
+    engine: &mut Engine<TokioIo>,
+    io: &mut TokioIo,
+    link_rx: &mut mpsc::Receiver<LinkInput>,
+) {
     engine.shutdown(io);
+    let deadline = tokio::time::Instant::now() + io.opts.shutdown_linger;
+    // Links whose queues hold more than their writers took are pulled as
+    // the writers drain, until their GOODBYE and close.
+    while !engine.has_no_links() {
+        match tokio::time::timeout_at(deadline, link_rx.recv()).await {
+            Ok(Some(input)) => link_input(engine, io, input),
+            _ => break,
+        }
+    }
     let writers = std::mem::take(&mut io.closing);
     let all = async {
         for w in writers {
             let _ = w.await;
         }
     };
-    if tokio::time::timeout(io.opts.shutdown_linger, all).await.is_err() {
+    if tokio::time::timeout_at(deadline, all).await.is_err() {
         tracing::warn!("some links were not flushed within the shutdown linger");
     }
 }
@@ -325,6 +351,7 @@ fn link_input(engine: &mut Engine<TokioIo>, io: &mut TokioIo, input: LinkInput) 
                 io.flush(up);
             }
         }
+        LinkInput::Drained(link) => engine.link_drained(io, link),
     }
 }
 
@@ -413,26 +440,45 @@ async fn read_loop(link: LinkId, mut r: OwnedReadHalf, tx: mpsc::Sender<LinkInpu
     }
 }
 
-async fn write_loop(
+/// A writer's ties to the engine.
+struct Writer {
     link: LinkId,
-    mut w: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<WriteOp>,
+    backlog: Arc<Backlog>,
+    limits: Options,
     tx: mpsc::Sender<LinkInput>,
-) {
+}
+
+impl Writer {
+    /// `frames` frames of `bytes` reached the socket: tell the engine if
+    /// it waits for room.
+    async fn wrote(&self, frames: usize, bytes: usize) {
+        if self.backlog.written(frames, bytes, &self.limits) {
+            let _ = self.tx.send(LinkInput::Drained(self.link)).await;
+        }
+    }
+}
+
+async fn write_loop(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<WriteOp>, out: Writer) {
+    let (link, tx) = (out.link, &out.tx);
     // Frames queued together leave in one write (up to COALESCE bytes):
     // one system call for a burst instead of one per frame.
     let mut batch = BytesMut::new();
+    let mut batched = 0;
     let mut closing = false;
     while let Some(op) = rx.recv().await {
         let mut next = Some(op);
         while let Some(op) = next.take() {
             match op {
                 WriteOp::Data(data) if batch.is_empty() && data.len() >= COALESCE => {
-                    if !write_or_report(link, &mut w, &data, &tx).await {
+                    if !write_or_report(link, &mut w, &data, tx).await {
                         return;
                     }
+                    out.wrote(1, data.len()).await;
                 }
-                WriteOp::Data(data) => batch.extend_from_slice(&data),
+                WriteOp::Data(data) => {
+                    batch.extend_from_slice(&data);
+                    batched += 1;
+                }
                 WriteOp::Close => {
                     closing = true;
                     break;
@@ -444,9 +490,10 @@ async fn write_loop(
         }
         if !batch.is_empty() {
             let data = batch.split().freeze();
-            if !write_or_report(link, &mut w, &data, &tx).await {
+            if !write_or_report(link, &mut w, &data, tx).await {
                 return;
             }
+            out.wrote(std::mem::take(&mut batched), data.len()).await;
         }
         if closing {
             break;

@@ -170,7 +170,11 @@ impl Direct {
                 self.links.insert((to, theirs), (from, link));
                 self.nodes[from].link_connected(now, link, self.addrs[from]);
             }
-            Transmit::Write { link, data } => self.deliver(from, link, data),
+            Transmit::Ready { link } => {
+                while let Some(data) = self.nodes[from].poll_link(now, link) {
+                    self.deliver(from, link, data);
+                }
+            }
             Transmit::Close { link } => {
                 if let Some((to, theirs)) = self.links.remove(&(from, link)) {
                     self.links.remove(&(to, theirs));

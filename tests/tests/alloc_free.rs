@@ -209,9 +209,10 @@ fn forwarding_setup(
     let dest = net.nodes[2].id();
     let now = net.now();
     net.nodes[0].send(now, dest, Semantics::Datagram, Bytes::from(vec![7u8; payload])).unwrap();
-    let Some(Transmit::Write { data, .. }) = net.nodes[0].poll_transmit() else {
-        panic!("node 0 wrote no frame")
+    let Some(Transmit::Ready { link }) = net.nodes[0].poll_transmit() else {
+        panic!("node 0 queued no frame")
     };
+    let data = net.nodes[0].poll_link(now, link).expect("the frame queued");
     let from_0 = net.link(1, 0).expect("node 1 links node 0");
     (net, data, from_0)
 }
@@ -226,21 +227,25 @@ fn forwarding_a_data_frame_allocates_and_copies_nothing() {
     for _ in 0..4 {
         net.nodes[1].handle_link_data(now, from_0, frame.clone());
         while net.nodes[1].poll_transmit().is_some() {}
+        while net.nodes[1].poll_link(now, to_2).is_some() {}
     }
     let forwarded_before = net.nodes[1].stats().forwarded;
     assert_eq!(forwarded_before, 4, "the warm-up frames were forwarded");
     for _ in 0..100 {
         let input = frame.clone();
-        let (out, n) = allocations(|| {
+        let ((out, data, rest), n) = allocations(|| {
             net.nodes[1].handle_link_data(now, from_0, input);
-            net.nodes[1].poll_transmit()
+            let out = net.nodes[1].poll_transmit();
+            let data = net.nodes[1].poll_link(now, to_2);
+            (out, data, net.nodes[1].poll_link(now, to_2))
         });
         assert_eq!(n, 0, "forwarding one DATA frame allocated {n} times");
-        let Some(Transmit::Write { link, data }) = out else { panic!("not forwarded: {out:?}") };
+        let Some(Transmit::Ready { link }) = out else { panic!("not forwarded: {out:?}") };
         assert_eq!(link, to_2, "forwarded to the next hop");
+        let data = data.expect("the frame queued for the next hop");
         assert_eq!(data.as_ptr(), frame.as_ptr(), "the frame was passed on, not copied");
         assert_eq!(data.len(), frame.len());
-        assert!(net.nodes[1].poll_transmit().is_none());
+        assert!(rest.is_none() && net.nodes[1].poll_transmit().is_none());
     }
     assert_eq!(net.nodes[1].stats().forwarded, forwarded_before + 100);
 }

@@ -285,19 +285,20 @@ fn control_frames_go_ahead_of_data_already_queued() {
     // Node 1's reliable message makes node 0 owe an ACK while its 50 DATA
     // frames are still waiting to be taken.
     net.nodes[1].send(now, a, Semantics::Reliable, Bytes::from_static(b"ack me")).unwrap();
-    let Some(Transmit::Write { data, .. }) = net.nodes[1].poll_transmit() else {
-        panic!("node 1 wrote nothing")
+    let Some(Transmit::Ready { link }) = net.nodes[1].poll_transmit() else {
+        panic!("node 1 queued nothing")
     };
+    let data = net.nodes[1].poll_link(now, link).expect("node 1's frame");
     let from_1 = net.link(1, 0).expect("linked");
     net.deliver(1, from_1, data);
-    let kinds: Vec<&str> = std::iter::from_fn(|| net.nodes[0].poll_transmit())
-        .map(|t| {
-            let Transmit::Write { data, .. } = t else { return "other" };
-            match Frame::parse(&data).map(|f| f.message) {
-                Ok(Message::Link(LinkMessage::Ack(_))) => "ack",
-                Ok(Message::Link(LinkMessage::Data(_))) => "data",
-                _ => "other",
-            }
+    let Some(Transmit::Ready { link }) = net.nodes[0].poll_transmit() else {
+        panic!("node 0 queued nothing")
+    };
+    let kinds: Vec<&str> = std::iter::from_fn(|| net.nodes[0].poll_link(now, link))
+        .map(|data| match Frame::parse(&data).map(|f| f.message) {
+            Ok(Message::Link(LinkMessage::Ack(_))) => "ack",
+            Ok(Message::Link(LinkMessage::Data(_))) => "data",
+            _ => "other",
         })
         .collect();
     assert_eq!(kinds.first(), Some(&"ack"), "{kinds:?}");

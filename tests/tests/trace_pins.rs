@@ -95,10 +95,16 @@ fn delivery(seed: u64, mode: LinkMode) -> u64 {
     sim.with_node(nodes[4], |n, now| n.join(now, "g").ok());
     sim.run_for(Duration::from_secs(5));
     let to = sim.node_id(nodes[4]);
+    // Sends the congestion window refuses (WouldBlock) are not retried:
+    // what must arrive is what was accepted.
+    let mut accepted = 0;
     for k in 0..40u32 {
         let payload = Bytes::from(vec![k as u8; 100 + 300 * (k as usize % 5)]);
         for s in [Semantics::Datagram, Semantics::Reliable, Semantics::Sequenced] {
-            sim.with_node(nodes[0], |n, now| n.send(now, to, s, payload.clone()).ok());
+            let sent = sim.with_node(nodes[0], |n, now| n.send(now, to, s, payload.clone()).ok());
+            if s != Semantics::Datagram && sent.flatten().is_some() {
+                accepted += 1;
+            }
         }
         sim.with_node(nodes[0], |n, now| {
             n.shout(now, "g", Semantics::Reliable, payload.clone()).ok()
@@ -115,7 +121,8 @@ fn delivery(seed: u64, mode: LinkMode) -> u64 {
     sim.run_for(Duration::from_secs(10));
     let got =
         sim.events(nodes[4]).iter().filter(|(_, e)| matches!(e, Event::Message { .. })).count();
-    assert!(got > 100, "{mode:?}: only {got} messages arrived");
+    assert!(accepted > 20, "{mode:?}: only {accepted} reliable sends accepted");
+    assert!(got >= accepted, "{mode:?}: {got} messages arrived, {accepted} reliable accepted");
     sim.trace_hash()
 }
 
@@ -139,14 +146,14 @@ const PINS: &[(&str, &str, u64, u64)] = &[
     ("partition", "stream", 2, 0xf993210bd18bcd80),
     ("partition", "datagram", 1, 0x9abb6d22c79d2706),
     ("partition", "datagram", 2, 0x9ce0d5b5cee41c1a),
-    ("lossy", "stream", 1, 0x5535f8d1601683f9),
-    ("lossy", "stream", 2, 0x80e150a828bc369c),
+    ("lossy", "stream", 1, 0xaefa9e0a6b333b4e),
+    ("lossy", "stream", 2, 0x2f1056cc53c903c1),
     ("lossy", "datagram", 1, 0x2a0793b2bf4191c3),
     ("lossy", "datagram", 2, 0x81999d5c13fa5295),
-    ("delivery", "stream", 1, 0xa219559aac8942aa),
-    ("delivery", "stream", 2, 0xaac0fa7614583462),
-    ("delivery", "datagram", 1, 0xdbb4303f2fd69ec2),
-    ("delivery", "datagram", 2, 0x174772149b90aafa),
+    ("delivery", "stream", 1, 0x26566ca2a6c0df7c),
+    ("delivery", "stream", 2, 0x62c0b72fdc4257cd),
+    ("delivery", "datagram", 1, 0x2f7bec040a584a4a),
+    ("delivery", "datagram", 2, 0xa539af01123a04ef),
 ];
 
 fn mode_name(m: LinkMode) -> &'static str {

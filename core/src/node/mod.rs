@@ -19,7 +19,9 @@
 //!    [`open_stream`](Node::open_stream), the `stream_*` calls,
 //!    [`shutdown`](Node::shutdown));
 //! 2. **drain every output**: [`poll_transmit`](Node::poll_transmit) until
-//!    `None` (carry each out, in order), [`poll_event`](Node::poll_event)
+//!    `None` (carry each out, in order; for `Ready`, pull the link's frames
+//!    with [`poll_link`](Node::poll_link) while its socket takes more, and
+//!    again whenever the socket has drained), [`poll_event`](Node::poll_event)
 //!    until `None`;
 //! 3. **re-arm the one timer** at [`poll_timeout`](Node::poll_timeout)
 //!    (`None`: nothing scheduled) and, when it fires or whenever
@@ -42,7 +44,10 @@
 //!         match t {
 //!             Transmit::Datagram { to, data } => { /* send `data` to `to` */ }
 //!             Transmit::Connect { link, addr } => { /* connect, then link_connected */ }
-//!             Transmit::Write { link, data } => { /* write to the link */ }
+//!             Transmit::Ready { link } => {
+//!                 // Pull while the link's socket takes more.
+//!                 while let Some(frame) = node.poll_link(now, link) { /* write it */ }
+//!             }
 //!             Transmit::Close { link } => { /* flush and close */ }
 //!         }
 //!     }

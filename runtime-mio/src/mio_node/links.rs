@@ -16,8 +16,9 @@ use netcluster_net::DriverLimits as Options;
 
 use super::Pending;
 use crate::io::{Io, FIRST_LINK};
-use crate::link::{Overflow, Phase, TcpLink};
+use crate::link::{Phase, TcpLink};
 use crate::streams::{AcceptQueue, PeerStream};
+use netcluster_net::backlog::Backlog;
 
 /// Everything of the node that is mio's: sockets, slots, closing links.
 pub(super) struct MioIo {
@@ -163,14 +164,17 @@ impl LinkIo for MioIo {
     }
 
     fn write(&mut self, link: LinkId, up: &mut TcpLink, data: Bytes) -> Result<(), WriteError> {
-        match up.write(data, self.opts.write_queue) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                tracing::debug!(?link, error = %e, "link write failed");
-                Err(WriteError::Failed)
-            }
-            Err(Overflow) => Err(WriteError::Full),
-        }
+        let r = up.write(data);
+        // The engine is pulling now: it sees the room itself.
+        let _ = up.report_written(&self.opts);
+        r.map_err(|e| {
+            tracing::debug!(?link, error = %e, "link write failed");
+            WriteError::Failed
+        })
+    }
+
+    fn backlog<'a>(&self, up: &'a TcpLink) -> &'a Backlog {
+        &up.backlog
     }
 
     /// Flush, send FIN, wait for the peer's FIN (bounded), so the last
@@ -235,6 +239,9 @@ pub(super) fn link_ready(
                 tracing::debug!(?link, error = %e, "link write failed");
                 lost(engine, io, link, LinkCloseReason::Error);
                 return;
+            }
+            if l.report_written(&io.opts) {
+                engine.link_drained(io, link);
             }
         }
         if readable {

@@ -25,10 +25,17 @@ impl Sim {
                 }
             }
             Transmit::Connect { link, addr } => self.connect(ix, link, addr),
-            Transmit::Write { link, data } => {
-                self.nodes[ix].counters.sent(self.now, &data, false);
-                if let Some(&c) = self.nodes[ix].links.get(&link) {
-                    self.write(c, ix, link, Some(data));
+            Transmit::Ready { link } => {
+                // The simulated socket takes everything at once; its
+                // bandwidth and faults delay delivery, not the pull.
+                let now = self.now;
+                while let Some(data) =
+                    self.nodes[ix].node.as_mut().and_then(|n| n.poll_link(now, link))
+                {
+                    self.nodes[ix].counters.sent(now, &data, false);
+                    if let Some(&c) = self.nodes[ix].links.get(&link) {
+                        self.write(c, ix, link, Some(data));
+                    }
                 }
             }
             Transmit::Close { link } => {

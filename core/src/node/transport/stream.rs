@@ -340,11 +340,14 @@ impl Transport {
     fn pump_stream(&mut self, m: &mut Mesh<'_>, now: Instant, stream: StreamId) {
         let size = m.fragment_size();
         loop {
+            let Some(s) = self.streams.by_id.get(&stream) else { return };
+            let (peer, channel) = (s.peer, s.tx_channel);
+            let (in_flight, next_seq) =
+                self.tx.get(&(peer, channel)).map_or((0, 0), |c| (c.inflight.len(), c.next_seq));
+            // The channel's window, the destination's congestion window and
+            // the first link's queue: what `enqueue` checks too.
+            let room = self.has_room(m, peer, channel);
             let Some(s) = self.streams.by_id.get_mut(&stream) else { return };
-            let (in_flight, next_seq, room) = self
-                .tx
-                .get(&(s.peer, s.tx_channel))
-                .map_or((0, 0, true), |c| (c.inflight.len(), c.next_seq, c.has_room(m.cfg)));
             let fin_due = s.finish_requested && s.fin_seq.is_none();
             if s.send_bytes == 0 && !fin_due {
                 break;
@@ -359,17 +362,25 @@ impl Transport {
                 flags |= FLAG_FIN;
                 s.fin_seq = Some(next_seq);
             }
-            let (peer, channel) = (s.peer, s.tx_channel);
             let seg = NewMessage {
                 id: MessageId(0),
                 semantics: Semantics::Stream,
                 channel,
-                payload,
+                payload: payload.clone(),
                 group: None,
                 flags,
                 priority: DEFAULT_PRIORITY,
             };
             if self.enqueue(m, now, peer, seg).is_err() {
+                // Not expected (the same room was checked above), but then
+                // the bytes go back where they were, not lost.
+                if let Some(s) = self.streams.by_id.get_mut(&stream) {
+                    s.send_bytes += payload.len();
+                    s.send_buf.push_front(payload);
+                    if flags & FLAG_FIN != 0 {
+                        s.fin_seq = None;
+                    }
+                }
                 break;
             }
         }
