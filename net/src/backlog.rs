@@ -41,8 +41,8 @@ impl Backlog {
     /// down to half of both limits: the writer tells the engine then (once).
     #[must_use]
     pub fn written(&self, frames: usize, bytes: usize, limits: &DriverLimits) -> bool {
-        let f = self.frames.fetch_sub(frames, Ordering::AcqRel).saturating_sub(frames);
-        let b = self.bytes.fetch_sub(bytes, Ordering::AcqRel).saturating_sub(bytes);
+        let f = sub(&self.frames, frames);
+        let b = sub(&self.bytes, bytes);
         let low = f <= limits.write_queue / 2 && b <= limits.write_buffer / 2;
         low && self.want.swap(false, Ordering::AcqRel)
     }
@@ -64,6 +64,12 @@ impl Backlog {
     pub fn held(&self) -> (usize, usize) {
         (self.frames.load(Ordering::Acquire), self.bytes.load(Ordering::Acquire))
     }
+}
+
+/// Takes `n` off `a`, never below zero; returns what is left.
+fn sub(a: &AtomicUsize, n: usize) -> usize {
+    let old = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
+    old.unwrap_or(0).saturating_sub(n)
 }
 
 #[cfg(test)]

@@ -50,10 +50,11 @@
 //! before trusting the timer, since inputs may keep it busy past a deadline.
 //! Each wake-up handles a bounded number of datagrams, accepted connections
 //! and link messages per source, so no source starves the others, and then
-//! yields to the link tasks that share the thread. Each TCP link has a
-//! bounded write queue ([`Builder::write_queue`]); a link whose queue
-//! overflows is closed (its peer stays reachable through other routes while
-//! the overlay repairs itself). The writer coalesces what is queued into
+//! yields to the link tasks that share the thread. Each TCP link's writer
+//! holds at most [`Builder::write_queue`] frames and
+//! [`Builder::write_buffer`] bytes; the rest waits in the node's bounded
+//! link queue, so a slow link slows its senders and is never closed for
+//! being slow. The writer coalesces what is queued into
 //! one system call. In datagram link mode the unicast sockets ask for a
 //! large receive buffer ([`Builder::datagram_buffer`]), since fragments of a
 //! large message arrive as one burst.

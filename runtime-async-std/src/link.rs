@@ -210,16 +210,14 @@ mod tests {
             let (in_tx, in_rx) = async_channel::bounded(16);
             // Many small writes queued before the writer runs: coalesced.
             let mut want = Vec::new();
+            let backlog = Arc::new(Backlog::default());
             for i in 0..1000u32 {
                 let frame = i.to_be_bytes().repeat(i as usize % 40 + 1);
                 want.extend_from_slice(&frame);
+                backlog.add(frame.len());
                 op_tx.try_send(WriteOp::Data(Bytes::from(frame))).unwrap();
             }
             op_tx.try_send(WriteOp::Close).unwrap();
-            let backlog = Arc::new(Backlog::default());
-            for _ in 0..1000 {
-                backlog.add(0);
-            }
             let limits = DriverLimits::default();
             let out = Writer { link: LinkId(1), backlog: backlog.clone(), limits, tx: in_tx };
             write_loop(Rc::new(stream), op_rx, out).await;

@@ -52,9 +52,10 @@
 //! millisecond away never turns into a busy loop of zero-timeout polls.
 //!
 //! Links are non-blocking TCP streams (`TCP_NODELAY`, connected with a
-//! timeout) with a bounded write queue each: a link whose queue overflows
-//! is closed, and its peer stays reachable through other routes while the
-//! overlay repairs itself. A closed link is flushed first (bounded by the
+//! timeout); each holds at most [`Builder::write_queue`] frames and
+//! [`Builder::write_buffer`] bytes not yet written, the rest waiting in the
+//! node's bounded link queue: a slow link slows its senders and is never
+//! closed for being slow. A closed link is flushed first (bounded by the
 //! [shutdown linger](Builder::shutdown_linger)). In
 //! [`LinkMode::Datagram`] link frames travel on the unicast UDP socket.
 //!

@@ -21,10 +21,8 @@
 //! The goal is 0.8 of the baseline's throughput at 1 KiB. The mesh sender
 //! uses `Handle::send_many` (batches of up to 64 messages per call to the
 //! node); the node acknowledges once per read and the driver joins queued
-//! frames into one write. The node's write queue is raised here because a
-//! full window of 64 KiB messages (4 MiB in flight, 8 KiB fragments) comes
-//! close to the default queue of 1,024 frames, whose overflow closes the
-//! link.
+//! frames into one write. The driver's defaults are used for links: a full
+//! window waits in the node's link queue, not in the writer.
 //!
 //! Options: `--scale F` multiplies the message counts; for profiling one
 //! case, `--only SIZE` runs one message size (and no latency), and
@@ -68,10 +66,7 @@ async fn node(name: &str, seed: Option<SocketAddr>) -> Res<Handle> {
         .bind_ip(Ipv4Addr::LOCALHOST.into())
         .link_port(0)
         .beacons(BeaconMode::Off)
-        .event_capacity(1 << 16)
-        // A full window of 64 KiB messages is 256 x 8 fragments: more writes
-        // than the default queue of 1,024 holds, which closes the link.
-        .write_queue(1 << 14);
+        .event_capacity(1 << 16);
     if let Some(s) = seed {
         b = b.seed(s);
     }

@@ -22,9 +22,11 @@
 //! node's calling rule: one input, then every output drained, then the timer
 //! re-armed at [`Node::poll_timeout`]. It reads at most a bounded number of
 //! datagrams and link messages per wake-up so that no source starves the
-//! others. Each TCP link has a reader task and a writer task with a bounded
-//! queue; a link whose queue overflows is closed (its peer stays reachable
-//! through other routes while the overlay repairs itself).
+//! others. Each TCP link has a reader task and a writer task; the engine
+//! hands the writer frames only while it holds less than
+//! [`Builder::write_queue`] frames and [`Builder::write_buffer`] bytes, so a
+//! slow link keeps its data in the node's bounded link queue, slows its
+//! senders, and is never closed for being slow.
 //!
 //! Dropping every handle shuts the node down as [`Handle::shutdown`] does.
 #![forbid(unsafe_code)]

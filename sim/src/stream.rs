@@ -90,6 +90,11 @@ impl Pipe {
         self.busy_until
     }
 
+    /// When the bytes written so far have all left the sender.
+    pub(crate) fn busy_until(&self) -> Instant {
+        self.busy_until
+    }
+
     pub(crate) fn next_delivery(&mut self, at: Instant) -> Instant {
         let t = at.max(self.last);
         self.last = t;

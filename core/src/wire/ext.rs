@@ -43,7 +43,7 @@ pub const EXT_NODE_ID: u16 = 0x0003;
 
 /// Extension type: congestion experienced, no value. Set on a DATA frame
 /// by a node whose queue towards the next hop has passed its marking
-/// threshold (PROTOCOL 6.6); receivers echo it with
+/// threshold (PROTOCOL 7.15); receivers echo it with
 /// [`EXT_CONGESTION_ECHO`]. Optional: older nodes skip it.
 pub const EXT_CONGESTION: u16 = 0x0004;
 
@@ -119,7 +119,11 @@ impl Extensions {
                 EXT_NODE_ID if len != NodeId::LEN => {
                     return Err(Error::Malformed { field: "ext_node_id" })
                 }
-                EXT_REPLAY_COUNTER | EXT_AUTH_TAG | EXT_NODE_ID => {}
+                EXT_CONGESTION | EXT_CONGESTION_ECHO if len != 0 => {
+                    return Err(Error::Malformed { field: "ext_congestion" })
+                }
+                EXT_REPLAY_COUNTER | EXT_AUTH_TAG | EXT_NODE_ID | EXT_CONGESTION
+                | EXT_CONGESTION_ECHO => {}
                 _ if ty & MANDATORY != 0 => {
                     return Err(Error::UnknownMandatoryExtension { ext_type: code })
                 }

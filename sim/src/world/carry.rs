@@ -14,7 +14,48 @@ use super::{Action, Sim, CONNECT_TIMEOUT, LINK_PORT, STREAM_BREAK_AFTER};
 use crate::net::{Faults, HostId, SegmentId};
 use crate::stream::{Conn, ConnId, Dir, Pipe, MIN_RTO};
 
+/// Bytes a simulated stream link's sender holds before the node keeps the
+/// rest: the socket's send buffer and the driver's writer together. The
+/// node pulls frames only while less is waiting to go out on the link's
+/// bandwidth (a link without a bandwidth takes everything at once).
+pub const STREAM_SEND_BUFFER: u64 = 128 * 1024;
+
 impl Sim {
+    /// Hands the simulated socket of `link` the node's frames while its send
+    /// buffer has room; when full, comes back once half of it has gone out.
+    pub(super) fn pull_link(&mut self, ix: usize, link: LinkId) {
+        let now = self.now;
+        loop {
+            let conn = self.nodes[ix].links.get(&link).copied();
+            if let Some(c) = conn.and_then(|c| self.conns.get_mut(&c)) {
+                let dir = c.dir_from(ix, link);
+                let bw = c.faults.bandwidth;
+                let busy = c.pipe(dir).busy_until();
+                if bw > 0 && busy > now {
+                    let held = u64::try_from((busy - now).as_micros()).unwrap_or(u64::MAX);
+                    let held = held.saturating_mul(bw) / 1_000_000;
+                    if held >= STREAM_SEND_BUFFER {
+                        let half = Duration::from_micros(STREAM_SEND_BUFFER / 2 * 1_000_000 / bw);
+                        let life = self.nodes[ix].life;
+                        if self.pulls.insert((ix, link)) {
+                            let at = busy.saturating_sub(half).max(now);
+                            self.schedule(at, Action::Pull { node: ix, life, link });
+                        }
+                        return;
+                    }
+                }
+            }
+            let Some(data) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_link(now, link))
+            else {
+                return;
+            };
+            self.nodes[ix].counters.sent(now, &data, false);
+            if let Some(c) = conn {
+                self.write(c, ix, link, Some(data));
+            }
+        }
+    }
+
     pub(super) fn transmit(&mut self, ix: usize, t: Transmit) {
         match t {
             Transmit::Datagram { to, data } => {
@@ -25,19 +66,7 @@ impl Sim {
                 }
             }
             Transmit::Connect { link, addr } => self.connect(ix, link, addr),
-            Transmit::Ready { link } => {
-                // The simulated socket takes everything at once; its
-                // bandwidth and faults delay delivery, not the pull.
-                let now = self.now;
-                while let Some(data) =
-                    self.nodes[ix].node.as_mut().and_then(|n| n.poll_link(now, link))
-                {
-                    self.nodes[ix].counters.sent(now, &data, false);
-                    if let Some(&c) = self.nodes[ix].links.get(&link) {
-                        self.write(c, ix, link, Some(data));
-                    }
-                }
-            }
+            Transmit::Ready { link } => self.pull_link(ix, link),
             Transmit::Close { link } => {
                 if let Some(c) = self.nodes[ix].links.remove(&link) {
                     self.write(c, ix, link, None);
@@ -165,6 +194,13 @@ impl Sim {
 
     pub(super) fn run_action(&mut self, action: Action) {
         match action {
+            Action::Pull { node, life, link } => {
+                self.pulls.remove(&(node, link));
+                if self.nodes[node].life == life && self.nodes[node].node.is_some() {
+                    self.pull_link(node, link);
+                    self.drain(node);
+                }
+            }
             Action::Datagram { to, life, from, source, data } => {
                 self.datagram_arrived(to, life, from, source, data)
             }

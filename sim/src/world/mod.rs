@@ -99,6 +99,12 @@ pub(crate) enum Action {
         conn: ConnId,
         dir: Dir,
     },
+    /// A stream link's send buffer has room again: pull the node's frames.
+    Pull {
+        node: usize,
+        life: u32,
+        link: LinkId,
+    },
 }
 
 struct Scheduled {
@@ -160,6 +166,8 @@ pub struct Sim {
     check_every: Duration,
     tie: TieOrder,
     pub(crate) rx_model: RxModel,
+    /// Stream links waiting for send-buffer room, with a pull scheduled.
+    pulls: BTreeSet<(usize, LinkId)>,
 }
 
 impl Sim {
@@ -185,6 +193,7 @@ impl Sim {
             check_every: Duration::from_millis(1),
             tie: TieOrder::default(),
             rx_model: RxModel::default(),
+            pulls: BTreeSet::new(),
         }
     }
 

@@ -77,7 +77,7 @@ pub const DEFAULT_PRIORITY: u8 = 4;
 /// How a message is sent: its delivery semantics and its priority (0 most
 /// urgent, 7 least). Each link sends control frames first, then DATA by
 /// priority, sharing bytes by weight so that no priority starves
-/// (PROTOCOL 6.7); the priority travels with the message across hops.
+/// (PROTOCOL 7.16); the priority travels with the message across hops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendOptions {
     /// Delivery semantics.

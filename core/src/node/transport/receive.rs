@@ -283,7 +283,7 @@ impl Transport {
         let Some(link) = m.link_to(&first) else { return };
         let mut frame = Frame::new(LinkMessage::Ack(ack));
         if self.ce_due.remove(&(to, channel)) {
-            // Echo the mark (PROTOCOL 6.6); an ACK lost takes the echo with
+            // Echo the mark (PROTOCOL 7.15); an ACK lost takes the echo with
             // it, and the marks that keep coming make up for it.
             frame.extensions = frame.extensions.with_flag(EXT_CONGESTION_ECHO).unwrap_or_default();
         }
