@@ -222,6 +222,12 @@ struct TxChannel {
     inflight: BTreeMap<u64, Outgoing>,
     /// Payload bytes of `inflight`.
     inflight_bytes: usize,
+    /// Payload bytes of `inflight` by priority: the congestion window
+    /// admits a message by what is in flight at its priority or more
+    /// urgent (see [`Transport::has_room`]).
+    by_priority: [usize; 8],
+    /// The priority of the send last refused, for its `Writable`.
+    blocked_priority: u8,
     /// A send was refused for lack of window: say when there is room.
     blocked: bool,
     /// A message failed: the next one carries SYN so the receiver skips
@@ -292,19 +298,23 @@ impl TxChannel {
 
     fn insert(&mut self, seq: u64, o: Outgoing) {
         self.inflight_bytes += o.payload.len();
+        self.by_priority[usize::from(o.priority.min(7))] += o.payload.len();
         if let Some(old) = self.inflight.insert(seq, o) {
             self.inflight_bytes -= old.payload.len();
+            self.by_priority[usize::from(old.priority.min(7))] -= old.payload.len();
         }
     }
 
     fn remove(&mut self, seq: u64) -> Option<Outgoing> {
         let o = self.inflight.remove(&seq)?;
         self.inflight_bytes -= o.payload.len();
+        self.by_priority[usize::from(o.priority.min(7))] -= o.payload.len();
         Some(o)
     }
 
     fn take_all(&mut self) -> BTreeMap<u64, Outgoing> {
         self.inflight_bytes = 0;
+        self.by_priority = [0; 8];
         core::mem::take(&mut self.inflight)
     }
 }
@@ -366,19 +376,26 @@ impl Transport {
         }
     }
 
-    /// Whether channel `(to, channel)` may put another message in flight:
-    /// its own window, the destination's congestion window, and room in
-    /// the queue of the link it leaves on. A refusal leaves the link's
-    /// queue wanting, so that [`link_drained`](Self::link_drained) runs
-    /// when it has room again.
-    fn has_room(&self, m: &mut Mesh<'_>, to: NodeId, channel: u32) -> bool {
+    /// Whether channel `(to, channel)` may put another message of
+    /// `priority` in flight: its own window, the destination's congestion
+    /// window, and room in the queue of the link it leaves on. The
+    /// congestion window counts what is in flight at `priority` or more
+    /// urgent, so bulk traffic that fills it does not hold urgent messages
+    /// back (the link queues send those first). A refusal for the link's
+    /// queue leaves it wanting, so that blocked senders hear when it has
+    /// drained.
+    fn has_room(&self, m: &mut Mesh<'_>, to: NodeId, channel: u32, priority: u8) -> bool {
         if self.tx.get(&(to, channel)).is_some_and(|c| !c.has_room(m.cfg)) {
             return false;
         }
         if m.cfg.congestion_control {
             if let Some(w) = self.windows.get(&to) {
-                let flying: usize =
-                    self.tx.range((to, 0)..=(to, u32::MAX)).map(|(_, c)| c.inflight_bytes).sum();
+                let upto = usize::from(priority.min(7));
+                let flying: usize = self
+                    .tx
+                    .range((to, 0)..=(to, u32::MAX))
+                    .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
+                    .sum();
                 if flying > 0 && flying >= w.bytes() {
                     return false;
                 }

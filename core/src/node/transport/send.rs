@@ -57,11 +57,12 @@ impl Transport {
         check_send(m, &payload, opts)?;
         let SendOptions { semantics, priority } = opts;
         let channel = group_channel(group, semantics);
-        let full = members.iter().any(|p| !self.has_room(m, *p, channel));
+        let full = members.iter().any(|p| !self.has_room(m, *p, channel, priority));
         if full && semantics != Semantics::Datagram {
             for p in members {
                 if let Some(c) = self.tx.get_mut(&(*p, channel)) {
                     c.blocked = true;
+                    c.blocked_priority = priority;
                 }
             }
             return Err(SendError::WouldBlock);
@@ -120,8 +121,11 @@ impl Transport {
         to: NodeId,
         msg: NewMessage,
     ) -> Result<u64, SendError> {
-        if msg.semantics != Semantics::Datagram && !self.has_room(m, to, msg.channel) {
-            self.tx.entry((to, msg.channel)).or_default().blocked = true;
+        if msg.semantics != Semantics::Datagram && !self.has_room(m, to, msg.channel, msg.priority)
+        {
+            let c = self.tx.entry((to, msg.channel)).or_default();
+            c.blocked = true;
+            c.blocked_priority = msg.priority;
             return Err(SendError::WouldBlock);
         }
         let chan = self.tx.entry((to, msg.channel)).or_default();
@@ -309,18 +313,24 @@ impl Transport {
         now: Instant,
         only: Option<NodeId>,
     ) {
-        let blocked: Vec<(NodeId, u32)> = match only {
+        let blocked: Vec<(NodeId, u32, u8)> = match only {
             Some(to) => self
                 .tx
                 .range((to, 0)..=(to, u32::MAX))
                 .filter(|(_, c)| c.blocked)
-                .map(|(k, _)| *k)
+                .map(|(k, c)| (k.0, k.1, c.blocked_priority))
                 .collect(),
-            None => self.tx.iter().filter(|(_, c)| c.blocked).map(|(k, _)| *k).collect(),
+            None => self
+                .tx
+                .iter()
+                .filter(|(_, c)| c.blocked)
+                .map(|(k, c)| (k.0, k.1, c.blocked_priority))
+                .collect(),
         };
         let mut told: Option<NodeId> = None;
-        for (to, channel) in blocked {
-            if super::stream::is_stream_channel(channel) || !self.has_room(m, to, channel) {
+        for (to, channel, priority) in blocked {
+            if super::stream::is_stream_channel(channel) || !self.has_room(m, to, channel, priority)
+            {
                 continue;
             }
             if let Some(c) = self.tx.get_mut(&(to, channel)) {

@@ -346,7 +346,7 @@ impl Transport {
                 self.tx.get(&(peer, channel)).map_or((0, 0), |c| (c.inflight.len(), c.next_seq));
             // The channel's window, the destination's congestion window and
             // the first link's queue: what `enqueue` checks too.
-            let room = self.has_room(m, peer, channel);
+            let room = self.has_room(m, peer, channel, DEFAULT_PRIORITY);
             let Some(s) = self.streams.by_id.get_mut(&stream) else { return };
             let fin_due = s.finish_requested && s.fin_seq.is_none();
             if s.send_bytes == 0 && !fin_due {
