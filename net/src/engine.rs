@@ -25,9 +25,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use netcluster_core::node::{
     CommandError, DatagramSource, DatagramTarget, Event, FailReason, LinkCloseReason, LinkId,
-    MessageId, SendError, StreamEnd, StreamError, StreamId, Transmit,
+    MessageId, SendError, SendOptions, StreamEnd, StreamError, StreamId, Transmit,
 };
-use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Instant, Node, NodeId, NodeState};
 
 use crate::backlog::Backlog;
@@ -52,13 +51,13 @@ pub enum Command {
     /// Adds a static seed.
     AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
     /// Sends one message.
-    Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Send(NodeId, SendOptions, Bytes, Reply<Result<MessageId, SendError>>),
     /// Sends one message to a group.
-    Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+    Shout(String, SendOptions, Bytes, Reply<Result<MessageId, SendError>>),
     /// Pings a node through the mesh.
     Ping(NodeId, Reply<Result<MessageId, SendError>>),
     /// Sends several messages to one node.
-    SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
+    SendMany(NodeId, SendOptions, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
     /// Opens a stream.
     OpenStream(NodeId, Reply<Result<StreamIo, StreamError>>),
     /// Runs a read-only look at the node.
@@ -486,11 +485,11 @@ impl<I: LinkIo> Engine<I> {
         &mut self,
         io: &mut I,
         to: NodeId,
-        semantics: Semantics,
+        how: impl Into<SendOptions>,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
         let now = self.now();
-        let r = self.hub.send(&mut self.node, now, to, semantics, payload);
+        let r = self.hub.send(&mut self.node, now, to, how.into(), payload);
         self.drain(io);
         r
     }
@@ -500,11 +499,11 @@ impl<I: LinkIo> Engine<I> {
         &mut self,
         io: &mut I,
         to: NodeId,
-        semantics: Semantics,
+        how: impl Into<SendOptions>,
         payloads: Vec<Bytes>,
     ) -> SendMany {
         let now = self.now();
-        let r = self.hub.send_many(&mut self.node, now, to, semantics, payloads);
+        let r = self.hub.send_many(&mut self.node, now, to, how.into(), payloads);
         self.drain(io);
         r
     }
@@ -514,10 +513,10 @@ impl<I: LinkIo> Engine<I> {
         &mut self,
         io: &mut I,
         group: &str,
-        semantics: Semantics,
+        how: impl Into<SendOptions>,
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
-        let r = self.node.shout(self.now(), group, semantics, payload);
+        let r = self.node.shout(self.now(), group, how, payload);
         self.drain(io);
         r
     }

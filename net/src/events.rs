@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use netcluster_core::node::{Event, MessageId, PeerInfo, SendError};
+use netcluster_core::node::{Event, MessageId, PeerInfo, SendError, SendOptions};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Node, NodeId};
 
@@ -226,13 +226,13 @@ impl EventHub {
         node: &mut Node,
         now: netcluster_core::Instant,
         to: NodeId,
-        semantics: Semantics,
+        how: SendOptions,
         payload: bytes::Bytes,
     ) -> Result<MessageId, SendError> {
-        if reported(semantics) && !self.may_send(to) {
+        if reported(how.semantics) && !self.may_send(to) {
             return Err(SendError::WouldBlock);
         }
-        node.send(now, to, semantics, payload)
+        node.send(now, to, how, payload)
     }
 
     /// [`send_many`](crate::send_many), refused as a whole with
@@ -242,13 +242,13 @@ impl EventHub {
         node: &mut Node,
         now: netcluster_core::Instant,
         to: NodeId,
-        semantics: Semantics,
+        how: SendOptions,
         payloads: Vec<bytes::Bytes>,
     ) -> crate::SendMany {
-        if reported(semantics) && !self.may_send(to) {
+        if reported(how.semantics) && !self.may_send(to) {
             return crate::SendMany { ids: Vec::new(), refused: Some(SendError::WouldBlock) };
         }
-        crate::send_many(node, now, to, semantics, payloads)
+        crate::send_many(node, now, to, how, payloads)
     }
 
     /// Whether a reliable or sequenced send to `to` may go to the node

@@ -11,9 +11,9 @@
 /// At the expansion site there must be:
 ///
 /// - an `Error` type into which the replies' errors convert, and a
-///   `Command` enum with the variants `Send(NodeId, Semantics, Bytes, R)`,
-///   `Shout(String, Semantics, Bytes, R)`, `Ping(NodeId, R)`,
-///   `SendMany(NodeId, Semantics, Vec<Bytes>, R)`, `Join(String, R)`,
+///   `Command` enum with the variants `Send(NodeId, SendOptions, Bytes, R)`,
+///   `Shout(String, SendOptions, Bytes, R)`, `Ping(NodeId, R)`,
+///   `SendMany(NodeId, SendOptions, Vec<Bytes>, R)`, `Join(String, R)`,
 ///   `Leave(String, R)`, `SetState(NodeState, R)`,
 ///   `SetHeader(String, Option<String>, R)` and `AddSeed(SocketAddr, R)`,
 ///   each `R` a reply slot for the node method's result;
@@ -48,7 +48,8 @@ macro_rules! handle_methods {
             self.shared.hub.peers().as_ref().clone()
         }
 
-        /// Sends `payload` to the node `to` with the given semantics.
+        /// Sends `payload` to the node `to` with the given semantics, or
+        /// `SendOptions` (semantics and priority, 0 most urgent to 7).
         /// Reliable and Sequenced messages are reported later as
         /// `Event::Delivered` or `Event::SendFailed` with the returned id; a
         /// full window is refused with `SendError::WouldBlock` until
@@ -56,11 +57,11 @@ macro_rules! handle_methods {
         pub $($async)* fn send(
             &self,
             to: $crate::__core::NodeId,
-            semantics: $crate::__core::wire::link::Semantics,
+            how: impl Into<$crate::__core::node::SendOptions>,
             payload: impl Into<$crate::__bytes::Bytes>,
         ) -> Result<$crate::__core::node::MessageId, Error> {
-            let payload = payload.into();
-            self.call(|tx| Command::Send(to, semantics, payload, tx))$($await)*
+            let (how, payload) = (how.into(), payload.into());
+            self.call(|tx| Command::Send(to, how, payload, tx))$($await)*
         }
 
         /// Sends `payload` to every reachable member of `group` (`""`: every
@@ -68,11 +69,11 @@ macro_rules! handle_methods {
         pub $($async)* fn shout(
             &self,
             group: impl Into<String>,
-            semantics: $crate::__core::wire::link::Semantics,
+            how: impl Into<$crate::__core::node::SendOptions>,
             payload: impl Into<$crate::__bytes::Bytes>,
         ) -> Result<$crate::__core::node::MessageId, Error> {
-            let (group, payload) = (group.into(), payload.into());
-            self.call(|tx| Command::Shout(group, semantics, payload, tx))$($await)*
+            let (group, how, payload) = (group.into(), how.into(), payload.into());
+            self.call(|tx| Command::Shout(group, how, payload, tx))$($await)*
         }
 
         /// Measures the round trip to `to` through the mesh: an
@@ -95,11 +96,12 @@ macro_rules! handle_methods {
         pub $($async)* fn send_many(
             &self,
             to: $crate::__core::NodeId,
-            semantics: $crate::__core::wire::link::Semantics,
+            how: impl Into<$crate::__core::node::SendOptions>,
             payloads: impl IntoIterator<Item = $crate::__bytes::Bytes>,
         ) -> Result<$crate::SendMany, Error> {
+            let how = how.into();
             let payloads: Vec<$crate::__bytes::Bytes> = payloads.into_iter().collect();
-            self.call(|tx| Command::SendMany(to, semantics, payloads, tx))$($await)*
+            self.call(|tx| Command::SendMany(to, how, payloads, tx))$($await)*
         }
 
         /// Joins `group`.
@@ -147,7 +149,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use bytes::Bytes;
-    use netcluster_core::node::{CommandError, MessageId, SendError};
+    use netcluster_core::node::{CommandError, MessageId, SendError, SendOptions};
     use netcluster_core::wire::link::Semantics;
     use netcluster_core::{Config, Instant, Node, NodeId, NodeState};
 
@@ -179,10 +181,10 @@ mod tests {
         SetState(NodeState, Reply<Result<(), CommandError>>),
         SetHeader(String, Option<String>, Reply<Result<(), CommandError>>),
         AddSeed(SocketAddr, Reply<Result<(), CommandError>>),
-        Send(NodeId, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
-        Shout(String, Semantics, Bytes, Reply<Result<MessageId, SendError>>),
+        Send(NodeId, SendOptions, Bytes, Reply<Result<MessageId, SendError>>),
+        Shout(String, SendOptions, Bytes, Reply<Result<MessageId, SendError>>),
         Ping(NodeId, Reply<Result<MessageId, SendError>>),
-        SendMany(NodeId, Semantics, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
+        SendMany(NodeId, SendOptions, Vec<Bytes>, Reply<Result<SendMany, SendError>>),
     }
 
     /// Carries out a command at once, as a driver's loop would.

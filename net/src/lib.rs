@@ -53,8 +53,9 @@ pub mod prelude {
     pub use bytes::Bytes;
     pub use netcluster_core as core;
     pub use netcluster_core::node::{
-        CommandError, DownReason, Event, FailReason, MessageId, PeerInfo, SendError, StreamEnd,
-        StreamError, StreamId,
+        CommandError, DownReason, Event, FailReason, LinkQueueStats, MessageId, PeerInfo,
+        SendError, SendOptions, StreamEnd, StreamError, StreamId, DEFAULT_PRIORITY,
+        HIGHEST_PRIORITY, LOWEST_PRIORITY,
     };
     pub use netcluster_core::wire::link::Semantics;
     pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};

@@ -2,8 +2,7 @@
 //! `Handle::send_many`.
 
 use bytes::Bytes;
-use netcluster_core::node::{MessageId, SendError};
-use netcluster_core::wire::link::Semantics;
+use netcluster_core::node::{MessageId, SendError, SendOptions};
 use netcluster_core::{Instant, Node, NodeId};
 
 /// What a driver's `Handle::send_many` did.
@@ -24,14 +23,15 @@ pub fn send_many(
     node: &mut Node,
     now: Instant,
     to: NodeId,
-    semantics: Semantics,
+    how: impl Into<SendOptions>,
     payloads: impl IntoIterator<Item = Bytes>,
 ) -> SendMany {
+    let how = how.into();
     let payloads = payloads.into_iter();
     let mut ids = Vec::with_capacity(payloads.size_hint().0);
     let mut refused = None;
     for p in payloads {
-        match node.send(now, to, semantics, p) {
+        match node.send(now, to, how, p) {
             Ok(id) => ids.push(id),
             Err(e) => {
                 refused = Some(e);
@@ -49,6 +49,7 @@ mod tests {
     use netcluster_sim::Direct;
 
     use super::*;
+    use netcluster_core::wire::link::Semantics;
 
     #[test]
     fn stops_at_the_first_refusal_and_keeps_order() {
