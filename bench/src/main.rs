@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// counts never go below 10.
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     pub scale: f64,
+    /// Runs of each cell; the tables give the median (by msg/s) and the
+    /// spread. A cell fails if any run fails.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub repeat: u32,
     /// Only these message sizes, comma-separated (`8`, `64`, `1KiB`,
     /// `8KiB`, `64KiB`, `1MiB`, or a number of bytes among those).
     #[arg(long, value_delimiter = ',', value_parser = parse_size)]
@@ -85,6 +89,10 @@ pub struct RunArgs {
     /// `perf record -g`, writing `DIR/{pub,sub}-SIZE.data`.
     #[arg(long, value_name = "DIR")]
     pub perf: Option<PathBuf>,
+    /// perf's call-graph mode for `--perf` (`fp`, as `-g`; or `dwarf`,
+    /// which unwinds code built without frame pointers).
+    #[arg(long, default_value = "fp", requires = "perf")]
+    pub perf_call_graph: String,
     /// Seconds allowed for every cell on top of its size-based allowance.
     #[arg(long, default_value_t = 30)]
     pub deadline: u64,

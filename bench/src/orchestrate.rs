@@ -112,18 +112,19 @@ impl Procs {
         }
     }
 
-    /// Starts `exe role args...` (under `perf record -g -o perf_out` if
-    /// given) and returns its index.
+    /// Starts `exe role args...` (under `perf record --call-graph MODE
+    /// -o FILE` if `perf` is given) and returns its index.
     fn spawn(
         &mut self,
         name: &str,
         args: &[String],
-        perf_out: Option<&Path>,
+        perf: Option<(&Path, &str)>,
     ) -> Result<usize, Fail> {
-        let mut cmd = match perf_out {
-            Some(out) => {
+        let mut cmd = match perf {
+            Some((out, mode)) => {
                 let mut c = Command::new("perf");
-                c.args(["record", "-g", "-q", "-o"]).arg(out).arg("--").arg(&self.exe);
+                c.args(["record", "--call-graph", mode, "-q", "-o"]);
+                c.arg(out).arg("--").arg(&self.exe);
                 self.grace = Duration::from_secs(60);
                 c
             }
@@ -359,7 +360,9 @@ impl Ctx<'_> {
         a.extend(node(0, None));
         a.extend(["--size".into(), size.to_string(), "--count".into(), count.to_string()]);
         a.extend(["--from".into(), last.to_string()]);
-        let sub = procs.spawn("sub", &a, self.perf_file("sub", size, relays).as_deref())?;
+        let perf = self.perf_file("sub", size, relays);
+        let mode = self.args.perf_call_graph.as_str();
+        let sub = procs.spawn("sub", &a, perf.as_deref().map(|p| (p, mode)))?;
         let mut addr = procs.expect(sub, "ready", setup)?.first().cloned().unwrap_or_default();
         for r in 1..=relays {
             let mut a = vec!["relay".to_string()];
@@ -370,7 +373,8 @@ impl Ctx<'_> {
         let mut a = vec!["pub".to_string()];
         a.extend(node(last, Some(&addr)));
         a.extend(["--size".into(), size.to_string(), "--count".into(), count.to_string()]);
-        let publ = procs.spawn("pub", &a, self.perf_file("pub", size, relays).as_deref())?;
+        let perf = self.perf_file("pub", size, relays);
+        let publ = procs.spawn("pub", &a, perf.as_deref().map(|p| (p, mode)))?;
         let route = procs.expect(publ, "route", setup)?;
         let nodes: usize = route.first().and_then(|n| n.parse().ok()).unwrap_or(0);
         if nodes != usize::from(relays) + 2 {
@@ -558,20 +562,33 @@ pub fn main(args: RunArgs) -> i32 {
     let mut cells = Vec::new();
     let began = Instant::now();
     for case in &sizes {
-        let mut row = Vec::new();
-        if !args.tcp_only {
-            for &r in &relays {
-                row.push(ctx.mesh(r, case));
+        // Repetitions go round the paths, so that a passing disturbance
+        // (another process on the machine) falls on several paths, not on
+        // every repetition of one.
+        let mut reps: Vec<Vec<Cell>> = Vec::new();
+        for _ in 0..args.repeat {
+            let mut row = Vec::new();
+            if !args.tcp_only {
+                for &r in &relays {
+                    row.push(ctx.mesh(r, case));
+                }
+            }
+            if !args.mesh_only {
+                row.push(ctx.tcp(false, case));
+                row.push(ctx.tcp(true, case));
+            }
+            for (i, c) in row.into_iter().enumerate() {
+                if reps.len() <= i {
+                    reps.push(Vec::new());
+                }
+                reps[i].push(c);
             }
         }
-        if !args.mesh_only {
-            row.push(ctx.tcp(false, case));
-            row.push(ctx.tcp(true, case));
-        }
-        for c in &row {
+        for runs in reps {
+            let c = Cell::median(runs);
             eprintln!("{}", c.progress());
+            cells.push(c);
         }
-        cells.extend(row);
     }
     let mut latency = Vec::new();
     if !args.no_latency {

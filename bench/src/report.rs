@@ -71,7 +71,11 @@ pub struct Cell {
     pub mb_per_s: Option<f64>,
     /// Nodes on the sender's route to the receiver, both included.
     pub route_nodes: Option<usize>,
-    /// The driver limits of the try that counts.
+    /// Messages a second of every run of the cell (the figures above are
+    /// the median run's).
+    pub runs_msgs_per_s: Vec<f64>,
+    /// The driver limits of the try that counts (the largest over the
+    /// runs).
     pub overrides: Overrides,
     /// Every try, in order.
     pub attempts: Vec<Attempt>,
@@ -102,21 +106,61 @@ impl Cell {
             msgs_per_s: msgs,
             mb_per_s: msgs.map(|m| m * case.size as f64 / 1e6),
             route_nodes,
+            runs_msgs_per_s: msgs.into_iter().collect(),
             overrides,
             attempts,
             error,
         }
     }
 
+    /// One cell from several runs of it: the first failure if any run
+    /// failed, else the median run (by msg/s); either way with every run's
+    /// rate, every try, and the largest driver limits any run needed.
+    pub fn median(mut runs: Vec<Cell>) -> Cell {
+        let rates: Vec<f64> = runs.iter().flat_map(|c| c.runs_msgs_per_s.clone()).collect();
+        let attempts: Vec<Attempt> = runs.iter().flat_map(|c| c.attempts.clone()).collect();
+        let max =
+            |f: fn(&Overrides) -> Option<usize>| runs.iter().filter_map(|c| f(&c.overrides)).max();
+        let overrides = Overrides {
+            write_queue: max(|o| o.write_queue),
+            event_capacity: max(|o| o.event_capacity),
+        };
+        let mut pick = match runs.iter().position(|c| c.error.is_some()) {
+            Some(i) => runs.swap_remove(i),
+            None => {
+                runs.sort_by(|a, b| {
+                    a.msgs_per_s.unwrap_or(0.0).total_cmp(&b.msgs_per_s.unwrap_or(0.0))
+                });
+                let mid = runs.len() / 2;
+                runs.swap_remove(mid)
+            }
+        };
+        pick.runs_msgs_per_s = rates;
+        pick.attempts = attempts;
+        pick.overrides = overrides;
+        pick
+    }
+
+    /// Lowest and highest MB/s over the runs.
+    pub fn spread_mb(&self) -> Option<(f64, f64)> {
+        let mb = |m: &f64| m * self.size as f64 / 1e6;
+        let lo = self.runs_msgs_per_s.iter().map(mb).reduce(f64::min)?;
+        let hi = self.runs_msgs_per_s.iter().map(mb).reduce(f64::max)?;
+        Some((lo, hi))
+    }
+
     /// One line for the progress log.
     pub fn progress(&self) -> String {
         match (self.msgs_per_s, self.mb_per_s, &self.error) {
             (Some(m), Some(mb), _) => format!(
-                "{:>14} {:>7}: {:>10.0} msg/s {:>9.1} MB/s{}",
+                "{:>14} {:>7}: {:>10.0} msg/s {:>9.1} MB/s{}{}",
                 self.path.label(),
                 size_label(self.size),
                 m,
                 mb,
+                self.spread_mb()
+                    .filter(|_| self.runs_msgs_per_s.len() > 1)
+                    .map_or(String::new(), |(lo, hi)| format!(" (runs {lo:.1}..{hi:.1})")),
                 overrides_note(&self.overrides)
             ),
             (_, _, e) => format!(
@@ -174,6 +218,8 @@ impl Latency {
 pub struct Results {
     /// `--scale`.
     pub scale: f64,
+    /// `--repeat`: runs of each cell.
+    pub repeat: u32,
     /// The library's driver limits, for reference.
     pub library_defaults: Overrides,
     /// How relay paths were forced.
@@ -201,6 +247,7 @@ impl Results {
             + latency.iter().filter(|l| l.error.is_some()).count();
         Results {
             scale: args.scale,
+            repeat: args.repeat,
             library_defaults,
             topology: TOPOLOGY,
             cells,
@@ -314,8 +361,17 @@ pub fn markdown(r: &Results) -> String {
         "## Data plane: Sequenced messages between processes on loopback (scale {})",
         r.scale
     );
-    table(&mut s, "Throughput, MB/s (10^6 payload bytes a second):", &|c| c.mb_per_s.map(mb));
+    let title = if r.repeat > 1 {
+        format!("Throughput, MB/s (10^6 payload bytes a second), median of {} runs:", r.repeat)
+    } else {
+        "Throughput, MB/s (10^6 payload bytes a second):".to_string()
+    };
+    table(&mut s, &title, &|c| c.mb_per_s.map(mb));
     table(&mut s, "Throughput, messages a second:", &|c| c.msgs_per_s.map(thousands));
+    if r.cells.iter().any(|c| c.runs_msgs_per_s.len() > 1) {
+        let title = format!("Run-to-run spread, lowest and highest MB/s of the {} runs:", r.repeat);
+        table(&mut s, &title, &|c| c.spread_mb().map(|(lo, hi)| format!("{}–{}", mb(lo), mb(hi))));
+    }
 
     let mesh: Vec<PathKind> =
         paths.iter().copied().filter(|p| matches!(p, PathKind::Mesh { .. })).collect();
@@ -560,6 +616,31 @@ mod tests {
         assert!(md.contains("write_queue 2048"), "{md}");
         assert!(md.contains("p50") && md.contains("20 µs"), "{md}");
         assert!(md.contains("mesh 3 relays 8 B: deadline"), "{md}");
+    }
+
+    #[test]
+    fn the_median_run_counts_and_a_failed_run_fails_the_cell() {
+        let ok = |secs: f64, wq: Option<usize>| {
+            let o = Overrides { write_queue: wq, event_capacity: None };
+            Cell::new(PathKind::Tcp, &SIZES[1], 1000, Ok((secs, None)), o, vec![])
+        };
+        let c = Cell::median(vec![ok(1.0, None), ok(4.0, Some(2048)), ok(2.0, None)]);
+        assert_eq!(c.msgs_per_s, Some(500.0), "the median of 1000, 250 and 500 msg/s");
+        assert_eq!(c.runs_msgs_per_s, [1000.0, 250.0, 500.0]);
+        assert_eq!(c.overrides.write_queue, Some(2048), "the largest any run needed");
+        let (lo, hi) = c.spread_mb().unwrap();
+        assert!((lo - 0.016).abs() < 1e-9 && (hi - 0.064).abs() < 1e-9, "{lo} {hi}");
+        let failed = Cell::new(
+            PathKind::Tcp,
+            &SIZES[1],
+            1000,
+            Err(Fail::Other("gone".into())),
+            Overrides::default(),
+            vec![],
+        );
+        let c = Cell::median(vec![ok(1.0, None), failed]);
+        assert_eq!(c.error.as_deref(), Some("gone"));
+        assert_eq!(c.runs_msgs_per_s, [1000.0]);
     }
 
     #[test]

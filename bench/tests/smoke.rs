@@ -10,7 +10,7 @@ fn the_orchestrator_runs_every_cell_and_writes_table_json_and_svg() {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-smoke");
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new(env!("CARGO_BIN_EXE_netcluster-bench"))
-        .args(["--scale", "0.001", "--out"])
+        .args(["--scale", "0.001", "--repeat", "2", "--out"])
         .arg(&out)
         .output()
         .expect("the benchmark starts");
@@ -21,6 +21,7 @@ fn the_orchestrator_runs_every_cell_and_writes_table_json_and_svg() {
     for header in [
         "| message | messages | mesh direct | mesh 1 relay | mesh 3 relays | TCP | TCP BufWriter |",
         "| path | round trips | p50 | p99 |",
+        "Run-to-run spread, lowest and highest MB/s of the 2 runs:",
     ] {
         assert!(stdout.contains(header), "no {header:?} in\n{stdout}");
     }
@@ -36,6 +37,7 @@ fn the_orchestrator_runs_every_cell_and_writes_table_json_and_svg() {
     assert_eq!(cells.len(), 6 * 5, "six sizes, five paths");
     for c in cells {
         assert!(c["mb_per_s"].as_f64().is_some_and(|r| r > 0.0), "{c}");
+        assert_eq!(c["runs_msgs_per_s"].as_array().map(Vec::len), Some(2), "{c}");
         if c["path"]["kind"] == "mesh" {
             let relays = c["path"]["relays"].as_u64().expect("relays");
             assert_eq!(
