@@ -411,7 +411,7 @@ pub fn markdown(r: &Results) -> String {
     if !mesh.is_empty() {
         let _ =
             writeln!(s, "\nMesh cells: route (nodes, both ends included), tries, driver limits:\n");
-        let _ = writeln!(s, "| path | message | route | tries | limits (library default unless named) | first failure |");
+        let _ = writeln!(s, "| path | message | route | tries (all runs) | limits (library default unless named) | first failure |");
         let _ = writeln!(s, "|---|---|---:|---:|---|---|");
         for c in r.cells.iter().filter(|c| matches!(c.path, PathKind::Mesh { .. })) {
             let first = c.attempts.iter().find_map(|a| a.error.clone()).unwrap_or_default();
