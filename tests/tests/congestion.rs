@@ -237,7 +237,7 @@ fn urgent_messages_keep_their_latency_under_bulk_traffic() {
     let start = sim.now();
     while sim.now() < start + Duration::from_secs(20) {
         saturate(&mut sim, &[a], to, &mut next, bulk);
-        if k % 5 == 0 {
+        if k.is_multiple_of(5) {
             let seq = k / 5;
             let mut p = vec![0u8; 64];
             p[..4].copy_from_slice(&u32::MAX.to_be_bytes());
