@@ -73,6 +73,34 @@ struct Sub {
     hub: Weak<Shared>,
 }
 
+impl Sub {
+    /// Queues `events` and wakes the reader once, if it waits.
+    fn push_all(&self, cap: usize, events: impl IntoIterator<Item = Event>) {
+        let mut st = lock(&self.state);
+        for event in events {
+            if is_membership(&event) && (st.resync_queued || st.buf.len() >= cap) {
+                if !st.resync_queued {
+                    st.resync_queued = true;
+                    st.buf.push_back(Item::Resync);
+                }
+            } else {
+                st.buf.push_back(Item::Event(event));
+            }
+        }
+        let waker = st.waker.take();
+        // A blocked reader counts itself in `sleepers` under the lock
+        // before it waits, so none is missed; without one, no system call.
+        let sleepers = st.sleepers;
+        drop(st);
+        if sleepers > 0 {
+            self.ready.notify_all();
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
 enum Item {
     Event(Event),
     /// Membership events were dropped here: read the peer list instead.
@@ -88,6 +116,9 @@ struct SubState {
     starved: bool,
     closed: bool,
     waker: Option<Waker>,
+    /// Threads blocked on `ready`: publishing skips the notification
+    /// (a system call) when there are none.
+    sleepers: u32,
 }
 
 /// Semantics whose messages are reported delivered or failed.
@@ -138,6 +169,7 @@ impl EventHub {
                 starved: false,
                 closed: inner.closed,
                 waker: None,
+                sleepers: 0,
             }),
             ready: Condvar::new(),
             hub: Arc::downgrade(&self.shared),
@@ -199,6 +231,10 @@ impl EventHub {
         let mut room = self.room();
         let mut any = false;
         let mut peers_fresh = false;
+        // Everything one pump takes goes out in one batch: one lock of each
+        // queue and at most one wake-up per subscriber, instead of one per
+        // event (the wake-up was the receiving loop's largest cost).
+        let mut batch = Vec::new();
         loop {
             let e = if room > 0 { node.poll_event() } else { node.poll_control_event() };
             let Some(e) = e else { break };
@@ -211,11 +247,10 @@ impl EventHub {
                 self.set_peers(Arc::new(node.peers().cloned().collect()));
             }
             room = room.saturating_sub(1);
-            self.publish(&e);
+            batch.push(e);
         }
-        for to in self.take_unblocked() {
-            self.publish(&Event::Writable { to });
-        }
+        batch.extend(self.take_unblocked().into_iter().map(|to| Event::Writable { to }));
+        self.publish_all(batch);
         any
     }
 
@@ -265,28 +300,27 @@ impl EventHub {
     /// Hands `event` to every subscriber. Never blocks; see the module
     /// docs for what a full queue does with each kind of event.
     pub fn publish(&self, event: &Event) {
+        self.publish_all(vec![event.clone()]);
+    }
+
+    /// Hands `events`, in order, to every subscriber, waking each at most
+    /// once. Never blocks; see the module docs for what a full queue does
+    /// with each kind of event.
+    pub fn publish_all(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
         let mut inner = lock(&self.shared.inner);
         let cap = self.shared.capacity;
-        let membership = is_membership(event);
-        inner.subs.retain(|w| {
-            let Some(sub) = w.upgrade() else { return false };
-            let mut st = lock(&sub.state);
-            if membership && (st.resync_queued || st.buf.len() >= cap) {
-                if !st.resync_queued {
-                    st.resync_queued = true;
-                    st.buf.push_back(Item::Resync);
-                }
-            } else {
-                st.buf.push_back(Item::Event(event.clone()));
-            }
-            let waker = st.waker.take();
-            drop(st);
-            sub.ready.notify_all();
-            if let Some(w) = waker {
-                w.wake();
-            }
-            true
-        });
+        inner.subs.retain(|w| w.strong_count() > 0);
+        let subs: Vec<Arc<Sub>> = inner.subs.iter().filter_map(Weak::upgrade).collect();
+        let Some((last, others)) = subs.split_last() else { return };
+        for sub in others {
+            sub.push_all(cap, events.iter().cloned());
+        }
+        // The last subscriber (usually the only one) takes the events
+        // themselves rather than copies.
+        last.push_all(cap, events);
     }
 
     /// Records that a send to `to` was refused because a subscriber is
@@ -359,6 +393,22 @@ impl std::fmt::Debug for Subscriber {
 }
 
 impl Subscriber {
+    /// Waits on the queue's condition variable (at most `timeout`),
+    /// counted as a sleeper so that publishers know to notify.
+    fn sleep<'a>(
+        &self,
+        mut st: MutexGuard<'a, SubState>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, SubState> {
+        st.sleepers += 1;
+        let mut st = match timeout {
+            None => self.sub.ready.wait(st).unwrap_or_else(|e| e.into_inner()),
+            Some(t) => self.sub.ready.wait_timeout(st, t).unwrap_or_else(|e| e.into_inner()).0,
+        };
+        st.sleepers -= 1;
+        st
+    }
+
     /// Pops the next event, turning a `Resync` marker into the peer list;
     /// wakes the loop when a starved queue is half read.
     fn pop(&self, st: &mut SubState) -> Option<Event> {
@@ -406,14 +456,14 @@ impl Subscriber {
                 return Err(RecvTimeoutError::Disconnected);
             }
             let Some(end) = end else {
-                st = self.sub.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = self.sleep(st, None);
                 continue;
             };
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(RecvTimeoutError::Timeout);
             }
-            st = self.sub.ready.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+            st = self.sleep(st, Some(left));
         }
     }
 
@@ -452,7 +502,7 @@ impl Subscriber {
             if st.closed {
                 return None;
             }
-            st = self.sub.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.sleep(st, None);
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::spf::{Graph, Ix};
 use crate::time::Instant;
 use crate::wire::link::routing::LSA_FLUSH;
-use crate::wire::link::{Lsa, LsaKey};
+use crate::wire::link::{Lsa, LsaKey, Route};
 use crate::wire::{Frame, HeaderList, LinkMessage, NodeId, StrList};
 
 /// One stored LSA.
@@ -51,7 +51,12 @@ pub(crate) struct RouteEntry {
     pub(crate) next_hop: NodeId,
     /// The whole path, this node first, the destination last.
     pub(crate) path: Vec<NodeId>,
+    /// `path` as the source route DATA carries, built once per SPF run
+    /// rather than once per message; `None` past the route format's
+    /// 255 entries.
+    pub(crate) route: Option<Route>,
 }
+
 
 /// An LSA encoded once for every link it goes to.
 pub(crate) type Encoded = (LsaKey, Bytes);
@@ -346,8 +351,9 @@ impl Routing {
             else {
                 continue;
             };
-            let path = tree.path(ix).into_iter().map(|i| g.id(i)).collect();
-            best.insert(g.id(ix), RouteEntry { cost, hops, next_hop: g.id(first), path });
+            let path: Vec<NodeId> = tree.path(ix).into_iter().map(|i| g.id(i)).collect();
+            let route = Route::path(&path).ok();
+            best.insert(g.id(ix), RouteEntry { cost, hops, next_hop: g.id(first), path, route });
         }
         best
     }

@@ -42,7 +42,7 @@ impl Mesh<'_> {
 
     /// The current SPF path to `to` as a source route (this node first).
     pub(super) fn path_route(&self, to: &NodeId) -> Option<Route> {
-        Route::path(&self.routes.get(to)?.path).ok()
+        self.routes.get(to)?.route.clone()
     }
 
     /// The up link to neighbour `peer`.

@@ -193,9 +193,14 @@ impl Transport {
         }
         let from = a.route.origin();
         let Some(chan) = self.tx.get_mut(&(from, a.channel)) else { return };
-        let acked = |s: u64| s < a.cumulative || a.ranges.iter().any(|r| r.start <= s && s < r.end);
-        let covered: SmallVec<[u64; 16]> =
-            chan.inflight.keys().copied().filter(|&s| acked(s)).collect();
+        // Only what the ACK covers is visited, not the whole window.
+        let mut covered: SmallVec<[u64; 16]> =
+            chan.inflight.range(..a.cumulative).map(|(&s, _)| s).collect();
+        for r in a.ranges.iter() {
+            if r.start < r.end {
+                covered.extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(&s, _)| s));
+            }
+        }
         let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
         for s in covered {
             if let Some(o) = chan.remove(s) {
@@ -533,12 +538,12 @@ fn transmit_tree(m: &mut Mesh<'_>, tree: &Route, msg: Msg<'_>) {
 }
 
 /// The DATA frames (one per fragment) of a message on `route`.
-fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> Vec<Bytes> {
+fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> SmallVec<[Bytes; 1]> {
     let Msg { semantics, channel, seq, flags, payload, group, priority } = msg;
     let size = m.fragment_size();
     let count = payload.len().div_ceil(size).max(1);
-    let Ok(count16) = u16::try_from(count) else { return Vec::new() };
-    let mut out = Vec::with_capacity(count);
+    let Ok(count16) = u16::try_from(count) else { return SmallVec::new() };
+    let mut out = SmallVec::with_capacity(count);
     for i in 0..count {
         let part =
             payload.slice((i * size).min(payload.len())..((i + 1) * size).min(payload.len()));

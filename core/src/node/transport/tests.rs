@@ -19,7 +19,7 @@ use super::{Mesh, SendError, SendOptions, Transport};
 use crate::config::{Config, LinkMode};
 use crate::time::Instant;
 use crate::wire::ext::{EXT_CONGESTION, EXT_CONGESTION_ECHO};
-use crate::wire::link::Semantics;
+use crate::wire::link::{Route, Semantics};
 use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
 fn id(n: u8) -> NodeId {
@@ -70,13 +70,15 @@ impl Side {
     /// A route to `path`'s last node along `path` (this node first).
     fn route(&mut self, path: &[u8]) {
         let path: Vec<NodeId> = path.iter().map(|&n| id(n)).collect();
+        let to = path[path.len() - 1];
         let entry = RouteEntry {
             cost: path.len() as u32 - 1,
             hops: path.len() as u32 - 1,
             next_hop: path[1],
-            path: path.clone(),
+            route: Route::path(&path).ok(),
+            path,
         };
-        self.routes.insert(path[path.len() - 1], entry);
+        self.routes.insert(to, entry);
     }
 
     fn run<R>(&mut self, f: impl FnOnce(&mut Transport, &mut Mesh<'_>) -> R) -> R {
