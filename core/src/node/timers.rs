@@ -42,6 +42,11 @@ pub(crate) struct Timers {
 impl Timers {
     /// Sets (or moves) `timer` to fire at `at`.
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+        // Every frame of a read re-arms its link's timer to the same
+        // deadline: that costs one lookup, not three tree updates.
+        if self.by_timer.get(&timer) == Some(&at) {
+            return;
+        }
         if let Some(old) = self.by_timer.insert(timer, at) {
             self.by_deadline.remove(&(old, timer));
         }

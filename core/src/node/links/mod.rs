@@ -1,6 +1,7 @@
 //! Links to neighbours: connect or accept, HELLO / WELCOME / REJECT with
 //! version negotiation, duplicate resolution, keepalive, framing and close.
 
+mod framing;
 mod handshake;
 
 use alloc::collections::BTreeMap;
@@ -10,8 +11,8 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 
+use self::framing::{cut_frames, Frames};
 use super::dgram::DatagramLink;
 use super::output::{LinkCloseReason, LinkId, Offer, Outputs, Transmit};
 use super::timers::Timer;
@@ -20,9 +21,7 @@ use crate::config::LinkMode;
 use crate::time::Instant;
 use crate::wire::ext::{EXT_CONGESTION, EXT_CONGESTION_ECHO};
 use crate::wire::link::{Goodbye, GoodbyeReason, Hello, Intro, Pong};
-use crate::wire::{
-    peek_frame_len, with_flag_extension, Frame, LinkMessage, Message, NodeId, Protocol,
-};
+use crate::wire::{with_flag_extension, Frame, LinkMessage, Message, NodeId, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -251,41 +250,8 @@ impl Node {
                 node.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
                 return;
             }
-            // Whole frames are sliced from `data` when nothing is pending, so
-            // the common case copies nothing.
-            let mut frames: SmallVec<[Bytes; 8]> = SmallVec::new();
-            let mut rest = data;
-            if !rx.is_empty() {
-                rx.extend_from_slice(&rest);
-                rest = Bytes::new();
-            }
-            let mut error = false;
-            if rx.is_empty() {
-                loop {
-                    match peek_frame_len(&rest, max_frame) {
-                        Ok(Some(n)) if n <= rest.len() => frames.push(rest.split_to(n)),
-                        Ok(_) => break,
-                        Err(_) => {
-                            error = true;
-                            break;
-                        }
-                    }
-                }
-                if !error && !rest.is_empty() {
-                    rx.extend_from_slice(&rest);
-                }
-            } else {
-                loop {
-                    match peek_frame_len(rx, max_frame) {
-                        Ok(Some(n)) if n <= rx.len() => frames.push(rx.split_to(n).freeze()),
-                        Ok(_) => break,
-                        Err(_) => {
-                            error = true;
-                            break;
-                        }
-                    }
-                }
-            }
+            let mut frames = Frames::new();
+            let error = cut_frames(rx, data, max_frame, &mut frames).is_err();
             for f in frames {
                 if !node.links.contains_key(&link) {
                     break;

@@ -57,7 +57,6 @@ pub(crate) struct RouteEntry {
     pub(crate) route: Option<Route>,
 }
 
-
 /// An LSA encoded once for every link it goes to.
 pub(crate) type Encoded = (LsaKey, Bytes);
 

@@ -198,7 +198,8 @@ impl Transport {
             chan.inflight.range(..a.cumulative).map(|(&s, _)| s).collect();
         for r in a.ranges.iter() {
             if r.start < r.end {
-                covered.extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(&s, _)| s));
+                covered
+                    .extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(&s, _)| s));
             }
         }
         let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
