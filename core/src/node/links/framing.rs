@@ -112,7 +112,8 @@ mod tests {
         let read = len * 21 / 2;
         let (out, copied) = cut_in_reads(&stream, &[read]);
         assert_eq!(out, frames);
-        let splits = (1..stream.len().div_ceil(read)).filter(|k| k * read % len != 0).count();
+        let splits =
+            (1..stream.len().div_ceil(read)).filter(|k| !(k * read).is_multiple_of(len)).count();
         assert!(splits > 0);
         assert_eq!(copied, splits);
     }
