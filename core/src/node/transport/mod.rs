@@ -165,6 +165,15 @@ struct Outgoing {
     reroute_at: Option<Instant>,
 }
 
+impl Outgoing {
+    /// When it needs the retransmission timer: its next resend, its
+    /// failure, or its reroute, whichever comes first.
+    fn due(&self) -> Instant {
+        let at = (self.last_sent + self.rto).min(self.deadline);
+        self.reroute_at.map_or(at, |r| r.min(at))
+    }
+}
+
 /// A message in flight due for another transmission (copied out so the
 /// channel can be released before sending).
 struct Resend {
@@ -237,6 +246,12 @@ struct TxChannel {
     /// window): send nothing new; what is in flight probes until the
     /// window reopens.
     peer_full: bool,
+    /// Nothing in flight here is due (retransmission, reroute or failure)
+    /// before this: the retransmission timer visits a channel only once
+    /// it may have work, instead of every message of every channel each
+    /// time it fires. A lower bound: acknowledgements and resends only
+    /// push deadlines later, so it is made exact only when visited.
+    due: Option<Instant>,
 }
 
 /// RFC 6298 estimator for one destination.
@@ -297,12 +312,18 @@ impl TxChannel {
     }
 
     fn insert(&mut self, seq: u64, o: Outgoing) {
+        self.due_by(o.due());
         self.inflight_bytes += o.payload.len();
         self.by_priority[usize::from(o.priority.min(7))] += o.payload.len();
         if let Some(old) = self.inflight.insert(seq, o) {
             self.inflight_bytes -= old.payload.len();
             self.by_priority[usize::from(old.priority.min(7))] -= old.payload.len();
         }
+    }
+
+    /// Something here is due at `at` at the latest.
+    fn due_by(&mut self, at: Instant) {
+        self.due = Some(self.due.map_or(at, |d| d.min(at)));
     }
 
     fn remove(&mut self, seq: u64) -> Option<Outgoing> {

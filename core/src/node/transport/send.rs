@@ -377,6 +377,7 @@ impl Transport {
             }
             if let Some(o) = chan.inflight.get_mut(&e.seq) {
                 o.reroute_at = Some(at);
+                chan.due_by(at);
             }
         }
         m.out.timers.set_earliest(Timer::Retransmit, at);
@@ -392,6 +393,14 @@ impl Transport {
         let mut next: Option<Instant> = None;
         let rto_max = m.cfg.rto_max;
         for (&(to, channel), chan) in self.tx.iter_mut() {
+            match chan.due {
+                Some(due) if due > now => {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                    continue;
+                }
+                None => continue,
+                Some(_) => {}
+            }
             let expired = chan.inflight.values().any(|o| now >= o.deadline);
             if expired {
                 let reason =
@@ -420,6 +429,7 @@ impl Transport {
                 }
                 chan.resync = true;
             }
+            let mut chan_due = None;
             for (&seq, o) in chan.inflight.iter_mut() {
                 let rerouted = o.reroute_at.is_some_and(|t| now >= t);
                 if !rerouted && now >= o.last_sent + o.rto {
@@ -434,7 +444,11 @@ impl Transport {
                     o.reroute_at = None;
                     resend.push(Resend::of(to, channel, seq, o));
                 }
-                let due = (o.last_sent + o.rto).min(o.deadline);
+                let due = o.due();
+                chan_due = Some(chan_due.map_or(due, |n: Instant| n.min(due)));
+            }
+            chan.due = chan_due;
+            if let Some(due) = chan_due {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }

@@ -600,3 +600,65 @@ fn the_priority_travels_with_the_message_and_urgent_data_goes_first() {
     let p = Bytes::from_static(b"x");
     assert_eq!(a.run(|t, m| t.send(m, at(2), id(3), bad, p)), Err(SendError::BadPriority));
 }
+
+#[test]
+fn the_retransmission_timer_visits_only_channels_that_may_be_due() {
+    let (mut a, _b) = pair(cfg());
+    // Two channels: one message each, the reliable one a while later.
+    a.send(at(0), 2, Semantics::Sequenced, b"s").unwrap();
+    a.send(at(50), 2, Semantics::Reliable, b"r").unwrap();
+    a.frames();
+    let first = a.retransmit_due();
+    assert_eq!(first, at(0) + a.cfg.rto_initial);
+    a.run(|t, m| t.on_retransmit_timer(m, first));
+    // Only the sequenced message was due and resent; the timer now waits
+    // for the reliable one, which was not touched.
+    assert_eq!(a.out.stats.retransmissions, 1);
+    let second = at(50) + a.cfg.rto_initial;
+    assert_eq!(a.retransmit_due(), second.min(first + a.cfg.rto_initial * 2));
+    let resent: Vec<_> = a.frames();
+    assert_eq!(resent.len(), 1);
+    let Message::Link(LinkMessage::Data(d)) = Frame::parse(&resent[0].1).unwrap().message else {
+        panic!("a DATA frame")
+    };
+    assert_eq!(d.semantics, Semantics::Sequenced);
+}
+
+#[test]
+fn a_reroute_is_kept_when_the_timer_runs_for_something_else_first() {
+    let mut a = Side::new(1, cfg());
+    a.link(2);
+    a.route(&[1, 2, 3]);
+    a.send(at(0), 3, Semantics::Reliable, b"early").unwrap();
+    a.send(at(10), 3, Semantics::Sequenced, b"named").unwrap();
+    let sent = a.frames();
+    let Message::Link(LinkMessage::Data(named)) = Frame::parse(&sent[1].1).unwrap().message else {
+        panic!("a DATA frame")
+    };
+    // The relay reports the second message's next hop gone, just before
+    // the first message's RTO.
+    let rto = a.cfg.rto_initial;
+    let reported = at(0) + (rto - Duration::from_millis(1));
+    let reroute = reported + a.cfg.spf_delay * 2;
+    assert!(reroute > at(0) + rto, "the reroute comes after the first RTO");
+    let e = crate::wire::link::RouteError {
+        reporter: id(2),
+        unreachable: id(3),
+        seq: named.seq,
+        channel: named.channel,
+        semantics: named.semantics,
+        route: Route::path(&[id(2), id(1)]).unwrap(),
+    };
+    let raw = Frame::new(LinkMessage::RouteError(e.clone())).to_bytes().unwrap();
+    assert!(a.run(|t, m| t.on_route_error(m, reported, e, raw)));
+    // The first message's RTO fires first; the reroute must stay scheduled.
+    a.run(|t, m| t.on_retransmit_timer(m, at(0) + rto));
+    assert!(a.retransmit_due() <= reroute, "the reroute at {reroute:?} was forgotten");
+    a.frames();
+    a.run(|t, m| t.on_retransmit_timer(m, reroute));
+    let resent = a.frames();
+    assert!(resent.iter().any(|(_, f)| matches!(
+        Frame::parse(f).unwrap().message,
+        Message::Link(LinkMessage::Data(ref d)) if d.seq == named.seq && d.channel == named.channel
+    )));
+}
