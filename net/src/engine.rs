@@ -29,7 +29,7 @@ use netcluster_core::node::{
 };
 use netcluster_core::{Instant, Node, NodeId, NodeState};
 
-use crate::backlog::Backlog;
+use crate::backlog::{gather, Backlog};
 use crate::events::EventHub;
 use crate::streams::{StreamBridge, StreamIo, WakeDriver};
 use crate::{DriverLimits, SendMany};
@@ -610,7 +610,9 @@ impl<I: LinkIo> Engine<I> {
     }
 
     /// Hands the writer of `link` the node's frames for it while the
-    /// writer's backlog has room; when it has none, asks to hear of it.
+    /// writer's backlog has room, small frames gathered into writes of up
+    /// to [`GATHER`](crate::backlog::GATHER) bytes; when it has none, asks
+    /// to hear of it.
     fn pull(&mut self, io: &mut I, link: LinkId) {
         let now = self.now();
         loop {
@@ -620,19 +622,26 @@ impl<I: LinkIo> Engine<I> {
             if !backlog.has_room(&self.limits) && !backlog.want(&self.limits) {
                 return;
             }
-            let Some(frame) = self.node.poll_link(now, link) else { return };
-            backlog.add(frame.len());
-            match io.write(link, up, frame) {
-                Ok(()) => {}
-                Err(WriteError::Failed) => {
-                    if let Some(Slot::Up(up)) = self.links.remove(&link) {
-                        io.abort(link, up);
+            let Some(first) = self.node.poll_link(now, link) else { return };
+            let node = &mut self.node;
+            let (data, large) = gather(first, || node.poll_link(now, link));
+            // The large frame that ended the gathering follows at once: the
+            // backlog's limits are soft by one write.
+            for data in core::iter::once(data).chain(large) {
+                let Some(Slot::Up(up)) = self.links.get_mut(&link) else { return };
+                io.backlog(up).add(data.len());
+                match io.write(link, up, data) {
+                    Ok(()) => {}
+                    Err(WriteError::Failed) => {
+                        if let Some(Slot::Up(up)) = self.links.remove(&link) {
+                            io.abort(link, up);
+                        }
+                        self.deferred.push((link, LinkCloseReason::Error));
+                        return;
                     }
-                    self.deferred.push((link, LinkCloseReason::Error));
-                    return;
+                    // The writer failed; its close is on the way.
+                    Err(WriteError::Gone) => return,
                 }
-                // The writer failed; its close is on the way.
-                Err(WriteError::Gone) => return,
             }
         }
     }

@@ -39,9 +39,10 @@ pub struct DriverLimits {
     /// Events queued per subscriber; a full subscriber holds received
     /// messages back in the node (nothing is dropped, see [`crate::events`]).
     pub event_capacity: usize,
-    /// Frames a TCP link's writer holds at most; past it (or past
-    /// `write_buffer`) the engine stops pulling from the node until the
-    /// writer has written half. A slow link is never closed for it: its
+    /// Writes a TCP link's writer holds at most (a write is one frame, or
+    /// small frames gathered up to [`GATHER`](crate::backlog::GATHER)
+    /// bytes); past it (or past `write_buffer`) the engine stops pulling
+    /// from the node until the writer has written half. A slow link is never closed for it: its
     /// data waits in the node's bounded link queue.
     pub write_queue: usize,
     /// Bytes a TCP link's writer holds at most (see `write_queue`). 256 KiB
@@ -348,7 +349,8 @@ macro_rules! builder_methods {
             self
         }
 
-        /// Frames a TCP link's writer holds at most before the node keeps
+        /// Writes (frames, or small frames gathered) a TCP link's writer
+        /// holds at most before the node keeps
         /// the rest (default 1024); a slow link slows its senders and is
         /// never closed for it.
         pub fn write_queue(mut self, n: usize) -> Self {
