@@ -93,6 +93,12 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// The next `n` bytes, borrowed (for a caller that copies them).
+    pub fn slice(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
+        let at = self.take(n, field)?;
+        Ok(&self.buf[at..at + n])
+    }
+
     /// A zero-copy slice of the next `n` bytes.
     pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes> {
         let at = self.take(n, field)?;

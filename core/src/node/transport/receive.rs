@@ -241,7 +241,20 @@ impl Transport {
         window: u32,
         data_route: &Route,
     ) {
-        self.ack_due.insert((to, channel), (semantics, window, data_route.clone()));
+        // Every frame of a read lands here: the entry is updated in place,
+        // its route replaced only if the path changed.
+        match self.ack_due.get_mut(&(to, channel)) {
+            Some(due) => {
+                due.0 = semantics;
+                due.1 = window;
+                if due.2 != *data_route {
+                    due.2 = data_route.clone();
+                }
+            }
+            None => {
+                self.ack_due.insert((to, channel), (semantics, window, data_route.clone()));
+            }
+        }
     }
 
     /// Sends the ACKs the input just handled made due.

@@ -10,17 +10,29 @@
 //!
 //! A node forwarding a frame finds its own entry and sends the unchanged
 //! frame to each entry whose parent it is: nothing is rewritten, so
-//! forwarding neither copies nor allocates.
+//! forwarding neither copies the frame nor allocates.
+//!
+//! A [`Route`] holds its entries inline (up to [`INLINE_ENTRIES`] without
+//! allocating), copied out of the frame when parsed: a few dozen bytes
+//! copied cost less than sharing the frame's buffer, whose reference count
+//! every holder would touch (and, held by another thread, bounce between
+//! cores).
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::super::codec::Reader;
 use super::super::error::{Error, Result};
-use super::super::lists::{FixedEntry, FixedList};
+use super::super::lists::FixedEntry;
 use super::super::types::NodeId;
+
+/// Entries a route holds without allocating: a path of up to three relays.
+pub const INLINE_ENTRIES: usize = INLINE_BYTES / ENTRY;
+
+/// Inline storage (a size `smallvec` supports).
+const INLINE_BYTES: usize = 96;
 
 /// Parent index of the root entry.
 pub const ROOT_PARENT: u8 = 0xff;
@@ -28,13 +40,16 @@ pub const ROOT_PARENT: u8 = 0xff;
 /// A validated source route.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Route {
-    ids: FixedList<NodeId>,
-    parents: Bytes,
+    /// The encoding: the ids, 16 bytes each, then one parent byte each.
+    raw: SmallVec<[u8; INLINE_BYTES]>,
 }
+
+/// Encoded bytes per entry.
+const ENTRY: usize = NodeId::SIZE + 1;
 
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.ids.iter().zip(self.parents.iter())).finish()
+        f.debug_list().entries(self.ids().zip(self.parent_bytes().iter())).finish()
     }
 }
 
@@ -44,10 +59,18 @@ impl Route {
         if count == 0 {
             return Err(Error::Malformed { field: "route_count" });
         }
-        let ids = FixedList::<NodeId>::parse(r, count, max, "route_ids")?;
-        let parents = r.bytes(count, "route_parents")?;
-        check_tree(ids.as_bytes(), &parents)?;
-        Ok(Route { ids, parents })
+        if count > max {
+            return Err(Error::Oversized { field: "route_ids", len: count, max });
+        }
+        // Cannot overflow where it could fit in the input anyway.
+        let len = count.checked_mul(NodeId::SIZE).ok_or(Error::Truncated { field: "route_ids" })?;
+        let ids = r.slice(len, "route_ids")?;
+        let parents = r.slice(count, "route_parents")?;
+        check_tree(ids, parents)?;
+        let mut raw = SmallVec::with_capacity(count * ENTRY);
+        raw.extend_from_slice(ids);
+        raw.extend_from_slice(parents);
+        Ok(Route { raw })
     }
 
     /// A unicast path: origin first, destination last. Fails on an empty
@@ -67,30 +90,33 @@ impl Route {
         if ids.len() > 255 {
             return Err(Error::Oversized { field: "route_count", len: ids.len(), max: 255 });
         }
-        let ids = FixedList::from_entries(ids);
-        let parents = Bytes::copy_from_slice(parents);
-        check_tree(ids.as_bytes(), &parents)?;
-        Ok(Route { ids, parents })
+        let mut raw = SmallVec::with_capacity(ids.len() * ENTRY);
+        for id in ids {
+            raw.extend_from_slice(id.as_bytes());
+        }
+        raw.extend_from_slice(parents);
+        check_tree(&raw[..ids.len() * NodeId::SIZE], parents)?;
+        Ok(Route { raw })
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.parents.len()
+        self.raw.len() / ENTRY
     }
 
     /// Always false: a route has at least its origin.
     pub fn is_empty(&self) -> bool {
-        self.parents.is_empty()
+        self.raw.is_empty()
     }
 
     /// Entry `i`'s id.
     pub fn id(&self, i: usize) -> Option<NodeId> {
-        self.ids.get(i)
+        (i < self.len()).then(|| NodeId::decode(&self.raw[i * NodeId::SIZE..]))
     }
 
     /// Entry `i`'s parent index (`None` for the root or out of range).
     pub fn parent(&self, i: usize) -> Option<usize> {
-        match *self.parents.get(i)? {
+        match *self.parent_bytes().get(i)? {
             ROOT_PARENT => None,
             p => Some(p as usize),
         }
@@ -98,27 +124,27 @@ impl Route {
 
     /// The origin (entry 0).
     pub fn origin(&self) -> NodeId {
-        self.ids.get(0).unwrap_or(NodeId::NIL)
+        self.id(0).unwrap_or(NodeId::NIL)
     }
 
     /// The last entry: the destination of a unicast path.
     pub fn last(&self) -> NodeId {
-        self.ids.get(self.len().saturating_sub(1)).unwrap_or(NodeId::NIL)
+        self.id(self.len().saturating_sub(1)).unwrap_or(NodeId::NIL)
     }
 
     /// Whether the route is a simple path (`parent[i] = i - 1`).
     pub fn is_path(&self) -> bool {
-        self.parents.iter().enumerate().skip(1).all(|(i, &p)| p as usize == i - 1)
+        self.parent_bytes().iter().enumerate().skip(1).all(|(i, &p)| p as usize == i - 1)
     }
 
     /// The index of `id`, if it is on the route.
     pub fn position(&self, id: &NodeId) -> Option<usize> {
-        self.ids.as_bytes().chunks_exact(16).position(|c| c == id.as_bytes())
+        self.id_bytes().chunks_exact(NodeId::SIZE).position(|c| c == id.as_bytes())
     }
 
     /// Indices of the entries whose parent is entry `i`.
     pub fn children(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.parents
+        self.parent_bytes()
             .iter()
             .enumerate()
             .skip(i + 1)
@@ -128,7 +154,7 @@ impl Route {
 
     /// The ids, in entry order.
     pub fn ids(&self) -> impl ExactSizeIterator<Item = NodeId> + '_ {
-        self.ids.iter()
+        self.id_bytes().chunks_exact(NodeId::SIZE).map(NodeId::decode)
     }
 
     /// The same path walked backwards (destination first); `None` unless
@@ -137,7 +163,7 @@ impl Route {
         if !self.is_path() {
             return None;
         }
-        let mut ids: Vec<NodeId> = self.ids.iter().collect();
+        let mut ids: Vec<NodeId> = self.ids().collect();
         ids.reverse();
         Route::path(&ids).ok()
     }
@@ -147,7 +173,7 @@ impl Route {
         let mut chain = Vec::new();
         let mut at = Some(i);
         while let Some(j) = at {
-            chain.push(self.ids.get(j)?);
+            chain.push(self.id(j)?);
             at = self.parent(j);
             if chain.len() > self.len() {
                 return None;
@@ -159,17 +185,17 @@ impl Route {
 
     /// Encoded size: 17 bytes per entry.
     pub fn encoded_len(&self) -> usize {
-        self.len() * (NodeId::SIZE + 1)
+        self.raw.len()
     }
 
     /// The encoded ids.
-    pub(crate) fn id_bytes(&self) -> &Bytes {
-        self.ids.as_bytes()
+    pub(crate) fn id_bytes(&self) -> &[u8] {
+        &self.raw[..self.len() * NodeId::SIZE]
     }
 
     /// The encoded parent indices.
-    pub(crate) fn parent_bytes(&self) -> &Bytes {
-        &self.parents
+    pub(crate) fn parent_bytes(&self) -> &[u8] {
+        &self.raw[self.len() * NodeId::SIZE..]
     }
 }
 
