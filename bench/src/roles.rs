@@ -270,8 +270,11 @@ async fn sub(a: SubArgs) -> Res<()> {
     let (h, mut events) = start_node(&a.node).await?;
     let from = node_id(a.from);
     let mut next = 0u64;
-    while let Some(e) = events.next().await {
-        if let Event::Message { from: f, payload, .. } = e {
+    // Events are read in batches (`next_many`), one lock per batch.
+    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    while events.next_many(&mut batch, EVENT_BATCH).await > 0 {
+        for e in batch.drain(..) {
+            let Event::Message { from: f, payload, .. } = e else { continue };
             if f != from {
                 continue;
             }
@@ -293,6 +296,9 @@ async fn sub(a: SubArgs) -> Res<()> {
     }
     Err(format!("the node stopped after {next} messages").into())
 }
+
+/// Events taken per read of a subscriber (`EventStream::next_many`).
+const EVENT_BATCH: usize = 1024;
 
 /// What the sender's event task shares with the sending loop.
 struct Watch {
@@ -322,17 +328,20 @@ fn watch(mut events: EventStream, to: NodeId, count: u64) -> Arc<Watch> {
     });
     let w2 = Arc::clone(&w);
     tokio::spawn(async move {
-        while let Some(e) = events.next().await {
-            match e {
-                Event::Writable { to: d } if d == to => w2.room.notify_one(),
-                Event::Delivered { to: d, .. } if d == to => w2.one_delivered(count),
-                Event::SendFailed { to: d, reason, .. } if d == to => {
-                    say(format!("error message lost: send failed ({reason:?})"));
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        while events.next_many(&mut batch, EVENT_BATCH).await > 0 {
+            for e in batch.drain(..) {
+                match e {
+                    Event::Writable { to: d } if d == to => w2.room.notify_one(),
+                    Event::Delivered { to: d, .. } if d == to => w2.one_delivered(count),
+                    Event::SendFailed { to: d, reason, .. } if d == to => {
+                        say(format!("error message lost: send failed ({reason:?})"));
+                    }
+                    Event::PeerDown { id, reason, .. } if id == to => {
+                        say(format!("error destination down ({reason:?})"));
+                    }
+                    _ => {}
                 }
-                Event::PeerDown { id, reason, .. } if id == to => {
-                    say(format!("error destination down ({reason:?})"));
-                }
-                _ => {}
             }
         }
     });
