@@ -157,7 +157,8 @@ pub struct Config {
     /// on loopback 4 MiB moved 64 KiB messages 1.6 times faster than 1 MiB.
     pub send_window_bytes: usize,
     /// End-to-end congestion control: a window per destination that
-    /// halves on congestion marks and losses (PROTOCOL 7.15). On by default;
+    /// is cut by congestion marks (in proportion to how much is marked) and
+    /// halved by losses (PROTOCOL 7.15). On by default;
     /// off, only `send_window` and `send_window_bytes` hold senders back.
     pub congestion_control: bool,
     /// DATA bytes queued at most for one stream link until the driver

@@ -489,9 +489,10 @@ impl Node {
 pub(super) enum Class {
     /// Ahead of DATA: handshake, keepalive, routing, ACK.
     Control,
-    /// DATA of a priority (0 most urgent): bounded, marked under
-    /// congestion, dropped when the link's queue is full.
-    Data { priority: u8 },
+    /// DATA of a priority (0 most urgent): bounded, dropped when the
+    /// link's queue is full; `forwarded` DATA is also marked under
+    /// congestion.
+    Data { priority: u8, forwarded: bool },
     /// The link's GOODBYE: after everything queued before it.
     Last,
 }
@@ -522,8 +523,8 @@ pub(super) fn link_send(
         }
         (Carrier::Stream { .. }, Class::Control) => out.queue_control(link, data),
         (Carrier::Stream { .. }, Class::Last) => out.queue_last(link, data),
-        (Carrier::Stream { .. }, Class::Data { priority }) => {
-            match out.offer_data(link, data.len()) {
+        (Carrier::Stream { .. }, Class::Data { priority, forwarded }) => {
+            match out.offer_data(link, data.len(), forwarded) {
                 Offer::Take => out.queue_data(link, priority, data),
                 Offer::Mark => {
                     out.stats.data_marked += 1;

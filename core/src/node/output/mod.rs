@@ -81,9 +81,11 @@ impl Outputs {
         self.announce(link);
     }
 
-    /// Asks whether a DATA frame of `len` bytes may go on `link`.
-    pub(crate) fn offer_data(&mut self, link: LinkId, len: usize) -> Offer {
-        let (max, mark) = (self.queue_max, self.queue_mark);
+    /// Asks whether a DATA frame of `len` bytes may go on `link`; only
+    /// `markable` DATA (forwarded, not this node's own) is marked.
+    pub(crate) fn offer_data(&mut self, link: LinkId, len: usize, markable: bool) -> Offer {
+        let max = self.queue_max;
+        let mark = if markable { self.queue_mark } else { usize::MAX };
         let q = self.link_queues.entry(link).or_default();
         if q.closing {
             return Offer::Dropped;

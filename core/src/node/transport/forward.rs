@@ -23,7 +23,7 @@ pub(super) fn forward(m: &mut Mesh<'_>, route: &Route, raw: &Bytes, data: Option
             m.out.stats.forwarded += 1;
             // ACKs and ROUTE_ERRORs travel as control, DATA as data.
             match data {
-                Some(d) => m.send_data(link, raw.clone(), d.priority),
+                Some(d) => m.forward_data(link, raw.clone(), d.priority),
                 None => m.send_control(link, raw.clone()),
             }
         }

@@ -69,8 +69,19 @@ impl Mesh<'_> {
     /// control frame the caller has not taken yet (keepalive, routing,
     /// ACK...), so a burst of data never delays them by more than what the
     /// caller already holds.
+    ///
+    /// This node's own DATA is not marked for congestion: its sends are
+    /// already held back by the queue's bound (`WouldBlock`), and a mark
+    /// would halve the window of a source whose only bottleneck is its own
+    /// socket.
     pub(super) fn send_data(&mut self, link: LinkId, data: Bytes, priority: u8) {
-        link_send(self.links, self.out, link, data, Class::Data { priority });
+        link_send(self.links, self.out, link, data, Class::Data { priority, forwarded: false });
+    }
+
+    /// Queues DATA passing through on `link`: dropped (and counted) when
+    /// the link's queue is full, marked past its threshold.
+    pub(super) fn forward_data(&mut self, link: LinkId, data: Bytes, priority: u8) {
+        link_send(self.links, self.out, link, data, Class::Data { priority, forwarded: true });
     }
 
     /// Queues an encoded control frame (ACK, ROUTE_ERROR) on `link`.

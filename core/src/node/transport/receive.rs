@@ -48,7 +48,7 @@ impl Transport {
                 match m.link_to(&c) {
                     Some(link) => {
                         m.out.stats.forwarded += 1;
-                        m.send_data(link, raw.clone(), d.priority);
+                        m.forward_data(link, raw.clone(), d.priority);
                     }
                     None => m.out.stats.dropped_no_route += 1,
                 }

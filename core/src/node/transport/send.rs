@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use super::super::output::{Event, FailReason, MessageId, StreamEnd};
 use super::super::timers::Timer;
-use super::congestion::{Change, Window};
+use super::congestion::{Change, Signal, Window};
 use super::forward::forward;
 use super::mesh::Mesh;
 use super::{
@@ -171,8 +171,15 @@ impl Transport {
     }
 
     fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
+        // RFC 6298's margin of four deviations, but never under half the
+        // round trip: behind a steady queue the deviation shrinks to
+        // nothing, and a queue that grows by a few frames would then time
+        // out messages that are only waiting (each resent for nothing,
+        // taking the bandwidth the queue is short of).
         let r = match self.rtt.get(to) {
-            Some(Rtt { srtt: Some(s), rttvar }) => *s + (*rttvar * 4).max(Duration::from_millis(1)),
+            Some(Rtt { srtt: Some(s), rttvar }) => {
+                *s + (*rttvar * 4).max(*s / 2).max(Duration::from_millis(1))
+            }
             _ => m.cfg.rto_initial,
         };
         r.clamp(m.cfg.rto_min, m.cfg.rto_max)
@@ -271,11 +278,13 @@ impl Transport {
                 m.out.events.push_back(Event::Delivered { id: o.id, to: from });
             }
         }
-        if echo || lost {
-            self.congestion_signal(m, now, from);
+        if lost {
+            self.congestion_signal(m, now, from, Signal::Loss);
+        } else if echo {
+            self.congestion_signal(m, now, from, Signal::Mark);
         }
-        if acked > 0 {
-            self.window_acked(m, now, from, acked);
+        if acked > 0 || echo {
+            self.window_acked(m, now, from, acked, echo);
         }
         self.wake_blocked(m, now, Some(from));
         let channel = a.channel;
@@ -287,25 +296,39 @@ impl Transport {
         }
     }
 
-    /// `bytes` towards `to` were acknowledged: the congestion window grows.
-    fn window_acked(&mut self, m: &mut Mesh<'_>, now: Instant, to: NodeId, bytes: usize) {
+    /// `bytes` towards `to` were acknowledged (by an ACK that echoed a
+    /// mark or not): the congestion window grows.
+    fn window_acked(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        bytes: usize,
+        echo: bool,
+    ) {
         if !m.cfg.congestion_control {
             return;
         }
+        let rtt = self.srtt_or_min(m, &to);
         let w = self.windows.entry(to).or_insert_with(|| Window::new(m.cfg));
-        if w.on_acked(m.cfg, now, bytes) == Some(Change::Recovered) {
+        if w.on_acked(m.cfg, now, bytes, echo, rtt) == Some(Change::Recovered) {
             m.out.events.push_back(Event::CongestionCleared { to });
         }
     }
 
+    /// The smoothed round trip to `to`, or `rto_min` before a sample.
+    fn srtt_or_min(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
+        self.rtt.get(to).and_then(|r| r.srtt).unwrap_or(m.cfg.rto_min)
+    }
+
     /// A congestion mark was echoed, or a message towards `to` was lost.
-    fn congestion_signal(&mut self, m: &mut Mesh<'_>, now: Instant, to: NodeId) {
+    fn congestion_signal(&mut self, m: &mut Mesh<'_>, now: Instant, to: NodeId, signal: Signal) {
         if !m.cfg.congestion_control {
             return;
         }
-        let rtt = self.rtt.get(&to).and_then(|r| r.srtt).unwrap_or(m.cfg.rto_min);
+        let rtt = self.srtt_or_min(m, &to);
         let w = self.windows.entry(to).or_insert_with(|| Window::new(m.cfg));
-        if w.on_congestion(m.cfg, now, rtt) == Some(Change::Congested) {
+        if w.on_congestion(m.cfg, now, rtt, signal) == Some(Change::Congested) {
             m.out.events.push_back(Event::Congested { to });
         }
     }
@@ -454,7 +477,7 @@ impl Transport {
         }
         timed_out.dedup();
         for to in timed_out {
-            self.congestion_signal(m, now, to);
+            self.congestion_signal(m, now, to, Signal::Loss);
         }
         for r in resend {
             retransmit(m, r);
