@@ -2,6 +2,9 @@
 //! version negotiation, duplicate resolution, keepalive, framing and close.
 
 mod handshake;
+mod info;
+
+pub use info::LinkInfo;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
