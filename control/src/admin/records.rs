@@ -457,7 +457,7 @@ pub struct TrafficFigures {
     pub tx_msgs_per_sec: u64,
     /// The smoothed end-to-end round trip in microseconds, once measured;
     /// at most `0xffff_fffe` (emitting more is
-    /// [`Error::Oversized`](netcluster_core::wire::Error::Oversized)).
+    /// [`Error::Oversized`]).
     pub srtt_us: Option<u32>,
 }
 
