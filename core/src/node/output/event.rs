@@ -134,7 +134,8 @@ pub struct PeerTraffic {
     /// one its retransmission timeout is made from): measured on the
     /// acknowledgements of reliable, sequenced and stream data this node
     /// sent to it, never on a retransmitted message (Karn). `None` until
-    /// such an acknowledgement has come.
+    /// such an acknowledgement has come; then the last estimate, kept while
+    /// nothing new is acknowledged.
     pub srtt: Option<core::time::Duration>,
 }
 
