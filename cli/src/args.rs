@@ -20,7 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a node until SIGINT or SIGTERM, serving the admin socket.
     Agent(Box<AgentArgs>),
-    /// List the members the agent sees, itself included.
+    /// List the members the agent sees, itself included, with the rates
+    /// to and from each and the round trip to it.
     Members(ListArgs),
     /// List the groups and their members.
     Groups(ListArgs),
@@ -28,6 +29,9 @@ pub enum Command {
     Routes(ListArgs),
     /// Show the agent's counters.
     Stats(ListArgs),
+    /// List the agent's links: peer, address, kind, and each output
+    /// queue's bytes and frames now, peak, drops and marks.
+    Links(ListArgs),
     /// Send a message to one node (name or id); the message is read from
     /// stdin when not given.
     Send(SendArgs),

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use netcluster_control::admin::{AdminEvent, DeliveryMode, EventMask};
+use netcluster_control::admin::{
+    AdminEvent, DeliveryMode, EventMask, MemberRecord, TrafficFigures,
+};
 
 use crate::admin::client::{Client, ClientError};
 use crate::args::{AdminArg, GroupArgs, ListArgs, Mode, PingArgs, SendArgs, ShoutArgs};
@@ -77,14 +79,35 @@ fn json_pretty(v: &serde_json::Value) -> Result<(), CommandError> {
     print(&serde_json::to_string_pretty(v).map_err(std::io::Error::other)?)
 }
 
-/// `netcluster members`.
+/// `netcluster members`: with the traffic figures, or without them (shown
+/// as unknown) from an agent that predates them.
 pub async fn members(a: ListArgs) -> Result<(), CommandError> {
     let mut c = connect(&a.admin).await?;
-    let m = c.members().await?;
+    let rows: Vec<(MemberRecord, Option<TrafficFigures>)> = match c.members_traffic().await {
+        Ok(m) => m.into_iter().map(|r| (r.member, Some(r.traffic))).collect(),
+        Err(e) if e.is_unsupported() => c.members().await?.into_iter().map(|m| (m, None)).collect(),
+        Err(e) => return Err(e.into()),
+    };
     if a.json {
-        json_pretty(&serde_json::Value::Array(m.iter().map(output::member_json).collect()))
+        json_pretty(&serde_json::Value::Array(
+            rows.iter().map(|(m, t)| output::member_traffic_json(m, t.as_ref())).collect(),
+        ))
     } else {
-        print(&output::members_text(&m))
+        print(&output::members_text(&rows))
+    }
+}
+
+/// `netcluster links`.
+pub async fn links(a: ListArgs) -> Result<(), CommandError> {
+    let mut c = connect(&a.admin).await?;
+    let names = Names::from_members(&c.members().await?);
+    let l = c.links().await?;
+    if a.json {
+        json_pretty(&serde_json::Value::Array(
+            l.iter().map(|l| output::link_json(l, &names)).collect(),
+        ))
+    } else {
+        print(&output::links_text(&l, &names))
     }
 }
 

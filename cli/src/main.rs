@@ -98,6 +98,7 @@ async fn run(cmd: Command) -> ExitCode {
         Command::Groups(a) => client(commands::groups(a).await),
         Command::Routes(a) => client(commands::routes(a).await),
         Command::Stats(a) => client(commands::stats(a).await),
+        Command::Links(a) => client(commands::links(a).await),
         Command::Send(a) => client(commands::send(a).await),
         Command::Shout(a) => client(commands::shout(a).await),
         Command::Join(a) => client(commands::join(a).await),

@@ -4,7 +4,13 @@
 //!
 //! - `members --json`: an array, the agent's own node first (`hops` 0):
 //!   `{"id": "<uuid>", "name": "a", "state": "ready", "addr": "10.0.0.1:7400",
-//!   "groups": ["web"], "headers": {"role": "db"}, "hops": 1, "incarnation": 1700000000000}`.
+//!   "groups": ["web"], "headers": {"role": "db"}, "hops": 1, "incarnation": 1700000000000,
+//!   "rx_bytes_per_sec": 2000, "tx_bytes_per_sec": 100000, "rx_msgs_per_sec": 20,
+//!   "tx_msgs_per_sec": 100, "srtt_us": 1500}`. The figures are what the
+//!   agent's node exchanges with that member, application data only, averaged
+//!   over the last 5 s; `srtt_us` is the smoothed end-to-end round trip, null
+//!   until acknowledged data has measured it. The agent's own record has 0
+//!   and null; all five are null from an agent that predates them.
 //!   `state` is one of `init`, `ready`, `busy`, `error`, `exit`. The
 //!   agent's own `addr` is where peers reach it: its advertised address if
 //!   set (`--advertise`, or a specific `--bind`), else the address its
@@ -16,6 +22,13 @@
 //! - `routes --json`: `[{"destination": "<uuid>", "destination_name": "b",
 //!   "next_hop": "<uuid>", "next_hop_name": "c", "cost": 2, "hops": 2,
 //!   "path": ["<uuid of c>", "<uuid of b>"]}]`.
+//! - `links --json`: `[{"id": 1, "peer": "<uuid>", "peer_name": "b",
+//!   "addr": "10.0.0.2:7400", "kind": "stream", "outgoing": true, "up": true,
+//!   "queued_bytes": 3120, "queued_data_bytes": 3072, "queued_frames": 3,
+//!   "peak_bytes": 262144, "dropped": 2, "marked": 40, "rtt_us": 310}]`, in
+//!   link id order; `peer` and `peer_name` are null until the handshake says
+//!   who it is, `rtt_us` (the shortest keepalive round trip) until one was
+//!   measured. Datagram links have no queue: 0.
 //! - `stats --json`: one object, counter name to value
 //!   (`{"datagrams_sent": 12, "frames_received": 40, "dropped_malformed": 0,
 //!   "retransmissions": 0, ...}`); unknown counters may appear.
@@ -32,7 +45,9 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use netcluster_control::admin::{AdminEvent, Counter, GroupRecord, MemberRecord, RouteRecord};
+use netcluster_control::admin::{
+    AdminEvent, Counter, GroupRecord, LinkRecord, MemberRecord, RouteRecord, TrafficFigures,
+};
 use netcluster_tokio::NodeId;
 use serde_json::{json, Map, Value};
 
@@ -79,24 +94,109 @@ pub fn member_json(m: &MemberRecord) -> Value {
     })
 }
 
-/// `members` as text.
-pub fn members_text(members: &[MemberRecord]) -> String {
+/// A member and its traffic figures as JSON: [`member_json`]'s fields and
+/// `rx_bytes_per_sec`, `tx_bytes_per_sec`, `rx_msgs_per_sec`,
+/// `tx_msgs_per_sec`, `srtt_us`, all null when `traffic` is unknown.
+pub fn member_traffic_json(m: &MemberRecord, traffic: Option<&TrafficFigures>) -> Value {
+    let mut v = member_json(m);
+    let t = traffic;
+    v["rx_bytes_per_sec"] = json!(t.map(|t| t.rx_bytes_per_sec));
+    v["tx_bytes_per_sec"] = json!(t.map(|t| t.tx_bytes_per_sec));
+    v["rx_msgs_per_sec"] = json!(t.map(|t| t.rx_msgs_per_sec));
+    v["tx_msgs_per_sec"] = json!(t.map(|t| t.tx_msgs_per_sec));
+    v["srtt_us"] = json!(t.and_then(|t| t.srtt_us));
+    v
+}
+
+/// Microseconds as milliseconds for people; `-` for none.
+fn ms(us: Option<u32>) -> String {
+    us.map_or_else(|| "-".to_string(), |us| format!("{:.3}", f64::from(us) / 1000.0))
+}
+
+/// `members` as text; the figures are `-` where unknown, and for the
+/// agent's own node.
+pub fn members_text(members: &[(MemberRecord, Option<TrafficFigures>)]) -> String {
     let rows: Vec<Vec<String>> = members
         .iter()
-        .map(|m| {
+        .map(|(m, t)| {
             let headers: Vec<String> = m.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let t = t.as_ref().filter(|_| m.hops > 0);
+            let n = |f: fn(&TrafficFigures) -> u64| t.map_or("-".to_string(), |t| f(t).to_string());
             vec![
                 m.name.to_string(),
                 m.node_id.to_string(),
                 m.state.as_str().to_string(),
                 m.link_addr.to_string(),
                 m.hops.to_string(),
+                n(|t| t.rx_bytes_per_sec),
+                n(|t| t.tx_bytes_per_sec),
+                n(|t| t.rx_msgs_per_sec),
+                n(|t| t.tx_msgs_per_sec),
+                ms(t.and_then(|t| t.srtt_us)),
                 m.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","),
                 headers.join(","),
             ]
         })
         .collect();
-    table(&["NAME", "ID", "STATE", "ADDR", "HOPS", "GROUPS", "HEADERS"], &rows)
+    table(
+        &[
+            "NAME", "ID", "STATE", "ADDR", "HOPS", "RX B/S", "TX B/S", "RX MSG/S", "TX MSG/S",
+            "RTT MS", "GROUPS", "HEADERS",
+        ],
+        &rows,
+    )
+}
+
+/// A link as JSON: `id`, `peer`, `peer_name`, `addr`, `kind`, `outgoing`,
+/// `up`, `queued_bytes`, `queued_data_bytes`, `queued_frames`,
+/// `peak_bytes`, `dropped`, `marked`, `rtt_us`.
+pub fn link_json(l: &LinkRecord, names: &Names) -> Value {
+    json!({
+        "id": l.link_id,
+        "peer": l.peer.map(|p| p.to_string()),
+        "peer_name": l.peer.as_ref().and_then(|p| names.get(p)),
+        "addr": l.addr.to_string(),
+        "kind": l.kind.as_str(),
+        "outgoing": l.outgoing,
+        "up": l.up,
+        "queued_bytes": l.queued_bytes,
+        "queued_data_bytes": l.queued_data_bytes,
+        "queued_frames": l.queued_frames,
+        "peak_bytes": l.peak_bytes,
+        "dropped": l.dropped,
+        "marked": l.marked,
+        "rtt_us": l.rtt_us,
+    })
+}
+
+/// `links` as text.
+pub fn links_text(links: &[LinkRecord], names: &Names) -> String {
+    let rows: Vec<Vec<String>> = links
+        .iter()
+        .map(|l| {
+            vec![
+                l.link_id.to_string(),
+                l.peer.as_ref().map_or_else(|| "-".to_string(), |p| names.show(p)),
+                l.addr.to_string(),
+                l.kind.as_str().to_string(),
+                if l.outgoing { "out" } else { "in" }.to_string(),
+                if l.up { "up" } else { "handshake" }.to_string(),
+                l.queued_bytes.to_string(),
+                l.queued_frames.to_string(),
+                l.peak_bytes.to_string(),
+                l.dropped.to_string(),
+                l.marked.to_string(),
+                ms(l.rtt_us),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "LINK", "PEER", "ADDR", "KIND", "DIR", "STATE", "QUEUED", "FRAMES", "PEAK", "DROPPED",
+            "MARKED", "RTT MS",
+        ],
+        &rows,
+    )
 }
 
 /// A group as JSON: `name`, `members` (ids), `member_names`.
@@ -303,6 +403,56 @@ mod tests {
         assert_eq!(v["payload_base64"], "/wA=");
         assert_eq!(v["group"], "g");
         assert!(v.get("payload").is_none());
+    }
+
+    #[test]
+    fn figures_are_numbers_or_null_and_links_read_as_documented() {
+        use netcluster_control::admin::LinkKind;
+        let m = MemberRecord {
+            node_id: NodeId([2; 16]),
+            incarnation: 1,
+            state: netcluster_tokio::NodeState::Ready,
+            hops: 1,
+            link_addr: "10.0.0.2:7400".parse().unwrap(),
+            name: "b".into(),
+            groups: Default::default(),
+            headers: Default::default(),
+        };
+        let t = TrafficFigures { tx_bytes_per_sec: 100, srtt_us: Some(1500), ..Default::default() };
+        let v = member_traffic_json(&m, Some(&t));
+        assert_eq!(
+            (v["tx_bytes_per_sec"].as_u64(), v["srtt_us"].as_u64()),
+            (Some(100), Some(1500))
+        );
+        assert_eq!(v["rx_msgs_per_sec"], 0);
+        assert_eq!(v["name"], "b", "the member's own fields stay");
+        let unknown = member_traffic_json(&m, None);
+        assert!(unknown["tx_bytes_per_sec"].is_null() && unknown["srtt_us"].is_null());
+        let text = members_text(&[(m.clone(), Some(t)), (m, None)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("TX B/S") && lines[0].contains("RTT MS"), "{text}");
+        assert!(lines[1].contains(" 100 ") && lines[1].contains("1.500"), "{text}");
+
+        let l = LinkRecord {
+            link_id: 4,
+            peer: None,
+            kind: LinkKind::Datagram,
+            outgoing: false,
+            up: false,
+            queued_frames: 0,
+            queued_bytes: 0,
+            queued_data_bytes: 0,
+            peak_bytes: 0,
+            dropped: 1,
+            marked: 2,
+            rtt_us: None,
+            addr: "10.0.0.3:7400".parse().unwrap(),
+        };
+        let v = link_json(&l, &Names::default());
+        assert!(v["peer"].is_null() && v["peer_name"].is_null() && v["rtt_us"].is_null());
+        assert_eq!((v["kind"].as_str(), v["dropped"].as_u64()), (Some("datagram"), Some(1)));
+        let text = links_text(&[l], &Names::default());
+        assert!(text.lines().nth(1).unwrap().starts_with("4     -  "), "{text}");
     }
 
     #[test]

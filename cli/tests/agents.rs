@@ -1,6 +1,7 @@
 //! Two agents on loopback, driven through the `netcluster` binary:
-//! membership both ways, the listings, a message seen by `watch --json`,
-//! ping, and a SIGTERM seen by the other side as a clean leave.
+//! membership both ways, the listings (traffic figures and links
+//! included), a message seen by `watch --json`, ping, and a SIGTERM seen
+//! by the other side as a clean leave.
 
 mod common;
 
@@ -112,6 +113,49 @@ fn two_agents_members_send_watch_and_leave() {
     let out = run(&["leave", "g2", "--admin", b.admin.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "leaving twice must fail");
     assert!(text(&out.stderr).contains("not member"), "{}", text(&out.stderr));
+
+    // Traffic figures: a sent b reliable messages, so once a's node has
+    // sampled (once a second) a lists b with the round trip it measured,
+    // and every member with the five figure fields.
+    let b_seen = wait_for("a to list b with a measured round trip", || {
+        members(&a.admin)?.into_iter().find(|m| m["name"] == "b" && m["srtt_us"].is_u64())
+    });
+    let rate_fields =
+        ["rx_bytes_per_sec", "tx_bytes_per_sec", "rx_msgs_per_sec", "tx_msgs_per_sec"];
+    for field in rate_fields {
+        assert!(b_seen[field].is_u64(), "b without a number `{field}`: {b_seen}");
+    }
+    let a_self = members(&a.admin).unwrap().into_iter().find(|m| m["hops"] == 0).unwrap();
+    for field in rate_fields {
+        assert_eq!(a_self[field], 0, "the agent's own `{field}`: {a_self}");
+    }
+    assert!(a_self["srtt_us"].is_null(), "{a_self}");
+    let out = run(&["members", "--admin", a.admin.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("RX B/S"), "{}", text(&out.stdout));
+
+    // Links: b's one link, to a, up, with its queue's figures.
+    let out = run(&["links", "--json", "--admin", b.admin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let links: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["peer"] == a_id.as_str())
+        .unwrap_or_else(|| panic!("no link to a: {links}"));
+    assert_eq!(link["peer_name"], "a", "{link}");
+    assert_eq!(link["kind"], "stream");
+    assert_eq!(link["up"], true);
+    assert_eq!(link["outgoing"], true, "b dialled its seed");
+    for field in ["id", "queued_bytes", "queued_data_bytes", "queued_frames", "peak_bytes"] {
+        assert!(link[field].is_u64(), "link without a number `{field}`: {link}");
+    }
+    for field in ["dropped", "marked"] {
+        assert_eq!(link[field], 0, "{link}");
+    }
+    assert!(link.get("rtt_us").is_some() && link.get("addr").is_some(), "{link}");
+    let out = run(&["links", "--admin", b.admin.to_str().unwrap()]);
+    assert!(text(&out.stdout).starts_with("LINK"), "{}", text(&out.stdout));
 
     // Ping through the mesh.
     let out = run(&["ping", "a", "--count", "2", "--admin", b.admin.to_str().unwrap()]);

@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
@@ -51,6 +52,8 @@ pub struct EventHub {
     shared: Arc<Shared>,
     /// Destinations refused with `WouldBlock` because a subscriber was full.
     blocked: Mutex<BTreeSet<NodeId>>,
+    /// The node's traffic generation the peer list was last copied at.
+    traffic_seen: AtomicU64,
 }
 
 struct Shared {
@@ -156,6 +159,7 @@ impl EventHub {
                 space,
             }),
             blocked: Mutex::new(BTreeSet::new()),
+            traffic_seen: AtomicU64::new(0),
         }
     }
 
@@ -209,7 +213,8 @@ impl EventHub {
         *lock(&self.shared.peers) = peers;
     }
 
-    /// The peer list, as of the latest membership event.
+    /// The peer list, as of the latest membership event, with the traffic
+    /// figures of the node's latest sample.
     pub fn peers(&self) -> Arc<Vec<PeerInfo>> {
         lock(&self.shared.peers).clone()
     }
@@ -220,7 +225,9 @@ impl EventHub {
     /// the driver handles itself (stream readiness, for its bridge), which
     /// is then not published. The peer list is refreshed from the node
     /// before the first membership event goes out, so a `Resync` is never
-    /// older than the events it stands for. Destinations whose sends were
+    /// older than the events it stands for, and again when the node has
+    /// sampled new traffic figures (at most once a second), so that the list
+    /// handles read carries current ones. Destinations whose sends were
     /// refused for lack of room are reported writable once there is room.
     /// Returns whether the node had any event.
     pub fn pump(
@@ -248,6 +255,10 @@ impl EventHub {
             }
             room = room.saturating_sub(1);
             batch.push(e);
+        }
+        let generation = node.traffic_generation();
+        if self.traffic_seen.swap(generation, Ordering::Relaxed) != generation && !peers_fresh {
+            self.set_peers(Arc::new(node.peers().cloned().collect()));
         }
         batch.extend(self.take_unblocked().into_iter().map(|to| Event::Writable { to }));
         self.publish_all(batch);
@@ -759,6 +770,7 @@ mod tests {
             headers: Vec::new(),
             groups: Vec::new(),
             hops: 1,
+            traffic: Default::default(),
         };
         hub.set_peers(Arc::new(vec![peer.clone()]));
         let got: Vec<Event> = std::iter::from_fn(|| sub.try_recv().ok()).collect();

@@ -2,8 +2,8 @@
 //! the drivers keep the same API (names, arguments, documentation).
 
 /// Expands, inside a driver's `impl Handle`, the accessors `id`,
-/// `link_addr` and `peers`, and the methods that hand one command to the
-/// node and return its answer: `send`, `shout`, `ping`,
+/// `link_addr` and `peers`, the query `links`, and the methods that hand
+/// one command to the node and return its answer: `send`, `shout`, `ping`,
 /// `send_many`, `join`, `leave`, `set_state`, `set_header` and `add_seed`.
 /// `handle_methods!(async)` makes them `async fn`s, `handle_methods!(blocking)`
 /// plain functions that block until the node has answered.
@@ -21,7 +21,10 @@
 ///   and `hub: Arc<EventHub>` (for `id`, `link_addr` and `peers`);
 /// - a method `call(&self, make: impl FnOnce(R) -> Command)` returning
 ///   `Result<T, Error>` (async for `async`) that sends the command made with
-///   a fresh reply slot and waits for the answer.
+///   a fresh reply slot and waits for the answer;
+/// - a method `query(&self, f: impl FnOnce(&Node) -> T + Send + 'static)`
+///   returning `Result<T, Error>` (async for `async`) that runs `f` on the
+///   node between two inputs (for `links`).
 #[macro_export]
 macro_rules! handle_methods {
     (async) => {
@@ -43,9 +46,18 @@ macro_rules! handle_methods {
             self.shared.link_addr
         }
 
-        /// Every reachable peer, in id order, as of the latest event.
+        /// Every reachable peer, in id order, as of the latest event, with
+        /// its traffic figures (rates to and from it, round trip) as of the
+        /// node's latest sample, once a second (see `PeerTraffic`).
         pub fn peers(&self) -> Vec<$crate::__core::node::PeerInfo> {
             self.shared.hub.peers().as_ref().clone()
+        }
+
+        /// Every link of the node, in id order, with its peer, address and
+        /// kind, and its output queue now: bytes and frames queued, the
+        /// peak, and the DATA it dropped and marked (see `LinkInfo`).
+        pub $($async)* fn links(&self) -> Result<Vec<$crate::__core::node::LinkInfo>, Error> {
+            self.query(|node| node.links())$($await)*
         }
 
         /// Sends `payload` to the node `to` with the given semantics, or
@@ -246,6 +258,10 @@ mod tests {
 
         fn shutdown(&self) {}
 
+        fn query<T>(&self, f: impl FnOnce(&Node) -> T + Send + 'static) -> Result<T, Error> {
+            Ok(f(&self.node.borrow()))
+        }
+
         crate::handle_methods!(blocking);
     }
 
@@ -265,6 +281,10 @@ mod tests {
         }
 
         fn shutdown(&self) {}
+
+        async fn query<T>(&self, f: impl FnOnce(&Node) -> T + Send + 'static) -> Result<T, Error> {
+            Ok(f(&self.node.borrow()))
+        }
 
         crate::handle_methods!(async);
     }
@@ -299,6 +319,7 @@ mod tests {
         let many = h.send_many(stranger, Semantics::Reliable, vec![Bytes::from_static(b"x")]);
         let many = many.unwrap();
         assert!(many.ids.is_empty() && many.refused.is_some());
+        assert!(h.links().unwrap().is_empty(), "no link yet");
     }
 
     #[test]
@@ -321,5 +342,6 @@ mod tests {
         now(h.shout("", Semantics::Datagram, &b"x"[..])).unwrap();
         let many = now(h.send_many(stranger, Semantics::Reliable, [Bytes::from_static(b"x")]));
         assert!(many.unwrap().refused.is_some());
+        assert!(now(h.links()).unwrap().is_empty(), "no link yet");
     }
 }

@@ -53,9 +53,9 @@ pub mod prelude {
     pub use bytes::Bytes;
     pub use netcluster_core as core;
     pub use netcluster_core::node::{
-        CommandError, DownReason, Event, FailReason, LinkQueueStats, MessageId, PeerInfo,
-        SendError, SendOptions, StreamEnd, StreamError, StreamId, DEFAULT_PRIORITY,
-        HIGHEST_PRIORITY, LOWEST_PRIORITY,
+        CommandError, DownReason, Event, FailReason, LinkInfo, LinkQueueStats, MessageId, PeerInfo,
+        PeerTraffic, SendError, SendOptions, StreamEnd, StreamError, StreamId, DEFAULT_PRIORITY,
+        HIGHEST_PRIORITY, LOWEST_PRIORITY, TRAFFIC_WINDOW,
     };
     pub use netcluster_core::wire::link::Semantics;
     pub use netcluster_core::{Config, LinkMode, Node, NodeId, NodeState};

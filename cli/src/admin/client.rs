@@ -7,8 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use netcluster_control::admin::{
     AdminEvent, AdminResult, Counter, DeliveryMode, EventMask, GroupRecord, GroupsRequest,
-    JoinRequest, LeaveRequest, MemberRecord, MembersRequest, PingReply, PingRequest, RouteRecord,
-    RoutesRequest, SendRequest, ShoutRequest, StatsRequest, Status, SubscribeRequest,
+    JoinRequest, LeaveRequest, LinkRecord, LinksRequest, MemberRecord, MemberTrafficRecord,
+    MembersRequest, MembersTrafficRequest, PingReply, PingRequest, RouteRecord, RoutesRequest,
+    SendRequest, ShoutRequest, StatsRequest, Status, SubscribeRequest,
 };
 use netcluster_control::AdminMessage;
 use netcluster_core::wire::{ByteString, Limits};
@@ -54,6 +55,13 @@ pub enum ClientError {
         /// Its detail.
         detail: String,
     },
+}
+
+impl ClientError {
+    /// Whether the agent does not implement the request (an older agent).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, ClientError::Refused { status: Status::Unsupported, .. })
+    }
 }
 
 fn refused_text(status: &Status, detail: &str) -> String {
@@ -148,6 +156,29 @@ impl Client {
         let request_id = self.id();
         match self.call(MembersRequest { request_id }.into()).await? {
             AdminMessage::Members(m) => Ok(m.members.iter().collect()),
+            AdminMessage::Result(r) => Err(ok_or_refused(r).err().unwrap_or_else(no_listing)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Every member with its traffic figures, the agent's own node first.
+    /// An agent that predates MEMBERS_TRAFFIC refuses it with
+    /// [`Status::Unsupported`] (see [`ClientError::is_unsupported`]): ask
+    /// [`members`](Self::members) then.
+    pub async fn members_traffic(&mut self) -> Result<Vec<MemberTrafficRecord>, ClientError> {
+        let request_id = self.id();
+        match self.call(MembersTrafficRequest { request_id }.into()).await? {
+            AdminMessage::MembersTraffic(m) => Ok(m.members.iter().collect()),
+            AdminMessage::Result(r) => Err(ok_or_refused(r).err().unwrap_or_else(no_listing)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The agent's links and their queues.
+    pub async fn links(&mut self) -> Result<Vec<LinkRecord>, ClientError> {
+        let request_id = self.id();
+        match self.call(LinksRequest { request_id }.into()).await? {
+            AdminMessage::Links(l) => Ok(l.links.iter().collect()),
             AdminMessage::Result(r) => Err(ok_or_refused(r).err().unwrap_or_else(no_listing)),
             other => Err(unexpected(&other)),
         }

@@ -228,6 +228,7 @@ mod tests {
             headers: Vec::new(),
             groups: Vec::new(),
             hops: 1,
+            traffic: Default::default(),
         }
     }
 

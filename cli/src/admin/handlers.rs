@@ -5,8 +5,9 @@ use std::net::{SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use netcluster_control::admin::{
-    AdminEvent, Counter, CounterList, DeliveryMode, GroupList, GroupRecord, MemberList,
-    MemberRecord, Members, PingReply, RouteList, RouteRecord, Status,
+    AdminEvent, Counter, CounterList, DeliveryMode, GroupList, GroupRecord, LinkKind, LinkList,
+    LinkRecord, Links, MemberList, MemberRecord, MemberTrafficList, MemberTrafficRecord, Members,
+    MembersTraffic, PingReply, RouteList, RouteRecord, Status, TrafficFigures,
 };
 use netcluster_control::AdminMessage;
 use netcluster_core::wire::{ByteString, FixedList};
@@ -30,6 +31,31 @@ pub(crate) async fn handle(ctx: &Ctx, msg: AdminMessage, out: &Out) {
             });
             match answer {
                 Ok(Ok(m)) => out.send(m).await,
+                Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
+                Err(e) => out.send(stopped(id, &e)).await,
+            };
+        }
+        AdminMessage::MembersTrafficRequest(_) => {
+            let answer = ctx.handle.query(members_traffic).await.map(|mut records| {
+                if let Some(own) = records.first_mut() {
+                    own.member.link_addr = reachable_addr(own.member.link_addr);
+                }
+                MemberTrafficList::from_records(&records)
+                    .map(|members| MembersTraffic { request_id: id, members })
+            });
+            match answer {
+                Ok(Ok(m)) => out.send(m).await,
+                Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
+                Err(e) => out.send(stopped(id, &e)).await,
+            };
+        }
+        AdminMessage::LinksRequest(_) => {
+            let answer = ctx.handle.links().await.map(|l| {
+                let records: Vec<LinkRecord> = l.iter().map(link_record).collect();
+                LinkList::from_records(&records)
+            });
+            match answer {
+                Ok(Ok(links)) => out.send(Links { request_id: id, links }).await,
                 Ok(Err(e)) => out.send(result(id, Status::Limit, e.to_string())).await,
                 Err(e) => out.send(stopped(id, &e)).await,
             };
@@ -127,9 +153,16 @@ fn resolve_error(e: ResolveError) -> (Status, String) {
 
 /// The agent's own member record, then every reachable peer's.
 fn members(node: &Node) -> Vec<MemberRecord> {
+    let mut out = vec![own_record(node)];
+    out.extend(node.peers().map(member_record));
+    out
+}
+
+/// The agent's own member record (`hops` 0).
+fn own_record(node: &Node) -> MemberRecord {
     let cfg = node.config();
     let groups: Vec<String> = node.groups().map(str::to_string).collect();
-    let mut out = vec![MemberRecord {
+    MemberRecord {
         node_id: node.id(),
         incarnation: cfg.incarnation,
         state: node.state(),
@@ -138,9 +171,56 @@ fn members(node: &Node) -> Vec<MemberRecord> {
         name: ByteString::from(cfg.name.as_str()),
         groups: str_list(&groups),
         headers: header_list(&cfg.headers),
-    }];
-    out.extend(node.peers().map(member_record));
-    out
+    }
+}
+
+/// [`members`], each behind its traffic figures (the agent's own: none).
+fn members_traffic(node: &Node) -> Vec<MemberTrafficRecord> {
+    let own = MemberTrafficRecord { traffic: TrafficFigures::default(), member: own_record(node) };
+    std::iter::once(own)
+        .chain(node.peers().map(|p| MemberTrafficRecord {
+            traffic: traffic_figures(&p.traffic),
+            member: member_record(p),
+        }))
+        .collect()
+}
+
+/// A microsecond figure of the admin records: saturated below "not
+/// measured".
+fn micros(d: Option<Duration>) -> Option<u32> {
+    d.map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX).min(u32::MAX - 1))
+}
+
+fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigures {
+    TrafficFigures {
+        rx_bytes_per_sec: t.rx_bytes_per_sec,
+        tx_bytes_per_sec: t.tx_bytes_per_sec,
+        rx_msgs_per_sec: t.rx_msgs_per_sec,
+        tx_msgs_per_sec: t.tx_msgs_per_sec,
+        srtt_us: micros(t.srtt),
+    }
+}
+
+fn link_record(l: &netcluster_tokio::LinkInfo) -> LinkRecord {
+    let big = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    LinkRecord {
+        link_id: l.id.0,
+        peer: l.peer,
+        kind: match l.kind {
+            netcluster_tokio::LinkMode::Stream => LinkKind::Stream,
+            netcluster_tokio::LinkMode::Datagram => LinkKind::Datagram,
+        },
+        outgoing: l.outgoing,
+        up: l.up,
+        queued_frames: u32::try_from(l.queued_frames).unwrap_or(u32::MAX),
+        queued_bytes: big(l.queued_bytes),
+        queued_data_bytes: big(l.queued_data_bytes),
+        peak_bytes: big(l.queue.peak_bytes),
+        dropped: l.queue.dropped,
+        marked: l.queue.marked,
+        rtt_us: micros(l.min_rtt),
+        addr: l.addr,
+    }
 }
 
 /// The agent's own address as peers can reach it: `advertised` (the

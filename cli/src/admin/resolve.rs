@@ -75,6 +75,7 @@ mod tests {
             headers: vec![],
             groups: vec![],
             hops: 1,
+            traffic: Default::default(),
         }
     }
 

@@ -32,12 +32,27 @@
 //! | 18   | PING_REPLY      | |
 //! | 19   | SUBSCRIBE       | RESULT, then EVENTs until unsubscribed |
 //! | 20   | EVENT           | |
+//! | 21   | MEMBERS_TRAFFIC_REQUEST | MEMBERS_TRAFFIC |
+//! | 22   | MEMBERS_TRAFFIC | |
+//! | 23   | LINKS_REQUEST   | LINKS |
+//! | 24   | LINKS           | |
 //!
 //! Any request may instead be answered by a RESULT carrying an error
 //! [`Status`]. SEND and SHOUT are answered once the message is handed to the
 //! mesh (datagram mode) or delivered (the reliable modes). PING ends with a
 //! RESULT: [`Status::Ok`] if every ping was answered, [`Status::Timeout`]
 //! otherwise. SUBSCRIBE with an empty [`EventMask`] unsubscribes.
+//!
+//! # Compatibility
+//!
+//! The admin sub-protocol grows by new message types within version 1,
+//! never by changing a body: an agent answers a request type it does not
+//! know with RESULT [`Status::Unsupported`] (the `request_id` is the first
+//! four body bytes whatever the type), so a newer client asks, and falls
+//! back to the older request on `unsupported`. That is how the traffic
+//! figures came: MEMBERS_TRAFFIC carries each member record behind its
+//! figures, and MEMBERS, its member record and the `peer_up` /
+//! `peer_updated` events are as they were.
 //!
 //! # Layout conventions
 //!
@@ -71,16 +86,22 @@ pub mod responses;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_figures;
 
 pub use event::{AdminEvent, Event};
 pub use records::{
-    Counter, CounterList, GroupList, GroupRecord, MemberList, MemberRecord, RouteList, RouteRecord,
+    Counter, CounterList, GroupList, GroupRecord, LinkKind, LinkList, LinkRecord, MemberList,
+    MemberRecord, MemberTrafficList, MemberTrafficRecord, RouteList, RouteRecord, TrafficFigures,
+    NOT_MEASURED,
 };
 pub use requests::{
-    GroupsRequest, JoinRequest, LeaveRequest, MembersRequest, PingRequest, RoutesRequest,
-    SendRequest, ShoutRequest, StatsRequest, SubscribeRequest,
+    GroupsRequest, JoinRequest, LeaveRequest, LinksRequest, MembersRequest, MembersTrafficRequest,
+    PingRequest, RoutesRequest, SendRequest, ShoutRequest, StatsRequest, SubscribeRequest,
 };
-pub use responses::{AdminResult, Groups, Members, PingReply, Routes, Stats};
+pub use responses::{
+    AdminResult, Groups, Links, Members, MembersTraffic, PingReply, Routes, Stats,
+};
 
 /// Delivery semantics of a message (SEND, SHOUT, message events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -389,6 +410,14 @@ protocol_messages! {
         Subscribe(SubscribeRequest),
         /// Something happened.
         Event(Event),
+        /// List the members with their traffic figures.
+        MembersTrafficRequest(MembersTrafficRequest),
+        /// The members with their traffic figures.
+        MembersTraffic(MembersTraffic),
+        /// List the links.
+        LinksRequest(LinksRequest),
+        /// The links.
+        Links(Links),
     }
 }
 
@@ -413,6 +442,10 @@ impl AdminMessage {
             AdminMessage::Leave(m) => m.request_id,
             AdminMessage::Ping(m) => m.request_id,
             AdminMessage::Subscribe(m) => m.request_id,
+            AdminMessage::MembersTrafficRequest(m) => m.request_id,
+            AdminMessage::MembersTraffic(m) => m.request_id,
+            AdminMessage::LinksRequest(m) => m.request_id,
+            AdminMessage::Links(m) => m.request_id,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Admin requests: the odd message types, sent by a client to the agent.
 //!
-//! # MEMBERS_REQUEST (1), GROUPS_REQUEST (3), ROUTES_REQUEST (5), STATS_REQUEST (7)
+//! # MEMBERS_REQUEST (1), GROUPS_REQUEST (3), ROUTES_REQUEST (5), STATS_REQUEST (7), MEMBERS_TRAFFIC_REQUEST (21), LINKS_REQUEST (23)
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -85,7 +85,7 @@ use super::{DeliveryMode, EventMask};
 
 wire_view! {
     /// Zero-copy view of the fixed part of the requests whose only fixed
-    /// field is `request_id`: the four listing requests, JOIN and LEAVE.
+    /// field is `request_id`: the six listing requests, JOIN and LEAVE.
     pub struct RequestView;
     pub mod request;
     fixed_len = 4;
@@ -142,6 +142,17 @@ id_only_request! {
 id_only_request! {
     /// STATS_REQUEST (type 7): list the counters; answered with STATS.
     StatsRequest = 7, "stats_request"
+}
+id_only_request! {
+    /// MEMBERS_TRAFFIC_REQUEST (type 21): list the members with their
+    /// traffic figures; answered with MEMBERS_TRAFFIC. An agent that
+    /// predates it answers RESULT `unsupported`: ask MEMBERS_REQUEST then.
+    MembersTrafficRequest = 21, "members_traffic_request"
+}
+id_only_request! {
+    /// LINKS_REQUEST (type 23): list the agent's links; answered with LINKS
+    /// (RESULT `unsupported` from an agent that predates it).
+    LinksRequest = 23, "links_request"
 }
 
 /// Declares a request made of `request_id` and a group name.

@@ -1,7 +1,7 @@
 //! Admin responses: the even message types but EVENT, sent by the agent and
 //! carrying the `request_id` of the request they answer.
 //!
-//! # MEMBERS (2), GROUPS (4), ROUTES (6), STATS (8)
+//! # MEMBERS (2), GROUPS (4), ROUTES (6), STATS (8), MEMBERS_TRAFFIC (22), LINKS (24)
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -19,6 +19,8 @@
 //! | GROUPS  | `group_count`   | group records |
 //! | ROUTES  | `route_count`   | route records, one per reachable destination |
 //! | STATS   | `counter_count` | counter records |
+//! | MEMBERS_TRAFFIC | `member_count` | member traffic records, the agent's own node first |
+//! | LINKS   | `link_count`    | link records, in link id order |
 //!
 //! The records are drawn in [`records`](super::records); `count` is at most
 //! [`Limits::max_entries`](netcluster_core::wire::Limits::max_entries).
@@ -63,7 +65,9 @@ use netcluster_core::wire::lists::VarList;
 use netcluster_core::wire::{Body, Limits, NodeId, Protocol, Result};
 use netcluster_core::wire_view;
 
-use super::records::{Counter, GroupRecord, MemberRecord, RouteRecord};
+use super::records::{
+    Counter, GroupRecord, LinkRecord, MemberRecord, MemberTrafficRecord, RouteRecord,
+};
 use super::Status;
 
 /// Declares a listing response: `request_id`, a u16 count, the records.
@@ -198,6 +202,45 @@ impl Stats {
     pub fn get(&self, name: &str) -> Option<u64> {
         self.counters.iter().find(|c| c.name == name).map(|c| c.value)
     }
+}
+
+wire_view! {
+    /// Zero-copy view of the fixed part of a MEMBERS_TRAFFIC body.
+    pub struct MembersTrafficView;
+    pub mod members_traffic;
+    fixed_len = 6;
+    /// `request_id`: of the MEMBERS_TRAFFIC_REQUEST answered.
+    request_id, set_request_id, REQUEST_ID: u32 = 0;
+    /// `member_count`: records in `members`.
+    member_count, set_member_count, MEMBER_COUNT: u16 = 4;
+}
+
+listing! {
+    /// MEMBERS_TRAFFIC (type 22): every member the agent knows with its
+    /// traffic figures, the answer to a MEMBERS_TRAFFIC_REQUEST. MEMBERS
+    /// stays as it was, so clients that predate this message keep working.
+    MembersTraffic = 22, MembersTrafficView, members_traffic, "members_traffic";
+    /// The members with their figures, the agent's own node first.
+    members: MemberTrafficRecord, "member_count", member_count, set_member_count;
+}
+
+wire_view! {
+    /// Zero-copy view of the fixed part of a LINKS body.
+    pub struct LinksView;
+    pub mod links;
+    fixed_len = 6;
+    /// `request_id`: of the LINKS_REQUEST answered.
+    request_id, set_request_id, REQUEST_ID: u32 = 0;
+    /// `link_count`: records in `links`.
+    link_count, set_link_count, LINK_COUNT: u16 = 4;
+}
+
+listing! {
+    /// LINKS (type 24): the agent's links and their output queues, the
+    /// answer to a LINKS_REQUEST.
+    Links = 24, LinksView, links, "links";
+    /// The links, in id order.
+    links: LinkRecord, "link_count", link_count, set_link_count;
 }
 
 wire_view! {

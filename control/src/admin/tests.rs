@@ -18,13 +18,14 @@ use proptest::prelude::*;
 use super::event::event as event_field;
 use super::records::{group, route};
 use super::responses::{groups as groups_field, routes as routes_field};
+use super::tests_figures as figures;
 use super::*;
 use crate::testutil::{addr as arb_addr, node_id as arb_node_id, state as arb_state};
 use crate::{ControlFrame, ControlMessage};
 
 // ---------------------------------------------------------------- strategies
 
-fn arb_text() -> impl Strategy<Value = ByteString> {
+pub(super) fn arb_text() -> impl Strategy<Value = ByteString> {
     prop_oneof![
         "[a-z0-9_.-]{0,16}".prop_map(ByteString::from),
         vec(any::<char>(), 0..12)
@@ -40,7 +41,7 @@ fn arb_mode() -> impl Strategy<Value = DeliveryMode> {
     (0u8..=3).prop_map(|v| DeliveryMode::from_u8(v).unwrap())
 }
 
-fn arb_member() -> impl Strategy<Value = MemberRecord> {
+pub(super) fn arb_member() -> impl Strategy<Value = MemberRecord> {
     (
         (arb_node_id(), any::<u64>(), arb_state(), any::<u8>(), arb_addr()),
         arb_text(),
@@ -81,7 +82,7 @@ fn arb_counter() -> impl Strategy<Value = Counter> {
     (arb_text(), any::<u64>()).prop_map(|(name, value)| Counter { name, value })
 }
 
-fn list<R: VarRecord>(records: Vec<R>) -> VarList<R> {
+pub(super) fn list<R: VarRecord>(records: Vec<R>) -> VarList<R> {
     VarList::from_records(records).unwrap()
 }
 
@@ -165,6 +166,10 @@ fn arb_message() -> BoxedStrategy<AdminMessage> {
             SubscribeRequest { request_id, events: EventMask::from_bits(bits).unwrap() }.into()
         }),
         (id(), arb_event()).prop_map(|(request_id, event)| Event { request_id, event }.into()),
+        id().prop_map(|request_id| MembersTrafficRequest { request_id }.into()),
+        figures::arb_members_traffic().prop_map(AdminMessage::from),
+        id().prop_map(|request_id| LinksRequest { request_id }.into()),
+        figures::arb_links().prop_map(AdminMessage::from),
     ]
     .boxed()
 }
@@ -187,7 +192,7 @@ fn with_len(frame: &[u8]) -> Bytes {
 /// body). A body ending in a payload of `payload` bytes accepts the
 /// prefixes that only shorten the payload, and a trailing byte; any other
 /// body refuses both.
-fn check<T>(m: &T, payload: Option<usize>)
+pub(super) fn check<T>(m: &T, payload: Option<usize>)
 where
     T: Body + Clone + Debug + PartialEq + Into<AdminMessage>,
 {
@@ -395,7 +400,7 @@ proptest! {
 
 // -------------------------------------------------------------- unit tests
 
-fn sample_member(groups: &[&str], headers: &[(&str, &str)]) -> MemberRecord {
+pub(super) fn sample_member(groups: &[&str], headers: &[(&str, &str)]) -> MemberRecord {
     MemberRecord {
         node_id: NodeId([3; 16]),
         incarnation: 9,

@@ -29,6 +29,11 @@ impl Membership {
         self.peers.get(id)
     }
 
+    /// The listed peers, to write their traffic figures into.
+    pub(crate) fn peers_mut(&mut self) -> impl Iterator<Item = &mut PeerInfo> {
+        self.peers.values_mut()
+    }
+
     /// Whether incarnation `inc` of `id` (or a later one) has left.
     pub(crate) fn is_departed(&self, id: &NodeId, inc: u64) -> bool {
         self.departed.get(id).is_some_and(|&(d, _)| inc <= d)
@@ -116,6 +121,13 @@ impl Membership {
                 events.push_back(Event::PeerUp(info.clone()));
             }
         }
+        // The figures are the node's own readings, not news from routing:
+        // they stay with a peer that stays (events above carried none).
+        for (id, info) in view.iter_mut() {
+            if let Some(was) = old.get(id) {
+                info.traffic = was.traffic;
+            }
+        }
         self.pending_down.retain(|id, _| view.contains_key(id) && !routed(id));
         if let Some(at) = recheck {
             // The recheck is a routing run, which calls this again.
@@ -158,6 +170,7 @@ mod tests {
             headers: Vec::new(),
             groups: Vec::new(),
             hops: 1,
+            traffic: Default::default(),
         }
     }
 

@@ -78,6 +78,9 @@ mod random;
 mod routing;
 mod stats;
 mod timers;
+mod traffic;
+#[cfg(test)]
+mod traffic_tests;
 mod transport;
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -87,9 +90,11 @@ use core::net::SocketAddr;
 
 use bytes::Bytes;
 
+pub use links::LinkInfo;
 pub use output::{
     DatagramSource, DatagramTarget, DownReason, Event, FailReason, LinkCloseReason, LinkId,
-    LinkQueueStats, MessageId, PeerInfo, StreamEnd, StreamId, Transmit, PRIORITIES,
+    LinkQueueStats, MessageId, PeerInfo, PeerTraffic, StreamEnd, StreamId, Transmit, PRIORITIES,
+    TRAFFIC_WINDOW,
 };
 pub use stats::Stats;
 pub use transport::{
@@ -163,6 +168,8 @@ pub struct Node {
     pacer: flood::Pacer,
     membership: Membership,
     transport: transport::Transport,
+    /// What the application exchanged with each peer.
+    traffic: traffic::Traffic,
 }
 
 impl Node {
@@ -190,6 +197,7 @@ impl Node {
             pacer: flood::Pacer::default(),
             membership: Membership::default(),
             transport: transport::Transport::default(),
+            traffic: traffic::Traffic::default(),
             cfg,
             id,
             clock: Clock::new(now),
@@ -262,7 +270,8 @@ impl Node {
         self.groups.iter().map(String::as_str)
     }
 
-    /// Every reachable peer, in id order.
+    /// Every reachable peer, in id order, with its traffic figures as of
+    /// the last sample (see [`PeerTraffic`]).
     pub fn peers(&self) -> impl Iterator<Item = &PeerInfo> {
         self.membership.peers()
     }

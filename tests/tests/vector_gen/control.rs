@@ -16,7 +16,7 @@ use netcluster_core::wire::{cluster_hash, FixedList, HeaderList, NodeId, NodeSta
 
 use super::{addr, vector, Enc, Vector, A, B, C, CLUSTER, D};
 
-fn admin(m: impl Into<AdminMessage>) -> ControlFrame {
+pub(super) fn admin(m: impl Into<AdminMessage>) -> ControlFrame {
     ControlFrame::new(ControlMessage::Admin(m.into()))
 }
 
@@ -31,7 +31,7 @@ fn mode_field(e: &mut Enc, m: DeliveryMode) {
     e.u8_as(m as u8, format!("mode = {} ({})", m as u8, m.as_str()));
 }
 
-struct MemberSpec {
+pub(super) struct MemberSpec {
     id: NodeId,
     incarnation: u64,
     hops: u8,
@@ -41,7 +41,7 @@ struct MemberSpec {
     headers: &'static [(&'static str, &'static str)],
 }
 
-const MEMBER_A: MemberSpec = MemberSpec {
+pub(super) const MEMBER_A: MemberSpec = MemberSpec {
     id: A,
     incarnation: 1,
     hops: 0,
@@ -51,7 +51,7 @@ const MEMBER_A: MemberSpec = MemberSpec {
     headers: &[("role", "worker")],
 };
 
-const MEMBER_B: MemberSpec = MemberSpec {
+pub(super) const MEMBER_B: MemberSpec = MemberSpec {
     id: B,
     incarnation: 2,
     hops: 1,
@@ -61,7 +61,7 @@ const MEMBER_B: MemberSpec = MemberSpec {
     headers: &[],
 };
 
-fn member(m: &MemberSpec) -> MemberRecord {
+pub(super) fn member(m: &MemberSpec) -> MemberRecord {
     MemberRecord {
         node_id: m.id,
         incarnation: m.incarnation,
@@ -74,7 +74,7 @@ fn member(m: &MemberSpec) -> MemberRecord {
     }
 }
 
-fn member_fields(e: &mut Enc, m: &MemberSpec, prefix: &str) {
+pub(super) fn member_fields(e: &mut Enc, m: &MemberSpec, prefix: &str) {
     e.id(m.id, &format!("{prefix}node_id"))
         .u64(m.incarnation, &format!("{prefix}incarnation"))
         .state(NodeState::Ready)

@@ -17,6 +17,7 @@
 //! Regenerate with `cargo run -p netcluster-tests --example gen_vectors`.
 
 mod control;
+mod figures;
 mod link;
 
 use std::fmt::Write as _;
@@ -477,6 +478,7 @@ pub fn all() -> Vec<Vector> {
     v.extend(control::admin_requests());
     v.extend(control::admin_responses());
     v.extend(control::admin_events());
+    v.extend(figures::admin_figures());
     v.extend(control::trackers());
     v
 }

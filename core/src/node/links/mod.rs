@@ -3,6 +3,9 @@
 
 mod framing;
 mod handshake;
+mod info;
+
+pub use info::LinkInfo;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;

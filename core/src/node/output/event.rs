@@ -37,7 +37,11 @@ impl DownReason {
 }
 
 /// What the node knows of a peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form leaves `traffic` out while it is all zero, as it is in
+/// membership events: a node's event log reads the same whether or not
+/// anything measured it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PeerInfo {
     /// Its id.
     pub id: NodeId,
@@ -56,7 +60,87 @@ pub struct PeerInfo {
     pub groups: Vec<String>,
     /// Hops on the current route (1: a direct link).
     pub hops: u32,
+    /// What the application exchanged with the peer, and the round trip
+    /// to it, as of the node's last sample (once a second). Membership
+    /// events carry [`PeerTraffic::default()`]: they report a change of
+    /// membership, and a figure is a reading, not a change; read current
+    /// figures with [`Node::peers`](crate::node::Node::peers) or
+    /// [`Node::peer`](crate::node::Node::peer).
+    pub traffic: PeerTraffic,
 }
+
+impl core::fmt::Debug for PeerInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut s = f.debug_struct("PeerInfo");
+        s.field("id", &self.id)
+            .field("incarnation", &self.incarnation)
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("state", &self.state)
+            .field("headers", &self.headers)
+            .field("groups", &self.groups)
+            .field("hops", &self.hops);
+        // The simulator's pinned traces hash events by this form: a
+        // membership event, whose figures are zero, must read as it did
+        // before the figures existed.
+        if self.traffic != PeerTraffic::default() {
+            s.field("traffic", &self.traffic);
+        }
+        s.finish()
+    }
+}
+
+/// What the application exchanges with one peer (Net::Cluster's
+/// `get_bandwidth`): the rate in each direction, and the smoothed
+/// end-to-end round trip.
+///
+/// **What is counted** is application data crossing the node's API, per
+/// peer, end to end: a message [`send`](crate::node::Node::send) accepted
+/// for the peer, or a [`shout`](crate::node::Node::shout) it was a member
+/// for, counts one message and its payload bytes sent; a message from the
+/// peer taken with [`poll_event`](crate::node::Node::poll_event) counts one
+/// message and its bytes received. Stream bytes taken by
+/// [`stream_write`](crate::node::Node::stream_write) and returned by
+/// [`stream_read`](crate::node::Node::stream_read) count as bytes only: a
+/// stream has no messages. Headers, fragments, retransmissions,
+/// acknowledgements, keepalives and traffic this node forwards for others
+/// are not counted (see [`Stats`](crate::node::Stats) and
+/// [`Node::links`](crate::node::Node::links) for those).
+///
+/// **Rates** are averages over the last [`TRAFFIC_WINDOW`] (5 s): the node
+/// samples each peer's totals on its once-a-second housekeeping timer, at
+/// the `now` that timer runs with, and a rate is the growth of a total
+/// between the oldest and the newest of the last six samples divided by
+/// the time between them, rounded to the nearest unit per second. So a
+/// steady flow reads its true rate within a second's worth of samples, a
+/// burst is spread over the window, and a peer idle for a whole window
+/// reads exactly 0.
+///
+/// No totals: every [`Event`] is as large as a [`PeerInfo`], and events
+/// are moved on every message's way to the application, so the figures
+/// carried here are kept to what the rates need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerTraffic {
+    /// Payload bytes received from the peer per second, over the window.
+    pub rx_bytes_per_sec: u64,
+    /// Payload bytes sent to the peer per second, over the window.
+    pub tx_bytes_per_sec: u64,
+    /// Messages received from the peer per second, over the window.
+    pub rx_msgs_per_sec: u64,
+    /// Messages sent to the peer per second, over the window.
+    pub tx_msgs_per_sec: u64,
+    /// The smoothed end-to-end round trip to the peer (RFC 6298's SRTT, the
+    /// one its retransmission timeout is made from): measured on the
+    /// acknowledgements of reliable, sequenced and stream data this node
+    /// sent to it, never on a retransmitted message (Karn). `None` until
+    /// such an acknowledgement has come; then the last estimate, kept while
+    /// nothing new is acknowledged.
+    pub srtt: Option<core::time::Duration>,
+}
+
+/// The window [`PeerTraffic`] rates are averaged over.
+pub const TRAFFIC_WINDOW: core::time::Duration = core::time::Duration::from_secs(5);
 
 /// Why a message was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

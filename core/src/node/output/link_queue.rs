@@ -167,6 +167,12 @@ impl LinkQueue {
     pub(crate) fn bytes(&self) -> usize {
         self.data_bytes + self.control_bytes
     }
+
+    /// Every frame queued, control and the last frame included.
+    pub(crate) fn frames(&self) -> usize {
+        let data: usize = self.data.iter().map(VecDeque::len).sum();
+        self.control.len() + data + usize::from(self.last.is_some())
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +191,7 @@ mod tests {
         q.push_last(frame(8, 5));
         q.push_data(4, frame(2, 10));
         q.push_control(frame(9, 5));
+        assert_eq!(q.frames(), 4);
         let order: Vec<u8> = core::iter::from_fn(|| q.pop()).map(|f| f[0]).collect();
         assert_eq!(order, [9, 1, 2, 8], "control first, the last frame last");
         assert!(q.is_empty());

@@ -10,7 +10,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-pub use event::{DownReason, Event, FailReason, PeerInfo, StreamEnd};
+pub use event::{DownReason, Event, FailReason, PeerInfo, PeerTraffic, StreamEnd, TRAFFIC_WINDOW};
 pub use ids::{LinkId, MessageId, StreamId};
 pub use link_queue::{LinkQueueStats, PRIORITIES};
 pub use transmit::{DatagramSource, DatagramTarget, LinkCloseReason, Transmit};

@@ -442,6 +442,7 @@ pub(crate) fn peer_info(
         headers: headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         groups: groups.iter().map(|g| (*g).into()).collect(),
         hops,
+        traffic: Default::default(),
     }
 }
 

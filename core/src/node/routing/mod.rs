@@ -177,6 +177,7 @@ impl Node {
         self.expire_candidates(now);
         self.expire_transport(now);
         self.membership.expire_departed(now, self.cfg.lsa_max_age);
+        self.sample_traffic(now);
         self.out.timers.set(Timer::Housekeeping, now + super::HOUSEKEEPING);
     }
 }

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::super::output::{Event, LinkId, LinkQueueStats, MessageId, StreamId};
+use super::super::traffic::Dir;
 use super::super::Node;
 use super::{Mesh, SendError, SendOptions, StreamError, Transport};
 use crate::time::Instant;
@@ -47,7 +48,13 @@ impl Node {
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
         let how = how.into();
-        self.input(now, |node, now| node.with_transport(|t, m| t.send(m, now, to, how, payload)))
+        let len = payload.len();
+        let sent = self
+            .input(now, |node, now| node.with_transport(|t, m| t.send(m, now, to, how, payload)));
+        if sent.is_ok() {
+            self.count_traffic(to, Dir::Tx, len, 1);
+        }
+        sent
     }
 
     /// Sends `payload` to every reachable member of `group` (`""`: every
@@ -61,6 +68,7 @@ impl Node {
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
         let how = how.into();
+        let len = payload.len();
         self.input(now, |node, now| {
             let members: Vec<NodeId> = node
                 .membership
@@ -69,7 +77,14 @@ impl Node {
                 .map(|p| p.id)
                 .filter(|id| node.routing.routes.contains_key(id))
                 .collect();
-            node.with_transport(|t, m| t.shout(m, now, group, &members, how, payload))
+            let sent = node.with_transport(|t, m| t.shout(m, now, group, &members, how, payload));
+            if sent.is_ok() {
+                // Each member gets the message: each counts it sent.
+                for p in members {
+                    node.count_traffic(p, Dir::Tx, len, 1);
+                }
+            }
+            sent
         })
     }
 
@@ -109,9 +124,14 @@ impl Node {
         stream: StreamId,
         data: Bytes,
     ) -> Result<usize, StreamError> {
-        self.input(now, |node, now| {
+        let peer = self.transport.stream_peer(stream);
+        let taken = self.input(now, |node, now| {
             node.with_transport(|t, m| t.stream_write(m, now, stream, data))
-        })
+        });
+        if let (Ok(n), Some(p)) = (&taken, peer) {
+            self.count_traffic(p, Dir::Tx, *n, 0);
+        }
+        taken
     }
 
     /// Half-closes the stream: what was written is still delivered, then
@@ -136,7 +156,13 @@ impl Node {
         stream: StreamId,
         max: usize,
     ) -> Result<Option<Bytes>, StreamError> {
-        self.input(now, |node, now| node.with_transport(|t, m| t.stream_read(m, now, stream, max)))
+        let peer = self.transport.stream_peer(stream);
+        let read = self
+            .input(now, |node, now| node.with_transport(|t, m| t.stream_read(m, now, stream, max)));
+        if let (Ok(Some(b)), Some(p)) = (&read, peer) {
+            self.count_traffic(p, Dir::Rx, b.len(), 0);
+        }
+        read
     }
 
     /// The current source route to `to` (this node first), if reachable.
@@ -227,6 +253,10 @@ impl Node {
 
     /// The next received message for the application, if any.
     pub(in crate::node) fn pop_message(&mut self) -> Option<Event> {
-        self.with_transport(|t, m| t.pop_inbox(m))
+        let e = self.with_transport(|t, m| t.pop_inbox(m))?;
+        if let Event::Message { from, payload, .. } = &e {
+            self.count_traffic(*from, Dir::Rx, payload.len(), 1);
+        }
+        Some(e)
     }
 }

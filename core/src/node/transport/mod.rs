@@ -431,4 +431,9 @@ impl Transport {
     pub(in crate::node) fn reassembly_bytes(&self) -> usize {
         self.reasm_total
     }
+
+    /// The smoothed round trip to `to`, once an acknowledgement measured it.
+    pub(in crate::node) fn srtt(&self, to: &NodeId) -> Option<Duration> {
+        self.rtt.get(to).and_then(|r| r.srtt)
+    }
 }
