@@ -71,16 +71,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_latency: bool,
     /// Start every mesh node with this driver write queue (frames per
-    /// link) instead of the library default; no automatic retries.
+    /// link) instead of the library default.
     #[arg(long)]
     pub write_queue: Option<usize>,
     /// Start every mesh node with this event capacity (events per
-    /// subscriber) instead of the library default; no automatic retries.
+    /// subscriber) instead of the library default.
     #[arg(long)]
     pub event_capacity: Option<usize>,
-    /// Do not retry a failed mesh cell with raised driver limits.
-    #[arg(long)]
-    pub no_retry: bool,
     /// Where to write `results.json` and `throughput.svg` (default
     /// `target/bench`, found from the binary's path).
     #[arg(long)]

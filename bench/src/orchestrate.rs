@@ -47,24 +47,18 @@ const ROUND_TRIPS: usize = 5_000;
 const WARMUP: usize = 200;
 /// Time allowed to start a cell's processes and form its path.
 const SETUP_LIMIT: Duration = Duration::from_secs(60);
-/// Largest write queue the automatic retries try.
-const MAX_WRITE_QUEUE: usize = 1 << 16;
-/// What the driver logs when a link's write queue overflows.
-const QUEUE_FULL: &str = "write queue full";
 
-/// Why a cell failed.
+/// Why a cell failed: an `error` line, a child gone, a deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fail {
-    /// A driver's write queue overflowed and it closed the link.
-    WriteQueue(String),
-    /// Anything else: an `error` line, a child gone, a deadline.
+    /// What went wrong, and where.
     Other(String),
 }
 
 impl std::fmt::Display for Fail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fail::WriteQueue(s) | Fail::Other(s) => f.write_str(s),
+            Fail::Other(s) => f.write_str(s),
         }
     }
 }
@@ -202,11 +196,6 @@ impl Procs {
                 }
                 Msg::Err(i, line) => {
                     let name = &self.list[i].name;
-                    if line.contains(QUEUE_FULL) {
-                        return Err(Fail::WriteQueue(format!(
-                            "link closed by write-queue overflow at {name}"
-                        )));
-                    }
                     if std::env::var_os("NETCLUSTER_BENCH_VERBOSE").is_some() {
                         eprintln!("  [{name}] {line}");
                     }
@@ -220,9 +209,8 @@ impl Procs {
         }
     }
 
-    /// Lets the children go (standard input closed), kills those still
-    /// there after the grace period, and reports a write queue that
-    /// overflowed on the way.
+    /// Lets the children go (standard input closed) and kills those still
+    /// there after the grace period.
     fn finish(&mut self) -> Result<(), Fail> {
         for p in &mut self.list {
             p.stdin.take();
@@ -237,15 +225,10 @@ impl Procs {
         }
         // The readers of standard error end with their child: read what is
         // left (waiting a little for them, never for long).
-        let mut found = None;
         let end = Instant::now() + Duration::from_secs(1);
         while self.stderr_ended < self.list.len() {
             let left = end.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(Msg::Err(i, line)) if line.contains(QUEUE_FULL) && found.is_none() => {
-                    let name = &self.list[i].name;
-                    found = Some(format!("link closed by write-queue overflow at {name}"));
-                }
                 Ok(Msg::ErrEof) => self.stderr_ended += 1,
                 Ok(_) => {}
                 Err(_) => break,
@@ -253,7 +236,7 @@ impl Procs {
         }
         self.list.clear();
         self.stderr_ended = 0;
-        found.map_or(Ok(()), |s| Err(Fail::WriteQueue(s)))
+        Ok(())
     }
 }
 
@@ -399,50 +382,20 @@ impl Ctx<'_> {
         Ok(Measured { seconds: done.saturating_sub(start) as f64 / 1e9, route_nodes: Some(nodes) })
     }
 
-    /// A mesh cell: with the limits given on the command line, or with the
-    /// library's defaults and, while a write queue overflows, with twice
-    /// the write queue (up to [`MAX_WRITE_QUEUE`]).
+    /// A mesh cell, with the library's driver limits or those given on
+    /// the command line. No retries: a slow link slows its sender, it is
+    /// never closed, so a failure is a failure.
     fn mesh(&mut self, relays: u8, case: &SizeCase) -> Cell {
         let count = self.count(case.count);
-        let fixed = Overrides {
+        let o = Overrides {
             write_queue: self.args.write_queue,
             event_capacity: self.args.event_capacity,
         };
-        let retry = !self.args.no_retry && fixed == Overrides::default();
-        let mut o = fixed;
-        let mut attempts = Vec::new();
-        loop {
-            let r = self.mesh_once(relays, case.size, count, o);
-            let error = r.as_ref().err().map(ToString::to_string);
-            attempts.push(Attempt { overrides: o, error });
-            let next = match &r {
-                Err(Fail::WriteQueue(_)) if retry => {
-                    let wq = o.write_queue.unwrap_or(DEFAULT_WRITE_QUEUE) * 2;
-                    (wq <= MAX_WRITE_QUEUE).then_some(Overrides { write_queue: Some(wq), ..o })
-                }
-                _ => None,
-            };
-            match (r, next) {
-                (Err(e), Some(n)) => {
-                    eprintln!(
-                        "  mesh {relays} relays {}: {e}; again with write queue {:?}",
-                        case.label, n.write_queue
-                    );
-                    o = n;
-                }
-                (r, _) => {
-                    let path = PathKind::Mesh { relays };
-                    return Cell::new(
-                        path,
-                        case,
-                        count,
-                        r.map(|m| (m.seconds, m.route_nodes)),
-                        o,
-                        attempts,
-                    );
-                }
-            }
-        }
+        let r = self.mesh_once(relays, case.size, count, o);
+        let error = r.as_ref().err().map(ToString::to_string);
+        let attempts = vec![Attempt { overrides: o, error }];
+        let path = PathKind::Mesh { relays };
+        Cell::new(path, case, count, r.map(|m| (m.seconds, m.route_nodes)), o, attempts)
     }
 
     /// A TCP cell: `tcp-sink`, then `tcp-pub` connecting to it.
@@ -664,14 +617,5 @@ mod tests {
         assert_eq!(procs.expect(p, "ready", deadline), Ok(vec!["1".to_string()]));
         let r = procs.expect(p, "done", deadline);
         assert_eq!(r, Err(Fail::Other("child: boom".into())));
-    }
-
-    #[test]
-    fn an_overflowing_write_queue_is_told_apart() {
-        let mut procs = Procs::new(Path::new("sh"));
-        let line = "echo 'WARN write queue full; closing the link' >&2; sleep 30";
-        let p = procs.spawn("relay 1", &["-c".to_string(), line.to_string()], None).unwrap();
-        let r = procs.expect(p, "done", Instant::now() + Duration::from_secs(20));
-        assert!(matches!(r, Err(Fail::WriteQueue(ref s)) if s.contains("relay 1")), "{r:?}");
     }
 }
