@@ -177,8 +177,12 @@ pub struct Config {
     /// even a path of several very lossy hops delivers within it.
     pub delivery_timeout: Duration,
     /// Largest payload in one DATA frame; larger messages are fragmented.
-    /// 8 KiB on stream links; datagram links use at most 1,100 bytes so a
-    /// frame fits a 1,280-byte IPv6 datagram.
+    /// 64 KiB on stream links: a message up to that size travels whole and
+    /// is delivered as a slice of the receive buffer, with no reassembly
+    /// copy, and an urgent message waits behind at most one such frame
+    /// (half a millisecond at a gigabit). Datagram links use at most 1,100
+    /// bytes so a frame fits a 1,280-byte IPv6 datagram; stream segments
+    /// are at most 8 KiB.
     pub fragment_size: usize,
     /// Largest message `send` accepts (16 MiB).
     pub max_message: usize,
@@ -203,8 +207,9 @@ pub struct Config {
     /// less than offered (then `WouldBlock`, then `StreamWritable`). 256 KiB
     /// keeps a LAN path full between the application's writes.
     pub stream_send_buffer: usize,
-    /// Segments (each at most `fragment_size` bytes) a stream's receiver
-    /// buffers for the application: the flow-control window it advertises.
+    /// Segments (each at most 8 KiB, or `fragment_size` if smaller) a
+    /// stream's receiver buffers for the application: the flow-control
+    /// window it advertises.
     /// 64: a reader that stops reading holds the sender to 512 KiB on a
     /// stream link, 70 KiB on a datagram link.
     pub stream_window: usize,
@@ -310,7 +315,7 @@ impl Config {
             link_queue_bytes: 2 << 20,
             link_queue_mark: 256 << 10,
             delivery_timeout: Duration::from_secs(30),
-            fragment_size: 8 * 1024,
+            fragment_size: 64 * 1024,
             max_message: 16 << 20,
             reassembly_per_peer: 4 << 20,
             reassembly_total: 32 << 20,

@@ -3,9 +3,10 @@
 //! (RFC 8257) and halved by losses.
 //!
 //! - The window is in payload bytes in flight towards the destination,
-//!   over all its channels; it starts at ten fragments, grows by what is
-//!   acknowledged while below the slow-start threshold (doubling per round
-//!   trip), then by about one fragment per window acknowledged.
+//!   over all its channels, counted in segments of 8 KiB (see [`segment`]);
+//!   it starts at ten segments, grows by what is acknowledged while below
+//!   the slow-start threshold (doubling per round trip), then by about one
+//!   segment per window acknowledged.
 //! - Marks: the source estimates the fraction of its bytes that come back
 //!   acknowledged with a congestion echo, `alpha`, a moving average over
 //!   round trips (gain 1/16, starting at 1). An echo cuts the window by
@@ -14,7 +15,7 @@
 //!   link idle, where halving at every mark would (the sawtooth of
 //!   NewReno needs a queue as deep as the path's bandwidth-delay product).
 //! - Losses (a fast retransmission, a retransmission timeout) halve it.
-//! - Never below two fragments, and at most one reduction per round trip,
+//! - Never below two segments, and at most one reduction per round trip,
 //!   since the signals of one episode arrive together.
 //! - The destination is reported congested at the first reduction, and
 //!   recovered after a round trip with acknowledgements and no new signal.
@@ -74,14 +75,18 @@ pub(super) enum Signal {
     Loss,
 }
 
-fn fragment(cfg: &Config) -> usize {
-    cfg.fragment_size.max(1)
+/// The window's unit (TCP's maximum segment): it starts at ten, grows by
+/// about one per round trip and never drops below two. 8 KiB, or the
+/// fragment size if smaller (datagram links), whatever the largest
+/// fragment: the window's dynamics do not change with it.
+pub(super) fn segment(cfg: &Config) -> usize {
+    cfg.fragment_size.clamp(1, 8 * 1024)
 }
 
 impl Window {
     pub(super) fn new(cfg: &Config) -> Window {
         Window {
-            cwnd: (10 * fragment(cfg)).min(cfg.send_window_bytes),
+            cwnd: (10 * segment(cfg)).min(cfg.send_window_bytes),
             ssthresh: cfg.send_window_bytes,
             hold_until: None,
             congested: false,
@@ -117,7 +122,7 @@ impl Window {
         rtt: Duration,
     ) -> Option<Change> {
         self.observe(now, bytes, echo, rtt);
-        let frag = fragment(cfg);
+        let frag = segment(cfg);
         let growth = if self.cwnd < self.ssthresh {
             bytes
         } else {
@@ -167,7 +172,7 @@ impl Window {
         if self.hold_until.is_some_and(|t| now < t) {
             return None;
         }
-        let floor = 2 * fragment(cfg);
+        let floor = 2 * segment(cfg);
         let cut = match signal {
             Signal::Loss => self.cwnd / 2,
             // cwnd * alpha / 2.

@@ -18,6 +18,9 @@ use crate::config::{Config, LinkMode};
 use crate::wire::link::Route;
 use crate::wire::{Frame, LinkMessage, NodeId};
 
+/// The largest stream segment (see [`Mesh::stream_segment_size`]).
+pub(super) const STREAM_SEGMENT: usize = 8 * 1024;
+
 /// The rest of the node as the transport sees it, for one call.
 pub(in crate::node) struct Mesh<'a> {
     pub(in crate::node) cfg: &'a Config,
@@ -53,6 +56,13 @@ impl Mesh<'_> {
     /// The link the route to `to` starts on.
     pub(super) fn first_link(&self, to: &NodeId) -> Option<LinkId> {
         self.link_to(&self.routes.get(to)?.next_hop)
+    }
+
+    /// The largest stream segment: at most [`STREAM_SEGMENT`] bytes, so
+    /// that a stream's window (counted in segments) holds the same memory
+    /// whatever the fragment size.
+    pub(super) fn stream_segment_size(&self) -> usize {
+        self.fragment_size().min(STREAM_SEGMENT)
     }
 
     /// The largest DATA payload per frame.

@@ -7,7 +7,9 @@
 //!   stream number (below 2^29). Both ends name the stream by (peer, `n`),
 //!   and two nodes opening streams to each other never collide.
 //! - **seq**: segment number from 0, one space per direction. A segment
-//!   holds at most `fragment_size` bytes and is never fragmented.
+//!   holds at most `fragment_size` bytes, and at most 8 KiB (so that the
+//!   window, counted in segments, bounds the same memory whatever the
+//!   fragment size), and is never fragmented.
 //! - **flags**: SYN on the opener's segment 0 (sent by `open_stream`,
 //!   empty), so the responder learns of the stream before any data; FIN on
 //!   a direction's last segment (half-close); RST aborts the stream.
@@ -338,7 +340,7 @@ impl Transport {
 
     /// Sends what the windows allow.
     fn pump_stream(&mut self, m: &mut Mesh<'_>, now: Instant, stream: StreamId) {
-        let size = m.fragment_size();
+        let size = m.stream_segment_size();
         loop {
             let Some(s) = self.streams.by_id.get(&stream) else { return };
             let (peer, channel) = (s.peer, s.tx_channel);

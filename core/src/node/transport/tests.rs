@@ -14,7 +14,7 @@ use super::super::links::{Link, Phase};
 use super::super::output::{Event, FailReason, LinkId, Outputs, Transmit};
 use super::super::routing::RouteEntry;
 use super::super::timers::Timer;
-use super::congestion::Window;
+use super::congestion::{segment, Window};
 use super::{Mesh, SendError, SendOptions, Transport};
 use crate::config::{Config, LinkMode};
 use crate::time::Instant;
@@ -531,7 +531,7 @@ fn a_marked_message_is_echoed_and_the_source_slows_down_then_recovers() {
     // Halved, then grown by what was acknowledged (linearly, past the new
     // threshold).
     let half = before / 2;
-    assert_eq!(a.t.windows[&id(3)].bytes(), half + 1200 * a.cfg.fragment_size / half);
+    assert_eq!(a.t.windows[&id(3)].bytes(), half + 1200 * segment(&a.cfg) / half);
     let events = a.events();
     assert!(events.iter().any(|e| matches!(e, Event::Congested { to } if *to == id(3))));
     // A round trip later, unmarked traffic clears it.
