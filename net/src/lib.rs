@@ -43,6 +43,7 @@ mod error;
 pub mod events;
 mod handle_methods;
 mod iface;
+pub mod recv_buf;
 mod send_many;
 mod settings;
 pub mod streams;

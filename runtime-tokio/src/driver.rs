@@ -11,6 +11,7 @@ use netcluster_core::{Instant, Node};
 use netcluster_net::backlog::Backlog;
 use netcluster_net::engine::{Command, Engine, LinkIo, WriteError};
 use netcluster_net::events::EventHub;
+use netcluster_net::recv_buf::RECV_CHUNK;
 use netcluster_net::socket2::SockRef;
 use netcluster_net::streams::StreamIo;
 use netcluster_net::{DatagramOut, NetError, Prepared, Sockets};
@@ -26,8 +27,6 @@ use crate::{Builder, Error, Handle, Options, Shared};
 const MAX_DATAGRAM: usize = 65_536;
 /// Most bytes of queued frames joined into one link write.
 const COALESCE: usize = 64 * 1024;
-/// Bytes read from a TCP link at a time.
-const READ_CHUNK: usize = 16 * 1024;
 
 pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
@@ -416,9 +415,11 @@ async fn connect(addr: SocketAddr) -> Result<(TcpStream, SocketAddr), NetError> 
 }
 
 async fn read_loop(link: LinkId, mut r: OwnedReadHalf, tx: mpsc::Sender<LinkInput>) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    // tokio reads into the spare capacity without zeroing it first; the
+    // buffer is reused once every slice of it is dropped.
+    let mut buf = BytesMut::with_capacity(RECV_CHUNK);
     loop {
-        buf.reserve(READ_CHUNK);
+        buf.reserve(RECV_CHUNK);
         match r.read_buf(&mut buf).await {
             Ok(0) => {
                 let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Remote)).await;

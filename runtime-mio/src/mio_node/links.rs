@@ -276,14 +276,14 @@ pub(super) fn lost(
 pub(super) fn read_link(engine: &mut Engine<MioIo>, io: &mut MioIo, link: LinkId) {
     for _ in 0..engine.limits().max_reads_per_wake {
         let Some(l) = engine.up_mut(link) else { return };
-        match l.stream.read(&mut io.buf) {
+        match l.stream.read(l.recv.space()) {
             Ok(0) => {
                 tracing::debug!(?link, "link closed by the peer");
                 lost(engine, io, link, LinkCloseReason::Remote);
                 return;
             }
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&io.buf[..n]);
+                let data = l.recv.take(n);
                 engine.link_data(io, link, data);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
