@@ -68,9 +68,9 @@ pub(crate) async fn connect(
 pub(crate) async fn read_loop(
     link: LinkId,
     stream: Rc<Async<TcpStream>>,
+    mut buf: RecvBuffer,
     tx: async_channel::Sender<LinkInput>,
 ) {
-    let mut buf = RecvBuffer::new();
     loop {
         match (&*stream).read(buf.space()).await {
             Ok(0) => {
@@ -78,9 +78,10 @@ pub(crate) async fn read_loop(
                 return;
             }
             Ok(n) => {
+                let Some(frames) = buf.take(n) else { continue };
                 // A bounded channel: a slow node loop slows the reading,
                 // and TCP flow control slows the sender.
-                if tx.send(LinkInput::Data(link, buf.take(n))).await.is_err() {
+                if tx.send(LinkInput::Data(link, frames)).await.is_err() {
                     return;
                 }
             }

@@ -54,7 +54,7 @@ impl TcpLink {
             queue: VecDeque::new(),
             backlog: Backlog::default(),
             written: (0, 0),
-            recv: RecvBuffer::new(),
+            recv: RecvBuffer::default(),
         }
     }
 
