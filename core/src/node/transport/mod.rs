@@ -389,16 +389,19 @@ impl Transport {
             return false;
         }
         if m.cfg.congestion_control {
-            if let Some(w) = self.windows.get(&to) {
-                let upto = usize::from(priority.min(7));
-                let flying: usize = self
-                    .tx
-                    .range((to, 0)..=(to, u32::MAX))
-                    .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
-                    .sum();
-                if flying > 0 && flying >= w.bytes() {
-                    return false;
-                }
+            // Before its first ACK a destination has the initial window.
+            let window = self
+                .windows
+                .get(&to)
+                .map_or_else(|| congestion::Window::new(m.cfg).bytes(), |w| w.bytes());
+            let upto = usize::from(priority.min(7));
+            let flying: usize = self
+                .tx
+                .range((to, 0)..=(to, u32::MAX))
+                .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
+                .sum();
+            if flying > 0 && flying >= window {
+                return false;
             }
         }
         // Room for a whole fragment, so that what is accepted is queued.

@@ -546,6 +546,21 @@ fn a_marked_message_is_echoed_and_the_source_slows_down_then_recovers() {
 }
 
 #[test]
+fn the_initial_window_holds_before_the_first_ack() {
+    let (mut a, _) = pair(cfg());
+    let size = a.cfg.fragment_size;
+    let window = Window::new(&a.cfg).bytes();
+    let mut accepted = 0;
+    while a.send(at(0), 2, Semantics::Reliable, &alloc::vec![0; size]).is_ok() {
+        accepted += 1;
+        assert!(accepted <= 64, "nothing holds the sender back");
+    }
+    // A destination that has not answered yet gets ten fragments, not the
+    // whole send window at once.
+    assert_eq!(accepted, window / size);
+}
+
+#[test]
 fn a_full_first_hop_refuses_local_sends_until_the_driver_pulls() {
     let mut c = cfg();
     c.link_queue_bytes = 2000;
