@@ -240,14 +240,18 @@ struct TxChannel {
 }
 
 /// RFC 6298 estimator for one destination.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Rtt {
     srtt: Option<Duration>,
     rttvar: Duration,
+    /// Timeouts since the last sample: what is sent meanwhile starts with
+    /// the timeout doubled as often, up to twice (RFC 6298, 5.5 and 5.7).
+    backoff: u32,
 }
 
 impl Rtt {
     fn sample(&mut self, r: Duration) {
+        self.backoff = 0;
         match self.srtt {
             None => {
                 self.srtt = Some(r);
