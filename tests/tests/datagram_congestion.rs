@@ -17,7 +17,7 @@ use netcluster_core::node::SendOptions;
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, Instant, LinkMode, NodeId};
 use netcluster_sim::{Faults, NodeIx, Sim, DATAGRAM_TX_QUEUE};
-use netcluster_tests::sim_helpers::all_see_all;
+use netcluster_tests::sim_helpers::{all_see_all, bottleneck_line};
 
 /// The bottleneck's messages: eight datagrams each at the 1,100-byte
 /// fragments of datagram links, as `congestion.rs` sends over streams.
@@ -181,34 +181,11 @@ fn p99(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() * 99 / 100]
 }
 
-/// A line a - b - c - d of datagram links whose middle hop is the
-/// bottleneck.
-fn bottleneck_line(seed: u64, bw: u64) -> (Sim, [NodeIx; 4]) {
-    let mut sim = Sim::new(seed);
-    let ab = sim.add_segment(Faults::lan());
-    let bc = sim.add_segment(Faults::lan().with_bandwidth(bw));
-    let cd = sim.add_segment(Faults::lan());
-    let segs = [vec![ab], vec![ab, bc], vec![bc, cd], vec![cd]];
-    let nodes: Vec<NodeIx> = segs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let h = sim.add_host(s);
-            sim.add_node(h, cfg(i))
-        })
-        .collect();
-    let nodes = [nodes[0], nodes[1], nodes[2], nodes[3]];
-    let deadline = sim.now() + Duration::from_secs(5);
-    assert!(sim.run_until(deadline, |s| all_see_all(s, &nodes)), "the line did not converge");
-    sim.clear_records();
-    (sim, nodes)
-}
-
 #[test]
 fn a_datagram_bottleneck_is_kept_busy_with_a_bounded_delay() {
     const BW: u64 = 10_000_000;
     const SECS: u64 = 10;
-    let (mut sim, nodes @ [a, b, _, d]) = bottleneck_line(21, BW);
+    let (mut sim, nodes @ [a, b, _, d]) = bottleneck_line(21, BW, cfg);
     let to = sim.node_id(d);
     let opened = links_opened(&sim, &nodes);
     let mut tx = Senders::new(&[a], LARGE);
