@@ -424,9 +424,10 @@ impl Subscriber {
     /// wakes the loop when a starved queue is half read.
     fn pop(&self, st: &mut SubState) -> Option<Event> {
         let item = st.buf.pop_front()?;
-        let hub = self.sub.hub.upgrade();
+        // The hub is reached only when needed: upgrading its weak pointer
+        // is two atomic operations, which every message would pay.
         if st.starved {
-            if let Some(hub) = &hub {
+            if let Some(hub) = self.sub.hub.upgrade() {
                 if st.buf.len() <= hub.capacity / 2 {
                     st.starved = false;
                     (hub.space)();
@@ -437,6 +438,7 @@ impl Subscriber {
             Item::Event(e) => e,
             Item::Resync => {
                 st.resync_queued = false;
+                let hub = self.sub.hub.upgrade();
                 let peers = hub.map(|h| lock(&h.peers).clone()).unwrap_or_default();
                 Event::Resync { peers: peers.as_ref().clone() }
             }

@@ -2,23 +2,13 @@
 //! `Handle::send_many`.
 
 use bytes::Bytes;
-use netcluster_core::node::{MessageId, SendError, SendOptions};
+pub use netcluster_core::node::SendMany;
+use netcluster_core::node::SendOptions;
 use netcluster_core::{Instant, Node, NodeId};
 
-/// What a driver's `Handle::send_many` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendMany {
-    /// Ids of the messages accepted, in order: the first `ids.len()`
-    /// payloads.
-    pub ids: Vec<MessageId>,
-    /// Why the next payload was refused (none after it was tried), if one
-    /// was.
-    pub refused: Option<SendError>,
-}
-
 /// Hands `payloads` to `node` as messages to `to`, in order, stopping at the
-/// first one it refuses. The caller drains the node's outputs afterwards, as
-/// after any command.
+/// first one it refuses ([`Node::send_many`]: small ones leave bundled).
+/// The caller drains the node's outputs afterwards, as after any command.
 pub fn send_many(
     node: &mut Node,
     now: Instant,
@@ -26,20 +16,7 @@ pub fn send_many(
     how: impl Into<SendOptions>,
     payloads: impl IntoIterator<Item = Bytes>,
 ) -> SendMany {
-    let how = how.into();
-    let payloads = payloads.into_iter();
-    let mut ids = Vec::with_capacity(payloads.size_hint().0);
-    let mut refused = None;
-    for p in payloads {
-        match node.send(now, to, how, p) {
-            Ok(id) => ids.push(id),
-            Err(e) => {
-                refused = Some(e);
-                break;
-            }
-        }
-    }
-    SendMany { ids, refused }
+    node.send_many(now, to, how, payloads)
 }
 
 #[cfg(test)]
@@ -49,6 +26,7 @@ mod tests {
     use netcluster_sim::Direct;
 
     use super::*;
+    use netcluster_core::node::SendError;
     use netcluster_core::wire::link::Semantics;
 
     #[test]

@@ -236,8 +236,8 @@ mod tests {
     fn a_resync_becomes_the_events_from_the_reported_view_to_the_current_one() {
         let mut v = View::default();
         let (a, b, c) = (peer(1, "a"), peer(2, "b"), peer(3, "c"));
-        assert_eq!(v.admin_events(&Event::PeerUp(a.clone())).len(), 1);
-        assert_eq!(v.admin_events(&Event::PeerUp(b.clone())).len(), 1);
+        assert_eq!(v.admin_events(&Event::PeerUp(Box::new(a.clone()))).len(), 1);
+        assert_eq!(v.admin_events(&Event::PeerUp(Box::new(b.clone()))).len(), 1);
         // Missed: a went down, b moved two hops away, c came up.
         let mut b2 = b.clone();
         b2.hops = 2;

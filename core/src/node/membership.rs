@@ -1,6 +1,7 @@
 //! Membership: the reachable peers as the application sees them, and the
 //! events that tell it what changed.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use core::time::Duration;
@@ -105,20 +106,20 @@ impl Membership {
                         name: info.name.clone(),
                         reason: DownReason::Restarted,
                     });
-                    events.push_back(Event::PeerUp(new.clone()));
+                    events.push_back(Event::PeerUp(Box::new(new.clone())));
                 }
                 // Route length alone changes often while routes settle; it is
                 // kept current in `peers()` without an event.
                 Some(new) if !same_but_hops(new, info) => {
                     group_changes(events, id, &info.groups, &new.groups);
-                    events.push_back(Event::PeerUpdated(new.clone()));
+                    events.push_back(Event::PeerUpdated(Box::new(new.clone())));
                 }
                 Some(_) => {}
             }
         }
         for (id, info) in &view {
             if !old.contains_key(id) {
-                events.push_back(Event::PeerUp(info.clone()));
+                events.push_back(Event::PeerUp(Box::new(info.clone())));
             }
         }
         // The figures are the node's own readings, not news from routing:
@@ -207,7 +208,7 @@ mod tests {
     fn peers_come_up_and_a_restart_is_a_down_then_an_up() {
         let mut f = Fixture::new();
         let t = Instant::ZERO;
-        assert_eq!(f.update(t, &[peer(2, 1)]), vec![Event::PeerUp(peer(2, 1))]);
+        assert_eq!(f.update(t, &[peer(2, 1)]), vec![Event::PeerUp(Box::new(peer(2, 1)))]);
         assert!(f.update(t, &[peer(2, 1)]).is_empty(), "nothing changed, nothing said");
         let ev = f.update(t, &[peer(2, 2)]);
         let down = Event::PeerDown {
@@ -215,7 +216,7 @@ mod tests {
             name: "p".into(),
             reason: DownReason::Restarted,
         };
-        assert_eq!(ev, vec![down, Event::PeerUp(peer(2, 2))]);
+        assert_eq!(ev, vec![down, Event::PeerUp(Box::new(peer(2, 2)))]);
     }
 
     #[test]
@@ -260,10 +261,10 @@ mod tests {
         joined.groups = vec!["g".into()];
         let ev = f.update(t, &[joined.clone()]);
         let group = Event::GroupJoined { peer: NodeId([2; 16]), group: "g".into() };
-        assert_eq!(ev, vec![group, Event::PeerUpdated(joined)]);
+        assert_eq!(ev, vec![group, Event::PeerUpdated(Box::new(joined))]);
         let ev = f.update(t, &[farther.clone()]);
         let group = Event::GroupLeft { peer: NodeId([2; 16]), group: "g".into() };
-        assert_eq!(ev, vec![group, Event::PeerUpdated(farther)]);
+        assert_eq!(ev, vec![group, Event::PeerUpdated(Box::new(farther))]);
     }
 
     #[test]

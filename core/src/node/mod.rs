@@ -98,7 +98,8 @@ pub use output::{
 };
 pub use stats::Stats;
 pub use transport::{
-    SendError, SendOptions, StreamError, DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY,
+    SendError, SendMany, SendOptions, StreamError, DEFAULT_PRIORITY, HIGHEST_PRIORITY,
+    LOWEST_PRIORITY,
 };
 
 use crate::config::{Config, ConfigError};

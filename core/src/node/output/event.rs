@@ -1,5 +1,6 @@
 //! What the application is told: peers, messages, streams, links.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -274,10 +275,12 @@ pub enum Event {
         /// How.
         reason: StreamEnd,
     },
-    /// A peer became reachable.
-    PeerUp(PeerInfo),
+    /// A peer became reachable. (Boxed: every event is as large as its
+    /// largest variant, and events are moved several times on their way to
+    /// the application; a message should not pay for a peer's record.)
+    PeerUp(Box<PeerInfo>),
     /// A reachable peer changed state, headers, groups or route length.
-    PeerUpdated(PeerInfo),
+    PeerUpdated(Box<PeerInfo>),
     /// A peer is gone.
     PeerDown {
         /// Its id.
@@ -328,4 +331,18 @@ pub enum Event {
         /// Detail text.
         detail: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_stays_small() {
+        // Each received message is moved as an `Event` several times on
+        // its way to the application (inbox, poll, hub, subscriber): a
+        // large variant makes every message pay for it.
+        let size = core::mem::size_of::<Event>();
+        assert!(size <= 96, "Event is {size} bytes");
+    }
 }

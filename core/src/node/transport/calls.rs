@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::super::output::{Event, LinkId, LinkQueueStats, MessageId, StreamId};
 use super::super::traffic::Dir;
 use super::super::Node;
-use super::{Mesh, SendError, SendOptions, StreamError, Transport};
+use super::{Mesh, SendError, SendMany, SendOptions, StreamError, Transport};
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, RouteError};
 use crate::wire::NodeId;
@@ -55,6 +55,31 @@ impl Node {
             self.count_traffic(to, Dir::Tx, len, 1);
         }
         sent
+    }
+
+    /// Sends `payloads` to `to`, in order, as [`send`](Node::send) would
+    /// one by one, and stops at the first one refused (nothing after it is
+    /// tried). Consecutive small messages leave in one DATA frame (a
+    /// bundle, PROTOCOL 7.7.1), which is what makes many small messages
+    /// cheap; each is still acknowledged, retransmitted and reported
+    /// [`Event::Delivered`] or [`Event::SendFailed`] on its own.
+    pub fn send_many(
+        &mut self,
+        now: Instant,
+        to: NodeId,
+        how: impl Into<SendOptions>,
+        payloads: impl IntoIterator<Item = Bytes>,
+    ) -> SendMany {
+        let how = how.into();
+        let payloads = payloads.into_iter();
+        let mut ids = Vec::with_capacity(payloads.size_hint().0);
+        let (refused, bytes) = self.input(now, |node, now| {
+            node.with_transport(|t, m| t.send_many(m, now, to, how, payloads, &mut ids))
+        });
+        if !ids.is_empty() {
+            self.count_traffic(to, Dir::Tx, bytes, ids.len() as u64);
+        }
+        SendMany { ids, refused }
     }
 
     /// Sends `payload` to every reachable member of `group` (`""`: every

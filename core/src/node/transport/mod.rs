@@ -29,6 +29,7 @@ mod mesh;
 mod ping;
 mod receive;
 mod send;
+mod send_many;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,17 @@ pub enum SendError {
     ShuttingDown,
     /// The priority is above [`LOWEST_PRIORITY`].
     BadPriority,
+}
+
+/// What [`Node::send_many`](crate::Node::send_many) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMany {
+    /// Ids of the messages accepted, in order: the first `ids.len()`
+    /// payloads.
+    pub ids: alloc::vec::Vec<MessageId>,
+    /// Why the next payload was refused (none after it was tried), if one
+    /// was.
+    pub refused: Option<SendError>,
 }
 
 /// The most urgent priority.
@@ -143,6 +155,11 @@ fn group_channel(group: &str, s: Semantics) -> u32 {
 
 fn is_group_channel(channel: u32) -> bool {
     channel & 0x8000_0000 != 0
+}
+
+/// A channel of unicast messages (`channel_of`), the only ones bundled.
+fn is_message_channel(channel: u32) -> bool {
+    channel <= Semantics::Sequenced as u32
 }
 
 /// One message in flight.

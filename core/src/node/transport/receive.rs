@@ -10,12 +10,12 @@ use smallvec::SmallVec;
 use super::super::output::Event;
 use super::forward::forward;
 use super::{
-    is_group_channel, Mesh, RxChannel, Transport, ACK_RANGES, DEDUP_WINDOW, PING_CHANNEL,
-    PONG_CHANNEL,
+    is_group_channel, is_message_channel, Mesh, RxChannel, Transport, ACK_RANGES, DEDUP_WINDOW,
+    PING_CHANNEL, PONG_CHANNEL,
 };
 use crate::time::Instant;
 use crate::wire::ext::EXT_CONGESTION_ECHO;
-use crate::wire::link::{Ack, AckRange, Data, Route, Semantics, FLAG_SYN};
+use crate::wire::link::{Ack, AckRange, BundleIter, Data, Route, Semantics, FLAG_BUNDLE, FLAG_SYN};
 use crate::wire::{FixedList, Frame, LinkMessage, NodeId};
 
 impl Transport {
@@ -73,8 +73,34 @@ impl Transport {
             self.on_stream_data(m, now, from, d, &to_me);
             return;
         }
+        if d.flags & FLAG_BUNDLE == 0 {
+            self.take(m, now, from, &d, &to_me);
+            return;
+        }
+        if !is_message_channel(d.channel) {
+            // Bundles are only ever sent on the plain message channels.
+            m.out.stats.dropped_unexpected += 1;
+            return;
+        }
+        // Each message of the bundle is taken as if it had come alone,
+        // with its own seq; only the first keeps the frame's SYN.
+        let mut one = d;
+        let (first, flags) = (one.seq, one.flags & FLAG_SYN);
+        for (i, payload) in BundleIter::new(core::mem::take(&mut one.payload)).enumerate() {
+            one.seq = first.saturating_add(i as u64);
+            one.flags = if i == 0 { flags } else { 0 };
+            one.frag_count = 1;
+            one.msg_len = payload.len() as u32;
+            one.payload = payload;
+            self.take(m, now, from, &one, &to_me);
+        }
+    }
+
+    /// A whole message or a fragment, for this node, from `from` (whose
+    /// path to here is `to_me`): duplicates, order, the inbox and the ACK.
+    fn take(&mut self, m: &mut Mesh<'_>, now: Instant, from: NodeId, d: &Data, to_me: &Route) {
         let key = (from, d.channel);
-        let Some(message) = self.reassemble(m, now, &from, &d) else {
+        let Some(message) = self.reassemble(m, now, &from, d) else {
             return;
         };
         let semantics = d.semantics;
@@ -130,8 +156,8 @@ impl Transport {
                     // Not taken, not acknowledged: the sender resends it
                     // when the zero window of this ACK reopens.
                     m.out.stats.inbox_refused += 1;
-                    self.inbox.refuse(from, d.channel, semantics, &to_me);
-                    self.send_ack(from, semantics, d.channel, 0, &to_me);
+                    self.inbox.refuse(from, d.channel, semantics, to_me);
+                    self.send_ack(from, semantics, d.channel, 0, to_me);
                     return;
                 }
                 if new && d.seq == rx.cumulative && rx.above.is_empty() {
@@ -161,7 +187,7 @@ impl Transport {
                     }
                 }
                 let window = self.inbox.window(m.cfg);
-                self.send_ack(from, semantics, d.channel, window, &to_me);
+                self.send_ack(from, semantics, d.channel, window, to_me);
             }
             Semantics::Stream => {}
         }

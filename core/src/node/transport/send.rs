@@ -128,21 +128,7 @@ impl Transport {
         to: NodeId,
         msg: NewMessage,
     ) -> Result<u64, SendError> {
-        if msg.semantics != Semantics::Datagram && !self.has_room(m, to, msg.channel, msg.priority)
-        {
-            let c = self.tx.entry((to, msg.channel)).or_default();
-            c.blocked = true;
-            c.blocked_priority = msg.priority;
-            return Err(SendError::WouldBlock);
-        }
-        let chan = self.tx.entry((to, msg.channel)).or_default();
-        let seq = chan.next_seq;
-        chan.next_seq += 1;
-        let mut flags = msg.flags;
-        if chan.resync && msg.semantics != Semantics::Datagram {
-            chan.resync = false;
-            flags |= FLAG_SYN;
-        }
+        let (seq, flags) = self.admit(m, now, to, &msg)?;
         let one = Msg {
             semantics: msg.semantics,
             channel: msg.channel,
@@ -153,28 +139,56 @@ impl Transport {
             priority: msg.priority,
         };
         transmit_message(m, to, one);
-        if msg.semantics != Semantics::Datagram {
-            let rto = self.rto_for(m, &to);
-            let out = Outgoing {
-                id: msg.id,
-                semantics: msg.semantics,
-                payload: msg.payload,
-                group: msg.group,
-                first_sent: now,
-                last_sent: now,
-                rto,
-                retransmitted: false,
-                deadline: now + m.cfg.delivery_timeout,
-                flags,
-                priority: msg.priority,
-                reroute_at: None,
-            };
-            if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
-                c.insert(seq, out);
-            }
+        Ok(seq)
+    }
+
+    /// Gives a message its sequence number on `(to, msg.channel)` and,
+    /// unless it is a datagram, puts it in flight; returns the seq and the
+    /// flags it carries (SYN after a failure). The caller transmits it.
+    pub(super) fn admit(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        msg: &NewMessage,
+    ) -> Result<(u64, u8), SendError> {
+        let kept = msg.semantics != Semantics::Datagram;
+        if kept && !self.has_room(m, to, msg.channel, msg.priority) {
+            let c = self.tx.entry((to, msg.channel)).or_default();
+            c.blocked = true;
+            c.blocked_priority = msg.priority;
+            return Err(SendError::WouldBlock);
+        }
+        let rto = if kept { self.rto_for(m, &to) } else { Duration::ZERO };
+        let chan = self.tx.entry((to, msg.channel)).or_default();
+        let seq = chan.next_seq;
+        chan.next_seq += 1;
+        let mut flags = msg.flags;
+        if chan.resync && kept {
+            chan.resync = false;
+            flags |= FLAG_SYN;
+        }
+        if kept {
+            chan.insert(
+                seq,
+                Outgoing {
+                    id: msg.id,
+                    semantics: msg.semantics,
+                    payload: msg.payload.clone(),
+                    group: msg.group.clone(),
+                    first_sent: now,
+                    last_sent: now,
+                    rto,
+                    retransmitted: false,
+                    deadline: now + m.cfg.delivery_timeout,
+                    flags,
+                    priority: msg.priority,
+                    reroute_at: None,
+                },
+            );
             m.out.timers.set_earliest(Timer::Retransmit, now + rto);
         }
-        Ok(seq)
+        Ok((seq, flags))
     }
 
     fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
@@ -527,7 +541,11 @@ impl Transport {
     }
 }
 
-fn check_send(m: &Mesh<'_>, payload: &Bytes, opts: SendOptions) -> Result<(), SendError> {
+pub(super) fn check_send(
+    m: &Mesh<'_>,
+    payload: &Bytes,
+    opts: SendOptions,
+) -> Result<(), SendError> {
     if m.shutting_down {
         return Err(SendError::ShuttingDown);
     }
@@ -586,7 +604,7 @@ fn transmit_tree(m: &mut Mesh<'_>, tree: &Route, msg: Msg<'_>) {
 }
 
 /// The DATA frames (one per fragment) of a message on `route`.
-fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> SmallVec<[Bytes; 1]> {
+pub(super) fn data_frames(m: &mut Mesh<'_>, route: &Route, msg: Msg<'_>) -> SmallVec<[Bytes; 1]> {
     let Msg { semantics, channel, seq, flags, payload, group, priority } = msg;
     let size = m.fragment_size();
     let count = payload.len().div_ceil(size).max(1);

@@ -22,6 +22,8 @@ use crate::wire::ext::{EXT_CONGESTION, EXT_CONGESTION_ECHO};
 use crate::wire::link::{Route, Semantics};
 use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
+mod bundle;
+
 fn id(n: u8) -> NodeId {
     NodeId([n; 16])
 }

@@ -39,6 +39,7 @@ use super::super::header::Protocol;
 use super::super::lists::{FixedEntry, FixedList};
 use super::super::types::Limits;
 use super::super::Body;
+use super::bundle::check_bundle;
 use super::route::Route;
 
 /// DATA flag: the destination is the group named in the frame, not the last
@@ -50,8 +51,11 @@ pub const FLAG_SYN: u8 = 0x02;
 pub const FLAG_FIN: u8 = 0x04;
 /// DATA flag: the stream is aborted.
 pub const FLAG_RST: u8 = 0x08;
+/// DATA flag: the payload is a bundle of `frag_count` whole messages with
+/// consecutive seqs from `seq` (see [`BundleIter`](super::BundleIter)).
+pub const FLAG_BUNDLE: u8 = 0x10;
 /// Every DATA flag defined in this version.
-pub const DATA_FLAGS_KNOWN: u8 = FLAG_GROUP | FLAG_SYN | FLAG_FIN | FLAG_RST;
+pub const DATA_FLAGS_KNOWN: u8 = FLAG_GROUP | FLAG_SYN | FLAG_FIN | FLAG_RST | FLAG_BUNDLE;
 
 /// Delivery semantics of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,6 +177,18 @@ impl Body for Data {
         let payload = r.rest();
         if payload.len() > v.msg_len() as usize {
             return Err(Error::Malformed { field: "msg_len" });
+        }
+        if flags & FLAG_BUNDLE != 0 {
+            // Whole messages of one unicast channel only: a bundle is
+            // never a fragment, and never goes down a tree.
+            let stream = v.semantics() == Semantics::Stream as u8;
+            if flags & (FLAG_GROUP | FLAG_FIN | FLAG_RST) != 0 || stream || frag_index != 0 {
+                return Err(Error::Malformed { field: "flags" });
+            }
+            if payload.len() != v.msg_len() as usize {
+                return Err(Error::Malformed { field: "msg_len" });
+            }
+            check_bundle(&payload, frag_count)?;
         }
         Ok(Data {
             flags: flags & !FLAG_GROUP,

@@ -19,6 +19,7 @@
 //! HELLO and REJECT keep one layout in every version of the sub-protocol, so
 //! peers of any two versions can always negotiate or say why they cannot.
 
+pub mod bundle;
 pub mod data;
 pub mod handshake;
 pub mod keepalive;
@@ -27,8 +28,10 @@ pub mod routing;
 #[cfg(test)]
 mod tests;
 
+pub use bundle::{bundle_payload, BundleIter, BUNDLE_ENTRY_HEADER, BUNDLE_ENTRY_MAX};
 pub use data::{
-    Ack, AckRange, Data, Semantics, DATA_FLAGS_KNOWN, FLAG_FIN, FLAG_GROUP, FLAG_RST, FLAG_SYN,
+    Ack, AckRange, Data, Semantics, DATA_FLAGS_KNOWN, FLAG_BUNDLE, FLAG_FIN, FLAG_GROUP, FLAG_RST,
+    FLAG_SYN,
 };
 pub use handshake::{
     ChosenVersion, Goodbye, GoodbyeReason, Hello, Intro, Reject, RejectReason, Welcome, CAP_AUTH,
