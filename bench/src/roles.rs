@@ -297,6 +297,12 @@ async fn sub(a: SubArgs) -> Res<()> {
     Err(format!("the node stopped after {next} messages").into())
 }
 
+/// Messages handed to one `send_many` call at most. Each call is a round
+/// trip to the node's task: with 8-byte messages, 64 a call cost about
+/// 1.8 times the CPU per message of 512 a call (measured; PERFORMANCE.md),
+/// so a publisher of small messages batches, as this one does.
+const SEND_BATCH: usize = 256;
+
 /// Events taken per read of a subscriber (`EventStream::next_many`).
 const EVENT_BATCH: usize = 1024;
 
@@ -356,9 +362,9 @@ async fn publish(a: PubArgs) -> Res<()> {
     let w = watch(events, to, a.count);
     route(&h, to, usize::from(a.node.pos) + 1).await?;
     let template = Bytes::from(payload(a.size, 0));
-    // Up to 64 messages a call, fewer of the large ones (1 MiB of payload
-    // per call at most), so refused payloads are not built in vain.
-    let batch = ((1usize << 20) / a.size.max(1)).clamp(1, 64) as u64;
+    // Up to SEND_BATCH messages a call, fewer of the large ones (1 MiB of
+    // payload per call at most), so refused payloads are not built in vain.
+    let batch = ((1usize << 20) / a.size.max(1)).clamp(1, SEND_BATCH) as u64;
     say(format!("start {}", unix_ns()));
     let mut i = 0u64;
     while i < a.count {

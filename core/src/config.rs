@@ -264,8 +264,9 @@ pub struct Config {
 
     /// Decoding limits for every frame received.
     pub limits: Limits,
-    /// Most bytes buffered for a link before the frame in progress is
-    /// complete (one frame plus slack); past it the link is closed.
+    /// Most bytes of an incomplete frame buffered for a link (one frame
+    /// plus slack); past it the link is closed. Whole frames handed in
+    /// together are not buffered and do not count.
     pub max_link_buffer: usize,
     /// Versions offered for each sub-protocol. Defaults to what this build
     /// speaks; tests change it to model other versions.

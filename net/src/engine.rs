@@ -423,11 +423,24 @@ impl<I: LinkIo> Engine<I> {
                 self.add_seed(io, addr);
                 reply(Ok(()));
             }
-            Command::Send(to, s, payload, reply) => reply(self.send(io, to, s, payload)),
-            Command::Shout(g, s, payload, reply) => reply(self.shout(io, &g, s, payload)),
+            // Sends are answered before their frames and events are carried
+            // out: the caller prepares its next call meanwhile, instead of
+            // waiting for the writes (one round trip per call is the cost
+            // of small messages).
+            Command::Send(to, s, payload, reply) => {
+                let now = self.now();
+                reply(self.hub.send(&mut self.node, now, to, s, payload));
+                self.drain(io);
+            }
+            Command::Shout(g, s, payload, reply) => {
+                reply(self.node.shout(self.now(), &g, s, payload));
+                self.drain(io);
+            }
             Command::Ping(to, reply) => reply(self.ping(io, to)),
             Command::SendMany(to, s, payloads, reply) => {
-                reply(Ok(self.send_many(io, to, s, payloads)));
+                let now = self.now();
+                reply(Ok(self.hub.send_many(&mut self.node, now, to, s, payloads)));
+                self.drain(io);
             }
             // A caller gone meanwhile drops the stream, which finishes it.
             Command::OpenStream(to, reply) => reply(self.open_stream(io, to)),

@@ -44,6 +44,7 @@ pub mod events;
 mod handle_methods;
 mod iface;
 pub mod keyfile;
+pub mod recv_buf;
 mod send_many;
 mod settings;
 pub mod streams;

@@ -17,6 +17,7 @@ use netcluster_core::node::{DatagramTarget, LinkId};
 use netcluster_core::{Instant, Node};
 use netcluster_net::engine::{Command, Engine, LinkIo, WriteError};
 use netcluster_net::events::EventHub;
+use netcluster_net::recv_buf::RecvBuffer;
 use netcluster_net::streams::StreamIo;
 use netcluster_net::{DriverLimits as Options, Prepared};
 
@@ -44,6 +45,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
         io.grow_unicast_buffers(datagram_buffer);
     }
     let name = config.name.clone();
+    let max_frame = config.limits.max_frame;
     let node =
         Node::new(config, id, seed, Instant::ZERO).map_err(netcluster_net::NetError::Config)?;
 
@@ -87,6 +89,7 @@ pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
                 accepted: accept_tx,
                 stream_wake,
                 opts,
+                max_frame,
             };
             let rx = Receivers { cmd: cmd_rx, abort: abort_rx, nudge: nudge_rx, link: link_rx };
             async_io::block_on(ex.run(run(engine, io, rx)));
@@ -177,6 +180,8 @@ struct AsyncIo {
     accepted: async_channel::Sender<PeerStream>,
     stream_wake: Arc<StreamWake>,
     opts: Options,
+    /// The node's `limits.max_frame`, for the links' receive buffers.
+    max_frame: usize,
 }
 
 impl AsyncIo {
@@ -184,7 +189,8 @@ impl AsyncIo {
         let stream = Rc::new(stream);
         let (tx, rx) = async_channel::unbounded();
         let backlog = Arc::new(Backlog::default());
-        let reader = self.ex.spawn(read_loop(link, stream.clone(), self.link_tx.clone()));
+        let buf = RecvBuffer::new(self.max_frame);
+        let reader = self.ex.spawn(read_loop(link, stream.clone(), buf, self.link_tx.clone()));
         let out =
             Writer { link, backlog: backlog.clone(), limits: self.opts, tx: self.link_tx.clone() };
         let writer = self.ex.spawn(write_loop(stream, rx, out));

@@ -11,11 +11,10 @@ use bytes::Bytes;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use netcluster_core::node::{LinkCloseReason, LinkId};
 use netcluster_net::backlog::Backlog;
+use netcluster_net::recv_buf::RecvBuffer;
 use netcluster_net::socket2::SockRef;
 use netcluster_net::{DriverLimits, NetError};
 
-/// Bytes read from a TCP link at a time.
-const READ_CHUNK: usize = 16 * 1024;
 /// Queued writes are coalesced into one system call up to this size.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -69,20 +68,20 @@ pub(crate) async fn connect(
 pub(crate) async fn read_loop(
     link: LinkId,
     stream: Rc<Async<TcpStream>>,
+    mut buf: RecvBuffer,
     tx: async_channel::Sender<LinkInput>,
 ) {
-    let mut buf = vec![0u8; READ_CHUNK];
     loop {
-        match (&*stream).read(&mut buf).await {
+        match (&*stream).read(buf.space()).await {
             Ok(0) => {
                 let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Remote)).await;
                 return;
             }
             Ok(n) => {
+                let Some(frames) = buf.take(n) else { continue };
                 // A bounded channel: a slow node loop slows the reading,
                 // and TCP flow control slows the sender.
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                if tx.send(LinkInput::Data(link, data)).await.is_err() {
+                if tx.send(LinkInput::Data(link, frames)).await.is_err() {
                     return;
                 }
             }

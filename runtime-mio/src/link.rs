@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use netcluster_net::backlog::Backlog;
+use netcluster_net::recv_buf::RecvBuffer;
 use netcluster_net::socket2::SockRef;
 use netcluster_net::{DriverLimits, NetError};
 
@@ -38,6 +39,8 @@ pub(crate) struct TcpLink {
     pub(crate) backlog: Backlog,
     /// Frames and bytes written since the backlog last heard of them.
     written: (usize, usize),
+    /// Where reads land, handed to the node without a copy.
+    pub(crate) recv: RecvBuffer,
 }
 
 impl TcpLink {
@@ -51,6 +54,7 @@ impl TcpLink {
             queue: VecDeque::new(),
             backlog: Backlog::default(),
             written: (0, 0),
+            recv: RecvBuffer::default(),
         }
     }
 

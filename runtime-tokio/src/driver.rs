@@ -11,6 +11,7 @@ use netcluster_core::{Instant, Node};
 use netcluster_net::backlog::Backlog;
 use netcluster_net::engine::{Command, Engine, LinkIo, WriteError};
 use netcluster_net::events::EventHub;
+use netcluster_net::recv_buf::RecvBuffer;
 use netcluster_net::socket2::SockRef;
 use netcluster_net::streams::StreamIo;
 use netcluster_net::{DatagramOut, NetError, Prepared, Sockets};
@@ -26,13 +27,12 @@ use crate::{Builder, Error, Handle, Options, Shared};
 const MAX_DATAGRAM: usize = 65_536;
 /// Most bytes of queued frames joined into one link write.
 const COALESCE: usize = 64 * 1024;
-/// Bytes read from a TCP link at a time.
-const READ_CHUNK: usize = 16 * 1024;
 
 pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
         b.settings.prepare()?;
     let sockets = TokioSockets::new(sockets)?;
+    let max_frame = config.limits.max_frame;
     let node = Node::new(config, id, rng_seed, Instant::ZERO).map_err(NetError::Config)?;
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -46,7 +46,7 @@ pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
     let hub =
         Arc::new(EventHub::new(opts.event_capacity, Arc::new(move || notify_hub.notify_one())));
     let engine = Engine::new(node, Arc::clone(&hub), Arc::new(move || notify.notify_one()), opts);
-    let io = TokioIo { sockets, link_tx, accept: accept_tx, closing: Vec::new(), opts };
+    let io = TokioIo { sockets, link_tx, accept: accept_tx, closing: Vec::new(), opts, max_frame };
     let end_hub = Arc::clone(&hub);
     let task = tokio::spawn(async move {
         // Marks the node stopped however the task ends, aborted included.
@@ -168,6 +168,8 @@ struct TokioIo {
     /// Writers flushing before their link closes.
     closing: Vec<JoinHandle<()>>,
     opts: Options,
+    /// The node's `limits.max_frame`, for the links' receive buffers.
+    max_frame: usize,
 }
 
 impl TokioIo {
@@ -175,7 +177,8 @@ impl TokioIo {
         let (r, w) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
-        let reader = tokio::spawn(read_loop(link, r, self.link_tx.clone()));
+        let buf = RecvBuffer::new(self.max_frame);
+        let reader = tokio::spawn(read_loop(link, r, buf, self.link_tx.clone()));
         let out = Writer {
             link,
             backlog: Arc::clone(&backlog),
@@ -415,19 +418,23 @@ async fn connect(addr: SocketAddr) -> Result<(TcpStream, SocketAddr), NetError> 
     Ok((stream, local))
 }
 
-async fn read_loop(link: LinkId, mut r: OwnedReadHalf, tx: mpsc::Sender<LinkInput>) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+async fn read_loop(
+    link: LinkId,
+    mut r: OwnedReadHalf,
+    mut buf: RecvBuffer,
+    tx: mpsc::Sender<LinkInput>,
+) {
     loop {
-        buf.reserve(READ_CHUNK);
-        match r.read_buf(&mut buf).await {
+        match r.read(buf.space()).await {
             Ok(0) => {
                 let _ = tx.send(LinkInput::Closed(link, LinkCloseReason::Remote)).await;
                 return;
             }
-            Ok(_) => {
+            Ok(n) => {
+                let Some(frames) = buf.take(n) else { continue };
                 // A bounded channel: a slow node loop slows the reading,
                 // and TCP flow control slows the sender.
-                if tx.send(LinkInput::Data(link, buf.split().freeze())).await.is_err() {
+                if tx.send(LinkInput::Data(link, frames)).await.is_err() {
                     return;
                 }
             }

@@ -43,6 +43,15 @@ pub struct Counters {
     pub rx_dropped: u64,
     /// Most bytes (kernel accounting) one of the node's sockets held.
     pub rx_peak_bytes: u64,
+    /// Datagrams the node sent that were dropped at once because the
+    /// queue of their path was full (paths with a bandwidth; see
+    /// [`egress`](crate::egress)). They are also counted as sent, as a
+    /// real `sendto` reports no error for a datagram its qdisc drops.
+    pub tx_queue_dropped: u64,
+    /// Most bytes one of the node's datagram path queues held, the
+    /// datagram just queued included (at most the queue's limit, or one
+    /// datagram when that is larger).
+    pub tx_queue_peak_bytes: u64,
     /// Timer wake-ups at which the node did nothing (sent nothing, opened
     /// or closed nothing, reported nothing) and asked to be woken again no
     /// later than the instant it was woken at: a real driver would spin on

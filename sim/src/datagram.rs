@@ -1,7 +1,9 @@
 //! The datagram path: multicast and unicast delivery with the path's
-//! faults, and each node's socket receive buffers.
+//! faults, through the sender's queue of a path with a bandwidth, and each
+//! node's socket receive buffers.
 //!
-//! The receive-buffer model is described at [`RxModel`].
+//! The sending queue is described in [`egress`](crate::egress), the
+//! receive-buffer model at [`RxModel`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,7 +13,8 @@ use bytes::Bytes;
 use netcluster_core::node::DatagramSource;
 use netcluster_core::Instant;
 
-use crate::net::{Faults, SegmentId};
+use crate::egress::Offered;
+use crate::net::{Faults, HostId, SegmentId};
 use crate::world::{Action, Sim, DISCOVERY_PORT, LINK_PORT};
 
 /// How each node's datagram sockets buffer what the node has not read yet.
@@ -119,8 +122,13 @@ impl Sim {
                     continue;
                 }
                 let faults = self.faults(host, h, seg);
+                // One frame on the wire reaches every socket of the host.
+                let Some(leaves) = self.egress(ix, h, seg, data.len(), faults.bandwidth) else {
+                    continue;
+                };
                 for to in self.hosts[h.0].nodes.clone() {
-                    self.send_datagram(to, from, DatagramSource::Beacon, data.clone(), faults);
+                    let d = data.clone();
+                    self.send_datagram(to, from, DatagramSource::Beacon, d, faults, leaves);
                 }
             }
         }
@@ -141,7 +149,41 @@ impl Sim {
         let Some(&to) = self.hosts[b.0].nodes.get(usize::from(slot)) else { return };
         let from = SocketAddr::new(self.source_ip(host, seg), self.udp_port(ix));
         let faults = self.faults(host, b, seg);
-        self.send_datagram(to, from, DatagramSource::Unicast, data, faults);
+        let Some(leaves) = self.egress(ix, b, seg, data.len(), faults.bandwidth) else {
+            return;
+        };
+        self.send_datagram(to, from, DatagramSource::Unicast, data, faults, leaves);
+    }
+
+    /// When a datagram of `len` bytes that node `ix` sends now to host
+    /// `to` across `seg` leaves its path's queue; `None` if the queue is
+    /// full and drops it. A path without a bandwidth has no queue.
+    fn egress(
+        &mut self,
+        ix: usize,
+        to: HostId,
+        seg: SegmentId,
+        len: usize,
+        bandwidth: u64,
+    ) -> Option<Instant> {
+        let now = self.now();
+        if bandwidth == 0 {
+            return Some(now);
+        }
+        let limit = self.tx_queue_limit;
+        let offered =
+            self.egress.entry((ix, to, seg)).or_default().offer(now, len, bandwidth, limit);
+        let counters = &mut self.nodes[ix].counters;
+        match offered {
+            Offered::Leaves(at, held) => {
+                counters.tx_queue_peak_bytes = counters.tx_queue_peak_bytes.max(held as u64);
+                Some(at)
+            }
+            Offered::Dropped => {
+                counters.tx_queue_dropped += 1;
+                None
+            }
+        }
     }
 
     /// The port node `ix` sends datagrams from.
@@ -160,6 +202,7 @@ impl Sim {
         source: DatagramSource,
         data: Bytes,
         f: Faults,
+        leaves: Instant,
     ) {
         if self.random() < f.loss {
             return;
@@ -172,7 +215,7 @@ impl Sim {
             }
             let life = self.nodes[to].life;
             self.schedule(
-                self.now() + delay,
+                leaves + delay,
                 Action::Datagram { to, life, from, source, data: data.clone() },
             );
         }

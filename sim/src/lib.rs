@@ -18,6 +18,11 @@
 //!   flight lost. Beacons and other datagrams are lost, duplicated and
 //!   reordered one by one, and wait in the receiving node's socket buffer
 //!   (dropped when it is full) until the node reads them ([`RxModel`]).
+//! - **Bandwidth** ([`Faults::bandwidth`]): a stream link drains its send
+//!   buffer at that rate; datagrams (datagram links, beacons) leave
+//!   through a bounded drop-tail queue per path drained at that rate, so
+//!   congestion shows on datagram links as queueing delay, then loss
+//!   ([`egress`]).
 //! - **Ties**: a timer and an input due at the same instant run inputs
 //!   first by default, or timers first ([`Sim::set_tie_order`]).
 //! - **Observation**: each node's events with their times
@@ -50,6 +55,7 @@
 mod counters;
 mod datagram;
 mod direct;
+pub mod egress;
 mod net;
 mod stream;
 mod world;
@@ -57,6 +63,7 @@ mod world;
 pub use counters::{Counters, Tally, PEAK_WINDOW};
 pub use datagram::RxModel;
 pub use direct::Direct;
+pub use egress::DATAGRAM_TX_QUEUE;
 pub use net::{Faults, HostId, SegmentId};
 pub use stream::MIN_RTO;
 pub use world::{

@@ -27,9 +27,12 @@ pub struct Faults {
     pub reorder: f64,
     /// How long a reordered datagram is held back.
     pub reorder_delay: Duration,
-    /// Bytes per second a stream link carries in each direction (0:
-    /// unlimited). Bytes written faster queue behind each other, as in a
-    /// socket buffer, so a busy link delays what follows.
+    /// Bytes per second the path carries in each direction (0:
+    /// unlimited, and nothing queues). On a stream link, bytes written
+    /// faster queue behind each other, as in a socket buffer, so a busy
+    /// link delays what follows. Datagrams wait in the sender's bounded
+    /// queue of the path and are dropped when it is full
+    /// ([`egress`](crate::egress)).
     pub bandwidth: u64,
 }
 
@@ -47,7 +50,8 @@ impl Faults {
         }
     }
 
-    /// `self` with stream links limited to `bytes_per_sec` each way.
+    /// `self` with stream links and datagrams limited to `bytes_per_sec`
+    /// each way.
     pub fn with_bandwidth(self, bytes_per_sec: u64) -> Faults {
         Faults { bandwidth: bytes_per_sec, ..self }
     }

@@ -278,3 +278,26 @@ pub fn stream_opened_by(sim: &Sim, n: NodeIx, from: NodeId) -> Option<StreamId> 
         _ => None,
     })
 }
+
+/// A converged line a - b - c - d whose middle hop (b - c) has `bw`
+/// bytes/s; node `i` runs `cfg(i)`.
+pub fn bottleneck_line(seed: u64, bw: u64, cfg: impl Fn(usize) -> Config) -> (Sim, [NodeIx; 4]) {
+    let mut sim = Sim::new(seed);
+    let ab = sim.add_segment(Faults::lan());
+    let bc = sim.add_segment(Faults::lan().with_bandwidth(bw));
+    let cd = sim.add_segment(Faults::lan());
+    let segs = [vec![ab], vec![ab, bc], vec![bc, cd], vec![cd]];
+    let nodes: Vec<NodeIx> = segs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let h = sim.add_host(s);
+            sim.add_node(h, cfg(i))
+        })
+        .collect();
+    let nodes = [nodes[0], nodes[1], nodes[2], nodes[3]];
+    let deadline = sim.now() + Duration::from_secs(5);
+    assert!(sim.run_until(deadline, |s| all_see_all(s, &nodes)), "the line did not converge");
+    sim.clear_records();
+    (sim, nodes)
+}

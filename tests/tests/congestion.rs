@@ -14,7 +14,7 @@ use netcluster_core::node::{LinkId, SendOptions};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, Instant, NodeId};
 use netcluster_sim::{Faults, NodeIx, Sim};
-use netcluster_tests::sim_helpers::all_see_all;
+use netcluster_tests::sim_helpers::{all_see_all, bottleneck_line};
 
 const SIZE: usize = 8 * 1024;
 
@@ -189,32 +189,10 @@ fn incast_eight_senders_share_one_link_fairly_and_nothing_breaks() {
     );
 }
 
-/// A line a - b - c - d whose middle link is the bottleneck.
-fn bottleneck_line(seed: u64, bw: u64) -> (Sim, [NodeIx; 4]) {
-    let mut sim = Sim::new(seed);
-    let ab = sim.add_segment(Faults::lan());
-    let bc = sim.add_segment(Faults::lan().with_bandwidth(bw));
-    let cd = sim.add_segment(Faults::lan());
-    let segs = [vec![ab], vec![ab, bc], vec![bc, cd], vec![cd]];
-    let nodes: Vec<NodeIx> = segs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let h = sim.add_host(s);
-            sim.add_node(h, cfg(i))
-        })
-        .collect();
-    let nodes = [nodes[0], nodes[1], nodes[2], nodes[3]];
-    let deadline = sim.now() + Duration::from_secs(5);
-    assert!(sim.run_until(deadline, |s| all_see_all(s, &nodes)), "the line did not converge");
-    sim.clear_records();
-    (sim, nodes)
-}
-
 #[test]
 fn a_bottleneck_is_kept_busy_with_a_bounded_queue() {
     const BW: u64 = 10_000_000;
-    let (mut sim, [a, b, _, d]) = bottleneck_line(12, BW);
+    let (mut sim, [a, b, _, d]) = bottleneck_line(12, BW, cfg);
     let to = sim.node_id(d);
     let c_id = sim.node_id(NodeIx(2));
     let link = link_to(&sim, b, c_id);
@@ -245,7 +223,7 @@ fn a_bottleneck_is_kept_busy_with_a_bounded_queue() {
 #[test]
 fn urgent_messages_keep_their_latency_under_bulk_traffic() {
     const BW: u64 = 10_000_000;
-    let (mut sim, [a, _, _, d]) = bottleneck_line(13, BW);
+    let (mut sim, [a, _, _, d]) = bottleneck_line(13, BW, cfg);
     let to = sim.node_id(d);
     let bulk = SendOptions::new(Semantics::Reliable).priority(7);
     let urgent = SendOptions::new(Semantics::Reliable).priority(0);

@@ -181,23 +181,7 @@ fn hostile_link_is_bounded_and_closed_on_bad_framing() {
     let mut node = Node::new(small_limits(), NodeId([1; 16]), 1, Instant::ZERO)
         .expect("a valid configuration");
     drain(&mut node);
-    let remote: SocketAddr = "10.98.0.1:40000".parse().unwrap();
-    let local: SocketAddr = "10.98.0.2:7400".parse().unwrap();
-    let link = node.link_accepted(Instant::from_millis(1), remote, local);
-    let hello = Hello(Intro {
-        node_id: NodeId([9; 16]),
-        incarnation: 1,
-        capabilities: 0,
-        state: NodeState::Ready,
-        link_addr: "10.98.0.1:7400".parse().unwrap(),
-        cluster: "c".into(),
-        name: "attacker".into(),
-        ranges: VersionRanges::supported(),
-        headers: HeaderList::default(),
-        groups: StrList::default(),
-    });
-    node.handle_link_data(Instant::from_millis(2), link, hello.to_bytes().unwrap());
-    drain(&mut node);
+    let link = accepted_link(&mut node);
     // 1,000 LSAs from made-up origins: the database holds at most max_peers.
     let mut stream = Vec::new();
     for i in 0..1_000 {
@@ -212,19 +196,72 @@ fn hostile_link_is_bounded_and_closed_on_bad_framing() {
     let mut huge = vec![b'N', b'C', 2, 1, 5, 0];
     huge.extend_from_slice(&0x8000_0000u32.to_be_bytes());
     node.handle_link_data(Instant::from_millis(20), link, Bytes::from(huge));
+    let closed = closed(&mut node, link, Instant::from_millis(20));
+    assert!(closed, "bad framing must close the link");
+    assert!(node.stats().dropped_malformed >= 1);
+}
+
+/// Accepts a link from node 9 and takes its HELLO; returns the link.
+fn accepted_link(node: &mut Node) -> netcluster_core::node::LinkId {
+    let remote: SocketAddr = "10.98.0.1:40000".parse().unwrap();
+    let local: SocketAddr = "10.98.0.2:7400".parse().unwrap();
+    let link = node.link_accepted(Instant::from_millis(1), remote, local);
+    let hello = Hello(Intro {
+        node_id: NodeId([9; 16]),
+        incarnation: 1,
+        capabilities: 0,
+        state: NodeState::Ready,
+        link_addr: "10.98.0.1:7400".parse().unwrap(),
+        cluster: "c".into(),
+        name: "peer".into(),
+        ranges: VersionRanges::supported(),
+        headers: HeaderList::default(),
+        groups: StrList::default(),
+    });
+    node.handle_link_data(Instant::from_millis(2), link, hello.to_bytes().unwrap());
+    drain(node);
+    link
+}
+
+/// Whether the node closed `link` (pulling its queue so the close comes).
+fn closed(node: &mut Node, link: netcluster_core::node::LinkId, now: Instant) -> bool {
     let mut closed = false;
     while let Some(t) = node.poll_transmit() {
         match t {
             Transmit::Close { link: l } => closed |= l == link,
-            // The close comes once the link's queue (its GOODBYE) is pulled.
-            Transmit::Ready { link: l } => {
-                while node.poll_link(Instant::from_millis(20), l).is_some() {}
-            }
+            Transmit::Ready { link: l } => while node.poll_link(now, l).is_some() {},
             _ => {}
         }
     }
-    assert!(closed, "bad framing must close the link");
-    assert!(node.stats().dropped_malformed >= 1);
+    closed
+}
+
+#[test]
+fn a_link_buffers_one_incomplete_frame_at_most_and_takes_whole_ones_in_any_amount() {
+    let mut cfg = small_limits();
+    cfg.max_link_buffer = 4096;
+    let mut node =
+        Node::new(cfg, NodeId([1; 16]), 1, Instant::ZERO).expect("a valid configuration");
+    drain(&mut node);
+    let link = accepted_link(&mut node);
+    // 64 KiB of whole frames in one piece (as a driver hands over a read):
+    // nothing waits, so nothing counts against the bound.
+    let mut whole = Vec::new();
+    let mut i = 0;
+    while whole.len() < 64 * 1024 {
+        whole.extend_from_slice(&lsa(i).to_bytes().unwrap());
+        i += 1;
+    }
+    node.handle_link_data(Instant::from_millis(3), link, Bytes::from(whole));
+    assert!(!closed(&mut node, link, Instant::from_millis(3)), "whole frames closed the link");
+    // The start of one 8 KiB frame, 5,000 bytes of it, must wait: past the
+    // bound, the link closes.
+    let mut start = vec![b'N', b'C', 2, 1, 5, 0];
+    start.extend_from_slice(&8192u32.to_be_bytes());
+    start.resize(5000, 0);
+    node.handle_link_data(Instant::from_millis(4), link, Bytes::from(start));
+    assert!(closed(&mut node, link, Instant::from_millis(4)), "an incomplete frame past the bound");
+    assert!(node.stats().dropped_limit >= 1);
 }
 
 #[test]

@@ -150,10 +150,10 @@ const PINS: &[(&str, &str, u64, u64)] = &[
     ("lossy", "stream", 2, 0x2f1056cc53c903c1),
     ("lossy", "datagram", 1, 0x2a0793b2bf4191c3),
     ("lossy", "datagram", 2, 0x81999d5c13fa5295),
-    ("delivery", "stream", 1, 0x26566ca2a6c0df7c),
-    ("delivery", "stream", 2, 0x62c0b72fdc4257cd),
-    ("delivery", "datagram", 1, 0x2f7bec040a584a4a),
-    ("delivery", "datagram", 2, 0xa539af01123a04ef),
+    ("delivery", "stream", 1, 0x86c45d9b9dd4d8d4),
+    ("delivery", "stream", 2, 0xba60636a10267678),
+    ("delivery", "datagram", 1, 0x6c7ea699e2f7b6bb),
+    ("delivery", "datagram", 2, 0x9e2510635772d456),
 ];
 
 fn mode_name(m: LinkMode) -> &'static str {

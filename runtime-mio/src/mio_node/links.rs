@@ -11,6 +11,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use netcluster_core::node::{DatagramTarget, LinkCloseReason, LinkId};
 use netcluster_net::engine::{Engine, LinkIo, WriteError};
+use netcluster_net::recv_buf::RecvBuffer;
 use netcluster_net::streams::StreamIo;
 use netcluster_net::DriverLimits as Options;
 
@@ -37,6 +38,8 @@ pub(super) struct MioIo {
     pub(super) accepted: Arc<AcceptQueue>,
     pub(super) opts: Options,
     pub(super) link_addr: SocketAddr,
+    /// The node's `limits.max_frame`, for the links' receive buffers.
+    pub(super) max_frame: usize,
 }
 
 impl MioIo {
@@ -65,7 +68,9 @@ impl MioIo {
             return Err(e);
         }
         self.slots[slot] = Some(link);
-        Ok(TcpLink::new(stream, slot, phase))
+        let mut l = TcpLink::new(stream, slot, phase);
+        l.recv = RecvBuffer::new(self.max_frame);
+        Ok(l)
     }
 
     /// Forgets a link: deregistered, its slot freed, its stream closed.
@@ -276,15 +281,16 @@ pub(super) fn lost(
 pub(super) fn read_link(engine: &mut Engine<MioIo>, io: &mut MioIo, link: LinkId) {
     for _ in 0..engine.limits().max_reads_per_wake {
         let Some(l) = engine.up_mut(link) else { return };
-        match l.stream.read(&mut io.buf) {
+        match l.stream.read(l.recv.space()) {
             Ok(0) => {
                 tracing::debug!(?link, "link closed by the peer");
                 lost(engine, io, link, LinkCloseReason::Remote);
                 return;
             }
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&io.buf[..n]);
-                engine.link_data(io, link, data);
+                if let Some(frames) = l.recv.take(n) {
+                    engine.link_data(io, link, frames);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

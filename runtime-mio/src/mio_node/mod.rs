@@ -103,6 +103,7 @@ impl MioNode {
             b.settings.prepare()?;
         let registry = registry.try_clone().map_err(Error::Poll)?;
         let sockets = Io::register(sockets, &registry, tokens.start)?;
+        let max_frame = config.limits.max_frame;
         let node =
             Node::new(config, id, seed, Instant::ZERO).map_err(netcluster_net::NetError::Config)?;
         let stream_wake = Arc::new(StreamWake::default());
@@ -126,6 +127,7 @@ impl MioNode {
             accepted: Arc::new(AcceptQueue::new(opts.accept_queue)),
             opts,
             link_addr,
+            max_frame,
         };
         let mut me = MioNode { engine, io, own, stopping: None, stream_wake };
         me.engine.drain(&mut me.io);

@@ -15,6 +15,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::counters::Counters;
 use crate::datagram::{RxModel, RxState};
+use crate::egress::{Egress, DATAGRAM_TX_QUEUE};
 use crate::net::{host_ip, Faults, Host, HostId, Segment, SegmentId};
 use crate::stream::{Conn, ConnId, Dir};
 
@@ -168,6 +169,11 @@ pub struct Sim {
     pub(crate) rx_model: RxModel,
     /// Stream links waiting for send-buffer room, with a pull scheduled.
     pulls: BTreeSet<(usize, LinkId)>,
+    /// The queues of datagram paths with a bandwidth, by sending node,
+    /// receiving host and segment crossed (see [`crate::egress`]).
+    pub(crate) egress: BTreeMap<(usize, HostId, SegmentId), Egress>,
+    /// Bytes each of those queues holds at most.
+    pub(crate) tx_queue_limit: usize,
 }
 
 impl Sim {
@@ -194,6 +200,8 @@ impl Sim {
             tie: TieOrder::default(),
             rx_model: RxModel::default(),
             pulls: BTreeSet::new(),
+            egress: BTreeMap::new(),
+            tx_queue_limit: DATAGRAM_TX_QUEUE,
         }
     }
 
@@ -207,6 +215,15 @@ impl Sim {
     /// [`RxModel::LINUX`]; [`RxModel::UNLIMITED`] turns it off).
     pub fn set_rx_model(&mut self, model: RxModel) {
         self.rx_model = model;
+    }
+
+    /// Sets how many bytes the sender's queue of each datagram path with a
+    /// bandwidth holds (default [`DATAGRAM_TX_QUEUE`]); a datagram that
+    /// does not fit is dropped and counted in
+    /// [`Counters::tx_queue_dropped`]. Paths without a bandwidth have no
+    /// queue. See the [`egress` model](crate::egress) for what is modelled.
+    pub fn set_datagram_tx_queue(&mut self, bytes: usize) {
+        self.tx_queue_limit = bytes;
     }
 
     /// Current virtual time.

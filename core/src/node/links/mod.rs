@@ -248,13 +248,16 @@ impl Node {
                 node.out.stats.dropped_unexpected += 1;
                 return;
             };
-            if rx.len() + data.len() > max_buf {
+            // What a read brings whole is handled at once; only the start
+            // of a frame waits here, and that is what the bound limits (a
+            // driver may hand over many frames in one piece).
+            let mut frames = Frames::new();
+            let error = cut_frames(rx, data, max_frame, &mut frames).is_err();
+            if rx.len() > max_buf {
                 node.out.stats.dropped_limit += 1;
                 node.close_link(now, link, Some(GoodbyeReason::PROTOCOL), "receive buffer limit");
                 return;
             }
-            let mut frames = Frames::new();
-            let error = cut_frames(rx, data, max_frame, &mut frames).is_err();
             for f in frames {
                 if !node.links.contains_key(&link) {
                     break;

@@ -255,14 +255,18 @@ struct TxChannel {
 }
 
 /// RFC 6298 estimator for one destination.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Rtt {
     srtt: Option<Duration>,
     rttvar: Duration,
+    /// Timeouts since the last sample: what is sent meanwhile starts with
+    /// the timeout doubled as often, up to twice (RFC 6298, 5.5 and 5.7).
+    backoff: u32,
 }
 
 impl Rtt {
     fn sample(&mut self, r: Duration) {
+        self.backoff = 0;
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -410,16 +414,19 @@ impl Transport {
             return false;
         }
         if m.cfg.congestion_control {
-            if let Some(w) = self.windows.get(&to) {
-                let upto = usize::from(priority.min(7));
-                let flying: usize = self
-                    .tx
-                    .range((to, 0)..=(to, u32::MAX))
-                    .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
-                    .sum();
-                if flying > 0 && flying >= w.bytes() {
-                    return false;
-                }
+            // Before its first ACK a destination has the initial window.
+            let window = self
+                .windows
+                .get(&to)
+                .map_or_else(|| congestion::Window::new(m.cfg).bytes(), |w| w.bytes());
+            let upto = usize::from(priority.min(7));
+            let flying: usize = self
+                .tx
+                .range((to, 0)..=(to, u32::MAX))
+                .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
+                .sum();
+            if flying > 0 && flying >= window {
+                return false;
             }
         }
         // Room for a whole fragment, so that what is accepted is queued.

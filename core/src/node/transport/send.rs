@@ -14,12 +14,19 @@ use super::congestion::{Change, Signal, Window};
 use super::forward::forward;
 use super::mesh::Mesh;
 use super::{
-    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, Rtt, SendError, SendOptions,
+    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, SendError, SendOptions,
     Transport, LOWEST_PRIORITY,
 };
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, Route, RouteError, Semantics, FLAG_SYN};
 use crate::wire::{Frame, LinkMessage, NodeId};
+
+/// Doublings of a new message's timeout after timeouts with no sample
+/// since (see `rto_for`): enough for the estimate to catch up with a round
+/// trip that grew to four times the timeout, as behind a filling queue.
+/// More would not help heavy random loss, where most messages go more than
+/// once and samples are rare: every new message would wait `rto_max`.
+const MAX_BACKOFF: u32 = 2;
 
 impl Transport {
     /// Sends `payload` to `to`; see [`Node::send`](crate::Node::send).
@@ -176,12 +183,16 @@ impl Transport {
         // nothing, and a queue that grows by a few frames would then time
         // out messages that are only waiting (each resent for nothing,
         // taking the bandwidth the queue is short of).
-        let r = match self.rtt.get(to) {
-            Some(Rtt { srtt: Some(s), rttvar }) => {
-                *s + (*rttvar * 4).max(*s / 2).max(Duration::from_millis(1))
-            }
-            _ => m.cfg.rto_initial,
+        let rtt = self.rtt.get(to).copied().unwrap_or_default();
+        let r = match rtt.srtt {
+            Some(s) => s + (rtt.rttvar * 4).max(s / 2).max(Duration::from_millis(1)),
+            None => m.cfg.rto_initial,
         };
+        // Karn's rule takes no sample from a retransmitted message: if the
+        // round trip grew past the timeout, every message would time out,
+        // none would give a sample, and the estimate would never catch up.
+        // The backed-off timeout lets one arrive first.
+        let r = r.saturating_mul(1 << rtt.backoff.min(MAX_BACKOFF));
         r.clamp(m.cfg.rto_min, m.cfg.rto_max)
     }
 
@@ -269,10 +280,7 @@ impl Transport {
         for o in done {
             acked += o.payload.len();
             if !o.retransmitted {
-                self.rtt
-                    .entry(from)
-                    .or_insert(Rtt { srtt: None, rttvar: Duration::ZERO })
-                    .sample(now - o.first_sent);
+                self.rtt.entry(from).or_default().sample(now - o.first_sent);
             }
             if !stream {
                 m.out.events.push_back(Event::Delivered { id: o.id, to: from });
@@ -477,6 +485,8 @@ impl Transport {
         }
         timed_out.dedup();
         for to in timed_out {
+            let rtt = self.rtt.entry(to).or_default();
+            rtt.backoff = rtt.backoff.saturating_add(1);
             self.congestion_signal(m, now, to, Signal::Loss);
         }
         for r in resend {

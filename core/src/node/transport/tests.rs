@@ -239,6 +239,40 @@ fn a_lost_message_is_retransmitted_after_the_rto_and_delivered_once() {
 }
 
 #[test]
+fn a_timeout_backs_off_what_is_sent_next_until_a_round_trip_is_measured() {
+    let (mut a, mut b) = pair(cfg());
+    let rto = a.cfg.rto_initial;
+    let t1 = at(0) + rto;
+    a.send(at(0), 2, Semantics::Reliable, b"lost").unwrap();
+    a.frames();
+    a.run(|t, m| t.on_retransmit_timer(m, t1));
+    // The copy arrives and is acknowledged: Karn's rule, no sample.
+    carry(t1, &mut a, &mut b);
+    carry(t1, &mut b, &mut a);
+    assert_eq!(a.t.in_flight(), 0);
+    assert_eq!(a.out.stats.retransmissions, 1);
+    a.send(t1, 2, Semantics::Reliable, b"next").unwrap();
+    a.frames();
+    // Sent after a timeout with no sample since: it waits twice as long.
+    a.run(|t, m| t.on_retransmit_timer(m, t1 + rto));
+    assert_eq!(a.out.stats.retransmissions, 1, "not at the undoubled timeout");
+    a.run(|t, m| t.on_retransmit_timer(m, t1 + rto * 2));
+    assert_eq!(a.out.stats.retransmissions, 2);
+    carry(t1 + rto * 3, &mut a, &mut b);
+    carry(t1 + rto * 3, &mut b, &mut a);
+    // A message acknowledged without a retransmission is a sample: the
+    // next one waits the estimate again (2 ms, so the 20 ms minimum).
+    a.send(t1 + rto * 4, 2, Semantics::Reliable, b"timed").unwrap();
+    carry(t1 + rto * 4 + Duration::from_millis(1), &mut a, &mut b);
+    carry(t1 + rto * 4 + Duration::from_millis(2), &mut b, &mut a);
+    a.send(t1 + rto * 5, 2, Semantics::Reliable, b"lost again").unwrap();
+    a.frames();
+    let due = t1 + rto * 5 + a.cfg.rto_min;
+    a.run(|t, m| t.on_retransmit_timer(m, due));
+    assert_eq!(a.out.stats.retransmissions, 3);
+}
+
+#[test]
 fn sequenced_messages_wait_for_the_gap_and_a_fast_retransmit_fills_it() {
     let (mut a, mut b) = pair(cfg());
     for i in 0..3u8 {
@@ -545,6 +579,21 @@ fn a_marked_message_is_echoed_and_the_source_slows_down_then_recovers() {
         .events()
         .iter()
         .any(|e| matches!(e, Event::CongestionCleared { to } if *to == id(3))));
+}
+
+#[test]
+fn the_initial_window_holds_before_the_first_ack() {
+    let (mut a, _) = pair(cfg());
+    let size = segment(&a.cfg);
+    let window = Window::new(&a.cfg).bytes();
+    let mut accepted = 0;
+    while a.send(at(0), 2, Semantics::Reliable, &alloc::vec![0; size]).is_ok() {
+        accepted += 1;
+        assert!(accepted <= 64, "nothing holds the sender back");
+    }
+    // A destination that has not answered yet gets ten segments, not the
+    // whole send window at once.
+    assert_eq!(accepted, window / size);
 }
 
 #[test]
