@@ -18,6 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -57,6 +58,11 @@ impl Tshark {
     /// way to run it as another user). Panics when tshark reports an error
     /// in the dissector itself: that is a bug to fix, not a reason to skip.
     pub fn find() -> Result<Tshark, String> {
+        static FOUND: OnceLock<Result<Tshark, String>> = OnceLock::new();
+        FOUND.get_or_init(Tshark::probe).clone()
+    }
+
+    fn probe() -> Result<Tshark, String> {
         let script = dissector_path().canonicalize().unwrap_or_else(|e| {
             panic!("the dissector {} is missing: {e}", dissector_path().display())
         });
@@ -285,9 +291,9 @@ fn collect_experts(v: &Value, out: &mut Vec<Expert>) {
                             .and_then(|s| s.parse().ok())
                             .unwrap_or(0);
                         let message = e["_ws.expert.message"].as_str().unwrap_or("").to_string();
-                        let id = e.as_object().and_then(|o| {
-                            o.keys().find(|k| !k.starts_with("_ws.")).map(String::clone)
-                        });
+                        let id = e
+                            .as_object()
+                            .and_then(|o| o.keys().find(|k| !k.starts_with("_ws.")).cloned());
                         out.push(Expert { severity, message, id });
                     }
                 }

@@ -9,10 +9,14 @@
 //!   codecs by `vectors.rs`);
 //! - on every strict prefix of every vector and on thousands of mutated
 //!   copies, the dissector warns exactly when the codec refuses the frame,
-//!   and never fails itself (no Lua error, no dissector error).
+//!   and never fails itself (no Lua error, no dissector error);
+//! - over real transports: every vector in a UDP datagram, on its default
+//!   port and on others (found by the heuristic), the link vectors in
+//!   batches (PROTOCOL 5.3), and all of them as one TCP stream cut into
+//!   segments of 1 to 13 bytes, reassembled (PROTOCOL 5.2).
 //!
-//! The frames go to tshark as `DLT_USER0` records, each handed whole to the
-//! dissector, so offsets are frame offsets. The captures of real agents are
+//! In the first two, the frames go to tshark as `DLT_USER0` records, each
+//! handed whole to the dissector, so offsets are frame offsets. The captures of real agents are
 //! in the CLI's tests (`cli/tests/dissector_capture.rs`). Where tshark is
 //! missing or cannot run the Lua dissector, the tests print why and pass
 //! without running.
@@ -27,7 +31,10 @@ use netcluster_tests::{parse_hex, vectors_dir, AnyFrame};
 /// A tshark with the dissector, or `None` with the reason printed.
 fn tshark_or_skip() -> Option<Tshark> {
     match Tshark::find() {
-        Ok(t) => Some(t),
+        Ok(t) => {
+            println!("tshark: {}", t.describe());
+            Some(t)
+        }
         Err(why) => {
             println!("skipped: {why}");
             None
@@ -309,4 +316,161 @@ fn the_dissector_warns_exactly_when_the_codec_refuses() {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// An Ethernet + IPv4 packet (header checksum set) around `l4`, of IP
+/// protocol `proto`, from 10.77.0.1 to 10.77.0.2.
+fn ipv4_packet(proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = u16::try_from(20 + l4.len()).expect("a small packet");
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0, 10, 77, 0, 1, 10, 77, 0, 2]);
+    let sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let check = !((folded & 0xffff) + (folded >> 16)) as u16;
+    ip[10..12].copy_from_slice(&check.to_be_bytes());
+    p.extend_from_slice(&ip);
+    p.extend_from_slice(l4);
+    p
+}
+
+/// A UDP datagram (no checksum) carrying `payload`.
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(8 + payload.len()).expect("a small datagram");
+    let mut u = Vec::new();
+    for w in [sport, dport, len, 0] {
+        u.extend_from_slice(&w.to_be_bytes());
+    }
+    u.extend_from_slice(payload);
+    ipv4_packet(17, &u)
+}
+
+/// A TCP segment (no checksum) with sequence number `seq` and `flags`.
+fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    ipv4_packet(6, &t)
+}
+
+/// The message type a vector's header names, by sub-protocol.
+fn kind(bytes: &[u8]) -> (u8, u8) {
+    (bytes[2], bytes[4])
+}
+
+/// What tshark decoded in a packet: (sub-protocol, message type) per frame,
+/// and the problems it marked.
+fn decoded(packet: &serde_json::Value) -> (Vec<(u8, u8)>, Vec<String>) {
+    let fields = ["discovery", "link", "admin", "tracker"].map(|p| format!("netcluster.{p}.type"));
+    let mut kinds = Vec::new();
+    for f in tshark::frames(packet) {
+        let proto: u8 =
+            tshark::value(f, "netcluster.protocol").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let ty = fields
+            .get(usize::from(proto.max(1)) - 1)
+            .and_then(|name| tshark::value(f, name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        kinds.push((proto, ty));
+    }
+    let mut problems = tshark::malformed_marks(packet);
+    for f in tshark::frames(packet) {
+        problems.extend(tshark::experts(f).into_iter().map(|e| format!("{e:?}")));
+    }
+    (kinds, problems)
+}
+
+#[test]
+fn datagrams_batches_and_a_tcp_stream_cut_anywhere_decode() {
+    let Some(ts) = tshark_or_skip() else { return };
+    let all = vectors();
+    let of = |proto: &str| -> Vec<Vec<u8>> {
+        all.iter().filter(|v| v.name.starts_with(proto)).map(|v| v.bytes.clone()).collect()
+    };
+    let (discovery, link, tracker) = (of("discovery"), of("link"), of("tracker"));
+    let mut packets = Vec::new();
+    let mut want: Vec<Vec<(u8, u8)>> = Vec::new();
+    // One frame a datagram, on the default ports and (heuristically) on
+    // others.
+    for (frames, port) in [(&discovery, 5670), (&link, 7400), (&tracker, 7401)] {
+        for f in frames {
+            packets.push(udp(40000, port, f));
+            want.push(vec![kind(f)]);
+            packets.push(udp(40001, 40002, f));
+            want.push(vec![kind(f)]);
+        }
+    }
+    // A batch of link frames (PROTOCOL 5.3), the way a datagram link sends
+    // LSAs: every link vector back to back, in datagrams of at most 1,200
+    // bytes.
+    let mut batch: Vec<u8> = Vec::new();
+    let mut in_batch = Vec::new();
+    for f in &link {
+        if batch.len() + f.len() > 1200 {
+            packets.push(udp(7400, 7400, &batch));
+            want.push(std::mem::take(&mut in_batch));
+            batch.clear();
+        }
+        batch.extend_from_slice(f);
+        in_batch.push(kind(f));
+    }
+    packets.push(udp(7400, 7400, &batch));
+    want.push(in_batch);
+    assert!(want.last().is_some_and(|k| k.len() > 1), "a batch holds several frames");
+    // A stream link: every link vector back to back, cut into segments of
+    // 1 to 13 bytes, so frames span segments and segments hold the end of
+    // one frame and the start of the next. Each frame is decoded in the
+    // segment that completes it.
+    let stream: Vec<u8> = link.concat();
+    let mut ends = BTreeSet::new();
+    let mut end = 0;
+    for f in &link {
+        end += f.len();
+        ends.insert(end);
+    }
+    let isn = 1000u32;
+    packets.push(tcp(40100, 7400, isn, 0, 0x02, &[]));
+    want.push(vec![]);
+    packets.push(tcp(7400, 40100, 5000, isn + 1, 0x12, &[]));
+    want.push(vec![]);
+    let (mut at, mut step, mut k, mut segments) = (0usize, 1usize, 0usize, 0);
+    while at < stream.len() {
+        segments += 1;
+        let to = stream.len().min(at + step);
+        let seq = isn + 1 + at as u32;
+        packets.push(tcp(40100, 7400, seq, 5001, 0x18, &stream[at..to]));
+        let completed: Vec<(u8, u8)> = ends
+            .range(at + 1..=to)
+            .map(|_| {
+                k += 1;
+                kind(&link[k - 1])
+            })
+            .collect();
+        want.push(completed);
+        at = to;
+        step = step % 13 + 1;
+    }
+    let pcap = capture_dir().join("transports.pcap");
+    tshark::write_pcap(&pcap, 1, &packets);
+    let json = ts.json(&pcap, &[]);
+    assert_eq!(json.len(), packets.len());
+    let mut problems = Vec::new();
+    for (i, (p, want)) in json.iter().zip(&want).enumerate() {
+        let (got, marks) = decoded(p);
+        if &got != want || !marks.is_empty() {
+            problems.push(format!("packet {}: want {want:?}, decoded {got:?} {marks:?}", i + 1));
+        }
+    }
+    println!(
+        "{} packets: {} datagrams of one frame, batches, a stream of {} frames in {segments} segments",
+        packets.len(),
+        2 * (discovery.len() + link.len() + tracker.len()),
+        link.len(),
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -810,10 +810,15 @@ local function channel_kind(ch)
     return "unassigned"
 end
 
+-- Reads a channel; returns it as the Info column shows it (hex for the
+-- stream and group ranges).
 local function channel(r, t)
     local ch, item, cr = r:uint(t, F.channel, 4, "channel")
     item:add(F["channel.kind"], cr, channel_kind(ch)):set_generated()
-    return ch
+    if ch >= 0x40000000 then
+        return string.format("0x%08x", ch)
+    end
+    return tostring(ch)
 end
 
 LINK[8] = function(r, t) -- DATA
@@ -1299,7 +1304,6 @@ local function dissect_frame(tvb, pinfo, tree, off, n, ctx)
                 .. " of " .. pname .. " (UnknownMessage)")
             return
         end
-        local body_start = r.pos
         local text
         if proto == 1 then
             text = announcement(r, t)
@@ -1319,7 +1323,6 @@ local function dissect_frame(tvb, pinfo, tree, off, n, ctx)
         end
         ctx.summary = ctx.summary .. " " .. text
         t:append_text(": " .. text)
-        local _ = body_start
     end)
     if not ok then
         if getmetatable(err) == Failure then
