@@ -36,7 +36,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use common::*;
+use netcluster_core::auth::verify_frame;
+use netcluster_core::wire::Frame;
 use netcluster_tests::tools::{must, run_tool, Namespaces};
 use netcluster_tests::tshark::{self, Tshark, SEVERITY_WARN};
 use serde_json::Value;
@@ -135,6 +138,8 @@ struct Decoded<'a> {
     protocol: u64,
     msg_type: u64,
     tree: &'a Value,
+    /// The frame's bytes.
+    raw: Vec<u8>,
 }
 
 impl Decoded<'_> {
@@ -174,11 +179,15 @@ fn analyse(packets: &[Value]) -> (Vec<Decoded<'_>>, Vec<String>) {
     let mut problems = Vec::new();
     for (i, p) in packets.iter().enumerate() {
         let frames = tshark::frames(p);
+        let raws = tshark::frame_bytes(p);
+        if raws.len() != frames.len() {
+            problems.push(format!("packet {}: {} frames, {} raw", i + 1, frames.len(), raws.len()));
+        }
         let marks = tshark::malformed_marks(p);
         if !frames.is_empty() && !marks.is_empty() {
             problems.push(format!("packet {}: {marks:?}", i + 1));
         }
-        for f in &frames {
+        for (f, raw) in frames.iter().zip(raws) {
             let bad: Vec<_> =
                 tshark::experts(f).into_iter().filter(|e| e.severity >= SEVERITY_WARN).collect();
             if !bad.is_empty() {
@@ -191,7 +200,7 @@ fn analyse(packets: &[Value]) -> (Vec<Decoded<'_>>, Vec<String>) {
                 .and_then(|v| v.parse().ok());
             match (protocol, msg_type) {
                 (Some(protocol), Some(msg_type)) => {
-                    decoded.push(Decoded { packet: i + 1, protocol, msg_type, tree: f })
+                    decoded.push(Decoded { packet: i + 1, protocol, msg_type, tree: f, raw })
                 }
                 _ => problems.push(format!("packet {}: a frame without a known type", i + 1)),
             }
@@ -413,8 +422,12 @@ fn the_dissector_decodes_a_capture_of_real_agents() {
         assert!(kinds.contains_key(&want), "no frame of (sub-protocol, type) {want:?} decoded");
     }
 
-    // Discovery: every announcement is signed, with one key id; its node id
-    // and incarnation are an agent's; replay counters never go back.
+    // Discovery: every announcement is signed: the key id is the cluster
+    // key's, and the counter and tag the dissector shows are those the core
+    // verifies with the keyring; node id and incarnation are an agent's;
+    // replay counters never go back.
+    let ring = netcluster_net::keyfile::load_keyring(Path::new(&key)).expect("the keyring");
+    let key_id = format!("0x{:02x}", ring.primary().id());
     let agents: BTreeMap<String, u64> = ids.values().cloned().collect();
     let mut key_ids = BTreeSet::new();
     let mut counters: BTreeMap<String, u64> = BTreeMap::new();
@@ -427,6 +440,10 @@ fn the_dissector_decodes_a_capture_of_real_agents() {
         let ctr = d.num("netcluster.ext.replay_counter");
         let ctr = ctr.unwrap_or_else(|| panic!("packet {}: no replay counter", d.packet));
         key_ids.insert(d.get("netcluster.ext.key_id").expect("key id"));
+        let frame = Frame::parse(&Bytes::from(d.raw.clone()))
+            .unwrap_or_else(|e| panic!("packet {}: the codec refuses the frame: {e:?}", d.packet));
+        let verified = verify_frame(&ring, &d.raw, &frame.extensions);
+        assert_eq!(verified, Ok(ctr), "packet {}: the tag verifies, with this counter", d.packet);
         let tag = tshark::leaves(d.tree, "netcluster.ext.auth_tag");
         assert!(tag.len() == 1 && tag[0].len == 16, "packet {}: tag {tag:?}", d.packet);
         let last = counters.entry(node).or_insert(0);
@@ -434,7 +451,7 @@ fn the_dissector_decodes_a_capture_of_real_agents() {
         *last = ctr;
     }
     assert_eq!(announcers.len(), 3, "b hears the announcements of all three agents");
-    assert_eq!(key_ids.len(), 1, "one cluster key: {key_ids:?}");
+    assert_eq!(key_ids, BTreeSet::from([key_id]), "the cluster key's id");
 
     // Link intros and LSAs name the agents with their own ids and names.
     for d in decoded.iter().filter(|d| d.is(2, 1) || d.is(2, 2)) {

@@ -329,3 +329,21 @@ fn collect_marks(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The bytes of each netcluster frame of a packet, in the order of
+/// [`frames`] (from `netcluster_raw`: tshark's `-x`).
+pub fn frame_bytes(packet: &Value) -> Vec<Vec<u8>> {
+    let raws: Vec<&Value> = match layers(packet).get("netcluster_raw") {
+        Some(Value::Array(a)) if a.first().is_some_and(Value::is_array) => a.iter().collect(),
+        Some(r) => vec![r],
+        None => vec![],
+    };
+    raws.iter()
+        .filter_map(|r| r[0].as_str())
+        .map(|h| {
+            (0..h.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
+                .collect()
+        })
+        .collect()
+}

@@ -1285,6 +1285,12 @@ local function dissect_frame(tvb, pinfo, tree, off, n, ctx)
         if length ~= n then
             flag(length_item, "length: " .. length .. " but the frame has " .. n .. " bytes (LengthMismatch)")
         end
+        -- Tracker datagrams fit 1,200 bytes; the tracker decodes with that
+        -- max_frame (PROTOCOL 10, 10.4).
+        if proto == 4 and length > 1200 then
+            length_item:add_proto_expert_info(E.limit,
+                "length: a tracker datagram is at most 1200 bytes (MAX_DATAGRAM): Oversized")
+        end
         if band(flags, 0xfe) ~= 0 then
             flag(flags_item, "flags: reserved bits set")
         end
