@@ -104,6 +104,10 @@ if [[ -d $root/tests/vectors ]]; then
                 # First byte: chunking seed. 0x00 one byte at a time, raw stream.
                 { printf '\x00'; cat "$tmp"; } >"$fuzz_dir/corpus/$t/$name"
                 ;;
+            discovery_auth)
+                # First byte: mode. Even: the rest is a datagram.
+                { printf '\x00'; cat "$tmp"; } >"$fuzz_dir/corpus/$t/$name"
+                ;;
             *)
                 cp "$tmp" "$fuzz_dir/corpus/$t/$name"
                 ;;
@@ -132,7 +136,7 @@ echo "$seeded vector(s) seeded into fuzz/corpus/<target>/"
 for t in "${targets[@]}"; do
     mkdir -p "$fuzz_dir/corpus/$t"
     case $t in
-    stream) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
+    stream | discovery_auth) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     discovery | link | admin | tracker) printf '\x01' ;;
     *) printf 'NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     esac >"$fuzz_dir/corpus/$t/seed-header"

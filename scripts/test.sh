@@ -39,6 +39,11 @@ apt_install() {
     fi
     echo "installing: ${missing[*]}"
     apt-get update -qq
+    # tshark's wireshark-common asks whether non-root users may capture:
+    # answered here (no), so the install never waits for a question.
+    if printf '%s\n' "${missing[@]}" | grep -qx tshark && command -v debconf-set-selections >/dev/null; then
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
@@ -49,12 +54,16 @@ setup() {
     #   dnsmasq: a real DNS server serving SRV records for the DNS seed tests
     #           (dnsmasq-base: the binary without a system service);
     #   nft: packet loss in the namespace tests on kernels built without
-    #           netem (a random-drop rule instead).
+    #           netem (a random-drop rule instead);
+    #   tshark, tcpdump: the Wireshark dissector's tests (tools/wireshark/),
+    #           decoding the golden vectors and a capture of real agents.
     apt_install \
         ip iproute2 \
         tc iproute2 \
         dnsmasq dnsmasq-base \
-        nft nftables
+        nft nftables \
+        tshark tshark \
+        tcpdump tcpdump
 }
 setup
 

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use netcluster_net::keyfile::{load_keyring, KeyFileError};
 use netcluster_tokio::{BeaconMode, Builder, InterfaceSelector};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -31,6 +32,9 @@ pub enum AgentError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The keyring file was refused (permissions, format) or unreadable.
+    #[error(transparent)]
+    Keyring(#[from] KeyFileError),
 }
 
 /// The beacon mode of `--beacon`.
@@ -82,6 +86,8 @@ pub fn builder(s: &Settings, seeds: &[SocketAddr]) -> Builder {
 
 /// Runs the agent until SIGINT or SIGTERM, then leaves the mesh cleanly.
 pub async fn run(s: Settings) -> Result<(), AgentError> {
+    // Before anything is opened: a bad key file stops the agent at once.
+    let keyring = s.keyring.as_deref().map(load_keyring).transpose()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(AgentError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(AgentError::Signals)?;
     // The admin socket first: a second agent on the same path stops here,
@@ -92,7 +98,11 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
         for seed in &s.seeds {
             seeds.push(resolve_seed(seed).await?);
         }
-        Ok::<_, AgentError>(builder(&s, &seeds).start().await?)
+        let mut b = builder(&s, &seeds);
+        if let Some(k) = keyring {
+            b = b.keyring(k);
+        }
+        Ok::<_, AgentError>(b.start().await?)
     };
     let handle = match started.await {
         Ok(h) => h,

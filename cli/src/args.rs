@@ -50,6 +50,18 @@ pub enum Command {
     /// Five nodes in this process on loopback: discovery, group chat, a
     /// crash and a rejoin.
     Demo(DemoArgs),
+    /// Write a fresh cluster key from the operating system's random
+    /// generator, as a keyring file for `agent --keyring`.
+    Keygen(KeygenArgs),
+}
+
+/// `netcluster keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the key to this new file, created with mode 0600 (an existing
+    /// file is never overwritten); default: print it on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// How nodes find each other on the local network.
@@ -110,6 +122,12 @@ pub struct AgentArgs {
     /// else /tmp/netcluster-UID/CLUSTER-NAME.sock).
     #[arg(long, value_name = "PATH")]
     pub admin: Option<PathBuf>,
+    /// A keyring file (see `netcluster keygen`): one 64-hex-digit key per
+    /// line, the first signs. Discovery is then authenticated; the file
+    /// must be private to its owner (mode 0600). Links are not
+    /// authenticated yet.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     /// A TOML file with any of these settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

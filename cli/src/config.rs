@@ -14,6 +14,7 @@
 //! bind = "0.0.0.0:7400"
 //! advertise = "203.0.113.7:7400"
 //! admin = "/run/netcluster/web-1.sock"
+//! keyring = "/etc/netcluster/cluster.key"
 //! log_level = "info"
 //!
 //! [admin_limits]
@@ -65,6 +66,8 @@ pub struct FileConfig {
     pub advertise: Option<SocketAddr>,
     /// `--admin`.
     pub admin: Option<PathBuf>,
+    /// `--keyring`.
+    pub keyring: Option<PathBuf>,
     /// `--log-level`.
     pub log_level: Option<String>,
     /// Bounds on admin clients.
@@ -140,6 +143,8 @@ pub struct Settings {
     pub advertise: Option<SocketAddr>,
     /// Admin socket.
     pub admin: PathBuf,
+    /// Keyring file, if any.
+    pub keyring: Option<PathBuf>,
     /// Log filter, if given (else `RUST_LOG`, else `info`).
     pub log_level: Option<String>,
     /// Admin client bounds.
@@ -186,6 +191,7 @@ impl Settings {
             bind: a.bind.or(f.bind).unwrap_or_else(|| "0.0.0.0:7400".parse().expect("literal")),
             advertise: a.advertise.or(f.advertise),
             admin,
+            keyring: a.keyring.or(f.keyring),
             log_level: a.log_level.or(f.log_level),
             admin_limits,
             cluster,
@@ -234,6 +240,24 @@ mod tests {
         assert_eq!(s.headers, [("role".to_string(), "db".to_string())]);
         assert_eq!(s.admin_limits.max_clients, 3);
         assert!(s.admin.ends_with("c-file-n-flag.sock"));
+    }
+
+    #[test]
+    fn the_keyring_comes_from_the_file_unless_flagged() {
+        let file: FileConfig =
+            toml::from_str("cluster = \"c\"\nname = \"n\"\nkeyring = \"/etc/nc/file.key\"\n")
+                .unwrap();
+        let s = Settings::merge(AgentArgs::default(), file).unwrap();
+        assert_eq!(s.keyring, Some(PathBuf::from("/etc/nc/file.key")));
+        let file: FileConfig = toml::from_str("keyring = \"/etc/nc/file.key\"").unwrap();
+        let args = AgentArgs {
+            cluster: Some("c".into()),
+            name: Some("n".into()),
+            keyring: Some("/tmp/flag.key".into()),
+            ..AgentArgs::default()
+        };
+        let s = Settings::merge(args, file).unwrap();
+        assert_eq!(s.keyring, Some(PathBuf::from("/tmp/flag.key")));
     }
 
     #[test]

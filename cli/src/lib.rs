@@ -17,5 +17,6 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod keygen;
 pub mod output;
 pub mod tracker;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netcluster_cli::args::{Cli, Command};
-use netcluster_cli::{agent, commands, config, demo, tracker};
+use netcluster_cli::{agent, commands, config, demo, keygen, tracker};
 
 fn init_logs(filter: &str) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
@@ -105,6 +105,7 @@ async fn run(cmd: Command) -> ExitCode {
         Command::Leave(a) => client(commands::leave(a).await),
         Command::Watch(a) => client(commands::watch(a).await),
         Command::Ping(a) => client(commands::ping(a).await),
+        Command::Keygen(k) => keygen::run(&k).map_err(|e| e.to_string()),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

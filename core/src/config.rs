@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 
+use crate::auth::Keyring;
 use crate::wire::{Limits, VersionRanges};
 
 /// Longest group name or header key, in bytes (the wire's `str8`).
@@ -270,6 +271,16 @@ pub struct Config {
     /// Versions offered for each sub-protocol. Defaults to what this build
     /// speaks; tests change it to model other versions.
     pub versions: VersionRanges,
+
+    /// Cluster keys. `None` (the default): discovery is sent and believed
+    /// in clear, as every node without a key does, so that a cluster works
+    /// with no setup on a trusted network. With a keyring, every discovery
+    /// frame this node sends is signed with the primary key and carries a
+    /// replay counter, and only discovery frames that verify with one of
+    /// the keys and are fresh are believed; the rest are dropped and
+    /// counted, unanswered (PROTOCOL 12, `docs/SECURITY.md`). Links are not
+    /// authenticated by it yet.
+    pub keyring: Option<Keyring>,
 }
 
 impl Config {
@@ -336,6 +347,7 @@ impl Config {
             limits: Limits::DEFAULT,
             max_link_buffer: Limits::DEFAULT.max_frame + 64 * 1024,
             versions: VersionRanges::supported(),
+            keyring: None,
         }
     }
 

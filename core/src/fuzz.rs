@@ -402,3 +402,73 @@ fn feed(pair: &mut Pair, datagram: bool, bytes: Bytes) {
         pair.a.handle_link_data(now, la, bytes);
     }
 }
+
+/// Authenticated discovery (PROTOCOL 12) under hostile input, against a
+/// node with a keyring. The first byte chooses:
+///
+/// - even: the rest is a datagram, also checked with
+///   [`verify_frame`](crate::auth::verify_frame) when it parses;
+/// - odd: the rest gives a node id, an incarnation and a replay counter
+///   for a beacon signed with the node's key, then a byte position and a
+///   non-zero mask: the signed beacon with that byte changed is fed first
+///   (never believed: no candidate), then the beacon as signed twice
+///   (believed once, the second time a replay).
+pub fn discovery_auth(data: &[u8]) {
+    use crate::auth::{sign_frame, verify_frame, Keyring};
+    use crate::node::DatagramSource;
+    use crate::wire::discovery::{Announce, Beacon};
+    use crate::wire::{cluster_hash, DiscoveryMessage, NodeId, NodeState, VersionRanges};
+    use crate::{Config, Instant, Node};
+
+    let ring = Keyring::with_keys([0x5a; 32], [[0xa5; 32]]).expect("two keys");
+    let mut cfg = Config::lan("fuzz", "a");
+    cfg.keyring = Some(ring.clone());
+    cfg.search_on_start = false;
+    cfg.beacons = false;
+    let me = NodeId([1; 16]);
+    let Ok(mut node) = Node::new(cfg, me, 1, Instant::ZERO) else { return };
+    let from: core::net::SocketAddr = "192.0.2.9:7400".parse().expect("literal");
+    let feed = |node: &mut Node, bytes: Bytes| {
+        node.handle_datagram(Instant::ZERO, from, DatagramSource::Beacon, bytes);
+        while node.poll_transmit().is_some() {}
+        while node.poll_event().is_some() {}
+    };
+    let Some((&mode, rest)) = data.split_first() else { return };
+    if mode % 2 == 0 {
+        let raw = Bytes::copy_from_slice(rest);
+        if let Ok(f) = Frame::parse(&raw) {
+            let _ = verify_frame(&ring, &raw, &f.extensions);
+        }
+        feed(&mut node, raw);
+        // Nobody can forge the tag, so nothing a fuzzer makes is believed.
+        assert_eq!(node.candidates().count(), 0, "an unauthenticated frame was believed");
+        return;
+    }
+    let [id @ .., i0, i1, i2, i3, c0, c1, c2, c3, at, mask] = rest else { return };
+    let Ok(id) = <[u8; 16]>::try_from(&id[..id.len().min(16)]) else { return };
+    if id == me.0 || *mask == 0 {
+        return;
+    }
+    let beacon = DiscoveryMessage::Beacon(Beacon(Announce {
+        node_id: NodeId(id),
+        cluster_hash: cluster_hash("fuzz"),
+        incarnation: u64::from(u32::from_be_bytes([*i0, *i1, *i2, *i3])),
+        sequence: 1,
+        interval_ms: 1000,
+        peer_count: 0,
+        state: NodeState::Ready,
+        link_addr: "0.0.0.0:7400".parse().expect("literal"),
+        ranges: VersionRanges::supported(),
+    }));
+    let counter = u64::from(u32::from_be_bytes([*c0, *c1, *c2, *c3]));
+    let Ok(signed) = sign_frame(ring.primary(), counter, beacon) else { return };
+    let mut changed = signed.to_vec();
+    let at = usize::from(*at) % changed.len();
+    changed[at] ^= mask;
+    feed(&mut node, Bytes::from(changed));
+    assert_eq!(node.candidates().count(), 0, "a changed frame was believed (byte {at})");
+    feed(&mut node, signed.clone());
+    feed(&mut node, signed);
+    assert_eq!(node.candidates().count(), 1, "the signed beacon is believed");
+    assert_eq!(node.stats().replayed, 1, "and its copy is a replay");
+}

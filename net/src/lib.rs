@@ -43,6 +43,7 @@ mod error;
 pub mod events;
 mod handle_methods;
 mod iface;
+pub mod keyfile;
 pub mod recv_buf;
 mod send_many;
 mod settings;
@@ -53,6 +54,7 @@ pub mod streams;
 pub mod prelude {
     pub use bytes::Bytes;
     pub use netcluster_core as core;
+    pub use netcluster_core::auth::Keyring;
     pub use netcluster_core::node::{
         CommandError, DownReason, Event, FailReason, LinkInfo, LinkQueueStats, MessageId, PeerInfo,
         PeerTraffic, SendError, SendOptions, StreamEnd, StreamError, StreamId, DEFAULT_PRIORITY,

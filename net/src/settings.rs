@@ -340,6 +340,16 @@ macro_rules! builder_methods {
             self
         }
 
+        /// Cluster keys (default: none, discovery in clear): discovery is
+        /// then signed with the primary key and only authentic, fresh
+        /// announcements are believed (see `docs/SECURITY.md`; links are
+        /// not authenticated yet). Read a keyring file with
+        /// `netcluster_net::keyfile::load_keyring`.
+        pub fn keyring(mut self, keyring: $crate::__core::auth::Keyring) -> Self {
+            self.settings.config.keyring = Some(keyring);
+            self
+        }
+
         /// Events queued per subscriber (default 1024); while one is full,
         /// received messages wait in the node and their senders are held
         /// back, nothing is dropped; see
@@ -440,6 +450,7 @@ mod tests {
             .incarnation(7)
             .node_id(NodeId([3; 16]))
             .rng_seed(11)
+            .keyring(netcluster_core::auth::Keyring::new([9; 32]))
             .event_capacity(0)
             .write_queue(5)
             .write_buffer(7)
@@ -464,6 +475,7 @@ mod tests {
             (s.incarnation, s.node_id, s.rng_seed),
             (Some(7), Some(NodeId([3; 16])), Some(11))
         );
+        assert_eq!(s.config.keyring, Some(netcluster_core::auth::Keyring::new([9; 32])));
         let l = s.limits;
         assert_eq!((l.event_capacity, l.accept_queue), (1, 1), "counts are at least 1");
         assert_eq!((l.write_queue, l.write_buffer, l.max_reads_per_wake), (5, 7, 6));

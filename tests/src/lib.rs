@@ -5,6 +5,7 @@
 pub mod any_frame;
 pub mod sim_helpers;
 pub mod tools;
+pub mod tshark;
 
 pub use any_frame::AnyFrame;
 

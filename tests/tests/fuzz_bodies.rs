@@ -18,8 +18,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 type FuzzBody = fn(&[u8]);
 
 /// Every fuzz body, by the name of its cargo-fuzz target.
-const BODIES: [(&str, FuzzBody); 7] = [
+const BODIES: [(&str, FuzzBody); 8] = [
     ("discovery", fuzz::discovery),
+    ("discovery_auth", fuzz::discovery_auth),
     ("node", fuzz::node),
     ("link", fuzz::link),
     ("admin", control_fuzz::admin),

@@ -14,10 +14,11 @@ use super::output::{DatagramTarget, Outputs, Transmit};
 use super::random::Random;
 use super::timers::Timer;
 use super::Node;
+use crate::auth::{self, ReplayTable};
 use crate::config::Config;
 use crate::time::Instant;
 use crate::wire::discovery::{Announce, Beacon, Notify, Search};
-use crate::wire::{cluster_hash, DiscoveryMessage, Frame, NodeId, NodeState};
+use crate::wire::{cluster_hash, DiscoveryMessage, Extensions, Frame, NodeId, NodeState};
 
 /// A node heard through discovery (or a seed link) that we may link to.
 #[derive(Debug, Clone)]
@@ -62,6 +63,12 @@ pub(crate) struct Discovery {
     pending_notify: BTreeMap<(Instant, u64), SocketAddr>,
     pending_counter: u64,
     pub(crate) candidates: BTreeMap<NodeId, Candidate>,
+    /// The REPLAY_COUNTER of the last frame sent with a keyring: counts
+    /// from 1 in each incarnation (each `Node`), so it needs no randomness
+    /// and no clock, and peers take a new incarnation's counters afresh.
+    replay_counter: u64,
+    /// Freshness of what authenticated senders sent (keyring only).
+    replay: ReplayTable,
 }
 
 /// NOTIFYs pending at once; more SEARCHes are simply not answered.
@@ -78,6 +85,8 @@ impl Discovery {
             pending_notify: BTreeMap::new(),
             pending_counter: 0,
             candidates: BTreeMap::new(),
+            replay_counter: 0,
+            replay: ReplayTable::default(),
         }
     }
 
@@ -132,12 +141,12 @@ impl Discovery {
     pub(crate) fn send_beacon(&mut self, cfg: &Config, me: &Me, leaving: bool, out: &mut Outputs) {
         let interval = if leaving { Duration::ZERO } else { self.beacon_interval(cfg) };
         let a = self.announce(cfg, me, interval);
-        send(out, DatagramTarget::Beacon, DiscoveryMessage::Beacon(Beacon(a)));
+        self.send(cfg, out, DatagramTarget::Beacon, DiscoveryMessage::Beacon(Beacon(a)));
     }
 
     pub(crate) fn send_search(&mut self, cfg: &Config, me: &Me, out: &mut Outputs) {
         let a = self.announce(cfg, me, Duration::ZERO);
-        send(out, DatagramTarget::Beacon, DiscoveryMessage::Search(Search(a)));
+        self.send(cfg, out, DatagramTarget::Beacon, DiscoveryMessage::Search(Search(a)));
     }
 
     /// The beacon timer fired: beacon, and arm the next one.
@@ -182,7 +191,8 @@ impl Discovery {
                 continue;
             }
             let a = self.announce(cfg, me, Duration::ZERO);
-            send(out, DatagramTarget::Unicast(to), DiscoveryMessage::Notify(Notify(a)));
+            let notify = DiscoveryMessage::Notify(Notify(a));
+            self.send(cfg, out, DatagramTarget::Unicast(to), notify);
         }
     }
 
@@ -272,9 +282,56 @@ impl Discovery {
     }
 }
 
-/// Queues one discovery datagram.
-fn send(out: &mut Outputs, to: DatagramTarget, msg: DiscoveryMessage) {
-    match Frame::new(msg).to_bytes() {
+impl Discovery {
+    /// Queues one discovery datagram; with a keyring, signed and counted.
+    fn send(&mut self, cfg: &Config, out: &mut Outputs, to: DatagramTarget, msg: DiscoveryMessage) {
+        let made = match &cfg.keyring {
+            None => Frame::new(msg).to_bytes(),
+            Some(ring) => {
+                self.replay_counter += 1;
+                auth::sign_frame(ring.primary(), self.replay_counter, msg)
+            }
+        };
+        queue(out, to, made);
+    }
+
+    /// Whether a discovery frame may be believed: always without a
+    /// keyring; with one, only when its tag verifies with a key of the
+    /// ring and it is fresh (counted otherwise). Our own frames and other
+    /// clusters' pass through to be dropped, and counted, by
+    /// `on_announce` without being believed: they need no MAC to be
+    /// ignored.
+    pub(crate) fn authentic(
+        &mut self,
+        cfg: &Config,
+        msg: &DiscoveryMessage,
+        extensions: &Extensions,
+        raw: &[u8],
+        out: &mut Outputs,
+    ) -> bool {
+        let Some(ring) = &cfg.keyring else { return true };
+        let a = msg.announce();
+        if a.node_id == self.id || a.cluster_hash != self.cluster_hash {
+            return true;
+        }
+        let Ok(counter) = auth::verify_frame(ring, raw, extensions) else {
+            out.stats.auth_failed += 1;
+            return false;
+        };
+        // Twice the candidates: a sender forgotten as a candidate is still
+        // remembered here for a while, so its old frames stay stale.
+        let cap = cfg.max_peers.saturating_mul(2);
+        if !self.replay.accept(a.node_id, a.incarnation, counter, cap) {
+            out.stats.replayed += 1;
+            return false;
+        }
+        true
+    }
+}
+
+/// Queues one discovery datagram made by `made`.
+fn queue(out: &mut Outputs, to: DatagramTarget, made: crate::wire::Result<bytes::Bytes>) {
+    match made {
         Ok(data) => {
             out.stats.datagrams_sent += 1;
             out.stats.datagram_bytes_sent += data.len() as u64;
@@ -314,7 +371,29 @@ impl Node {
         self.discovery.on_notify_timer(&self.cfg, now, &me, self.shutting_down, &mut self.out);
     }
 
-    pub(super) fn on_discovery(&mut self, now: Instant, from: SocketAddr, msg: DiscoveryMessage) {
+    /// A discovery frame arrived: believed only if
+    /// [`authentic`](Discovery::authentic).
+    pub(super) fn on_discovery_frame(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: DiscoveryMessage,
+        extensions: &Extensions,
+        raw: &[u8],
+    ) {
+        if self.discovery.authentic(&self.cfg, &msg, extensions, raw, &mut self.out) {
+            self.on_discovery(now, from, msg);
+        }
+    }
+
+    /// Nodes heard through discovery (or a seed link) that may get links,
+    /// in id order. With a keyring, only authenticated announcements put a
+    /// node here.
+    pub fn candidates(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.discovery.candidates.keys().copied()
+    }
+
+    fn on_discovery(&mut self, now: Instant, from: SocketAddr, msg: DiscoveryMessage) {
         let a = msg.announce();
         let flags = (
             self.membership.is_departed(&a.node_id, a.incarnation),

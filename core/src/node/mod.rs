@@ -424,7 +424,9 @@ impl Node {
             match frame.message {
                 Message::Link(_) => self.on_link_datagram(now, from, frame, one),
                 // Only link frames are batched.
-                Message::Discovery(m) if !batched => self.on_discovery(now, from, m),
+                Message::Discovery(m) if !batched => {
+                    self.on_discovery_frame(now, from, m, &frame.extensions, &one)
+                }
                 _ => self.out.stats.dropped_unexpected += 1,
             }
         }

@@ -76,6 +76,14 @@ pub struct Stats {
     pub batches_sent: u64,
     /// Datagrams received that carried several link frames.
     pub batches_received: u64,
+    /// Discovery frames dropped by a node with a keyring because their
+    /// authentication tag was missing, named no known key or did not
+    /// verify. Never answered.
+    pub auth_failed: u64,
+    /// Discovery frames dropped by a node with a keyring because they were
+    /// authentic but not fresh: a replay counter not above the sender's
+    /// last, or an older incarnation. Never answered.
+    pub replayed: u64,
 }
 
 impl Stats {
@@ -113,6 +121,8 @@ impl Stats {
             ("inbox_dropped", self.inbox_dropped),
             ("batches_sent", self.batches_sent),
             ("batches_received", self.batches_received),
+            ("auth_failed", self.auth_failed),
+            ("replayed", self.replayed),
         ]
         .into_iter()
     }

@@ -24,13 +24,14 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use netcluster_core::auth::{sign_frame, ClusterKey};
 use netcluster_core::wire::discovery::{Announce, Beacon, Notify, Search};
 use netcluster_core::wire::ext::{EXT_AUTH_TAG, EXT_REPLAY_COUNTER};
 use netcluster_core::wire::link::route::ROOT_PARENT;
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::wire::{
-    cluster_hash, Extensions, Frame, Message, NodeId, NodeState, ProtoRange, Protocol,
-    VersionRange, VersionRanges, MAGIC,
+    cluster_hash, DiscoveryMessage, Extensions, Frame, Message, NodeId, NodeState, ProtoRange,
+    Protocol, VersionRange, VersionRanges, MAGIC,
 };
 use netcluster_tests::AnyFrame;
 
@@ -62,6 +63,13 @@ const D: NodeId = NodeId([
 ]);
 
 const CLUSTER: &str = "demo";
+
+/// Key id and tag of `discovery/beacon_auth.hex`, computed outside this
+/// codec (see there).
+const AUTH_KEY_ID: u8 = 0x84;
+const AUTH_TAG: [u8; 16] = [
+    0x1b, 0x7f, 0xe9, 0x93, 0x62, 0xb4, 0xb8, 0xdb, 0x2a, 0xca, 0xda, 0xec, 0x7c, 0xeb, 0xcb, 0x56,
+];
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("a literal address")
@@ -417,6 +425,49 @@ fn discovery() -> Vec<Vector> {
             extensions: exts,
             message: Message::Discovery(Beacon(a.clone()).into()),
         },
+        Some(&ext),
+        &announce_fields(&a),
+    ));
+
+    // The same beacon signed for real (PROTOCOL 12) with the fixed key
+    // 00 01 02 .. 1f. The key id and tag below were computed apart from
+    // this codec, from the specification, with another BLAKE2s (RFC 7693)
+    // implementation (Python's hashlib): the codec's signing must agree.
+    let key = ClusterKey::new(std::array::from_fn(|i| i as u8));
+    assert_eq!(key.id(), AUTH_KEY_ID, "key id = first byte of BLAKE2s-256(key, label)");
+    let exts = Extensions::builder()
+        .replay_counter(42)
+        .auth_tag(AUTH_KEY_ID, &AUTH_TAG, false)
+        .build()
+        .expect("valid extensions");
+    let signed =
+        sign_frame(&key, 42, DiscoveryMessage::Beacon(Beacon(a.clone()))).expect("a beacon signs");
+    let frame = Frame {
+        version: 1,
+        extensions: exts,
+        message: Message::Discovery(Beacon(a.clone()).into()),
+    };
+    assert_eq!(signed, frame.to_bytes().expect("encodes"), "the codec signs as PROTOCOL 12 says");
+    let mut ext = Enc::default();
+    ext.raw(&EXT_REPLAY_COUNTER.to_be_bytes(), "tlv type = 0x0001 (REPLAY_COUNTER, optional)")
+        .u16(8, "tlv length")
+        .u64(42, "replay_counter")
+        .raw(&EXT_AUTH_TAG.to_be_bytes(), "tlv type = 0x0002 (AUTH_TAG, optional)")
+        .u16(17, "tlv length")
+        .u8_as(AUTH_KEY_ID, format!("key_id = 0x{AUTH_KEY_ID:02x} (of the key 000102..1f)"))
+        .raw(&AUTH_TAG, "tag = keyed BLAKE2s-128 of this frame, these 16 bytes read as 0");
+    out.push(vector(
+        "discovery/beacon_auth.hex",
+        &[
+            "BEACON (discovery type 1), version 1, authenticated (PROTOCOL 12): the",
+            "beacon of discovery/beacon.hex signed with the cluster key 00 01 02 .. 1f",
+            "(32 bytes). key_id = first byte of BLAKE2s-256(key = K, \"netcluster key",
+            "id\") = 0x84; MAC key = BLAKE2s-256(key = K, \"netcluster discovery mac",
+            "v1\") = bec34e71589321e67918da7b92648ac346d6ad525d44e9337d7042cc95c99071;",
+            "tag = BLAKE2s with digest length 16 (key = MAC key) over the whole",
+            "frame with the 16 tag bytes set to zero. Replay counter 42.",
+        ],
+        frame,
         Some(&ext),
         &announce_fields(&a),
     ));

@@ -35,6 +35,10 @@ impl Node {
                 crate::wire::link::CAP_BATCH
             } else {
                 0
+            } | if self.cfg.keyring.is_some() {
+                crate::wire::link::CAP_AUTH
+            } else {
+                0
             },
             state: self.state,
             link_addr: self.advertised_addr(),
@@ -276,8 +280,8 @@ fn reject(cfg: &Config, intro: &Intro, reason: RejectReason, protocol: u8, detai
     }
 }
 
-/// Checks a peer's intro: not ourselves, same cluster, a common link
-/// version, within our group limit, and we are not leaving. `Err` carries
+/// Checks a peer's intro: not ourselves, same cluster, CAP_AUTH if we
+/// have a keyring, a common link version, within our group limit, and we are not leaving. `Err` carries
 /// the REJECT to send.
 fn vet_intro(cfg: &Config, me: NodeId, shutting_down: bool, intro: &Intro) -> Result<(), Reject> {
     if shutting_down {
@@ -288,6 +292,12 @@ fn vet_intro(cfg: &Config, me: NodeId, shutting_down: bool, intro: &Intro) -> Re
     }
     if *intro.cluster != *cfg.cluster {
         return Err(reject(cfg, intro, RejectReason::CLUSTER, 0, "other cluster"));
+    }
+    // Not authentication (links are not authenticated yet, and anyone can
+    // set the bit): it keeps a node without a key from joining a keyed
+    // cluster by mistake, and both sides say why.
+    if cfg.keyring.is_some() && intro.capabilities & crate::wire::link::CAP_AUTH == 0 {
+        return Err(reject(cfg, intro, RejectReason::AUTH, 0, "cluster key required"));
     }
     let link = Protocol::Link.id();
     let common = match (link_range(cfg), intro.ranges.range_of(link)) {
@@ -444,6 +454,21 @@ mod tests {
         let names: Vec<String> = (0..=c.max_groups).map(|i| alloc::format!("g{i}")).collect();
         many.groups = StrList::from_names(names.iter()).unwrap();
         assert_eq!(reason(vet_intro(&c, me, false, &many)), RejectReason::LIMIT);
+    }
+
+    #[test]
+    fn a_keyed_node_refuses_intros_without_cap_auth() {
+        let mut c = cfg();
+        c.keyring = Some(crate::auth::Keyring::new([1; 32]));
+        let me = id(1);
+        let plain = intro(2, 1);
+        assert_eq!(vet_intro(&c, me, false, &plain).unwrap_err().reason, RejectReason::AUTH);
+        let mut keyed = intro(2, 1);
+        keyed.capabilities |= crate::wire::link::CAP_AUTH;
+        assert_eq!(vet_intro(&c, me, false, &keyed), Ok(()));
+        // A node without a key takes either.
+        assert_eq!(vet_intro(&cfg(), me, false, &plain), Ok(()));
+        assert_eq!(vet_intro(&cfg(), me, false, &keyed), Ok(()));
     }
 
     #[test]
