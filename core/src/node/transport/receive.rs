@@ -31,10 +31,21 @@ impl Transport {
     ) {
         // The path from the source to this node: ACKs go back along it.
         let to_me = if d.route.is_path() {
-            if !forward(m, &d.route, &raw, Some(&d)) {
-                return;
+            if forward(m, &d.route, &raw, Some(&d)) {
+                d.route.clone()
+            } else {
+                // A group's tree can have the shape of a path (a member on
+                // the way to another): a member passes the frame on and
+                // takes it too. The per-channel duplicate check absorbs the
+                // copy a fallback per-member path brings it as well.
+                let member =
+                    d.group.as_ref().is_some_and(|g| g.is_empty() || m.groups.contains(&**g));
+                let pos = d.route.position(&m.me).filter(|&p| p > 0);
+                match pos.filter(|_| member).and_then(|p| d.route.path_to(p)) {
+                    Some(path) => path,
+                    None => return,
+                }
             }
-            d.route.clone()
         } else {
             // A distribution tree: pass the unchanged frame to each child,
             // then take it ourselves if we are in the group.

@@ -433,6 +433,53 @@ fn a_relay_forwards_the_frame_unchanged_and_reports_a_missing_next_hop() {
 }
 
 #[test]
+fn a_member_on_the_way_to_another_passes_a_group_message_on_and_takes_it() {
+    let mut a = Side::new(1, cfg());
+    let mut b = Side::new(2, cfg());
+    let mut c = Side::new(3, cfg());
+    a.link(2);
+    a.route(&[1, 2]);
+    a.route(&[1, 2, 3]);
+    b.link(1);
+    b.link(3);
+    b.route(&[2, 1]);
+    c.link(2);
+    c.route(&[3, 2, 1]);
+    b.groups.insert("g".into());
+    c.groups.insert("g".into());
+    let p = Bytes::from_static(b"to all");
+    let members = [id(2), id(3)];
+    a.run(|t, m| t.shout(m, at(0), "g", &members, Semantics::Reliable.into(), p)).unwrap();
+    // The tree a-b-c is a path: one frame, to b.
+    let sent = a.frames();
+    assert_eq!(sent.len(), 1);
+    b.receive(at(1), sent[0].1.clone());
+    assert_eq!(b.messages(), [&b"to all"[..]], "b is a member: it takes it");
+    let out = b.frames();
+    let passed: Vec<_> = out.iter().filter(|(l, _)| *l == LinkId(3)).collect();
+    assert_eq!(passed.len(), 1, "and passes it on to c");
+    c.receive(at(2), passed[0].1.clone());
+    assert_eq!(c.messages(), [&b"to all"[..]]);
+    // Both acknowledge: nothing is left in flight once the ACKs are back.
+    let acks: Vec<Bytes> =
+        out.into_iter().filter(|(l, _)| *l == LinkId(1)).map(|(_, f)| f).collect();
+    a.receive_all(at(3), acks);
+    for (_, f) in c.frames() {
+        b.receive(at(3), f);
+    }
+    carry(at(4), &mut b, &mut a);
+    assert_eq!(a.t.in_flight(), 0, "each member's copy is acknowledged");
+    // A non-member relay passes it on without taking it.
+    b.groups.clear();
+    let p = Bytes::from_static(b"again");
+    a.run(|t, m| t.shout(m, at(5), "g", &members, Semantics::Datagram.into(), p)).unwrap();
+    let sent = a.frames();
+    b.receive(at(6), sent[0].1.clone());
+    assert!(b.messages().is_empty());
+    assert_eq!(b.frames().len(), 1);
+}
+
+#[test]
 fn no_route_and_too_large_are_refused_without_state() {
     let (mut a, _) = pair(cfg());
     assert_eq!(a.send(at(0), 9, Semantics::Reliable, b"x"), Err(SendError::Unreachable));
