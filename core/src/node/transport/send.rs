@@ -128,7 +128,8 @@ impl Transport {
         to: NodeId,
         msg: NewMessage,
     ) -> Result<u64, SendError> {
-        let (seq, flags) = self.admit(m, now, to, &msg)?;
+        let (seq, syn) = self.admit(m, to, msg.channel, msg.semantics, msg.priority)?;
+        let flags = syn | msg.flags;
         let one = Msg {
             semantics: msg.semantics,
             channel: msg.channel,
@@ -139,56 +140,75 @@ impl Transport {
             priority: msg.priority,
         };
         transmit_message(m, to, one);
+        self.keep(m, now, to, seq, flags, msg);
         Ok(seq)
     }
 
-    /// Gives a message its sequence number on `(to, msg.channel)` and,
-    /// unless it is a datagram, puts it in flight; returns the seq and the
-    /// flags it carries (SYN after a failure). The caller transmits it.
+    /// Gives the next message on `(to, channel)` its sequence number, if
+    /// the window has room for it; returns the seq and the flags the
+    /// sequence adds (SYN after a failure). The caller transmits it, then hands
+    /// it to [`keep`](Self::keep).
     pub(super) fn admit(
         &mut self,
         m: &mut Mesh<'_>,
-        now: Instant,
         to: NodeId,
-        msg: &NewMessage,
+        channel: u32,
+        semantics: Semantics,
+        priority: u8,
     ) -> Result<(u64, u8), SendError> {
-        let kept = msg.semantics != Semantics::Datagram;
-        if kept && !self.has_room(m, to, msg.channel, msg.priority) {
-            let c = self.tx.entry((to, msg.channel)).or_default();
+        let kept = semantics != Semantics::Datagram;
+        if kept && !self.has_room(m, to, channel, priority) {
+            let c = self.tx.entry((to, channel)).or_default();
             c.blocked = true;
-            c.blocked_priority = msg.priority;
+            c.blocked_priority = priority;
             return Err(SendError::WouldBlock);
         }
-        let rto = if kept { self.rto_for(m, &to) } else { Duration::ZERO };
-        let chan = self.tx.entry((to, msg.channel)).or_default();
+        let chan = self.tx.entry((to, channel)).or_default();
         let seq = chan.next_seq;
         chan.next_seq += 1;
-        let mut flags = msg.flags;
+        let mut flags = 0;
         if chan.resync && kept {
             chan.resync = false;
             flags |= FLAG_SYN;
         }
-        if kept {
-            chan.insert(
-                seq,
-                Outgoing {
-                    id: msg.id,
-                    semantics: msg.semantics,
-                    payload: msg.payload.clone(),
-                    group: msg.group.clone(),
-                    first_sent: now,
-                    last_sent: now,
-                    rto,
-                    retransmitted: false,
-                    deadline: now + m.cfg.delivery_timeout,
-                    flags,
-                    priority: msg.priority,
-                    reroute_at: None,
-                },
-            );
-            m.out.timers.set_earliest(Timer::Retransmit, now + rto);
-        }
         Ok((seq, flags))
+    }
+
+    /// Puts an admitted message in flight with the `flags` it was sent
+    /// with (datagrams are not kept). It
+    /// takes the payload rather than a copy: cloning a `Bytes` made from
+    /// a `Vec` allocates.
+    pub(super) fn keep(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        seq: u64,
+        flags: u8,
+        msg: NewMessage,
+    ) {
+        if msg.semantics == Semantics::Datagram {
+            return;
+        }
+        let rto = self.rto_for(m, &to);
+        let out = Outgoing {
+            id: msg.id,
+            semantics: msg.semantics,
+            payload: msg.payload,
+            group: msg.group,
+            first_sent: now,
+            last_sent: now,
+            rto,
+            retransmitted: false,
+            deadline: now + m.cfg.delivery_timeout,
+            flags,
+            priority: msg.priority,
+            reroute_at: None,
+        };
+        if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
+            c.insert(seq, out);
+        }
+        m.out.timers.set_earliest(Timer::Retransmit, now + rto);
     }
 
     fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {

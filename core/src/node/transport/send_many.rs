@@ -10,25 +10,27 @@
 
 use alloc::vec::Vec;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::mesh::Mesh;
 use super::send::{check_send, transmit_on};
 use super::{channel_of, Msg, NewMessage, SendError, SendOptions, Transport};
 use crate::time::Instant;
 use crate::wire::link::{
-    bundle_payload, Data, Route, Semantics, BUNDLE_ENTRY_HEADER, BUNDLE_ENTRY_MAX, FLAG_BUNDLE,
+    Data, Route, Semantics, BUNDLE_ENTRY_HEADER, BUNDLE_ENTRY_MAX, FLAG_BUNDLE,
 };
 use crate::wire::{Frame, LinkMessage, NodeId};
 
 use super::super::output::MessageId;
 
-/// Messages waiting to leave together: consecutive seqs from `first`.
+/// Messages waiting to leave together: consecutive seqs from `first`,
+/// already written as bundle entries (copied: the payloads themselves go
+/// in flight, and a `Bytes` made from a `Vec` allocates when cloned).
 struct Pending {
     first: u64,
     flags: u8,
-    messages: Vec<Bytes>,
-    bytes: usize,
+    count: usize,
+    entries: BytesMut,
 }
 
 impl Transport {
@@ -55,7 +57,7 @@ impl Transport {
         // fits a datagram link's datagram and an urgent frame waits behind
         // no more than it would behind one large message.
         let budget = m.fragment_size();
-        let mut pending = Pending { first: 0, flags: 0, messages: Vec::new(), bytes: 0 };
+        let mut pending = Pending { first: 0, flags: 0, count: 0, entries: BytesMut::new() };
         let mut refused = None;
         let mut accepted = 0;
         for payload in payloads {
@@ -63,43 +65,46 @@ impl Transport {
                 refused = Some(e);
                 break;
             }
-            let id = self.next_message_id();
-            let msg =
-                NewMessage { id, semantics, channel, payload, group: None, flags: 0, priority };
-            let (seq, flags) = match self.admit(m, now, to, &msg) {
+            let (seq, flags) = match self.admit(m, to, channel, semantics, priority) {
                 Ok(admitted) => admitted,
                 Err(e) => {
                     refused = Some(e);
                     break;
                 }
             };
+            let id = self.next_message_id();
             ids.push(id);
-            accepted += msg.payload.len();
-            let entry = msg.payload.len() + BUNDLE_ENTRY_HEADER;
-            let fits = msg.payload.len() <= BUNDLE_ENTRY_MAX && entry <= budget;
-            let full = pending.messages.len() >= usize::from(u16::MAX);
-            if !fits || flags != 0 || full || pending.bytes + entry > budget {
+            accepted += payload.len();
+            let entry = payload.len() + BUNDLE_ENTRY_HEADER;
+            let fits = payload.len() <= BUNDLE_ENTRY_MAX && entry <= budget;
+            let full = pending.count >= usize::from(u16::MAX);
+            if !fits || flags != 0 || full || pending.entries.len() + entry > budget {
                 flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
             }
             if fits {
-                if pending.messages.is_empty() {
+                if pending.count == 0 {
                     pending.first = seq;
                     pending.flags = flags;
+                    pending.entries.reserve(budget);
                 }
-                pending.messages.push(msg.payload);
-                pending.bytes += entry;
+                pending.count += 1;
+                pending.entries.put_u16(payload.len() as u16);
+                pending.entries.put_slice(&payload);
             } else if let Some(path) = &path {
                 let one = Msg {
                     semantics,
                     channel,
                     seq,
                     flags,
-                    payload: &msg.payload,
+                    payload: &payload,
                     group: None,
                     priority,
                 };
                 transmit_on(m, path, one);
             }
+            let msg =
+                NewMessage { id, semantics, channel, payload, group: None, flags: 0, priority };
+            self.keep(m, now, to, seq, flags, msg);
         }
         flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
         (refused, accepted)
@@ -117,27 +122,28 @@ fn flush(
     channel: u32,
     priority: u8,
 ) {
-    let messages = core::mem::take(&mut pending.messages);
-    pending.bytes = 0;
+    let count = core::mem::take(&mut pending.count);
+    let entries = pending.entries.split().freeze();
     let Some(path) = path else { return };
-    match messages.len() {
+    match count {
         0 => {}
         1 => {
+            // Alone, it goes as plain DATA: its bytes without the length.
             let one = Msg {
                 semantics,
                 channel,
                 seq: pending.first,
                 flags: pending.flags,
-                payload: &messages[0],
+                payload: &entries.slice(BUNDLE_ENTRY_HEADER..),
                 group: None,
                 priority,
             };
             transmit_on(m, path, one);
         }
         n => {
-            let (Some(payload), Ok(count)) = (bundle_payload(&messages), u16::try_from(n)) else {
-                // Entries are checked against both limits before they are
-                // added; nothing to send if that ever changed.
+            let Ok(count) = u16::try_from(n) else {
+                // Bundles are cut before this; nothing to send if that
+                // ever changed.
                 m.out.stats.dropped_limit += 1;
                 return;
             };
@@ -150,10 +156,10 @@ fn flush(
                 seq: pending.first,
                 frag_index: 0,
                 frag_count: count,
-                msg_len: payload.len() as u32,
+                msg_len: entries.len() as u32,
                 route: path.clone(),
                 group: None,
-                payload,
+                payload: entries,
             };
             match Frame::new(LinkMessage::Data(data)).to_bytes() {
                 Ok(frame) => m.send_data(link, frame, priority),
