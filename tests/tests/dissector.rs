@@ -10,12 +10,16 @@
 //! - on every strict prefix of every vector and on thousands of mutated
 //!   copies, the dissector warns exactly when the codec refuses the frame,
 //!   and never fails itself (no Lua error, no dissector error);
+//! - each rule of a DATA bundle (PROTOCOL 7.7.1) broken on its own in
+//!   `link/data_bundle.hex`: the dissector's warning names the field the
+//!   codec's `Malformed` names, and valid variants show every message with
+//!   its seq;
 //! - over real transports: every vector in a UDP datagram, on its default
 //!   port and on others (found by the heuristic), the link vectors in
 //!   batches (PROTOCOL 5.3), and all of them as one TCP stream cut into
 //!   segments of 1 to 13 bytes, reassembled (PROTOCOL 5.2).
 //!
-//! In the first two, the frames go to tshark as `DLT_USER0` records, each
+//! In the first three, the frames go to tshark as `DLT_USER0` records, each
 //! handed whole to the dissector, so offsets are frame offsets. The captures of real agents are
 //! in the CLI's tests (`cli/tests/dissector_capture.rs`). Where tshark is
 //! missing or cannot run the Lua dissector, the tests print why and pass
@@ -25,6 +29,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use netcluster_core::wire::Error;
 use netcluster_tests::tshark::{self, Tshark, LINKTYPE_USER0, SEVERITY_WARN};
 use netcluster_tests::{parse_hex, vectors_dir, AnyFrame};
 
@@ -312,6 +317,98 @@ fn the_dissector_warns_exactly_when_the_codec_refuses() {
         mismatches.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
     assert!(refused > inputs.len() / 2, "the mutations were too tame: {refused} refused");
+}
+
+/// Byte offsets in `link/data_bundle.hex` (10-byte header, then the DATA
+/// body): flags, semantics, frag_index, frag_count, msg_len, and the
+/// payload's entries ("hi", "", "hello").
+mod bundle_at {
+    pub const FLAGS: usize = 10;
+    pub const SEMANTICS: usize = 11;
+    pub const FRAG_INDEX: usize = 26;
+    pub const FRAG_COUNT: usize = 28;
+    pub const MSG_LEN: usize = 30;
+    pub const LEN_2: usize = 91;
+}
+
+#[test]
+fn bundle_rules_are_flagged_with_the_field_the_codec_names() {
+    let Some(ts) = tshark_or_skip() else { return };
+    let v = vectors().into_iter().find(|v| v.name.ends_with("data_bundle.hex")).expect("vector");
+    let base = v.bytes;
+    let set = |at: usize, bytes: &[u8]| {
+        let mut b = base.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        b
+    };
+    // One byte more in the payload (frame length and msg_len follow).
+    let mut trailing = base.clone();
+    trailing.push(0);
+    let len = u32::try_from(trailing.len()).expect("a small frame");
+    trailing[6..10].copy_from_slice(&len.to_be_bytes());
+    trailing[bundle_at::MSG_LEN..bundle_at::MSG_LEN + 4].copy_from_slice(&14u32.to_be_bytes());
+    use bundle_at::*;
+    // (what, bytes, the field the codec names; None: accepted).
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        ("the vector", base.clone(), None),
+        ("BUNDLE without SYN", set(FLAGS, &[0x10]), None),
+        ("datagram semantics", set(SEMANTICS, &[0]), None),
+        ("reliable semantics", set(SEMANTICS, &[1]), None),
+        ("no BUNDLE: three fragments", set(FLAGS, &[0x02]), None),
+        ("GROUP", set(FLAGS, &[0x13]), Some("flags")),
+        ("FIN", set(FLAGS, &[0x16]), Some("flags")),
+        ("RST", set(FLAGS, &[0x1a]), Some("flags")),
+        ("a reserved bit", set(FLAGS, &[0x32]), Some("flags")),
+        ("stream semantics", set(SEMANTICS, &[3]), Some("flags")),
+        ("frag_index 1", set(FRAG_INDEX, &[0, 1]), Some("flags")),
+        ("frag_index 3 (= frag_count)", set(FRAG_INDEX, &[0, 3]), Some("frag_index")),
+        ("msg_len above the payload", set(MSG_LEN, &14u32.to_be_bytes()), Some("msg_len")),
+        ("msg_len below the payload", set(MSG_LEN, &12u32.to_be_bytes()), Some("msg_len")),
+        ("frag_count 2: bytes left over", set(FRAG_COUNT, &[0, 2]), Some("bundle")),
+        ("frag_count 4: no room", set(FRAG_COUNT, &[0, 4]), Some("bundle")),
+        ("last entry overruns", set(LEN_2, &[0, 6]), Some("bundle")),
+        ("last entry short", set(LEN_2, &[0, 4]), Some("bundle")),
+        ("a byte after the entries", trailing, Some("bundle")),
+    ];
+    let pcap = capture_dir().join("bundle_rules.pcap");
+    let inputs: Vec<Vec<u8>> = cases.iter().map(|c| c.1.clone()).collect();
+    tshark::write_pcap(&pcap, LINKTYPE_USER0, &inputs);
+    let packets = ts.json(&pcap, &["-o", Tshark::USER_DLT]);
+    assert_eq!(packets.len(), cases.len());
+    let mut problems = Vec::new();
+    for ((what, bytes, field), packet) in cases.iter().zip(&packets) {
+        let codec = match AnyFrame::parse(&Bytes::from(bytes.clone())) {
+            Ok(_) => None,
+            Err(Error::Malformed { field }) => Some(field),
+            Err(e) => panic!("{what}: the codec refuses with {e}"),
+        };
+        if codec != *field {
+            problems.push(format!("{what}: the codec says {codec:?}, the test {field:?}"));
+        }
+        let experts = tshark::experts(packet);
+        let warned: Vec<&str> = experts
+            .iter()
+            .filter(|e| e.severity >= SEVERITY_WARN)
+            .map(|e| e.message.as_str())
+            .collect();
+        let ok = match field {
+            None => warned.is_empty(),
+            Some(f) => warned.iter().any(|m| m.starts_with(&format!("{f}: "))),
+        };
+        if !ok {
+            problems.push(format!("{what}: want {field:?}, the dissector shows {warned:?}"));
+        }
+        if field.is_none() && *what != "no BUNDLE: three fragments" {
+            // The entries, each with its seq (frame seq 7 + index).
+            let f = tshark::frames(packet)[0];
+            let seqs = tshark::values(f, "netcluster.data.bundle.seq");
+            let lens = tshark::values(f, "netcluster.data.bundle.len");
+            if seqs != ["7", "8", "9"] || lens != ["2", "0", "5"] {
+                problems.push(format!("{what}: entries seq {seqs:?} len {lens:?}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 fn hex(b: &[u8]) -> String {

@@ -190,7 +190,8 @@ field("data.flags.group", ProtoField.bool, "GROUP", 8, nil, 0x01)
 field("data.flags.syn", ProtoField.bool, "SYN", 8, nil, 0x02)
 field("data.flags.fin", ProtoField.bool, "FIN", 8, nil, 0x04)
 field("data.flags.rst", ProtoField.bool, "RST", 8, nil, 0x08)
-field("data.flags.reserved", U8, "Reserved", HEX, nil, 0xf0)
+field("data.flags.bundle", ProtoField.bool, "BUNDLE", 8, nil, 0x10)
+field("data.flags.reserved", U8, "Reserved", HEX, nil, 0xe0)
 field("semantics", U8, "Semantics", DEC, SEMANTICS)
 field("route_count", U8, "Route entries", DEC)
 field("data.priority", U8, "Priority", DEC)
@@ -201,6 +202,11 @@ field("data.frag_index", U16, "Fragment index", DEC)
 field("data.frag_count", U16, "Fragment count", DEC)
 field("data.msg_len", U32, "Message length", DEC)
 field("data.payload", ProtoField.bytes, "Payload")
+-- bundle entries (flag BUNDLE, PROTOCOL 7.7.1)
+field("data.bundle.index", U16, "Bundle entry index", DEC)
+field("data.bundle.seq", U64, "Message seq (frame seq + index)", DEC)
+field("data.bundle.len", U16, "Message length", DEC)
+field("data.bundle.message", ProtoField.bytes, "Message")
 field("route.id", ProtoField.guid, "Route entry")
 field("route.parent", U8, "Parent index", DEC)
 field("route.source", ProtoField.guid, "Route source (entry 0)")
@@ -821,12 +827,51 @@ local function channel(r, t)
     return tostring(ch)
 end
 
+-- The entries of a bundle's payload (7.7.1), at [start, start + plen) of
+-- the frame: `count` of them, each a u16 length then that many bytes,
+-- exactly filling the payload (else Malformed "bundle", as the codec's
+-- check_bundle). Entry i is the message of seq `seq` + i.
+local function bundle_entries(tree, tvb, start, plen, count, seq)
+    local sub = group_item(tree, tvb, start, "bundle (" .. count .. " messages)")
+    local stop, at = start + plen, start
+    for i = 0, count - 1 do
+        if at + 2 > stop then
+            flag(sub, "bundle: entry " .. i .. " of " .. count .. " has no room for its length"
+                .. " (" .. (stop - at) .. " bytes left)")
+            sub:set_len(stop - start)
+            return
+        end
+        local len = tvb(at, 2):uint()
+        if at + 2 + len > stop then
+            flag(sub, "bundle: entry " .. i .. " (" .. len .. " bytes) overruns the payload by "
+                .. (at + 2 + len - stop) .. " bytes")
+            sub:set_len(stop - start)
+            return
+        end
+        local s = seq + UInt64(i)
+        local e = sub:add(tvb(at, 2 + len), "message " .. i .. ": seq " .. tostring(s) .. ", "
+            .. len .. " bytes")
+        e:add(F["data.bundle.index"], tvb(at, 2 + len), i):set_generated()
+        e:add(F["data.bundle.seq"], tvb(at, 2 + len), s):set_generated()
+        e:add(F["data.bundle.len"], tvb(at, 2))
+        if len > 0 then
+            e:add(F["data.bundle.message"], tvb(at + 2, len))
+        end
+        at = at + 2 + len
+    end
+    if at ~= stop then
+        flag(sub, "bundle: " .. (stop - at) .. " bytes after the last of the " .. count
+            .. " entries (frag_count)")
+    end
+    sub:set_len(stop - start)
+end
+
 LINK[8] = function(r, t) -- DATA
     local fl, fitem, fr = r:uint(t, F["data.flags"], 1, "flags")
-    for _, k in ipairs({ "group", "syn", "fin", "rst", "reserved" }) do
+    for _, k in ipairs({ "group", "syn", "fin", "rst", "bundle", "reserved" }) do
         fitem:add(F["data.flags." .. k], fr)
     end
-    if band(fl, 0xf0) ~= 0 then
+    if band(fl, 0xe0) ~= 0 then
         flag(fitem, "flags: reserved bits set")
     end
     local sem = r:enum(t, F.semantics, SEMANTICS, "semantics")
@@ -844,20 +889,45 @@ LINK[8] = function(r, t) -- DATA
     end
     local ml, ml_item = r:uint(t, F["data.msg_len"], 4, "msg_len")
     local group = band(fl, 1) ~= 0
+    local bundle = band(fl, 0x10) ~= 0
     local shorts, tree_shape = r:route(t, n, not group, "route")
     local gname
     if group then
         gname = r:str(t, F.group, "group")
     end
-    local plen = r:left()
+    local pstart, plen = r.pos, r:left()
+    local pitem
     if plen > 0 then
-        r:add(t, F["data.payload"], plen, "payload")
+        local _
+        _, pitem = r:add(t, F["data.payload"], plen, "payload")
     end
     if ml < plen then
         flag(ml_item, "msg_len: below this fragment's payload length")
     end
+    if bundle then
+        -- Whole messages of one unicast channel only (7.7.1).
+        if band(fl, 0x0d) ~= 0 then
+            flag(fitem, "flags: BUNDLE with GROUP, FIN or RST")
+        end
+        if sem == 3 then
+            flag(fitem, "flags: BUNDLE on a stream (streams are never bundled)")
+        end
+        if fi ~= 0 then
+            flag(fi_item, "flags: BUNDLE with frag_index " .. fi .. " (a bundle is never a fragment)")
+        end
+        if ml ~= plen then
+            flag(ml_item, "msg_len: " .. ml .. " is not the bundle's payload length (" .. plen .. ")")
+        end
+        bundle_entries(pitem or t, r.tvb, pstart, plen, fc, seq)
+    end
     local text = name_of(SEMANTICS, sem) .. " ch=" .. ch .. " seq=" .. tostring(seq)
-    if fc > 1 then
+    if bundle then
+        -- The messages' seqs: the frame's, up to the last entry's.
+        if fc > 1 then
+            text = text .. ".." .. tostring(seq + UInt64(fc - 1))
+        end
+        text = text .. " bundle=" .. fc
+    elseif fc > 1 then
         text = text .. " frag=" .. fi .. "/" .. fc
     end
     if group then

@@ -3,13 +3,13 @@
 //! the parent module's.
 
 use bytes::Bytes;
-use netcluster_core::wire::link::data::FLAG_GROUP;
+use netcluster_core::wire::link::data::{FLAG_BUNDLE, FLAG_GROUP, FLAG_SYN};
 use netcluster_core::wire::link::handshake::CAP_AUTH;
 use netcluster_core::wire::link::route::ROOT_PARENT;
 use netcluster_core::wire::link::{
-    Ack, AckRange, Advertise, ChosenVersion, Data, Goodbye, GoodbyeReason, Hello, Intro, Lsa,
-    LsaAck, LsaKey, Neighbour, Ping, Pong, Reject, RejectReason, Route, RouteError, Semantics,
-    Welcome,
+    bundle_payload, Ack, AckRange, Advertise, ChosenVersion, Data, Goodbye, GoodbyeReason, Hello,
+    Intro, Lsa, LsaAck, LsaKey, Neighbour, Ping, Pong, Reject, RejectReason, Route, RouteError,
+    Semantics, Welcome,
 };
 use netcluster_core::wire::{
     cluster_hash, Extensions, FixedList, Frame, HeaderList, Message, NodeId, NodeState, StrList,
@@ -448,6 +448,61 @@ pub(super) fn data() -> Vec<Vector> {
             route: Route::tree(&[A, B, C, D], &parents).expect("tree"),
             group: Some("chat".into()),
             payload: Bytes::from_static(payload),
+        }),
+        None,
+        &e,
+    ));
+
+    // A bundle (7.7.1): three sequenced messages of different lengths, one
+    // of them empty, with seqs 7, 8 and 9, in one frame; the first restarts
+    // the channel's sequence (SYN).
+    let messages: [&[u8]; 3] = [b"hi", b"", b"hello"];
+    let seq = 7;
+    let body: usize = messages.iter().map(|m| 2 + m.len()).sum();
+    let msg_len = u32::try_from(body).expect("a small bundle");
+    let mut e = Enc::default();
+    e.u8_as(FLAG_SYN | FLAG_BUNDLE, "flags = 0x12 (SYN, BUNDLE)")
+        .semantics(Semantics::Sequenced)
+        .u8(3, "route_count")
+        .u8(4, "priority")
+        .u32(2, "channel")
+        .u64(seq, "seq")
+        .u16(0, "frag_index")
+        .u16(messages.len() as u16, "frag_count (messages in the bundle)")
+        .u32(msg_len, "msg_len (the payload's length)")
+        .route(&[A, B, C], &[ROOT_PARENT, 0, 1]);
+    for (i, m) in messages.iter().enumerate() {
+        let s = seq + i as u64;
+        let len = u16::try_from(m.len()).expect("a small message");
+        let empty = if m.is_empty() { ", empty" } else { "" };
+        e.raw(&len.to_be_bytes(), format!("bundle[{i}]: len = {len} (seq {s}{empty})"));
+        if !m.is_empty() {
+            let text = std::str::from_utf8(m).expect("text");
+            e.raw(m, format!("bundle[{i}] = {text:?}"));
+        }
+    }
+    let messages: Vec<Bytes> = messages.iter().map(|m| Bytes::from_static(m)).collect();
+    out.push(vector(
+        "link/data_bundle.hex",
+        &[
+            "DATA (link type 8), version 1, flag BUNDLE (7.7.1): three sequenced",
+            "messages from A to C along A -> B -> C in one frame, \"hi\" (seq 7),",
+            "\"\" (seq 8, empty) and \"hello\" (seq 9), each preceded by its length",
+            "(u16). frag_count is the number of messages, msg_len the payload's",
+            "length; SYN is the first message's (the channel restarts at seq 7).",
+        ],
+        link(Data {
+            flags: FLAG_SYN | FLAG_BUNDLE,
+            semantics: Semantics::Sequenced,
+            priority: 4,
+            channel: 2,
+            seq,
+            frag_index: 0,
+            frag_count: messages.len() as u16,
+            msg_len,
+            route: Route::path(&[A, B, C]).expect("path"),
+            group: None,
+            payload: bundle_payload(&messages).expect("small messages"),
         }),
         None,
         &e,
