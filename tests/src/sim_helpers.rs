@@ -301,3 +301,31 @@ pub fn bottleneck_line(seed: u64, bw: u64, cfg: impl Fn(usize) -> Config) -> (Si
     sim.clear_records();
     (sim, nodes)
 }
+
+/// A converged incast: `N` senders on a fast segment, a relay on it and on
+/// a segment of `bw` bytes/s, and a sink behind the relay. Nodes are
+/// numbered senders first, then relay, then sink; node `i` runs `cfg(i)`.
+/// Returns the senders, the relay, the sink and all of them.
+pub fn incast<const N: usize>(
+    seed: u64,
+    bw: u64,
+    cfg: impl Fn(usize) -> Config,
+) -> (Sim, [NodeIx; N], NodeIx, NodeIx, Vec<NodeIx>) {
+    let mut sim = Sim::new(seed);
+    let fast = sim.add_segment(Faults::lan());
+    let slow = sim.add_segment(Faults::lan().with_bandwidth(bw));
+    let senders: [NodeIx; N] = core::array::from_fn(|i| {
+        let h = sim.add_host(&[fast]);
+        sim.add_node(h, cfg(i))
+    });
+    let h = sim.add_host(&[fast, slow]);
+    let relay = sim.add_node(h, cfg(N));
+    let h = sim.add_host(&[slow]);
+    let sink = sim.add_node(h, cfg(N + 1));
+    let mut all = senders.to_vec();
+    all.extend([relay, sink]);
+    let deadline = sim.now() + Duration::from_secs(5);
+    assert!(sim.run_until(deadline, |s| all_see_all(s, &all)), "the mesh did not converge");
+    sim.clear_records();
+    (sim, senders, relay, sink, all)
+}

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use netcluster_core::node::{LinkId, SendOptions};
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, Instant, NodeId};
-use netcluster_sim::{Faults, NodeIx, Sim};
-use netcluster_tests::sim_helpers::{all_see_all, bottleneck_line};
+use netcluster_sim::{NodeIx, Sim};
+use netcluster_tests::sim_helpers::{bottleneck_line, incast};
 
 const SIZE: usize = 8 * 1024;
 
@@ -101,28 +101,7 @@ fn jain(xs: &[f64]) -> f64 {
 #[test]
 fn incast_eight_senders_share_one_link_fairly_and_nothing_breaks() {
     const BW: u64 = 2_000_000;
-    let mut sim = Sim::new(11);
-    let fast = sim.add_segment(Faults::lan());
-    let slow = sim.add_segment(Faults::lan().with_bandwidth(BW));
-    let senders: Vec<NodeIx> = (0..8)
-        .map(|i| {
-            let h = sim.add_host(&[fast]);
-            sim.add_node(h, cfg(i))
-        })
-        .collect();
-    let relay = {
-        let h = sim.add_host(&[fast, slow]);
-        sim.add_node(h, cfg(8))
-    };
-    let sink = {
-        let h = sim.add_host(&[slow]);
-        sim.add_node(h, cfg(9))
-    };
-    let mut all = senders.clone();
-    all.extend([relay, sink]);
-    let deadline = sim.now() + Duration::from_secs(5);
-    assert!(sim.run_until(deadline, |s| all_see_all(s, &all)), "the mesh did not converge");
-    sim.clear_records();
+    let (mut sim, senders, relay, sink, all) = incast::<8>(11, BW, cfg);
     let to = sim.node_id(sink);
     let to_sink = link_to(&sim, relay, to);
     let opened: Vec<u64> = all.iter().map(|&n| sim.node(n).unwrap().stats().links_opened).collect();

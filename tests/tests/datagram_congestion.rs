@@ -16,8 +16,8 @@ use bytes::Bytes;
 use netcluster_core::node::SendOptions;
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::{Config, Event, Instant, LinkMode, NodeId};
-use netcluster_sim::{Faults, NodeIx, Sim, DATAGRAM_TX_QUEUE};
-use netcluster_tests::sim_helpers::{all_see_all, bottleneck_line};
+use netcluster_sim::{NodeIx, Sim, DATAGRAM_TX_QUEUE};
+use netcluster_tests::sim_helpers::{bottleneck_line, incast};
 
 /// The bottleneck's messages: eight datagrams each at the 1,100-byte
 /// fragments of datagram links, as `congestion.rs` sends over streams.
@@ -243,28 +243,7 @@ fn a_datagram_bottleneck_is_kept_busy_with_a_bounded_delay() {
 fn incast_over_datagram_links_shares_the_bottleneck_fairly() {
     const BW: u64 = 2_000_000;
     const SECS: u64 = 60;
-    let mut sim = Sim::new(22);
-    let fast = sim.add_segment(Faults::lan());
-    let slow = sim.add_segment(Faults::lan().with_bandwidth(BW));
-    let senders: Vec<NodeIx> = (0..8)
-        .map(|i| {
-            let h = sim.add_host(&[fast]);
-            sim.add_node(h, cfg(i))
-        })
-        .collect();
-    let relay = {
-        let h = sim.add_host(&[fast, slow]);
-        sim.add_node(h, cfg(8))
-    };
-    let sink = {
-        let h = sim.add_host(&[slow]);
-        sim.add_node(h, cfg(9))
-    };
-    let mut all = senders.clone();
-    all.extend([relay, sink]);
-    let deadline = sim.now() + Duration::from_secs(5);
-    assert!(sim.run_until(deadline, |s| all_see_all(s, &all)), "the mesh did not converge");
-    sim.clear_records();
+    let (mut sim, senders, relay, sink, all) = incast::<8>(22, BW, cfg);
     let to = sim.node_id(sink);
     let opened = links_opened(&sim, &all);
     let mut tx = Senders::new(&senders, SMALL);
