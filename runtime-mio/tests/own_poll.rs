@@ -162,8 +162,10 @@ fn links_beyond_the_token_range_are_refused_not_fatal() {
 
 #[test]
 fn a_read_cap_of_one_still_delivers_everything_in_order() {
-    // With one read per source per turn, every burst leaves work pending:
-    // the node must ask for a zero timeout and resume it, not stall.
+    // With one read per source per turn, a burst larger than one read leaves
+    // work pending: the node must ask for a zero timeout and resume it, not
+    // stall. The messages are large so that bundling cannot fit the burst
+    // into a single read.
     let mut poll = Poll::new().unwrap();
     let mut a =
         builder("a", LinkMode::Stream).max_reads_per_wake(1).build(poll.registry(), 0..50).unwrap();
@@ -196,7 +198,9 @@ fn a_read_cap_of_one_still_delivers_everything_in_order() {
     while received(&seen).len() < N as usize {
         assert!(Instant::now() < end, "only {} of {N} arrived", received(&seen).len());
         while sent < N {
-            match a.send(idb, Semantics::Sequenced, sent.to_be_bytes().to_vec()) {
+            let mut payload = vec![0u8; 4096];
+            payload[..4].copy_from_slice(&sent.to_be_bytes());
+            match a.send(idb, Semantics::Sequenced, payload) {
                 Ok(_) => sent += 1,
                 Err(netcluster_mio::SendError::WouldBlock) => break,
                 Err(e) => panic!("send {sent}: {e}"),
