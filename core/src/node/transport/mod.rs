@@ -25,6 +25,7 @@ mod calls;
 mod congestion;
 mod forward;
 mod inbox;
+mod inflight;
 mod mesh;
 mod ping;
 mod receive;
@@ -39,6 +40,7 @@ pub use stream::StreamError;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -245,7 +247,7 @@ struct NewMessage {
 #[derive(Debug, Default)]
 struct TxChannel {
     next_seq: u64,
-    inflight: BTreeMap<u64, Outgoing>,
+    inflight: inflight::InFlight,
     /// Payload bytes of `inflight`.
     inflight_bytes: usize,
     /// Payload bytes of `inflight` by priority: the congestion window
@@ -348,16 +350,16 @@ impl TxChannel {
     }
 
     fn remove(&mut self, seq: u64) -> Option<Outgoing> {
-        let o = self.inflight.remove(&seq)?;
+        let o = self.inflight.remove(seq)?;
         self.inflight_bytes -= o.payload.len();
         self.by_priority[usize::from(o.priority.min(7))] -= o.payload.len();
         Some(o)
     }
 
-    fn take_all(&mut self) -> BTreeMap<u64, Outgoing> {
+    fn take_all(&mut self) -> Vec<(u64, Outgoing)> {
         self.inflight_bytes = 0;
         self.by_priority = [0; 8];
-        core::mem::take(&mut self.inflight)
+        self.inflight.take_all()
     }
 }
 

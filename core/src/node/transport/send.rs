@@ -247,11 +247,11 @@ impl Transport {
         let Some(chan) = self.tx.get_mut(&(from, a.channel)) else { return };
         // Only what the ACK covers is visited, not the whole window.
         let mut covered: SmallVec<[u64; 16]> =
-            chan.inflight.range(..a.cumulative).map(|(&s, _)| s).collect();
+            chan.inflight.range(..a.cumulative).map(|(s, _)| s).collect();
         for r in a.ranges.iter() {
             if r.start < r.end {
                 covered
-                    .extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(&s, _)| s));
+                    .extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(s, _)| s));
             }
         }
         let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
@@ -276,7 +276,7 @@ impl Transport {
                     o.deadline = now + m.cfg.delivery_timeout;
                 }
             } else if chan.peer_full {
-                for (&seq, o) in chan.inflight.iter_mut() {
+                for (seq, o) in chan.inflight.iter_mut() {
                     o.last_sent = now;
                     o.retransmitted = true;
                     reopened.push(Resend::of(from, a.channel, seq, o));
@@ -292,7 +292,7 @@ impl Transport {
             .and_then(|r| r.srtt)
             .map_or(m.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
         let mut fast: SmallVec<[Resend; 4]> = SmallVec::new();
-        for (&seq, o) in chan.inflight.iter_mut() {
+        for (seq, o) in chan.inflight.iter_mut() {
             if seq >= highest {
                 break;
             }
@@ -440,7 +440,7 @@ impl Transport {
             if *channel != e.channel {
                 continue;
             }
-            if let Some(o) = chan.inflight.get_mut(&e.seq) {
+            if let Some(o) = chan.inflight.get_mut(e.seq) {
                 o.reroute_at = Some(at);
                 chan.due_by(at);
             }
@@ -475,12 +475,12 @@ impl Transport {
                 // sequence (SYN) so the receiver does not wait for the gap.
                 let ordered = chan.inflight.values().any(|o| o.semantics != Semantics::Datagram);
                 let dead: Vec<u64> = if ordered {
-                    chan.inflight.keys().copied().collect()
+                    chan.inflight.keys().collect()
                 } else {
                     chan.inflight
                         .iter()
                         .filter(|(_, o)| now >= o.deadline)
-                        .map(|(s, _)| *s)
+                        .map(|(s, _)| s)
                         .collect()
                 };
                 for seq in dead {
@@ -495,7 +495,7 @@ impl Transport {
                 chan.resync = true;
             }
             let mut chan_due = None;
-            for (&seq, o) in chan.inflight.iter_mut() {
+            for (seq, o) in chan.inflight.iter_mut() {
                 let rerouted = o.reroute_at.is_some_and(|t| now >= t);
                 if !rerouted && now >= o.last_sent + o.rto {
                     timed_out.push(to);
