@@ -70,6 +70,12 @@ pub struct RunArgs {
     /// Skip the round-trip measurements.
     #[arg(long)]
     pub no_latency: bool,
+    /// Ask for a `Delivered` report of every message (`SendOptions::confirm`,
+    /// on by default in the library). The publisher sends unconfirmed by
+    /// default, as a pub/sub publish is; this measures the cost of the
+    /// reports.
+    #[arg(long)]
+    pub confirm: bool,
     /// Start every mesh node with this driver write queue (frames per
     /// link) instead of the library default.
     #[arg(long)]

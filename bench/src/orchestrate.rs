@@ -356,6 +356,9 @@ impl Ctx<'_> {
         let mut a = vec!["pub".to_string()];
         a.extend(node(last, Some(&addr)));
         a.extend(["--size".into(), size.to_string(), "--count".into(), count.to_string()]);
+        if self.args.confirm {
+            a.push("--confirm".into());
+        }
         let perf = self.perf_file("pub", size, relays);
         let publ = procs.spawn("pub", &a, perf.as_deref().map(|p| (p, mode)))?;
         let route = procs.expect(publ, "route", setup)?;

@@ -224,6 +224,8 @@ pub struct Results {
     pub library_defaults: Overrides,
     /// How relay paths were forced.
     pub topology: &'static str,
+    /// Whether the publisher asked for a `Delivered` report per message.
+    pub confirmed: bool,
     /// Every throughput cell.
     pub cells: Vec<Cell>,
     /// The round trips.
@@ -250,6 +252,7 @@ impl Results {
             repeat: args.repeat,
             library_defaults,
             topology: TOPOLOGY,
+            confirmed: args.confirm,
             cells,
             latency,
             failures,
@@ -434,6 +437,15 @@ pub fn markdown(r: &Results) -> String {
             "\nLibrary defaults: write_queue {}, event_capacity {}.",
             d.write_queue.unwrap_or(0),
             d.event_capacity.unwrap_or(0)
+        );
+        let _ = writeln!(
+            s,
+            "Publisher sends: {}.",
+            if r.confirmed {
+                "confirmed (a Delivered report per message)"
+            } else {
+                "unconfirmed (SendOptions::confirm(false); failures still reported)"
+            }
         );
         let _ = writeln!(s, "Relay topology: {}", r.topology);
     }

@@ -4,13 +4,13 @@
 
 use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use netcluster_tokio::{
     BeaconMode, Builder, Bytes, Error, Event, EventStream, Handle, NodeId, Semantics, SendError,
+    SendOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,6 +72,9 @@ pub struct PubArgs {
     /// Messages to send.
     #[arg(long)]
     count: u64,
+    /// Send confirmed: a `Delivered` report for every message.
+    #[arg(long)]
+    confirm: bool,
 }
 
 /// The mesh round-trip client's arguments.
@@ -306,32 +309,20 @@ const SEND_BATCH: usize = 256;
 /// Events taken per read of a subscriber (`EventStream::next_many`).
 const EVENT_BATCH: usize = 1024;
 
+/// How often the publisher asks whether everything was acknowledged.
+const DRAIN_POLL: Duration = Duration::from_millis(1);
+
 /// What the sender's event task shares with the sending loop.
 struct Watch {
     /// Room again in the window to the destination.
     room: Notify,
-    /// Every message acknowledged.
-    all_delivered: Notify,
-    delivered: AtomicU64,
 }
 
-impl Watch {
-    /// Counts one acknowledged message of `count`.
-    fn one_delivered(&self, count: u64) {
-        if self.delivered.fetch_add(1, Ordering::Relaxed) + 1 == count {
-            self.all_delivered.notify_one();
-        }
-    }
-}
-
-/// Reads the sender's events: wakes the sending loop on `Writable`, counts
-/// `Delivered`, reports failures and a destination gone.
-fn watch(mut events: EventStream, to: NodeId, count: u64) -> Arc<Watch> {
-    let w = Arc::new(Watch {
-        room: Notify::new(),
-        all_delivered: Notify::new(),
-        delivered: AtomicU64::new(0),
-    });
+/// Reads the sender's events: wakes the sending loop on `Writable`,
+/// reports failures and a destination gone. Completion is read from the
+/// node (nothing in flight), so confirmed and unconfirmed sends end alike.
+fn watch(mut events: EventStream, to: NodeId) -> Arc<Watch> {
+    let w = Arc::new(Watch { room: Notify::new() });
     let w2 = Arc::clone(&w);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(EVENT_BATCH);
@@ -339,7 +330,6 @@ fn watch(mut events: EventStream, to: NodeId, count: u64) -> Arc<Watch> {
             for e in batch.drain(..) {
                 match e {
                     Event::Writable { to: d } if d == to => w2.room.notify_one(),
-                    Event::Delivered { to: d, .. } if d == to => w2.one_delivered(count),
                     Event::SendFailed { to: d, reason, .. } if d == to => {
                         say(format!("error message lost: send failed ({reason:?})"));
                     }
@@ -359,7 +349,10 @@ fn watch(mut events: EventStream, to: NodeId, count: u64) -> Arc<Watch> {
 async fn publish(a: PubArgs) -> Res<()> {
     let (h, events) = start_node(&a.node).await?;
     let to = node_id(0);
-    let w = watch(events, to, a.count);
+    let w = watch(events, to);
+    // Unconfirmed unless asked, as a pub/sub publish is; a failure is
+    // reported either way.
+    let how = SendOptions::new(Semantics::Sequenced).confirm(a.confirm);
     route(&h, to, usize::from(a.node.pos) + 1).await?;
     let template = Bytes::from(payload(a.size, 0));
     // Up to SEND_BATCH messages a call, fewer of the large ones (1 MiB of
@@ -376,7 +369,7 @@ async fn publish(a: PubArgs) -> Res<()> {
                 Bytes::from(v)
             })
             .collect();
-        let r = h.send_many(to, Semantics::Sequenced, msgs).await?;
+        let r = h.send_many(to, how, msgs).await?;
         i += r.ids.len() as u64;
         match r.refused {
             None => {}
@@ -389,8 +382,9 @@ async fn publish(a: PubArgs) -> Res<()> {
         }
     }
     say(format!("sent {}", unix_ns()));
-    if w.delivered.load(Ordering::Relaxed) < a.count {
-        w.all_delivered.notified().await;
+    // Every message acknowledged: nothing left in flight.
+    while h.query(|n| n.in_flight()).await? > 0 {
+        tokio::time::sleep(DRAIN_POLL).await;
     }
     say(format!("delivered {}", unix_ns()));
     let after = h.query(move |n| n.route_to(&to)).await?;

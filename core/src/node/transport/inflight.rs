@@ -191,6 +191,7 @@ mod tests {
             flags: 0,
             priority: 0,
             reroute_at: None,
+            confirm: true,
         }
     }
 

@@ -98,12 +98,27 @@ pub struct SendOptions {
     pub semantics: Semantics,
     /// 0 (most urgent) to 7 (least); [`DEFAULT_PRIORITY`] unless set.
     pub priority: u8,
+    /// Report the message's delivery with [`Event::Delivered`] (the
+    /// default). Off, a message delivered is reported by nothing, as a
+    /// publish is in most pub/sub systems, which spares the sender an
+    /// event per message; a failure is still reported with
+    /// [`Event::SendFailed`], and [`Node::in_flight`](crate::Node::in_flight)
+    /// says when nothing is left unacknowledged. Meaningful for Reliable
+    /// and Sequenced (Datagram is never reported, Stream reports per
+    /// stream).
+    pub confirm: bool,
 }
 
 impl SendOptions {
     /// `semantics` at [`DEFAULT_PRIORITY`].
     pub const fn new(semantics: Semantics) -> SendOptions {
-        SendOptions { semantics, priority: DEFAULT_PRIORITY }
+        SendOptions { semantics, priority: DEFAULT_PRIORITY, confirm: true }
+    }
+
+    /// The same, with delivery reported or not (see [`confirm`](Self::confirm)).
+    #[must_use]
+    pub const fn confirm(self, confirm: bool) -> SendOptions {
+        SendOptions { confirm, ..self }
     }
 
     /// The same, at `priority`.
@@ -182,6 +197,8 @@ struct Outgoing {
     /// A ROUTE_ERROR named it: resend at this time, on the route SPF has
     /// computed by then.
     reroute_at: Option<Instant>,
+    /// Report its delivery (see [`SendOptions::confirm`]).
+    confirm: bool,
 }
 
 impl Outgoing {
@@ -242,6 +259,8 @@ struct NewMessage {
     group: Option<String>,
     flags: u8,
     priority: u8,
+    /// Report its delivery (see [`SendOptions::confirm`]).
+    confirm: bool,
 }
 
 #[derive(Debug, Default)]

@@ -43,9 +43,18 @@ impl Transport {
             return Err(SendError::Unreachable);
         }
         let id = self.next_message_id();
-        let SendOptions { semantics, priority } = opts;
+        let SendOptions { semantics, priority, confirm } = opts;
         let channel = channel_of(semantics);
-        let msg = NewMessage { id, semantics, channel, payload, group: None, flags: 0, priority };
+        let msg = NewMessage {
+            id,
+            semantics,
+            channel,
+            payload,
+            group: None,
+            flags: 0,
+            priority,
+            confirm,
+        };
         self.enqueue(m, now, to, msg)?;
         Ok(id)
     }
@@ -62,7 +71,7 @@ impl Transport {
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
         check_send(m, &payload, opts)?;
-        let SendOptions { semantics, priority } = opts;
+        let SendOptions { semantics, priority, confirm } = opts;
         let channel = group_channel(group, semantics);
         let full = members.iter().any(|p| !self.has_room(m, *p, channel, priority));
         if full && semantics != Semantics::Datagram {
@@ -96,6 +105,7 @@ impl Transport {
                     flags: 0,
                     priority,
                     reroute_at: None,
+                    confirm,
                 };
                 self.tx.entry((*p, channel)).or_default().insert(seq, out);
                 m.out.timers.set_earliest(Timer::Retransmit, now + rto);
@@ -204,6 +214,7 @@ impl Transport {
             flags,
             priority: msg.priority,
             reroute_at: None,
+            confirm: msg.confirm,
         };
         if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
             c.insert(seq, out);
@@ -316,7 +327,7 @@ impl Transport {
             if !o.retransmitted {
                 self.rtt.entry(from).or_default().sample(now - o.first_sent);
             }
-            if !stream {
+            if !stream && o.confirm {
                 m.out.events.push_back(Event::Delivered { id: o.id, to: from });
             }
         }

@@ -50,7 +50,7 @@ impl Transport {
         if !m.reachable(&to) {
             return (Some(SendError::Unreachable), 0);
         }
-        let SendOptions { semantics, priority } = opts;
+        let SendOptions { semantics, priority, confirm } = opts;
         let channel = channel_of(semantics);
         let path = m.path_route(&to);
         // A bundle is one frame: no larger than a fragment, so that it
@@ -102,8 +102,16 @@ impl Transport {
                 };
                 transmit_on(m, path, one);
             }
-            let msg =
-                NewMessage { id, semantics, channel, payload, group: None, flags: 0, priority };
+            let msg = NewMessage {
+                id,
+                semantics,
+                channel,
+                payload,
+                group: None,
+                flags: 0,
+                priority,
+                confirm,
+            };
             self.keep(m, now, to, seq, flags, msg);
         }
         flush(m, path.as_ref(), &mut pending, semantics, channel, priority);

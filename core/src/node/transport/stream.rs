@@ -204,6 +204,7 @@ impl Transport {
             group: None,
             flags: FLAG_SYN,
             priority: DEFAULT_PRIORITY,
+            confirm: false,
         };
         if self.enqueue(m, now, to, syn).is_err() {
             self.remove_stream(now, id);
@@ -372,6 +373,7 @@ impl Transport {
                 group: None,
                 flags,
                 priority: DEFAULT_PRIORITY,
+                confirm: false,
             };
             if self.enqueue(m, now, peer, seg).is_err() {
                 // Not expected (the same room was checked above), but then

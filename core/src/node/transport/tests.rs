@@ -23,6 +23,7 @@ use crate::wire::link::{Route, Semantics};
 use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
 mod bundle;
+mod confirm;
 
 fn id(n: u8) -> NodeId {
     NodeId([n; 16])
