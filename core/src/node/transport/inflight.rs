@@ -93,6 +93,19 @@ impl InFlight {
         msg
     }
 
+    /// Takes the oldest message out if its number is below `seq`.
+    pub(super) fn pop_below(&mut self, seq: u64) -> Option<Outgoing> {
+        let front = self.slots.front_mut().filter(|f| f.seq < seq)?;
+        // The front is never a hole (`trim` drops them), so `None` here
+        // would only end the caller's loop early.
+        let msg = front.msg.take();
+        if msg.is_some() {
+            self.live -= 1;
+        }
+        self.trim();
+        msg
+    }
+
     /// Drops holes at both ends, and all of them once they outnumber the
     /// messages.
     fn trim(&mut self) {
@@ -200,6 +213,7 @@ mod tests {
         Insert(u64),
         Remove(u64),
         RemoveBelow(u64),
+        PopBelow(u64),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -207,6 +221,7 @@ mod tests {
             4 => (0u64..400).prop_map(Op::Insert),
             3 => (0u64..400).prop_map(Op::Remove),
             1 => (0u64..400).prop_map(Op::RemoveBelow),
+            1 => (0u64..400).prop_map(Op::PopBelow),
         ]
     }
 
@@ -225,6 +240,15 @@ mod tests {
                     }
                     Op::Remove(s) => {
                         prop_assert_eq!(ring.remove(s).map(|o| o.id.0), map.remove(&s));
+                    }
+                    Op::PopBelow(s) => {
+                        let mut popped = Vec::new();
+                        while let Some(o) = ring.pop_below(s) {
+                            popped.push(o.id.0);
+                        }
+                        let want: Vec<u64> = map.range(..s).map(|(q, _)| *q).collect();
+                        prop_assert_eq!(&popped, &want);
+                        map.retain(|q, _| *q >= s);
                     }
                     Op::RemoveBelow(s) => {
                         let below: Vec<u64> = ring.range(..s).map(|(q, _)| q).collect();

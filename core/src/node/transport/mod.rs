@@ -375,6 +375,15 @@ impl TxChannel {
         Some(o)
     }
 
+    /// Takes the oldest message out of flight if its number is below
+    /// `seq` (what a cumulative acknowledgement covers).
+    fn pop_below(&mut self, seq: u64) -> Option<Outgoing> {
+        let o = self.inflight.pop_below(seq)?;
+        self.inflight_bytes -= o.payload.len();
+        self.by_priority[usize::from(o.priority.min(7))] -= o.payload.len();
+        Some(o)
+    }
+
     fn take_all(&mut self) -> Vec<(u64, Outgoing)> {
         self.inflight_bytes = 0;
         self.by_priority = [0; 8];

@@ -256,19 +256,38 @@ impl Transport {
         }
         let from = a.route.origin();
         let Some(chan) = self.tx.get_mut(&(from, a.channel)) else { return };
-        // Only what the ACK covers is visited, not the whole window.
-        let mut covered: SmallVec<[u64; 16]> =
-            chan.inflight.range(..a.cumulative).map(|(s, _)| s).collect();
+        let stream = a.semantics == Semantics::Stream;
+        // The gap that makes a hole lost is judged by the estimate from
+        // before this ACK's samples.
+        let gap_after = self
+            .rtt
+            .get(&from)
+            .and_then(|r| r.srtt)
+            .map_or(m.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
+        // Only what the ACK covers is visited, not the whole window: the
+        // cumulative part from the front of the ring, then the ranges.
+        let mut acked = 0;
+        let mut done = |o: Outgoing| {
+            acked += o.payload.len();
+            if !o.retransmitted {
+                self.rtt.entry(from).or_default().sample(now - o.first_sent);
+            }
+            if !stream && o.confirm {
+                m.out.events.push_back(Event::Delivered { id: o.id, to: from });
+            }
+        };
+        while let Some(o) = chan.pop_below(a.cumulative) {
+            done(o);
+        }
         for r in a.ranges.iter() {
             if r.start < r.end {
-                covered
-                    .extend(chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(s, _)| s));
-            }
-        }
-        let mut done: SmallVec<[Outgoing; 16]> = SmallVec::new();
-        for s in covered {
-            if let Some(o) = chan.remove(s) {
-                done.push(o);
+                let covered: SmallVec<[u64; 16]> =
+                    chan.inflight.range(r.start.max(a.cumulative)..r.end).map(|(s, _)| s).collect();
+                for s in covered {
+                    if let Some(o) = chan.remove(s) {
+                        done(o);
+                    }
+                }
             }
         }
         // Fast retransmit: what is still missing below the highest seq the
@@ -278,7 +297,6 @@ impl Transport {
         // not acknowledge for lack of room. It is alive, so nothing in
         // flight times out while it holds back; when it reopens, whatever
         // is still in flight was refused and goes again at once.
-        let stream = a.semantics == Semantics::Stream;
         let mut reopened: SmallVec<[Resend; 4]> = SmallVec::new();
         if !stream {
             let full = a.window == 0 && !chan.inflight.is_empty();
@@ -297,11 +315,6 @@ impl Transport {
         }
         let highest =
             if chan.peer_full { 0 } else { a.ranges.iter().map(|r| r.end).max().unwrap_or(0) };
-        let gap_after = self
-            .rtt
-            .get(&from)
-            .and_then(|r| r.srtt)
-            .map_or(m.cfg.rto_min, |s| (s / 2).max(Duration::from_millis(1)));
         let mut fast: SmallVec<[Resend; 4]> = SmallVec::new();
         for (seq, o) in chan.inflight.iter_mut() {
             if seq >= highest {
@@ -321,16 +334,6 @@ impl Transport {
             }
         }
         let lost = !fast.is_empty();
-        let mut acked = 0;
-        for o in done {
-            acked += o.payload.len();
-            if !o.retransmitted {
-                self.rtt.entry(from).or_default().sample(now - o.first_sent);
-            }
-            if !stream && o.confirm {
-                m.out.events.push_back(Event::Delivered { id: o.id, to: from });
-            }
-        }
         if lost {
             self.congestion_signal(m, now, from, Signal::Loss);
         } else if echo {
