@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use clap::Args;
 use netcluster_tokio::{
     BeaconMode, Builder, Bytes, Error, Event, EventStream, Handle, NodeId, Semantics, SendError,
@@ -362,11 +363,16 @@ async fn publish(a: PubArgs) -> Res<()> {
     let mut i = 0u64;
     while i < a.count {
         let n = (a.count - i).min(batch);
+        // One buffer per batch, cut into messages that share it: one
+        // allocation per call rather than per message (as a publisher of
+        // small messages would do).
+        let mut buf = BytesMut::with_capacity(template.len() * n as usize);
         let msgs: Vec<Bytes> = (i..i + n)
             .map(|k| {
-                let mut v = template.to_vec();
-                v[..8].copy_from_slice(&k.to_le_bytes());
-                Bytes::from(v)
+                buf.extend_from_slice(&template);
+                let at = buf.len() - template.len();
+                buf[at..at + 8].copy_from_slice(&k.to_le_bytes());
+                buf.split_to(buf.len()).freeze()
             })
             .collect();
         let r = h.send_many(to, how, msgs).await?;

@@ -168,11 +168,24 @@ impl Transport {
     ) -> Result<(u64, u8), SendError> {
         let kept = semantics != Semantics::Datagram;
         if kept && !self.has_room(m, to, channel, priority) {
-            let c = self.tx.entry((to, channel)).or_default();
-            c.blocked = true;
-            c.blocked_priority = priority;
+            self.refuse(to, channel, priority);
             return Err(SendError::WouldBlock);
         }
+        Ok(self.number(to, channel, kept))
+    }
+
+    /// Marks `(to, channel)` as having refused a send of `priority` for
+    /// lack of room, so that it hears when there is some.
+    pub(super) fn refuse(&mut self, to: NodeId, channel: u32, priority: u8) {
+        let c = self.tx.entry((to, channel)).or_default();
+        c.blocked = true;
+        c.blocked_priority = priority;
+    }
+
+    /// The next sequence number of `(to, channel)`, for a message already
+    /// admitted, and the flags the sequence adds (SYN after a failure of
+    /// a `kept` message).
+    pub(super) fn number(&mut self, to: NodeId, channel: u32, kept: bool) -> (u64, u8) {
         let chan = self.tx.entry((to, channel)).or_default();
         let seq = chan.next_seq;
         chan.next_seq += 1;
@@ -181,7 +194,7 @@ impl Transport {
             chan.resync = false;
             flags |= FLAG_SYN;
         }
-        Ok((seq, flags))
+        (seq, flags)
     }
 
     /// Puts an admitted message in flight with the `flags` it was sent
@@ -197,10 +210,26 @@ impl Transport {
         flags: u8,
         msg: NewMessage,
     ) {
+        let rto = self.rto_for(m, &to);
+        self.keep_with_rto(m, now, to, seq, flags, msg, rto);
+    }
+
+    /// [`keep`](Self::keep) with the retransmission timeout already looked
+    /// up (it is the same for every message of one call).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn keep_with_rto(
+        &mut self,
+        m: &mut Mesh<'_>,
+        now: Instant,
+        to: NodeId,
+        seq: u64,
+        flags: u8,
+        msg: NewMessage,
+        rto: Duration,
+    ) {
         if msg.semantics == Semantics::Datagram {
             return;
         }
-        let rto = self.rto_for(m, &to);
         let out = Outgoing {
             id: msg.id,
             semantics: msg.semantics,
@@ -222,7 +251,7 @@ impl Transport {
         m.out.timers.set_earliest(Timer::Retransmit, now + rto);
     }
 
-    fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
+    pub(super) fn rto_for(&self, m: &Mesh<'_>, to: &NodeId) -> Duration {
         // RFC 6298's margin of four deviations, but never under half the
         // round trip: behind a steady queue the deviation shrinks to
         // nothing, and a queue that grows by a few frames would then time

@@ -21,7 +21,80 @@ use crate::wire::link::{
 };
 use crate::wire::{Frame, LinkMessage, NodeId};
 
-use super::super::output::MessageId;
+use super::super::output::{LinkId, MessageId};
+use super::congestion;
+
+/// [`Transport::has_room`] for a run of sends on one channel, kept current
+/// as the run admits messages instead of asked of the node per message
+/// (which looks up the channel, the congestion window, every channel to
+/// the destination, the route and its link each time). It answers exactly
+/// as `has_room` would: within one call only admitted messages change the
+/// windows, and only frames queued by the call change the link's queue.
+struct Room {
+    /// The channel's messages and bytes in flight, and whether the
+    /// destination said its inbox is full.
+    len: usize,
+    bytes: usize,
+    peer_full: bool,
+    /// Bytes in flight to the destination at this priority or more
+    /// urgent, and its congestion window (`None`: no congestion control).
+    flying: usize,
+    window: Option<usize>,
+    /// The link the route leaves on.
+    link: Option<LinkId>,
+    /// Whether that link's queue had room when last asked; `None`: ask
+    /// again (something was queued since).
+    link_room: Option<bool>,
+}
+
+impl Room {
+    fn new(t: &Transport, m: &Mesh<'_>, to: NodeId, channel: u32, priority: u8) -> Room {
+        let chan = t.tx.get(&(to, channel));
+        let upto = usize::from(priority.min(7));
+        let window = m.cfg.congestion_control.then(|| {
+            t.windows.get(&to).map_or_else(|| congestion::Window::new(m.cfg).bytes(), |w| w.bytes())
+        });
+        Room {
+            len: chan.map_or(0, |c| c.inflight.len()),
+            bytes: chan.map_or(0, |c| c.inflight_bytes),
+            peer_full: chan.is_some_and(|c| c.peer_full),
+            flying: t
+                .tx
+                .range((to, 0)..=(to, u32::MAX))
+                .map(|(_, c)| c.by_priority[..=upto].iter().sum::<usize>())
+                .sum(),
+            window,
+            link: m.first_link(&to),
+            link_room: None,
+        }
+    }
+
+    /// Whether one more message may go in flight.
+    fn has_room(&mut self, m: &mut Mesh<'_>) -> bool {
+        if self.peer_full || self.len >= m.cfg.send_window || self.bytes >= m.cfg.send_window_bytes
+        {
+            return false;
+        }
+        if self.window.is_some_and(|w| self.flying > 0 && self.flying >= w) {
+            return false;
+        }
+        let need = m.fragment_size();
+        let link = self.link;
+        *self.link_room.get_or_insert_with(|| link.is_none_or(|l| !m.out.link_full(l, need)))
+    }
+
+    /// A message of `len` bytes went in flight.
+    fn admitted(&mut self, len: usize) {
+        self.len += 1;
+        self.bytes += len;
+        self.flying += len;
+    }
+
+    /// Frames were queued on the link.
+    fn queued(&mut self) {
+        self.link_room = None;
+    }
+}
 
 /// Messages waiting to leave together: consecutive seqs from `first`,
 /// already written as bundle entries (copied: the payloads themselves go
@@ -57,6 +130,9 @@ impl Transport {
         // fits a datagram link's datagram and an urgent frame waits behind
         // no more than it would behind one large message.
         let budget = m.fragment_size();
+        let kept = semantics != Semantics::Datagram;
+        let mut room = Room::new(self, m, to, channel, priority);
+        let rto = self.rto_for(m, &to);
         let mut pending = Pending { first: 0, flags: 0, count: 0, entries: BytesMut::new() };
         let mut refused = None;
         let mut accepted = 0;
@@ -65,21 +141,24 @@ impl Transport {
                 refused = Some(e);
                 break;
             }
-            let (seq, flags) = match self.admit(m, to, channel, semantics, priority) {
-                Ok(admitted) => admitted,
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
-            };
+            if kept && !room.has_room(m) {
+                self.refuse(to, channel, priority);
+                refused = Some(SendError::WouldBlock);
+                break;
+            }
+            let (seq, flags) = self.number(to, channel, kept);
+            if kept {
+                room.admitted(payload.len());
+            }
             let id = self.next_message_id();
             ids.push(id);
             accepted += payload.len();
             let entry = payload.len() + BUNDLE_ENTRY_HEADER;
             let fits = payload.len() <= BUNDLE_ENTRY_MAX && entry <= budget;
             let full = pending.count >= usize::from(u16::MAX);
-            if !fits || flags != 0 || full || pending.entries.len() + entry > budget {
-                flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
+            let cut = !fits || flags != 0 || full || pending.entries.len() + entry > budget;
+            if cut && flush(m, path.as_ref(), &mut pending, semantics, channel, priority) {
+                room.queued();
             }
             if fits {
                 if pending.count == 0 {
@@ -101,6 +180,7 @@ impl Transport {
                     priority,
                 };
                 transmit_on(m, path, one);
+                room.queued();
             }
             let msg = NewMessage {
                 id,
@@ -112,7 +192,7 @@ impl Transport {
                 priority,
                 confirm,
             };
-            self.keep(m, now, to, seq, flags, msg);
+            self.keep_with_rto(m, now, to, seq, flags, msg, rto);
         }
         flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
         (refused, accepted)
@@ -120,8 +200,9 @@ impl Transport {
 }
 
 /// Transmits what `pending` holds: a lone message as a plain DATA frame,
-/// several as one bundle. Without a path nothing goes now; what is in
-/// flight goes again at its timeout, on whatever route there is then.
+/// several as one bundle; returns whether it held anything. Without a path
+/// nothing goes now; what is in flight goes again at its timeout, on
+/// whatever route there is then.
 fn flush(
     m: &mut Mesh<'_>,
     path: Option<&Route>,
@@ -129,10 +210,10 @@ fn flush(
     semantics: Semantics,
     channel: u32,
     priority: u8,
-) {
+) -> bool {
     let count = core::mem::take(&mut pending.count);
     let entries = pending.entries.split().freeze();
-    let Some(path) = path else { return };
+    let Some(path) = path else { return count > 0 };
     match count {
         0 => {}
         1 => {
@@ -153,9 +234,9 @@ fn flush(
                 // Bundles are cut before this; nothing to send if that
                 // ever changed.
                 m.out.stats.dropped_limit += 1;
-                return;
+                return true;
             };
-            let Some(link) = path.id(1).and_then(|next| m.link_to(&next)) else { return };
+            let Some(link) = path.id(1).and_then(|next| m.link_to(&next)) else { return true };
             let data = Data {
                 flags: pending.flags | FLAG_BUNDLE,
                 semantics,
@@ -175,4 +256,5 @@ fn flush(
             }
         }
     }
+    count > 0
 }

@@ -166,3 +166,66 @@ fn the_window_refuses_the_rest_of_a_batch() {
     assert_eq!(frames.len(), 1);
     assert_eq!(data_of(&frames[0].1).frag_count, 10, "what was accepted left");
 }
+
+/// Offers `n` messages of `size` bytes in one `send_many` call; returns how
+/// many were accepted and the refusal.
+fn offer(a: &mut Side, n: usize, size: usize) -> (usize, Option<SendError>) {
+    let p: Vec<Bytes> = (0..n).map(|_| Bytes::from(alloc::vec![1u8; size])).collect();
+    let mut ids = Vec::new();
+    let (refused, _) =
+        a.run(|t, m| t.send_many(m, at(0), id(2), Semantics::Sequenced.into(), p, &mut ids));
+    (ids.len(), refused)
+}
+
+#[test]
+fn one_call_admits_exactly_what_one_message_at_a_time_would() {
+    // The call keeps its own account of the windows instead of asking the
+    // node per message: it must stop where message-by-message sends stop,
+    // whichever limit binds first.
+    let limits: [(usize, usize, bool); 4] = [
+        (37, 1 << 30, false),     // the message window
+        (1 << 20, 5_000, false),  // the byte window
+        (1 << 20, 1 << 30, true), // the initial congestion window
+        (50, 20_000, true),
+    ];
+    for (window, bytes, cc) in limits {
+        for size in [8, 700, 3_000] {
+            let mut c = cfg();
+            (c.send_window, c.send_window_bytes, c.congestion_control) = (window, bytes, cc);
+            c.link_queue_bytes = usize::MAX / 2; // not the limit here
+            let (mut whole, _) = pair(c.clone());
+            let (mut single, _) = pair(c);
+            let (n, refused) = offer(&mut whole, 50_000, size);
+            let mut m = 0;
+            while offer(&mut single, 1, size).0 == 1 {
+                m += 1;
+            }
+            assert_eq!(
+                (n, refused),
+                (m, Some(SendError::WouldBlock)),
+                "{window} {bytes} {cc} {size}"
+            );
+            assert_eq!(whole.t.in_flight(), single.t.in_flight());
+        }
+    }
+}
+
+#[test]
+fn one_call_stops_when_the_link_queue_is_full_and_is_told_when_it_drains() {
+    let mut c = cfg();
+    c.congestion_control = false;
+    c.link_queue_bytes = 3 * c.fragment_size;
+    let (mut a, _b) = pair(c);
+    let (n, refused) = offer(&mut a, 100_000, 1000);
+    assert_eq!(refused, Some(SendError::WouldBlock));
+    assert!(n > 0 && n < 100_000);
+    let need = a.cfg.fragment_size;
+    let full = a.run(|t, m| {
+        !t.has_room(m, id(2), crate::node::transport::channel_of(Semantics::Sequenced), 4)
+    });
+    assert!(full, "refused only when the node would refuse too");
+    // What was queued stays within the bound, plus the fragment admitted
+    // last.
+    let queued: usize = a.frames().iter().map(|(_, f)| f.len()).sum();
+    assert!(queued <= a.cfg.link_queue_bytes + need + 64, "{queued}");
+}
