@@ -108,6 +108,19 @@ if [[ -d $root/tests/vectors ]]; then
                 # First byte: mode. Even: the rest is a datagram.
                 { printf '\x00'; cat "$tmp"; } >"$fuzz_dir/corpus/$t/$name"
                 ;;
+            noise_handshake)
+                # First byte: side (even: acceptor, odd: opener); then a key
+                # id and Noise message, then raw link bytes.
+                { printf '\x00'; cat "$tmp"; } >"$fuzz_dir/corpus/$t/$name"
+                { printf '\x01'; cat "$tmp"; } >"$fuzz_dir/corpus/$t/$name.opener"
+                ;;
+            sealed)
+                # Operation 0: raw bytes on the encrypted link (n <= 255).
+                n=$(wc -c <"$tmp")
+                ((n > 255)) && n=255
+                { printf '\x00'; printf "\\x$(printf '%02x' "$n")"; head -c "$n" "$tmp"; } \
+                    >"$fuzz_dir/corpus/$t/$name"
+                ;;
             *)
                 cp "$tmp" "$fuzz_dir/corpus/$t/$name"
                 ;;
@@ -136,7 +149,9 @@ echo "$seeded vector(s) seeded into fuzz/corpus/<target>/"
 for t in "${targets[@]}"; do
     mkdir -p "$fuzz_dir/corpus/$t"
     case $t in
-    stream | discovery_auth) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
+    stream | discovery_auth | noise_handshake) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
+    # A record with nonce 0, then a replay of a real one, then time.
+    sealed) printf '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x10AAAAAAAAAAAAAAAA\x02\x03\x05' ;;
     discovery | link | admin | tracker) printf '\x01' ;;
     *) printf 'NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     esac >"$fuzz_dir/corpus/$t/seed-header"

@@ -411,7 +411,7 @@ impl Config {
             .headers
             .iter()
             .all(|(k, v)| k.len() <= MAX_NAME_BYTES && v.len() <= MAX_HEADER_VALUE_BYTES);
-        let checks: [(bool, &'static str, &'static str); 32] = [
+        let checks: [(bool, &'static str, &'static str); 33] = [
             (groups_ok, "groups", "at most max_groups groups, each name at most 255 bytes"),
             (headers_ok, "headers", "keys of at most 255 bytes, values of at most 65,535 bytes"),
             (!self.cluster.is_empty() && self.cluster.len() <= 255, "cluster", "1 to 255 bytes"),
@@ -464,6 +464,12 @@ impl Config {
                 "at least 1 (and inbox_bytes too)",
             ),
             (self.lsa_budget >= 2, "lsa_budget", "at least 2"),
+            (
+                self.keyring.is_none()
+                    || self.limits.max_frame >= crate::wire::link::SEALED_MAX_CIPHERTEXT + 18,
+                "limits",
+                "max_frame at least 65,553 with a keyring (a whole SEALED record)",
+            ),
         ];
         match checks.into_iter().find(|(ok, _, _)| !ok) {
             Some((_, field, allowed)) => Err(ConfigError { field, allowed }),

@@ -251,6 +251,8 @@ struct Pair {
     /// `a`'s link to `b`, and `b`'s to `a`.
     links: Option<(crate::node::LinkId, crate::node::LinkId)>,
     now: crate::Instant,
+    /// The last bytes `b` wrote to `a` (a record, on an encrypted pair).
+    last_b_to_a: Option<Bytes>,
 }
 
 impl Pair {
@@ -264,21 +266,34 @@ impl Pair {
     ));
 
     fn new() -> Pair {
+        Pair::with_key(None)
+    }
+
+    /// The pair, both with the cluster key `key` if given (their link is
+    /// then encrypted).
+    fn with_key(key: Option<[u8; 32]>) -> Pair {
         let cfg = |name: &str, addr| {
             let mut c = crate::Config::lan("fuzz", name);
             c.beacons = false;
             c.search_on_start = false;
             c.link_addr = addr;
+            c.keyring = key.map(crate::auth::Keyring::new);
             c
         };
         let now = crate::Instant::ZERO;
-        // Fixed presets, never from the fuzzer's input.
+        // Fixed presets, never from the fuzzer's input. Keyless nodes keep
+        // their bare jitter seeds (and so their behaviour).
+        let seed = |n: u64| match key {
+            Some(_) => crate::Seed::deterministic(n),
+            None => crate::Seed::from(n),
+        };
         let valid = "the LAN preset is valid";
-        let a = crate::Node::new(cfg("a", Pair::A), crate::NodeId([1; 16]), 1, now).expect(valid);
+        let a =
+            crate::Node::new(cfg("a", Pair::A), crate::NodeId([1; 16]), seed(1), now).expect(valid);
         let mut b =
-            crate::Node::new(cfg("b", Pair::B), crate::NodeId([2; 16]), 2, now).expect(valid);
+            crate::Node::new(cfg("b", Pair::B), crate::NodeId([2; 16]), seed(2), now).expect(valid);
         b.add_seed(now, Pair::A);
-        let mut pair = Pair { a, b, links: None, now };
+        let mut pair = Pair { a, b, links: None, now, last_b_to_a: None };
         // The seed is dialled from a timer, and the handshake takes a few
         // exchanges: step time until the link is up on both sides.
         for _ in 0..100 {
@@ -319,6 +334,7 @@ impl Pair {
                     Transmit::Ready { link } => {
                         while let Some(data) = self.b.poll_link(self.now, link) {
                             if let Some((la, _)) = self.links.filter(|l| l.1 == link) {
+                                self.last_b_to_a = Some(data.clone());
                                 self.a.handle_link_data(self.now, la, data);
                             }
                         }
@@ -426,7 +442,9 @@ pub fn discovery_auth(data: &[u8]) {
     cfg.search_on_start = false;
     cfg.beacons = false;
     let me = NodeId([1; 16]);
-    let Ok(mut node) = Node::new(cfg, me, 1, Instant::ZERO) else { return };
+    let Ok(mut node) = Node::new(cfg, me, crate::Seed::deterministic(1), Instant::ZERO) else {
+        return;
+    };
     let from: core::net::SocketAddr = "192.0.2.9:7400".parse().expect("literal");
     let feed = |node: &mut Node, bytes: Bytes| {
         node.handle_datagram(Instant::ZERO, from, DatagramSource::Beacon, bytes);
@@ -471,4 +489,157 @@ pub fn discovery_auth(data: &[u8]) {
     feed(&mut node, signed);
     assert_eq!(node.candidates().count(), 1, "the signed beacon is believed");
     assert_eq!(node.stats().replayed, 1, "and its copy is a replay");
+}
+
+/// The records of an encrypted stream link under hostile input: after a
+/// real Noise handshake between two keyed nodes, the input is a sequence
+/// of operations on node `a`'s link from `b`:
+///
+/// - `0, n, bytes[n]`: raw bytes on the link;
+/// - `1, nonce[8], n, ciphertext[n]`: a SEALED frame with that nonce and
+///   ciphertext (a tag's 16 bytes at least; padded with zeros);
+/// - `2`: the last bytes `b` really wrote to `a`, again (a replay);
+/// - `3, t`: time moves `t` x 10 ms; both nodes talk.
+///
+/// Nothing made here opens: after each hostile input `a` has received no
+/// frame more (a record that does not open closes the link; a clear frame
+/// on it is dropped).
+pub fn sealed(data: &[u8]) {
+    let mut pair = Pair::with_key(Some([0x5a; 32]));
+    let encrypted = pair.a.links().iter().all(|l| l.encrypted);
+    assert!(pair.a.neighbours().count() == 1 && encrypted, "the fuzz pair did not encrypt");
+    let mut rest = data;
+    while let [op, tail @ ..] = rest {
+        rest = tail;
+        let before = pair.a.stats().frames_received;
+        let hostile = match op % 4 {
+            0 => {
+                let [n, more @ ..] = rest else { return };
+                let n = usize::from(*n).min(more.len());
+                let bytes = Bytes::copy_from_slice(&more[..n]);
+                rest = &more[n..];
+                Some(bytes)
+            }
+            1 => {
+                let [n0, n1, n2, n3, n4, n5, n6, n7, n, more @ ..] = rest else { return };
+                let n = usize::from(*n).min(more.len());
+                let mut body = Vec::from([*n0, *n1, *n2, *n3, *n4, *n5, *n6, *n7]);
+                body.extend_from_slice(&more[..n]);
+                body.resize(body.len().max(8 + 16), 0);
+                rest = &more[n..];
+                let mut frame = Vec::new();
+                push_frame(&mut frame, Protocol::Link, 15, &body);
+                Some(Bytes::from(frame))
+            }
+            2 => pair.last_b_to_a.clone(),
+            _ => {
+                let Some((&t, more)) = rest.split_first() else { return };
+                rest = more;
+                pair.tick(core::time::Duration::from_millis(u64::from(t) * 10));
+                None
+            }
+        };
+        if let (Some(bytes), Some((la, _))) = (hostile, pair.links) {
+            pair.a.handle_link_data(pair.now, la, bytes);
+            assert_eq!(pair.a.stats().frames_received, before, "a hostile record was opened");
+        }
+        pair.pump();
+    }
+}
+
+/// The Noise handshake under hostile input, against a keyed node that
+/// accepted a stream link from a stranger whose HELLO (with CAP_AUTH and
+/// CAP_NOISE, as an attacker would set them) it welcomed. The first byte
+/// chooses the side:
+///
+/// - even: the node is the acceptor; then `key_id, noise[48]` make a
+///   NOISE_INIT (padded with zeros), and the rest goes as raw bytes;
+/// - odd: the node is the opener, its HELLO answered by the stranger's
+///   WELCOME; then `noise[48]` makes a NOISE_RESP, and the rest goes raw.
+///
+/// Without the cluster key nothing the input makes authenticates: the link
+/// never comes up, and the node never has a neighbour.
+pub fn noise_handshake(data: &[u8]) {
+    use crate::node::Transmit;
+    use crate::wire::link::{
+        ChosenVersion, Hello, Intro, NoiseInit, NoiseResp, Welcome, CAP_AUTH, CAP_NOISE,
+    };
+    use crate::wire::{FixedList, HeaderList, LinkMessage, NodeId, NodeState, StrList};
+    use crate::{Config, Instant, Node};
+
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let mut cfg = Config::lan("fuzz", "a");
+    cfg.keyring = Some(crate::auth::Keyring::new([0x5a; 32]));
+    cfg.search_on_start = false;
+    cfg.beacons = false;
+    cfg.link_addr = Pair::A;
+    let now = Instant::ZERO;
+    let seed = crate::Seed::deterministic(1);
+    let Ok(mut node) = Node::new(cfg.clone(), NodeId([1; 16]), seed, now) else { return };
+    let stranger = Intro {
+        node_id: NodeId([9; 16]),
+        incarnation: 1,
+        capabilities: CAP_AUTH | CAP_NOISE,
+        state: NodeState::Ready,
+        link_addr: Pair::B,
+        cluster: "fuzz".into(),
+        name: "x".into(),
+        ranges: cfg.versions.clone(),
+        headers: HeaderList::default(),
+        groups: StrList::default(),
+    };
+    let drain = |node: &mut Node| {
+        while let Some(t) = node.poll_transmit() {
+            if let Transmit::Ready { link } = t {
+                while node.poll_link(now, link).is_some() {}
+            }
+        }
+        while node.poll_event().is_some() {}
+    };
+    let link = if mode % 2 == 0 {
+        let link = node.link_accepted(now, Pair::B, Pair::A);
+        let Ok(hello) = Frame::new(LinkMessage::Hello(Hello(stranger))).to_bytes() else { return };
+        node.handle_link_data(now, link, hello);
+        link
+    } else {
+        node.add_seed(now, Pair::B);
+        node.handle_timeout(now);
+        let mut link = None;
+        while let Some(t) = node.poll_transmit() {
+            if let Transmit::Connect { link: l, .. } = t {
+                link = Some(l);
+            }
+        }
+        // A fixed preset, never the input: the seed is dialled at once.
+        let link = link.expect("the seed is dialled on the first timeout");
+        node.link_connected(now, link, Pair::A);
+        drain(&mut node);
+        let chosen = [ChosenVersion { protocol: Protocol::Link.id(), version: 1 }];
+        let welcome = Welcome { intro: stranger, chosen: FixedList::from_entries(chosen.iter()) };
+        let Ok(welcome) = Frame::new(LinkMessage::Welcome(welcome)).to_bytes() else { return };
+        node.handle_link_data(now, link, welcome);
+        link
+    };
+    drain(&mut node);
+    let in_noise = node.links().iter().any(|l| !l.up && l.peer == Some(NodeId([9; 16])));
+    assert!(in_noise, "the stranger's HELLO or WELCOME was taken: the Noise handshake is next");
+    let mut message = [0u8; 48];
+    let (first, raw) = if mode % 2 == 0 {
+        let (key_id, rest) = rest.split_first().map_or((0, rest), |(k, r)| (*k, r));
+        let n = rest.len().min(48);
+        message[..n].copy_from_slice(&rest[..n]);
+        (Frame::new(LinkMessage::NoiseInit(NoiseInit { key_id, message })), &rest[n..])
+    } else {
+        let n = rest.len().min(48);
+        message[..n].copy_from_slice(&rest[..n]);
+        (Frame::new(LinkMessage::NoiseResp(NoiseResp { message })), &rest[n..])
+    };
+    if let Ok(bytes) = first.to_bytes() {
+        node.handle_link_data(now, link, bytes);
+    }
+    drain(&mut node);
+    node.handle_link_data(now, link, Bytes::copy_from_slice(raw));
+    drain(&mut node);
+    assert_eq!(node.neighbours().count(), 0, "a handshake without the key succeeded");
+    assert!(node.links().iter().all(|l| !l.encrypted && !l.up));
 }

@@ -34,7 +34,7 @@ pub mod time;
 pub mod wire;
 
 pub use config::{Config, ConfigError, LinkMode};
-pub use node::{Event, Node, PeerInfo, Transmit};
+pub use node::{Event, Node, PeerInfo, Seed, Transmit};
 pub use time::Instant;
 pub use wire::{NodeId, NodeState};
 

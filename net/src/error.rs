@@ -84,6 +84,10 @@ pub enum NetError {
         /// Why each configured family was left out.
         reasons: String,
     },
+    /// The operating system's random generator failed: no secret for the
+    /// node's cryptographic generator (ephemeral keys of encrypted links).
+    #[error("cannot draw random bytes from the operating system: {0}")]
+    Entropy(String),
     /// Sending a datagram failed.
     #[error("cannot send to {addr}: {source}")]
     Send {
@@ -107,7 +111,10 @@ impl NetError {
             | NetError::Connect { source, .. }
             | NetError::Send { source, .. } => Some(source),
             NetError::Interfaces(e) => Some(e),
-            NetError::NoSuchInterface(_) | NetError::NoBeacons { .. } | NetError::Config(_) => None,
+            NetError::NoSuchInterface(_)
+            | NetError::NoBeacons { .. }
+            | NetError::Config(_)
+            | NetError::Entropy(_) => None,
         }
     }
 }

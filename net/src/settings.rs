@@ -96,7 +96,8 @@ pub struct NodeSettings {
 }
 
 /// A node's settings once its sockets are open: what a driver needs to
-/// create the node (`Node::new(config, id, rng_seed, ..)`) and serve it.
+/// create the node (`Node::new(config, id, prepared.seed(), ..)`) and
+/// serve it.
 #[derive(Debug)]
 pub struct Prepared {
     /// The configuration to start the node with: its `link_addr` is the
@@ -105,8 +106,11 @@ pub struct Prepared {
     pub config: Config,
     /// The node id.
     pub id: NodeId,
-    /// Seed of the node's randomness.
+    /// Seed of the node's jitter (timers, delays).
     pub rng_seed: u64,
+    /// The whole seed: `rng_seed` and 32 bytes from the operating system
+    /// for the node's cryptographic generator (see [`seed`](Self::seed)).
+    seed: netcluster_core::Seed,
     /// The open sockets.
     pub sockets: Sockets,
     /// The local link address, with the port actually bound (what other
@@ -193,7 +197,21 @@ impl NodeSettings {
             mode = ?config.link_mode,
             "node starting"
         );
-        Ok(Prepared { config, id, rng_seed, sockets, link_addr, limits })
+        // The secret of the node's CSPRNG (ephemeral keys of encrypted
+        // links): always drawn, so that a keyring can be set or not with
+        // the same driver code.
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| NetError::Entropy(e.to_string()))?;
+        let seed = netcluster_core::Seed::with_secret(rng_seed, secret);
+        Ok(Prepared { config, id, rng_seed, seed, sockets, link_addr, limits })
+    }
+}
+
+impl Prepared {
+    /// The seed to start the node with: the jitter seed and the secret
+    /// drawn from the operating system's generator (`getrandom`).
+    pub fn seed(&self) -> netcluster_core::Seed {
+        self.seed.clone()
     }
 }
 
@@ -340,11 +358,12 @@ macro_rules! builder_methods {
             self
         }
 
-        /// Cluster keys (default: none, discovery in clear): discovery is
-        /// then signed with the primary key and only authentic, fresh
-        /// announcements are believed (see `docs/SECURITY.md`; links are
-        /// not authenticated yet). Read a keyring file with
-        /// `netcluster_net::keyfile::load_keyring`.
+        /// Cluster keys (default: none, discovery and links in clear):
+        /// discovery is then signed with the primary key and only
+        /// authentic, fresh announcements are believed, and every link
+        /// runs a Noise handshake (`Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s`)
+        /// and seals every frame after it (see `docs/SECURITY.md`). Read a
+        /// keyring file with `netcluster_net::keyfile::load_keyring`.
         pub fn keyring(mut self, keyring: $crate::__core::auth::Keyring) -> Self {
             self.settings.config.keyring = Some(keyring);
             self

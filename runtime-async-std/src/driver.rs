@@ -36,8 +36,9 @@ const LINK_QUEUE: usize = 256;
 
 pub(crate) fn start(b: Builder) -> Result<Handle, Error> {
     let Builder { settings, datagram_buffer } = b;
-    let Prepared { config, id, rng_seed: seed, sockets, link_addr, limits: opts } =
-        settings.prepare()?;
+    let prepared = settings.prepare()?;
+    let seed = prepared.seed();
+    let Prepared { config, id, sockets, link_addr, limits: opts, .. } = prepared;
     // Registered here so that a refusal is reported by `start`, not logged
     // by the thread.
     let io = Io::new(sockets)?;

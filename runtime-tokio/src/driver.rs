@@ -29,11 +29,12 @@ const MAX_DATAGRAM: usize = 65_536;
 const COALESCE: usize = 64 * 1024;
 
 pub(crate) async fn start(b: Builder) -> Result<Handle, Error> {
-    let Prepared { config, id, rng_seed, sockets, link_addr, limits: opts } =
-        b.settings.prepare()?;
+    let prepared = b.settings.prepare()?;
+    let seed = prepared.seed();
+    let Prepared { config, id, sockets, link_addr, limits: opts, .. } = prepared;
     let sockets = TokioSockets::new(sockets)?;
     let max_frame = config.limits.max_frame;
-    let node = Node::new(config, id, rng_seed, Instant::ZERO).map_err(NetError::Config)?;
+    let node = Node::new(config, id, seed, Instant::ZERO).map_err(NetError::Config)?;
 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (done_tx, done_rx) = watch::channel(false);

@@ -66,8 +66,9 @@ impl Direct {
             tune(i, &mut cfg);
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            let node = Node::new(cfg, NodeId(id), i as u64, now)
-                .unwrap_or_else(|e| panic!("Direct: invalid configuration for node {i}: {e}"));
+            let node =
+                Node::new(cfg, NodeId(id), netcluster_core::Seed::deterministic(i as u64), now)
+                    .unwrap_or_else(|e| panic!("Direct: invalid configuration for node {i}: {e}"));
             nodes.push(node);
             addrs.push(addr);
         }

@@ -518,7 +518,7 @@ fn datagrams_batches_and_a_tcp_stream_cut_anywhere_decode() {
     }
     packets.push(udp(7400, 7400, &batch));
     want.push(in_batch);
-    assert!(want.last().is_some_and(|k| k.len() > 1), "a batch holds several frames");
+    assert!(want.iter().any(|k| k.len() > 1), "a batch holds several frames");
     // A stream link: every link vector back to back, cut into segments of
     // 1 to 13 bytes, so frames span segments and segments hold the end of
     // one frame and the start of the next. Each frame is decoded in the

@@ -18,9 +18,11 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 type FuzzBody = fn(&[u8]);
 
 /// Every fuzz body, by the name of its cargo-fuzz target.
-const BODIES: [(&str, FuzzBody); 8] = [
+const BODIES: [(&str, FuzzBody); 10] = [
     ("discovery", fuzz::discovery),
     ("discovery_auth", fuzz::discovery_auth),
+    ("noise_handshake", fuzz::noise_handshake),
+    ("sealed", fuzz::sealed),
     ("node", fuzz::node),
     ("link", fuzz::link),
     ("admin", control_fuzz::admin),

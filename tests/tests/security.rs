@@ -1,6 +1,7 @@
-//! Authenticated discovery (docs/SECURITY.md, PROTOCOL 12) in the
-//! simulator: nodes without the cluster key, forged and replayed
-//! announcements, floods, and determinism with keys on.
+//! Authenticated discovery and encrypted links (docs/SECURITY.md,
+//! PROTOCOL 12) in the simulator: nodes without the cluster key, forged
+//! and replayed announcements, floods, links that only key holders can
+//! set up and that carry sealed frames, and determinism with keys on.
 //!
 //! "Captured" frames come from a twin: a node made outside the simulation
 //! with the victim's configuration, id and key. Signing is deterministic
@@ -13,13 +14,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use netcluster_core::auth::{sign_frame, Keyring};
-use netcluster_core::node::{DatagramSource, Transmit};
+use netcluster_core::node::{DatagramSource, SendOptions, Transmit};
 use netcluster_core::wire::discovery::{Announce, Beacon, Search};
 use netcluster_core::wire::link::RejectReason;
+use netcluster_core::wire::link::Semantics;
 use netcluster_core::wire::{
     cluster_hash, Body, DiscoveryMessage, NodeId, NodeState, VersionRanges,
 };
-use netcluster_core::{Config, Event, Instant, Node};
+use netcluster_core::{Config, Event, Instant, LinkMode, Node, Seed};
 use netcluster_sim::{Faults, NodeIx, Sim};
 use netcluster_tests::sim_helpers::{all_see_all, converge, lan_nodes_with, peer_ids};
 
@@ -60,7 +62,8 @@ fn datagrams(node: &mut Node) -> Vec<Bytes> {
 /// key, started at `now`.
 fn twin(sim: &Sim, n: NodeIx) -> Node {
     let cfg = sim.node(n).expect("running").config().clone();
-    Node::new(cfg, sim.node_id(n), 1, Instant::ZERO).expect("a valid configuration")
+    Node::new(cfg, sim.node_id(n), Seed::deterministic(1), Instant::ZERO)
+        .expect("a valid configuration")
 }
 
 fn attacker() -> SocketAddr {
@@ -94,8 +97,9 @@ fn nodes_without_the_key_or_with_a_wrong_key_never_become_candidates_or_members(
     assert!(peer_ids(&sim, wrong).is_empty());
     // A node without a key believes clear beacons and does hear keyed ones
     // (their TLVs are optional): it tries to link, and every keyed node
-    // refuses it with AUTH, which both sides report. This is a courtesy,
-    // not authentication: links are not authenticated yet (SECURITY.md).
+    // refuses it with AUTH at HELLO (no CAP_AUTH), which both sides
+    // report. A courtesy: the Noise handshake is what authenticates (the
+    // wrong-key tests below).
     assert!(peer_ids(&sim, keyless).is_empty());
     let refused_by_member = members.iter().any(|&m| {
         sim.events(m).iter().any(|(_, e)| {
@@ -110,28 +114,126 @@ fn nodes_without_the_key_or_with_a_wrong_key_never_become_candidates_or_members(
     assert!(refused_by_member && told, "both sides report the AUTH refusal");
 }
 
-/// Links are not authenticated in this slice: a node without the key that
-/// sets CAP_AUTH and is given a member's address as a seed still becomes a
-/// member. Recorded so that the links work of issue #13 turns it around.
-#[test]
-fn a_keyless_node_can_still_link_when_seeded_links_are_not_authenticated_yet() {
-    let mut sim = Sim::new(14);
+/// A node with a wrong key that sets CAP_AUTH and CAP_NOISE, as a real
+/// attacker would, and is given a member's address as a seed: HELLO and
+/// WELCOME pass (they are clear and claim nothing), the Noise handshake
+/// does not. It never becomes a member, and both sides report REJECT AUTH
+/// "authentication failed".
+fn a_wrong_key_is_refused_at_the_noise_handshake(mode: LinkMode, seed: u64) {
+    let mut sim = Sim::new(seed);
     let seg = sim.add_segment(Faults::lan());
-    let members = lan_nodes_with(&mut sim, seg, 3, |i| keyed(i, Some(KEY)));
+    let members = lan_nodes_with(&mut sim, seg, 3, |i| keyed_mode(i, Some(KEY), mode));
     sim.run_for(Duration::from_secs(3));
-    let seed = sim.link_addr(members[0]);
-    // A wrong key sets CAP_AUTH as a real attacker would; its beacons are
-    // still refused, but the seed link is not.
+    let target = sim.link_addr(members[0]);
     let intruder = lan_nodes_with(&mut sim, seg, 1, |_| {
-        let mut c = keyed(99, Some(WRONG));
-        c.seeds.push(seed);
+        let mut c = keyed_mode(99, Some(WRONG), mode);
+        c.seeds.push(target);
         c
     })[0];
     sim.run_for(Duration::from_secs(10));
     let id = sim.node_id(intruder);
+    for &m in &members {
+        assert!(!peer_ids(&sim, m).contains(&id), "{mode:?}: the intruder is no member");
+        let links = sim.node(m).unwrap().links();
+        assert!(links.iter().all(|l| l.peer != Some(id) || !l.up), "{mode:?}: nor a neighbour");
+    }
+    assert!(peer_ids(&sim, intruder).is_empty(), "{mode:?}: and sees nobody");
     let member = sim.node(members[0]).unwrap();
-    assert!(member.candidates().all(|c| c != id), "discovery still keeps it out");
-    assert!(peer_ids(&sim, members[0]).contains(&id), "but the link makes it a member");
+    assert!(member.stats().link_auth_failed > 0, "{mode:?}: the member counted it");
+    let auth = |e: &Event, remote: bool| {
+        matches!(e, Event::LinkRejected { reason, by_remote, detail, .. }
+            if *reason == RejectReason::AUTH && *by_remote == remote
+                && detail == "authentication failed")
+    };
+    assert!(
+        sim.events(members[0]).iter().any(|(_, e)| auth(e, false)),
+        "{mode:?}: the member reports the refusal"
+    );
+    assert!(
+        sim.events(intruder).iter().any(|(_, e)| auth(e, true)),
+        "{mode:?}: the intruder is told, and not which key would have worked"
+    );
+    assert!(all_see_all(&sim, &members), "{mode:?}: the members are undisturbed");
+}
+
+#[test]
+fn a_wrong_key_seeded_to_a_member_never_links_stream() {
+    a_wrong_key_is_refused_at_the_noise_handshake(LinkMode::Stream, 14);
+}
+
+#[test]
+fn a_wrong_key_seeded_to_a_member_never_links_datagram() {
+    a_wrong_key_is_refused_at_the_noise_handshake(LinkMode::Datagram, 15);
+}
+
+fn keyed_mode(i: usize, key: Option<[u8; 32]>, mode: LinkMode) -> Config {
+    let mut c = keyed(i, key);
+    c.link_mode = mode;
+    c
+}
+
+/// A line a - b - c of keyed nodes (a reaches c only through b).
+fn keyed_line(seed: u64, mode: LinkMode, faults: Faults) -> (Sim, [NodeIx; 3]) {
+    let mut sim = Sim::new(seed);
+    let s1 = sim.add_segment(faults);
+    let s2 = sim.add_segment(faults);
+    let hosts = [sim.add_host(&[s1]), sim.add_host(&[s1, s2]), sim.add_host(&[s2])];
+    let nodes = [0, 1, 2].map(|i| sim.add_node(hosts[i], keyed_mode(i, Some(KEY), mode)));
+    (sim, nodes)
+}
+
+fn keyed_links_carry_reliable_messages(mode: LinkMode, faults: Faults, seed: u64) {
+    let (mut sim, [a, b, c]) = keyed_line(seed, mode, faults);
+    let nodes = [a, b, c];
+    assert!(converge(&mut sim, &nodes, Duration::from_secs(20)).is_some(), "{mode:?}: converge");
+    for &n in &nodes {
+        let links = sim.node(n).unwrap().links();
+        assert!(!links.is_empty());
+        assert!(links.iter().all(|l| l.up && l.encrypted), "{mode:?}: {links:?}");
+    }
+    let to = sim.node_id(c);
+    // Small messages, and on stream links one larger than a record
+    // (its 64 KiB fragments make DATA frames of more than 65,519 bytes).
+    let mut sizes: Vec<usize> = (0..150).map(|i| 1 + i * 37 % 3000).collect();
+    if mode == LinkMode::Stream {
+        sizes.push(300_000);
+    }
+    let opts = SendOptions::new(Semantics::Reliable);
+    let mut sent = Vec::new();
+    for (i, &len) in sizes.iter().enumerate() {
+        let payload: Vec<u8> = (0..len).map(|k| (k * 7 + i) as u8).collect();
+        sent.push(payload.clone());
+        let ok = sim.with_node(a, |n, t| n.send(t, to, opts, Bytes::from(payload)).is_ok());
+        assert_eq!(ok, Some(true), "{mode:?}: message {i} accepted");
+        sim.run_for(Duration::from_millis(5));
+    }
+    sim.run_for(Duration::from_secs(10));
+    let mut got: Vec<Vec<u8>> = sim
+        .events(c)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Message { payload, .. } => Some(payload.to_vec()),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    sent.sort();
+    assert_eq!(got.len(), sent.len(), "{mode:?}: every message, once");
+    assert!(got == sent, "{mode:?}: the same bytes");
+    let forged = stats_sum(&sim, &nodes, |s| s.sealed_forged + s.dropped_clear);
+    assert_eq!(forged, 0, "{mode:?}: nothing forged or clear between honest nodes");
+    assert_eq!(stats_sum(&sim, &nodes, |s| s.link_auth_failed), 0);
+}
+
+#[test]
+fn keyed_stream_links_are_encrypted_and_deliver_reliable_messages() {
+    keyed_links_carry_reliable_messages(LinkMode::Stream, Faults::lan(), 31);
+}
+
+#[test]
+fn keyed_datagram_links_are_encrypted_and_deliver_reliable_messages_under_loss() {
+    let lossy = Faults { loss: 0.05, ..Faults::lan() };
+    keyed_links_carry_reliable_messages(LinkMode::Datagram, lossy, 32);
 }
 
 #[test]
@@ -218,7 +320,7 @@ fn a_replayed_old_beacon_is_ignored_and_counted() {
 fn ten_thousand_forged_searches_leave_no_candidate_and_get_no_reply() {
     let mut cfg = keyed(0, Some(KEY));
     cfg.max_peers = 100;
-    let mut node = Node::new(cfg, NodeId([1; 16]), 1, Instant::ZERO).unwrap();
+    let mut node = Node::new(cfg, NodeId([1; 16]), Seed::deterministic(1), Instant::ZERO).unwrap();
     datagrams(&mut node);
     let mut sent = 0;
     for i in 0..10_000u32 {
@@ -267,6 +369,8 @@ fn ten_thousand_forged_searches_leave_no_candidate_and_get_no_reply() {
 
 fn keyed_trace(seed: u64) -> u64 {
     let (mut sim, nodes) = keyed_lan(seed, 6);
+    let encrypted = nodes.iter().all(|&n| sim.node(n).unwrap().links().iter().all(|l| l.encrypted));
+    assert!(encrypted, "every link of the keyed LAN runs over Noise");
     sim.crash(nodes[2]);
     sim.run_for(Duration::from_secs(4));
     sim.restart(nodes[2]);
@@ -277,7 +381,7 @@ fn keyed_trace(seed: u64) -> u64 {
 }
 
 #[test]
-fn trace_hashes_are_deterministic_with_keys_on() {
+fn trace_hashes_are_deterministic_with_keys_and_encrypted_links_on() {
     assert_eq!(keyed_trace(21), keyed_trace(21));
     assert_ne!(keyed_trace(21), keyed_trace(22), "the seed matters");
 }

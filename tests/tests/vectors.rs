@@ -202,7 +202,7 @@ fn every_message_type_has_a_vector() {
 fn the_probe_finds_the_link_message_types() {
     // Guards the probe above against finding nothing or everything.
     let link: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Link, t)).collect();
-    assert_eq!(link, (1..=12).collect::<Vec<u8>>());
+    assert_eq!(link, (1..=15).collect::<Vec<u8>>());
     let discovery: Vec<u8> = (0..=255).filter(|&t| known(Protocol::Discovery, t)).collect();
     assert_eq!(discovery, [1, 2, 3]);
 }
@@ -368,4 +368,44 @@ fn hello_with_only_link_version_99_still_parses() {
     let Message::Link(LinkMessage::Reject(r)) = back.message else { panic!("not a REJECT") };
     assert_eq!(r.reason, RejectReason::VERSION);
     assert_eq!(r.version_ranges(), (Some(local), Some(VersionRange::new(99, 99))));
+}
+
+/// The encrypted-link vectors are one handshake: A's NOISE_INIT, made again
+/// from the fixed key and seed, is the file's; B answers it with the file's
+/// NOISE_RESP; and B opens the SEALED record to `link/ping.hex`.
+#[test]
+fn the_noise_vectors_are_one_handshake_and_the_record_opens_to_the_ping_vector() {
+    use netcluster_core::auth::noise::{prologue, respond, Initiator};
+    use netcluster_core::auth::{ClusterKey, Keyring};
+    use netcluster_core::wire::link::{NoiseInit, NoiseResp, Sealed};
+    use vector_gen::secure::{ACCEPTOR_SEED, INCARNATIONS, KEY, OPENER_SEED};
+
+    let parse = |path: &str| match Frame::parse(&vector(path)).map(|f| f.message) {
+        Ok(Message::Link(m)) => m,
+        other => panic!("{path}: {other:?}"),
+    };
+    let (
+        LinkMessage::NoiseInit(NoiseInit { key_id, message: init }),
+        LinkMessage::NoiseResp(NoiseResp { message: resp }),
+        LinkMessage::Sealed(Sealed { nonce, ciphertext }),
+    ) = (parse("link/noise_init.hex"), parse("link/noise_resp.hex"), parse("link/sealed.hex"))
+    else {
+        panic!("the three vectors hold NOISE_INIT, NOISE_RESP and SEALED");
+    };
+    let a = NodeId(*b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff");
+    let b = NodeId(*b"\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x00");
+    let p = prologue((a, INCARNATIONS.0), (b, INCARNATIONS.1));
+    let key = ClusterKey::new(KEY);
+    assert_eq!(key_id, key.id());
+    let (opener, again) = Initiator::start(&key, &p, OPENER_SEED).unwrap();
+    assert_eq!(again, init, "NOISE_INIT is A's first message");
+    let (acceptor, answer) = respond(&Keyring::new(KEY), key_id, &init, &p, ACCEPTOR_SEED).unwrap();
+    assert_eq!(answer, resp, "NOISE_RESP is B's answer");
+    assert!(opener.finish(&resp).is_ok(), "A accepts it");
+    let mut plain = vec![0u8; ciphertext.len()];
+    let n = acceptor.open(nonce, &ciphertext, &mut plain).unwrap();
+    assert_eq!(&plain[..n], &vector("link/ping.hex")[..]);
+    // Another key fails at B, and says nothing more.
+    let wrong = Keyring::new([0xee; 32]);
+    assert!(respond(&wrong, wrong.primary().id(), &init, &p, ACCEPTOR_SEED).is_err());
 }

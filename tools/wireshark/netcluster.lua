@@ -52,7 +52,8 @@ local DISCOVERY_TYPES = { [1] = "BEACON", [2] = "SEARCH", [3] = "NOTIFY" }
 local LINK_TYPES = {
     [1] = "HELLO", [2] = "WELCOME", [3] = "REJECT", [4] = "ADVERTISE", [5] = "PING",
     [6] = "PONG", [7] = "LSA", [8] = "DATA", [9] = "ACK", [10] = "GOODBYE",
-    [11] = "ROUTE_ERROR", [12] = "LSA_ACK",
+    [11] = "ROUTE_ERROR", [12] = "LSA_ACK", [13] = "NOISE_INIT", [14] = "NOISE_RESP",
+    [15] = "SEALED",
 }
 local ADMIN_TYPES = {
     [1] = "MEMBERS_REQUEST", [2] = "MEMBERS", [3] = "GROUPS_REQUEST", [4] = "GROUPS",
@@ -184,6 +185,12 @@ field("lsa.neighbour_count", U16, "Neighbour count", DEC)
 field("lsa.neighbour.id", ProtoField.guid, "Neighbour")
 field("lsa.neighbour.cost", U16, "Cost", DEC)
 field("lsa_ack.count", U16, "Key count", DEC)
+-- NOISE_INIT, NOISE_RESP, SEALED (7.18, 12)
+field("noise.key_id", U8, "Key id", HEX)
+field("noise.ephemeral", ProtoField.bytes, "Ephemeral public key (e)")
+field("noise.tag", ProtoField.bytes, "Tag of the empty payload")
+field("sealed.nonce", U64, "Nonce", DEC)
+field("sealed.tag", ProtoField.bytes, "Tag (Poly1305)")
 -- DATA, ACK, ROUTE_ERROR
 field("data.flags", U8, "DATA flags", HEX)
 field("data.flags.group", ProtoField.bool, "GROUP", 8, nil, 0x01)
@@ -273,7 +280,7 @@ field("tracker.total", U16, "Total", DEC)
 field("tracker.peer_count", U8, "Peer count", DEC)
 -- frames that could not be read at all
 field("undecoded", ProtoField.bytes, "Undecoded bytes")
-field("encrypted", ProtoField.bytes, "Encrypted link data")
+field("encrypted", ProtoField.bytes, "Ciphertext (not decrypted)")
 
 local fields = {}
 for _, f in pairs(F) do
@@ -490,7 +497,15 @@ function Reader:str(tree, f, name, wide)
     if n > 0 then
         local r = self:take(n, name)
         s = r:raw()
-        local item = sub:add(f, r)
+        local item
+        if s:find("%z") then
+            -- A NUL is valid UTF-8, and the codec takes it; Wireshark's own
+            -- string decoding would call it stray. Shown with every NUL and
+            -- non-ASCII byte as "?", so the value stays printable.
+            item = sub:add(f, r, (s:gsub("[%z\128-\255]", "?")))
+        else
+            item = sub:add(f, r)
+        end
         if not valid_utf8(s) then
             flag(item, name .. ": not valid UTF-8")
         end
@@ -673,54 +688,18 @@ end
 -- remembers such conversations (by TCP stream) so that what follows the
 -- WELCOME is shown as encrypted link data instead of framing errors.
 --
--- HOOK for encrypted links: once the Noise transport framing is specified,
--- decrypt in `noise_payload` (with keys from a preference or a key log) and
--- hand the plaintext, which holds ordinary link frames framed as in 5.2,
--- to `dissect_stream_bytes`.
-local tcp_stream_f = Field.new("tcp.stream")
-local noise_hello = {}   -- tcp stream -> true once a HELLO set CAP_NOISE
-local noise_after = {}   -- tcp stream -> frame number of the WELCOME
-local CAP_NOISE = 0x00000001
-
-local function current_stream()
-    local s = tcp_stream_f()
-    return s and s.value or nil
-end
-
-local function noise_note_intro(pinfo, msg_type, caps)
-    local s = current_stream()
-    if s == nil or band(caps, CAP_NOISE) == 0 then
-        return
-    end
-    if msg_type == 1 then
-        noise_hello[s] = true
-    elseif msg_type == 2 and noise_hello[s] and noise_after[s] == nil then
-        noise_after[s] = pinfo.number
-    end
-end
-
-local function noise_active(pinfo)
-    local s = current_stream()
-    return s ~= nil and noise_after[s] ~= nil and pinfo.number > noise_after[s]
-end
-
-local function noise_payload(tvb, pinfo, tree)
-    local item = tree:add(F.encrypted, tvb())
-    item:add_proto_expert_info(E.encrypted,
-        "Noise transport data (CAP_NOISE on both sides): not dissected")
-    return tvb:len()
-end
+-- SEALED records are not decrypted (the dissector has no keys): their
+-- ciphertext shows as `netcluster.encrypted`.
 
 local LINK = {}
 
-LINK[1] = function(r, t, ctx) -- HELLO
-    local caps, text = intro(r, t)
-    noise_note_intro(ctx.pinfo, 1, caps)
+LINK[1] = function(r, t) -- HELLO
+    local _, text = intro(r, t)
     return text
 end
 
-LINK[2] = function(r, t, ctx) -- WELCOME
-    local caps, text = intro(r, t)
+LINK[2] = function(r, t) -- WELCOME
+    local _, text = intro(r, t)
     local n = r:uint(t, F.chosen_count, 1, "chosen_count")
     local start = r.pos
     local sub = group_item(t, r.tvb, start, "chosen (" .. n .. ")")
@@ -735,7 +714,6 @@ LINK[2] = function(r, t, ctx) -- WELCOME
         e:set_text(name_of(PROTOCOLS, p) .. " v" .. v)
     end
     sub:set_len(r.pos - start)
-    noise_note_intro(ctx.pinfo, 2, caps)
     return text
 end
 
@@ -1004,6 +982,33 @@ LINK[12] = function(r, t) -- LSA_ACK
         e:set_text("key: " .. short_id(o) .. " incarnation " .. tostring(inc) .. " sequence " .. tostring(seq))
     end
     return n .. " keys"
+end
+
+LINK[13] = function(r, t) -- NOISE_INIT
+    local id = r:uint(t, F["noise.key_id"], 1, "noise_init")
+    r:add(t, F["noise.ephemeral"], 32, "noise_init")
+    r:add(t, F["noise.tag"], 16, "noise_init")
+    return string.format("key_id=0x%02x", id)
+end
+
+LINK[14] = function(r, t) -- NOISE_RESP
+    r:add(t, F["noise.ephemeral"], 32, "noise_resp")
+    r:add(t, F["noise.tag"], 16, "noise_resp")
+    return "e, ee"
+end
+
+LINK[15] = function(r, t) -- SEALED
+    local nonce = r:u64(t, F["sealed.nonce"], "sealed_field")
+    local n = r:left()
+    if n < 16 then
+        r:take(16, "sealed")
+    end
+    local _, item = r:add(t, F.encrypted, n - 16, "sealed")
+    r:add(t, F["sealed.tag"], 16, "sealed")
+    if n > 65535 then
+        flag(item, "sealed: ciphertext of " .. n .. " bytes, more than a Noise message (65535): Oversized")
+    end
+    return "nonce=" .. tostring(nonce) .. " len=" .. (n - 16)
 end
 
 ---------------------------------------------------------------------------
@@ -1510,9 +1515,9 @@ end
 -- TCP: frames back to back, reassembled across segments.
 local function tcp_pdu_len(tvb, pinfo, off)
     local len = stream_frame_len(tvb, off)
-    if len == nil or noise_active(pinfo) then
-        -- Not a frame: a framing error (5.2), or encrypted link data.
-        -- Take the rest of the segment so it is shown once, not waited for.
+    if len == nil then
+        -- Not a frame: a framing error (5.2). Take the rest of the segment
+        -- so it is shown once, not waited for.
         return tvb:len() - off
     end
     return len
@@ -1525,9 +1530,6 @@ local segment_first = true
 local function tcp_pdu(tvb, pinfo, tree)
     local ctx = { pinfo = pinfo, first = segment_first }
     segment_first = false
-    if noise_active(pinfo) then
-        return noise_payload(tvb, pinfo, tree)
-    end
     if stream_frame_len(tvb, 0) == nil then
         local item = tree:add(nc, tvb(), "netcluster: bytes that do not start a frame")
         item:add_proto_expert_info(E.framing,

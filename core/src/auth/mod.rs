@@ -15,12 +15,15 @@
 //! key file, `netcluster keygen` makes one from the operating system's
 //! generator).
 
+mod csprng;
 mod mac;
+pub mod noise;
 mod replay;
 
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use csprng::Csprng;
 pub use mac::{frame_tag, sign_frame, verify_frame, AuthError, TAG_LEN};
 pub(crate) use replay::ReplayTable;
 
@@ -36,6 +39,8 @@ pub const MAX_KEYS: usize = 16;
 const KEY_ID_LABEL: &[u8] = b"netcluster key id";
 /// Label of the discovery MAC key derivation (see [`ClusterKey`]).
 const MAC_KEY_LABEL: &[u8] = b"netcluster discovery mac v1";
+/// Label of the link pre-shared key derivation (see [`ClusterKey`]).
+const LINK_PSK_LABEL: &[u8] = b"netcluster link psk v1";
 
 /// One 32-byte cluster key, with what is derived from it.
 ///
@@ -45,14 +50,23 @@ const MAC_KEY_LABEL: &[u8] = b"netcluster discovery mac v1";
 /// - the discovery MAC key, keyed BLAKE2s-256(key, "netcluster discovery
 ///   mac v1"): the cluster key itself is never used directly, so that the
 ///   later uses of it (the Noise pre-shared key of encrypted links) cannot
-///   be confused with this one.
+///   be confused with this one;
+/// - the link pre-shared key, keyed BLAKE2s-256(key, "netcluster link psk
+///   v1"): the `psk` of the links' Noise handshake ([`noise`]).
 ///
 /// `Debug` shows the id only: key material never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClusterKey {
     secret: [u8; KEY_LEN],
     mac_key: [u8; KEY_LEN],
+    link_psk: [u8; KEY_LEN],
     id: u8,
+}
+
+/// Keyed BLAKE2s-256 of `label` under `key`: the derivations of cluster
+/// keys, and the deterministic seeds of simulations.
+pub(crate) fn derive_secret(key: &[u8; KEY_LEN], label: &[u8]) -> [u8; KEY_LEN] {
+    mac::derive(key, label)
 }
 
 impl ClusterKey {
@@ -60,7 +74,8 @@ impl ClusterKey {
     pub fn new(secret: [u8; KEY_LEN]) -> ClusterKey {
         let id = mac::derive(&secret, KEY_ID_LABEL)[0];
         let mac_key = mac::derive(&secret, MAC_KEY_LABEL);
-        ClusterKey { secret, mac_key, id }
+        let link_psk = mac::derive(&secret, LINK_PSK_LABEL);
+        ClusterKey { secret, mac_key, link_psk, id }
     }
 
     /// The key id carried in AUTH_TAG: the first byte of keyed
@@ -77,6 +92,12 @@ impl ClusterKey {
 
     pub(crate) fn mac_key(&self) -> &[u8; KEY_LEN] {
         &self.mac_key
+    }
+
+    /// The pre-shared key of the links' Noise handshake: keyed
+    /// BLAKE2s-256(key, "netcluster link psk v1").
+    pub fn link_psk(&self) -> &[u8; KEY_LEN] {
+        &self.link_psk
     }
 }
 

@@ -109,6 +109,11 @@ impl Node {
                 id
             }
         };
+        // Records are opened, and clear frames on an encrypted link
+        // dropped, before anything else sees them.
+        if !self.screen_link_datagram(now, link, &frame) {
+            return;
+        }
         self.out.stats.frames_received += 1;
         self.on_link_frame(now, link, frame, raw);
     }
@@ -188,6 +193,7 @@ impl Node {
     pub(super) fn retransmit_lsas(&mut self, now: Instant, link: LinkId) {
         let Some(l) = self.links.get_mut(&link) else { return };
         let batches = l.takes_batches();
+        let encrypted = self.out.ciphers.contains_key(&link);
         let Some(l) = l.dgram_mut() else { return };
         match l.rxmt_at {
             Some(at) if at <= now => {}
@@ -211,7 +217,7 @@ impl Node {
                 break;
             }
             let Some(l) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) else { return };
-            let mut batch = Batch::new(batches);
+            let mut batch = Batch::new(batches, encrypted);
             while let Some(origin) = due.peek() {
                 let Some(entry) = l.rxmt.get_mut(origin) else {
                     due.next();

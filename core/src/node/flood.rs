@@ -32,7 +32,8 @@ const PERIOD: Duration = Duration::from_millis(100);
 pub(super) const ACK_KEYS: usize = 32;
 /// Bytes of LSAs that share one datagram, to a peer that takes batches:
 /// with IPv6 and UDP headers (48 bytes) a batch fits the smallest MTU IPv6
-/// allows (1,280), so it is never fragmented. A larger LSA goes alone.
+/// allows (1,280), so it is never fragmented. A larger LSA goes alone. On
+/// an encrypted link the record's 34 bytes come out of it (PROTOCOL 12).
 pub(super) const BATCH_BYTES: usize = 1200;
 
 /// One link's LSAs waiting for the bucket: the latest instance per origin,
@@ -104,11 +105,15 @@ pub(super) struct Batch {
     pub(super) frames: Vec<Bytes>,
     bytes: usize,
     batches: bool,
+    limit: usize,
 }
 
 impl Batch {
-    pub(super) fn new(batches: bool) -> Self {
-        Batch { frames: Vec::new(), bytes: 0, batches }
+    /// A batch for a link whose peer takes `batches`; on an `encrypted`
+    /// link the frames leave room for the record around them.
+    pub(super) fn new(batches: bool, encrypted: bool) -> Self {
+        let overhead = if encrypted { crate::wire::link::SEALED_OVERHEAD } else { 0 };
+        Batch { frames: Vec::new(), bytes: 0, batches, limit: BATCH_BYTES - overhead }
     }
 
     pub(super) fn push(&mut self, frame: Bytes) {
@@ -123,7 +128,7 @@ impl Batch {
 
     /// Bytes another frame may have to join, or `None` if none may.
     pub(super) fn room(&self) -> Option<usize> {
-        let room = BATCH_BYTES.saturating_sub(self.bytes);
+        let room = self.limit.saturating_sub(self.bytes);
         (self.batches && room > 0).then_some(room)
     }
 }
@@ -232,6 +237,7 @@ impl Node {
                     self.out.timers.set_earliest(Timer::Flood, at);
                     return;
                 }
+                let encrypted = self.out.ciphers.contains_key(&link);
                 let Some(l) = self.links.get_mut(&link) else { continue };
                 let batches = l.takes_batches();
                 let Some(l) = l.dgram_mut() else { continue };
@@ -242,7 +248,7 @@ impl Node {
                 };
                 progress = true;
                 self.pacer.cursor = Some(link);
-                let mut batch = Batch::new(batches);
+                let mut batch = Batch::new(batches, encrypted);
                 let mut next = Some(first);
                 while let Some((key, data)) = next {
                     batch.push(data.clone());

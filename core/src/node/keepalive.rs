@@ -146,10 +146,17 @@ impl Node {
             return;
         }
         let mut next = l.opened + self.cfg.handshake_timeout;
-        let hello = l.dgram().filter(|_| l.outgoing && l.phase == Phase::Handshake);
+        let phase = l.phase;
+        let hello =
+            l.dgram().filter(|_| l.outgoing && matches!(phase, Phase::Handshake | Phase::Noise));
         if let Some(d) = hello {
             if now - d.hello_at >= d.hello_rto {
-                self.send_hello(link);
+                // HELLO until WELCOME, then NOISE_INIT until NOISE_RESP.
+                if phase == Phase::Noise {
+                    self.resend_noise_init(link);
+                } else {
+                    self.send_hello(link);
+                }
                 if let Some(d) = self.links.get_mut(&link).and_then(|l| l.dgram_mut()) {
                     d.hello_at = now;
                     d.hello_rto = (d.hello_rto * 2).min(HELLO_RTO_MAX);

@@ -76,6 +76,7 @@ mod output;
 mod overlay;
 mod random;
 mod routing;
+mod seed;
 mod stats;
 mod timers;
 mod traffic;
@@ -96,6 +97,7 @@ pub use output::{
     LinkQueueStats, MessageId, PeerInfo, PeerTraffic, StreamEnd, StreamId, Transmit, PRIORITIES,
     TRAFFIC_WINDOW,
 };
+pub use seed::Seed;
 pub use stats::Stats;
 pub use transport::{
     SendError, SendMany, SendOptions, StreamError, DEFAULT_PRIORITY, HIGHEST_PRIORITY,
@@ -150,6 +152,9 @@ pub struct Node {
     id: NodeId,
     clock: Clock,
     rng: random::Random,
+    /// The generator of ephemeral keys (encrypted links), from the seed's
+    /// secret.
+    csprng: Option<crate::auth::Csprng>,
     state: NodeState,
     shutting_down: bool,
     groups: BTreeSet<String>,
@@ -175,15 +180,32 @@ pub struct Node {
 
 impl Node {
     /// A node with identity `id`, its randomness drawn from `seed` (same
-    /// seed and inputs, same outputs), started at `now`.
+    /// seed and inputs, same outputs), started at `now`. A bare `u64` is a
+    /// seed without a secret, enough for a node without a keyring; a node
+    /// with one needs [`Seed::with_secret`] (drivers: from the operating
+    /// system) or [`Seed::deterministic`] (simulations).
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when `cfg` fails [`Config::validate`]: it names the
-    /// first field outside its range. No node exists then. The node relies
-    /// on a valid configuration and never corrects one silently.
-    pub fn new(cfg: Config, id: NodeId, seed: u64, now: Instant) -> Result<Node, ConfigError> {
+    /// first field outside its range; and `field: "keyring"` when `cfg`
+    /// has a keyring and `seed` no secret. No node exists then. The node
+    /// relies on a valid configuration and never corrects one silently.
+    pub fn new(
+        cfg: Config,
+        id: NodeId,
+        seed: impl Into<Seed>,
+        now: Instant,
+    ) -> Result<Node, ConfigError> {
         cfg.validate()?;
+        let seed = seed.into();
+        if cfg.keyring.is_some() && seed.secret.is_none() {
+            return Err(ConfigError {
+                field: "keyring",
+                allowed: "set only with a seed that has a secret (Seed::with_secret): \
+                          encrypted links need random ephemeral keys",
+            });
+        }
         let groups: BTreeSet<String> = cfg.groups.iter().cloned().collect();
         let headers: BTreeMap<String, String> = cfg.headers.iter().cloned().collect();
         let out = Outputs {
@@ -202,7 +224,8 @@ impl Node {
             cfg,
             id,
             clock: Clock::new(now),
-            rng: random::Random::new(seed),
+            rng: random::Random::new(seed.jitter),
+            csprng: seed.secret.map(crate::auth::Csprng::new),
             state: NodeState::Ready,
             shutting_down: false,
             groups,

@@ -84,6 +84,20 @@ pub struct Stats {
     /// authentic but not fresh: a replay counter not above the sender's
     /// last, or an older incarnation. Never answered.
     pub replayed: u64,
+    /// Link handshakes that failed authentication (a wrong or missing
+    /// cluster key, a forged or replayed Noise message): each ends its
+    /// link with REJECT AUTH.
+    pub link_auth_failed: u64,
+    /// Records (SEALED) on an encrypted link that did not authenticate.
+    /// On a stream link each also closes the link.
+    pub sealed_forged: u64,
+    /// Records on an encrypted link whose nonce was used already, too old
+    /// for the datagram replay window, or (stream links) not the next
+    /// one.
+    pub sealed_replayed: u64,
+    /// Clear frames received on an encrypted link (other than the
+    /// handshake's own repeats on datagram links): dropped.
+    pub dropped_clear: u64,
 }
 
 impl Stats {
@@ -123,6 +137,10 @@ impl Stats {
             ("batches_received", self.batches_received),
             ("auth_failed", self.auth_failed),
             ("replayed", self.replayed),
+            ("link_auth_failed", self.link_auth_failed),
+            ("sealed_forged", self.sealed_forged),
+            ("sealed_replayed", self.sealed_replayed),
+            ("dropped_clear", self.dropped_clear),
         ]
         .into_iter()
     }

@@ -99,8 +99,9 @@ impl MioNode {
         if span < MIN_TOKENS {
             return Err(Error::Tokens { len: span });
         }
-        let Prepared { config, id, rng_seed: seed, sockets, link_addr, limits: opts } =
-            b.settings.prepare()?;
+        let prepared = b.settings.prepare()?;
+        let seed = prepared.seed();
+        let Prepared { config, id, sockets, link_addr, limits: opts, .. } = prepared;
         let registry = registry.try_clone().map_err(Error::Poll)?;
         let sockets = Io::register(sockets, &registry, tokens.start)?;
         let max_frame = config.limits.max_frame;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use netcluster_core::node::{DatagramSource, LinkId};
-use netcluster_core::{Config, Event, Instant, Node, NodeId};
+use netcluster_core::{Config, Event, Instant, Node, NodeId, Seed};
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -319,7 +319,7 @@ impl Sim {
         let sn = &mut self.nodes[ix];
         let local = self.now + sn.clock_offset;
         // Validated when the node was added.
-        sn.node = Node::new(sn.cfg.clone(), sn.id, seed, local).ok();
+        sn.node = Node::new(sn.cfg.clone(), sn.id, Seed::deterministic(seed), local).ok();
         self.drain(ix);
     }
 

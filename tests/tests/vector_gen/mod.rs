@@ -19,6 +19,7 @@
 mod control;
 mod figures;
 mod link;
+pub mod secure;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -526,6 +527,7 @@ pub fn all() -> Vec<Vector> {
     v.extend(link::keepalive());
     v.extend(link::routing());
     v.extend(link::data());
+    v.extend(secure::vectors());
     v.extend(control::admin_requests());
     v.extend(control::admin_responses());
     v.extend(control::admin_events());

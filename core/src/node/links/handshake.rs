@@ -36,7 +36,7 @@ impl Node {
             } else {
                 0
             } | if self.cfg.keyring.is_some() {
-                crate::wire::link::CAP_AUTH
+                crate::wire::link::CAP_AUTH | crate::wire::link::CAP_NOISE
             } else {
                 0
             },
@@ -80,7 +80,13 @@ impl Node {
         }
         let welcome = self.welcome_for(&intro);
         self.send_link(link, LinkMessage::Welcome(welcome));
-        self.link_up(now, link, intro);
+        if self.cfg.keyring.is_some() {
+            // The opener's NOISE_INIT comes next; the link is up once it
+            // is answered.
+            self.await_noise(link, intro);
+        } else {
+            self.link_up(now, link, intro);
+        }
     }
 
     /// Repeats the WELCOME for a repeated HELLO from the same instance.
@@ -128,7 +134,11 @@ impl Node {
             self.close_link(now, link, Some(GoodbyeReason::LINK_DROPPED), "duplicate link");
             return;
         }
-        self.link_up(now, link, intro);
+        if self.cfg.keyring.is_some() {
+            self.start_noise(now, link, intro);
+        } else {
+            self.link_up(now, link, intro);
+        }
     }
 
     /// Carries out [`duplicates`] for `link`: closes the rivals it names and
@@ -270,7 +280,13 @@ fn link_range(cfg: &Config) -> Option<VersionRange> {
 }
 
 /// A REJECT of `intro`, with both sides' version ranges.
-fn reject(cfg: &Config, intro: &Intro, reason: RejectReason, protocol: u8, detail: &str) -> Reject {
+pub(super) fn reject(
+    cfg: &Config,
+    intro: &Intro,
+    reason: RejectReason,
+    protocol: u8,
+    detail: &str,
+) -> Reject {
     Reject {
         reason,
         protocol,
@@ -293,10 +309,12 @@ fn vet_intro(cfg: &Config, me: NodeId, shutting_down: bool, intro: &Intro) -> Re
     if *intro.cluster != *cfg.cluster {
         return Err(reject(cfg, intro, RejectReason::CLUSTER, 0, "other cluster"));
     }
-    // Not authentication (links are not authenticated yet, and anyone can
-    // set the bit): it keeps a node without a key from joining a keyed
-    // cluster by mistake, and both sides say why.
-    if cfg.keyring.is_some() && intro.capabilities & crate::wire::link::CAP_AUTH == 0 {
+    // Not authentication (anyone can set the bits; the Noise handshake
+    // that follows is): it keeps a node without a key, or one that cannot
+    // encrypt links, from joining a keyed cluster by mistake, and both
+    // sides say why.
+    let keyed = crate::wire::link::CAP_AUTH | crate::wire::link::CAP_NOISE;
+    if cfg.keyring.is_some() && intro.capabilities & keyed != keyed {
         return Err(reject(cfg, intro, RejectReason::AUTH, 0, "cluster key required"));
     }
     let link = Protocol::Link.id();
@@ -463,8 +481,15 @@ mod tests {
         let me = id(1);
         let plain = intro(2, 1);
         assert_eq!(vet_intro(&c, me, false, &plain).unwrap_err().reason, RejectReason::AUTH);
+        let mut slice1 = intro(2, 1);
+        slice1.capabilities |= crate::wire::link::CAP_AUTH;
+        assert_eq!(
+            vet_intro(&c, me, false, &slice1).unwrap_err().reason,
+            RejectReason::AUTH,
+            "keys but no encrypted links"
+        );
         let mut keyed = intro(2, 1);
-        keyed.capabilities |= crate::wire::link::CAP_AUTH;
+        keyed.capabilities |= crate::wire::link::CAP_AUTH | crate::wire::link::CAP_NOISE;
         assert_eq!(vet_intro(&c, me, false, &keyed), Ok(()));
         // A node without a key takes either.
         assert_eq!(vet_intro(&cfg(), me, false, &plain), Ok(()));

@@ -41,6 +41,9 @@ pub struct LinkInfo {
     /// PROTOCOL 7.5): pings go only when the link is idle, so a busy link
     /// may have none.
     pub min_rtt: Option<Duration>,
+    /// The link runs over a Noise session: every frame is sealed
+    /// (PROTOCOL 12). False until the handshake completes.
+    pub encrypted: bool,
 }
 
 impl Node {
@@ -67,6 +70,7 @@ impl Node {
                     queued_data_bytes: q.map_or(0, |q| q.data_bytes()),
                     queue: q.map(|q| q.stats).unwrap_or_default(),
                     min_rtt: l.best_rtt,
+                    encrypted: self.out.ciphers.contains_key(&l.id),
                 }
             })
             .collect()

@@ -4,6 +4,7 @@
 mod framing;
 mod handshake;
 mod info;
+pub(crate) mod secure;
 
 pub use info::LinkInfo;
 
@@ -32,6 +33,9 @@ pub(crate) enum Phase {
     Connecting,
     /// Connected; HELLO sent (outgoing) or awaited (incoming).
     Handshake,
+    /// HELLO and WELCOME passed; with a keyring, the Noise handshake
+    /// (NOISE_INIT, NOISE_RESP) runs before the link is up.
+    Noise,
     /// WELCOME exchanged: a live neighbour link.
     Up,
 }
@@ -61,6 +65,8 @@ pub(crate) struct Link {
     /// The peer sent ADVERTISE: it answers pings.
     pub(crate) peer_keepalive: bool,
     pub(crate) carrier: Carrier,
+    /// Our side of the Noise handshake (links of a node with a keyring).
+    pub(crate) noise: Option<secure::NoiseSide>,
 }
 
 /// How a link carries its frames, with what only that kind of link keeps.
@@ -98,6 +104,7 @@ impl Link {
             peer_keepalive: false,
             up_at: now,
             best_rtt: None,
+            noise: None,
             carrier: match mode {
                 LinkMode::Stream => Carrier::Stream { rx: BytesMut::new() },
                 LinkMode::Datagram => Carrier::Datagram(DatagramLink::new(now, HELLO_RTO)),
@@ -262,7 +269,7 @@ impl Node {
                 if !node.links.contains_key(&link) {
                     break;
                 }
-                node.on_link_bytes(now, link, f);
+                node.on_stream_frame(now, link, f);
             }
             node.flush_acks();
             if error && node.links.contains_key(&link) {
@@ -272,7 +279,7 @@ impl Node {
         })
     }
 
-    fn on_link_bytes(&mut self, now: Instant, link: LinkId, bytes: Bytes) {
+    pub(super) fn on_link_bytes(&mut self, now: Instant, link: LinkId, bytes: Bytes) {
         self.out.stats.frames_received += 1;
         self.out.stats.frame_bytes_received += bytes.len() as u64;
         let frame = match Frame::parse_with(&bytes, &self.cfg.limits) {
@@ -305,7 +312,22 @@ impl Node {
             (Phase::Handshake, LinkMessage::Welcome(w)) if outgoing => {
                 self.on_welcome(now, link, w)
             }
-            (Phase::Handshake | Phase::Up, LinkMessage::Reject(r)) => {
+            (Phase::Noise, LinkMessage::NoiseInit(m)) if !outgoing => {
+                self.on_noise_init(now, link, m)
+            }
+            (Phase::Up, LinkMessage::NoiseInit(m)) if !outgoing && datagram => {
+                self.on_noise_init(now, link, m)
+            }
+            (Phase::Noise, LinkMessage::NoiseResp(m)) if outgoing => {
+                self.on_noise_resp(now, link, m)
+            }
+            // Datagram links: a repeated NOISE_INIT answered twice.
+            (Phase::Up, LinkMessage::NoiseResp(_)) if outgoing && datagram => {}
+            // Datagram links: our WELCOME was lost and the HELLO repeated,
+            // or a WELCOME repeated for a HELLO repeated.
+            (Phase::Noise, LinkMessage::Hello(h)) if !outgoing => self.rewelcome(now, link, h.0),
+            (Phase::Noise, LinkMessage::Welcome(_)) if outgoing => {}
+            (Phase::Handshake | Phase::Noise | Phase::Up, LinkMessage::Reject(r)) => {
                 self.on_reject(now, link, r, extensions.node_id())
             }
             (_, LinkMessage::Goodbye(g)) => self.on_goodbye(now, link, g),
@@ -366,7 +388,7 @@ impl Node {
             }
             // Datagram links: the acceptor's first frames after a lost or
             // overtaken WELCOME; the repeated HELLO will bring the WELCOME.
-            (Phase::Handshake, _) if outgoing && datagram => {
+            (Phase::Handshake | Phase::Noise, _) if outgoing && datagram => {
                 self.out.stats.dropped_unexpected += 1;
             }
             (Phase::Connecting, _) | (_, _) => {
@@ -392,7 +414,7 @@ impl Node {
 
     /// Sends one encoded control frame: queued ahead of DATA on a stream
     /// link, a datagram to the peer's address on a datagram link.
-    pub(super) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
+    pub(crate) fn send_link_bytes(&mut self, link: LinkId, data: Bytes) {
         link_send(&self.links, &mut self.out, link, data, Class::Control);
     }
 
@@ -436,7 +458,8 @@ impl Node {
         // GOODBYE and Close end the link: data queued for it goes first.
         let pending = core::mem::take(&mut self.out.data_transmits);
         self.out.transmits.extend(pending);
-        if let (Some(reason), true) = (goodbye, l.is_up() || l.phase == Phase::Handshake) {
+        let handshaking = matches!(l.phase, Phase::Handshake | Phase::Noise);
+        if let (Some(reason), true) = (goodbye, l.is_up() || handshaking) {
             let bye = LinkMessage::Goodbye(Goodbye { reason, detail: truncate(why).into() });
             match Frame::new(bye).to_bytes() {
                 Ok(data) => link_send(&self.links, &mut self.out, link, data, Class::Last),
@@ -463,6 +486,12 @@ impl Node {
             self.dgram_links.remove(&l.addr);
         }
         self.out.timers.cancel(Timer::Link(link));
+        // A stream link's cipher stays until its queue, GOODBYE last, has
+        // been pulled and sealed; a datagram link's frames were sealed as
+        // they were handed over.
+        if !self.out.link_queues.get(&link).is_some_and(|q| q.closing) {
+            self.out.ciphers.remove(&link);
+        }
         if l.is_up() {
             if let Some(peer) = l.peer {
                 self.routing_link_down(now, peer);
@@ -519,6 +548,18 @@ pub(super) fn link_send(
     match (&l.carrier, class) {
         (Carrier::Datagram(_), _) => {
             let to = crate::node::DatagramTarget::Unicast(l.addr);
+            // Sealed as it is handed over: a datagram has no queue to be
+            // reordered in, and its nonce travels with it.
+            let data = match out.ciphers.get_mut(&link) {
+                Some(c) if secure::sealable(&data) => match c.seal(&data) {
+                    Some(sealed) => sealed,
+                    None => {
+                        out.stats.dropped_limit += 1;
+                        return;
+                    }
+                },
+                _ => data,
+            };
             out.stats.datagrams_sent += 1;
             out.stats.datagram_bytes_sent += data.len() as u64;
             let t = Transmit::Datagram { to, data };

@@ -37,6 +37,9 @@ pub(crate) struct Outputs {
     /// DATA bytes a link queue holds at most, and past which it marks.
     pub(crate) queue_max: usize,
     pub(crate) queue_mark: usize,
+    /// The ciphers of encrypted links. A stream link's stays until its
+    /// queue is pulled empty, so that its GOODBYE is sealed too.
+    pub(crate) ciphers: BTreeMap<LinkId, crate::node::links::secure::LinkCipher>,
 }
 
 /// What a DATA frame offered to a link queue asks of the sender.
@@ -127,6 +130,7 @@ impl Outputs {
             Some(q) if !q.is_empty() => q.closing = true,
             _ => {
                 self.link_queues.remove(&link);
+                self.ciphers.remove(&link);
                 self.transmits.push_back(Transmit::Close { link });
             }
         }
@@ -150,6 +154,7 @@ impl Outputs {
                 q.announced = false;
                 if q.closing {
                     self.link_queues.remove(&link);
+                    self.ciphers.remove(&link);
                     self.transmits.push_back(Transmit::Close { link });
                 }
                 (None, false)

@@ -261,7 +261,18 @@ impl Node {
     /// `now` is used only when the pull makes room for held-back senders.
     #[must_use]
     pub fn poll_link(&mut self, now: Instant, link: LinkId) -> Option<Bytes> {
-        let (frame, reopened) = self.out.pull(link);
+        // An encrypted link's frames are sealed here, in the order the
+        // driver writes them (the queue reorders by priority). A frame
+        // that cannot be sealed (nonces spent) is dropped, never sent.
+        let (frame, reopened) = loop {
+            match self.out.pull(link) {
+                (Some(f), reopened) => match self.out.seal_pulled(link, f) {
+                    Some(sealed) => break (Some(sealed), reopened),
+                    None => continue,
+                },
+                (None, reopened) => break (None, reopened),
+            }
+        };
         if reopened {
             // Room again: blocked senders hear of it, streams send what
             // they hold (that is an input, with its clock).

@@ -70,7 +70,11 @@ impl Mesh<'_> {
         match self.cfg.link_mode {
             LinkMode::Stream => self.cfg.fragment_size,
             // The documented cap of datagram links (PROTOCOL 5.3): a frame
-            // stays within one unfragmented UDP datagram.
+            // stays within one unfragmented UDP datagram; with a keyring,
+            // the record around it (34 bytes) comes out of it.
+            LinkMode::Datagram if self.cfg.keyring.is_some() => {
+                self.cfg.fragment_size.min(1100 - crate::wire::link::SEALED_OVERHEAD)
+            }
             LinkMode::Datagram => self.cfg.fragment_size.min(1100),
         }
     }

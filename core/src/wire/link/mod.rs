@@ -15,6 +15,9 @@
 //! | 10 | GOODBYE | [`handshake`] |
 //! | 11 | ROUTE_ERROR | [`routing`] |
 //! | 12 | LSA_ACK | [`routing`] |
+//! | 13 | NOISE_INIT | [`secure`] |
+//! | 14 | NOISE_RESP | [`secure`] |
+//! | 15 | SEALED | [`secure`] |
 //!
 //! HELLO and REJECT keep one layout in every version of the sub-protocol, so
 //! peers of any two versions can always negotiate or say why they cannot.
@@ -25,6 +28,7 @@ pub mod handshake;
 pub mod keepalive;
 pub mod route;
 pub mod routing;
+pub mod secure;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +44,10 @@ pub use handshake::{
 pub use keepalive::{Advertise, Ping, Pong};
 pub use route::Route;
 pub use routing::{Lsa, LsaAck, LsaKey, Neighbour, RouteError};
+pub use secure::{
+    NoiseInit, NoiseResp, Sealed, NOISE_MSG_LEN, SEALED_MAX_CIPHERTEXT, SEALED_OVERHEAD,
+    SEALED_TAG_LEN,
+};
 
 use super::header::Protocol;
 use super::protocol_messages;
@@ -71,5 +79,11 @@ protocol_messages! {
         RouteError(RouteError),
         /// LSAs received on a datagram link.
         LsaAck(LsaAck),
+        /// The opener's Noise handshake message.
+        NoiseInit(NoiseInit),
+        /// The acceptor's Noise handshake answer.
+        NoiseResp(NoiseResp),
+        /// An encrypted record of link frames.
+        Sealed(Sealed),
     }
 }

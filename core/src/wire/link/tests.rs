@@ -242,6 +242,16 @@ proptest! {
     }
 
     #[test]
+    fn noise_roundtrip(key_id in any::<u8>(), m in proptest::collection::vec(any::<u8>(), 48..=48),
+                       nonce in any::<u64>(), ct in proptest::collection::vec(any::<u8>(), 16..2000)) {
+        let mut message = [0u8; 48];
+        message.copy_from_slice(&m);
+        check_roundtrip(NoiseInit { key_id, message }, link);
+        check_roundtrip(NoiseResp { message }, link);
+        check_roundtrip(Sealed { nonce, ciphertext: Bytes::from(ct) }, link);
+    }
+
+    #[test]
     fn route_children_cover_tree(r in route()) {
         // Every entry but the root is the child of exactly one entry, and a
         // path to every entry exists.
@@ -384,4 +394,39 @@ fn a_batch_cuts_into_its_frames_and_nothing_else_does() {
     let v = Bytes::from(v);
     assert!(Frame::split_batch(&v).is_none());
     assert!(matches!(Frame::parse(&v), Err(Error::LengthMismatch { .. })));
+}
+
+#[test]
+fn noise_messages_of_the_wrong_size_and_short_records_are_refused() {
+    let limits = Limits::DEFAULT;
+    let body = |n: usize| Bytes::from(alloc::vec![0u8; n]);
+    assert_eq!(
+        NoiseInit::parse_body(&body(48), &limits),
+        Err(Error::Truncated { field: "noise_init" })
+    );
+    assert_eq!(
+        NoiseInit::parse_body(&body(50), &limits),
+        Err(Error::Malformed { field: "noise_init" })
+    );
+    assert_eq!(
+        NoiseResp::parse_body(&body(47), &limits),
+        Err(Error::Truncated { field: "noise_resp" })
+    );
+    assert_eq!(
+        NoiseResp::parse_body(&body(49), &limits),
+        Err(Error::Malformed { field: "noise_resp" })
+    );
+    assert_eq!(
+        Sealed::parse_body(&body(7), &limits),
+        Err(Error::Truncated { field: "sealed_field" })
+    );
+    assert_eq!(
+        Sealed::parse_body(&body(8 + 15), &limits),
+        Err(Error::Truncated { field: "sealed" })
+    );
+    assert!(Sealed::parse_body(&body(8 + 16), &limits).is_ok(), "an empty plaintext is a tag");
+    assert_eq!(
+        Sealed::parse_body(&body(8 + 65_536), &limits),
+        Err(Error::Oversized { field: "sealed", len: 65_536, max: 65_535 })
+    );
 }
