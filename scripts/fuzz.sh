@@ -119,7 +119,7 @@ if [[ -d $root/tests/vectors ]]; then
         if [[ $size -ge 10 ]]; then
             read -r proto msg_type flags < <(od -An -tu1 -j2 -N4 "$tmp" | awk '{print $1, $3, $4}')
             case $proto in
-            1) pt=discovery ;; 2) pt=link ;; 3) pt=admin ;; 4) pt=tracker ;; *) pt= ;;
+            1) pt=discovery ;; 2) pt=link ;; 3) pt=admin ;; 4) pt=tracker ;; 5) pt=local ;; *) pt= ;;
             esac
             if [[ -n $pt && $flags == 0 && " ${targets[*]} " == *" $pt "* ]]; then
                 { printf "\\x$(printf '%02x' "$msg_type")"; tail -c +11 "$tmp"; } \
@@ -137,7 +137,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$fuzz_dir/corpus/$t"
     case $t in
     stream | discovery_auth) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
-    discovery | link | admin | tracker) printf '\x01' ;;
+    discovery | link | admin | tracker | local) printf '\x01' ;;
     *) printf 'NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     esac >"$fuzz_dir/corpus/$t/seed-header"
 done

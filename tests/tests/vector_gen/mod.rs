@@ -19,6 +19,7 @@
 mod control;
 mod figures;
 mod link;
+mod local;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -231,6 +232,7 @@ fn proto_name(id: u8) -> &'static str {
         Ok(Protocol::Link) => "link",
         Ok(Protocol::Admin) => "admin",
         Ok(Protocol::Tracker) => "tracker",
+        Ok(Protocol::Local) => "local",
         _ => "unknown",
     }
 }
@@ -531,5 +533,6 @@ pub fn all() -> Vec<Vector> {
     v.extend(control::admin_events());
     v.extend(figures::admin_figures());
     v.extend(control::trackers());
+    v.extend(local::locals());
     v
 }
