@@ -354,6 +354,11 @@ fn errors_are_typed_and_never_crash_the_daemon() {
         Err(Error::NoDaemon(_)) => {}
         other => panic!("no daemon: {other:?}"),
     }
+    // A new daemon on the same socket: the application connects again.
+    let d2 = daemon(dir.path(), "alpha", &[]);
+    assert_eq!(d2.socket, d.socket);
+    let mut c = Cluster::connect(&cluster, options(&d2, vec![])).expect("connects again");
+    assert_eq!(c.local_node().unwrap().name, "alpha");
 }
 
 #[test]

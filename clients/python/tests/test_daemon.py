@@ -7,6 +7,7 @@ import os
 import select
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Callable, List, Tuple
@@ -159,3 +160,41 @@ def test_ten_clients_start_one_daemon(tmp_path: Path, cluster_name: str) -> None
         if isinstance(pid, int):
             os.kill(pid, 15)
     assert len(results) == 10 and len(pids) == 1 and all(isinstance(p, int) for p in pids), results
+
+
+def test_a_killed_client_leaves_nothing_behind(daemons: Callable[[str], Daemon], cluster_name: str) -> None:
+    d = daemons("alpha")
+    holder = Cluster(cluster_name, broadcast=False, socket_path=d.socket, start_daemon=False)
+    script = (
+        "import sys, time\n"
+        "from netcluster_client import Cluster, RELIABLE, GROUP_RECEIVE\n"
+        "c = Cluster(sys.argv[1], broadcast=False, socket_path=sys.argv[2], start_daemon=False)\n"
+        "s = c.socket('jobs', RELIABLE, kind=GROUP_RECEIVE)\n"
+        "print('READY', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    child = subprocess.Popen([sys.executable, "-c", script, cluster_name, d.socket],
+                             stdout=subprocess.PIPE, env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"READY"
+        assert "jobs" in holder.local_node().groups, "the socket joined the group"
+    finally:
+        child.kill()
+        child.wait()
+    wait_for("the group left", lambda: "jobs" not in holder.local_node().groups)
+    assert holder.local_node().name == "alpha", "the daemon is fine"
+
+
+def test_a_restarted_daemon_gives_a_clear_error_then_a_new_connection(
+        daemons: Callable[[str], Daemon], cluster_name: str) -> None:
+    d = daemons("alpha")
+    c = Cluster(cluster_name, broadcast=False, socket_path=d.socket, start_daemon=False)
+    d.stop()
+    with pytest.raises(DaemonGone):
+        c.local_node()
+    d2 = daemons("alpha")
+    assert d2.socket == d.socket
+    c = Cluster(cluster_name, broadcast=False, socket_path=d2.socket, start_daemon=False)
+    assert c.local_node().name == "alpha"
