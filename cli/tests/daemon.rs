@@ -103,6 +103,13 @@ fn every_semantics_and_a_group_between_two_daemons() {
         }
     }
 
+    // Net::Cluster's get_bandwidth: b's node measured what came from a.
+    wait_for("a rate from alpha", || {
+        let rates = cb.peers_with_rates("").ok()?;
+        let (peer, r) = rates.into_iter().find(|(p, _)| p.name == "alpha")?;
+        (r.rx_msgs_per_sec > 0 && r.rx_bytes_per_sec > 0).then_some(peer)
+    });
+
     // Datagram: best effort, but loopback loses nothing in practice: keep
     // sending until one arrives, and check what arrives is what was sent.
     let rx = sock(&mut cb, Target::Peer("alpha".into()), Semantics::Datagram);

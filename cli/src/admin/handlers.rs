@@ -191,7 +191,7 @@ fn micros(d: Option<Duration>) -> Option<u32> {
     d.map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX).min(u32::MAX - 1))
 }
 
-fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigures {
+pub(crate) fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigures {
     TrafficFigures {
         rx_bytes_per_sec: t.rx_bytes_per_sec,
         tx_bytes_per_sec: t.tx_bytes_per_sec,

@@ -5,9 +5,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use netcluster_control::admin::MemberTrafficRecord;
 use netcluster_control::local::{
     Connect, Connected, LocalEvent, LocalMessage, LocalResult, LocalStatus, NodeInfo, Peers,
-    SocketOpened,
+    PeersTraffic, SocketOpened,
 };
 use netcluster_control::{ControlFrame, ControlMessage};
 use netcluster_core::wire::lists::VarList;
@@ -188,6 +189,29 @@ pub(crate) async fn serve(
                 match VarList::from_records(&records) {
                     Ok(peers) => {
                         sink.send(LocalMessage::Peers(Peers { request_id: id, peers })).await
+                    }
+                    Err(e) => sink.send(result(id, LocalStatus::Failed, e.to_string())).await,
+                }
+            }
+            (LocalMessage::PeersTrafficRequest(p), Some(node)) => {
+                let group = p.group.to_string();
+                let records: Vec<_> = node
+                    .handle
+                    .peers()
+                    .iter()
+                    .filter(|peer| group.is_empty() || peer.groups.contains(&group))
+                    .map(|peer| MemberTrafficRecord {
+                        traffic: crate::admin::handlers::traffic_figures(&peer.traffic),
+                        member: crate::admin::events::member_record(peer),
+                    })
+                    .collect();
+                match VarList::from_records(&records) {
+                    Ok(peers) => {
+                        sink.send(LocalMessage::PeersTraffic(PeersTraffic {
+                            request_id: id,
+                            peers,
+                        }))
+                        .await
                     }
                     Err(e) => sink.send(result(id, LocalStatus::Failed, e.to_string())).await,
                 }

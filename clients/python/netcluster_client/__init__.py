@@ -32,10 +32,11 @@ from ._protocol import (
     Event,
     Peer,
     ProtocolError,
+    Rates,
 )
 
 __all__ = [
     "Cluster", "DaemonGone", "MeshSocket", "NetclusterError", "NoDaemon", "NotOwner", "Refused",
     "Timeout", "default_socket", "DATAGRAM", "GROUP", "GROUP_RECEIVE", "LISTEN_STREAMS", "PEER",
-    "RELIABLE", "SEQUENCED", "STREAM", "Event", "Peer", "ProtocolError",
+    "RELIABLE", "SEQUENCED", "STREAM", "Event", "Peer", "ProtocolError", "Rates",
 ]

@@ -273,6 +273,14 @@ class Cluster:
         self._send(p.peers_request(rid, group))
         return self._answer(rid).peers
 
+    def peers_with_rates(self, group: str = "") -> List[Tuple[Peer, p.Rates]]:
+        """The reachable peers with their rates (Net::Cluster's
+        get_bandwidth)."""
+        rid = self._id()
+        self._send(p.peers_traffic_request(rid, group))
+        m = self._answer(rid)
+        return list(zip(m.peers, m.rates))
+
     def wait_for_peer(self, name: str, timeout: float = 30.0) -> Peer:
         """Waits until a peer with that name (or id) is reachable."""
         deadline = time.monotonic() + timeout

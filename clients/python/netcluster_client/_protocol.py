@@ -33,6 +33,9 @@ NODE_REQUEST = 7
 NODE = 8
 RESULT = 10
 EVENT = 12
+PEERS_TRAFFIC_REQUEST = 13
+PEERS_TRAFFIC = 14
+NOT_MEASURED = 0xFFFFFFFF
 
 # Semantics.
 DATAGRAM = 0
@@ -176,6 +179,26 @@ def member_record(r: Reader) -> Peer:
 
 
 @dataclass
+class Rates:
+    """What the daemon's node exchanges with a peer (Net::Cluster's
+    get_bandwidth), per second over the last 5 s, and the smoothed round
+    trip in microseconds (None until measured)."""
+
+    rx_bytes_per_sec: int
+    tx_bytes_per_sec: int
+    rx_msgs_per_sec: int
+    tx_msgs_per_sec: int
+    srtt_us: Optional[int]
+
+
+def traffic_record(r: Reader) -> Tuple[Peer, Rates]:
+    rx_b, tx_b, rx_m, tx_m = r.u64(), r.u64(), r.u64(), r.u64()
+    srtt = r.u32()
+    rates = Rates(rx_b, tx_b, rx_m, tx_m, None if srtt == NOT_MEASURED else srtt)
+    return member_record(r), rates
+
+
+@dataclass
 class Event:
     """Something the daemon reported about a socket: kind is one of
     delivery_failed, stream_reset, socket_closed, dropped."""
@@ -202,6 +225,10 @@ def peers_request(request_id: int, group: str) -> bytes:
     return frame(PEERS_REQUEST, struct.pack(">I", request_id) + str8(group))
 
 
+def peers_traffic_request(request_id: int, group: str) -> bytes:
+    return frame(PEERS_TRAFFIC_REQUEST, struct.pack(">I", request_id) + str8(group))
+
+
 def node_request(request_id: int) -> bytes:
     return frame(NODE_REQUEST, struct.pack(">I", request_id))
 
@@ -217,6 +244,7 @@ class Message:
     status: str = ""
     detail: str = ""
     peers: List[Peer] = field(default_factory=list)
+    rates: List[Rates] = field(default_factory=list)
     event: Optional[Event] = None
 
 
@@ -238,6 +266,11 @@ def decode(buf: bytes) -> Message:
         m.socket_id = r.u32()
     elif msg_type == PEERS:
         m.peers = [member_record(r) for _ in range(r.u16())]
+    elif msg_type == PEERS_TRAFFIC:
+        for _ in range(r.u16()):
+            one, rates = traffic_record(r)
+            m.peers.append(one)
+            m.rates.append(rates)
     elif msg_type == NODE:
         m.peers = [member_record(r)]
     elif msg_type == RESULT:

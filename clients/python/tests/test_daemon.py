@@ -91,6 +91,8 @@ def test_select_over_three_sockets(daemons: Callable[[str], Daemon], cluster_nam
     rel, seq = ca.socket("bravo", RELIABLE), ca.socket("bravo", SEQUENCED)
     rel.send(b"one")
     seq.send(b"two")
+    rates = dict((peer.name, r) for peer, r in cb.peers_with_rates())
+    assert set(rates) == {"alpha"}
     got: set[bytes] = set()
     while len(got) < 2:
         ready, _, _ = select.select(socks, [], [], DEADLINE)

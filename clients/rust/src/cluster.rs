@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use netcluster_control::admin::MemberRecord;
 use netcluster_control::local::{
     Connect, ConnectFlags, LocalEvent, LocalMessage, LocalResult, NodeRequest, PeersRequest,
-    SocketRequest, TargetKind,
+    PeersTrafficRequest, SocketRequest, TargetKind,
 };
 use netcluster_core::wire::link::Semantics;
 use netcluster_core::wire::{NodeId, StrList};
@@ -74,6 +74,23 @@ impl From<MemberRecord> for Peer {
             addr: m.link_addr,
         }
     }
+}
+
+/// What the daemon's node exchanges with a peer (Net::Cluster's
+/// `get_bandwidth`): application data per second each way, averaged over
+/// the last 5 s, and the smoothed round trip once measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rates {
+    /// Bytes received from the peer per second.
+    pub rx_bytes_per_sec: u64,
+    /// Bytes sent to the peer per second.
+    pub tx_bytes_per_sec: u64,
+    /// Messages received from the peer per second.
+    pub rx_msgs_per_sec: u64,
+    /// Messages sent to the peer per second.
+    pub tx_msgs_per_sec: u64,
+    /// Smoothed end-to-end round trip.
+    pub srtt: Option<Duration>,
 }
 
 /// Something the daemon reported about a socket.
@@ -169,6 +186,35 @@ impl Cluster {
         }))?;
         match self.conn.answer(id, self.deadline())? {
             LocalMessage::Peers(p) => Ok(p.peers.iter().map(Peer::from).collect()),
+            LocalMessage::Result(r) => Err(refused(r)),
+            m => Err(unexpected(&m)),
+        }
+    }
+
+    /// The reachable peers with their rates (Net::Cluster's
+    /// `get_bandwidth`), only those in `group` unless it is `""`.
+    pub fn peers_with_rates(&mut self, group: &str) -> Result<Vec<(Peer, Rates)>, Error> {
+        let id = self.conn.id();
+        self.conn.send(LocalMessage::PeersTrafficRequest(PeersTrafficRequest {
+            request_id: id,
+            group: group.into(),
+        }))?;
+        match self.conn.answer(id, self.deadline())? {
+            LocalMessage::PeersTraffic(p) => Ok(p
+                .peers
+                .iter()
+                .map(|r| {
+                    let t = r.traffic;
+                    let rates = Rates {
+                        rx_bytes_per_sec: t.rx_bytes_per_sec,
+                        tx_bytes_per_sec: t.tx_bytes_per_sec,
+                        rx_msgs_per_sec: t.rx_msgs_per_sec,
+                        tx_msgs_per_sec: t.tx_msgs_per_sec,
+                        srtt: t.srtt_us.map(|us| Duration::from_micros(us.into())),
+                    };
+                    (Peer::from(r.member), rates)
+                })
+                .collect()),
             LocalMessage::Result(r) => Err(refused(r)),
             m => Err(unexpected(&m)),
         }

@@ -35,7 +35,7 @@ mod spawn;
 
 use std::path::PathBuf;
 
-pub use cluster::{Cluster, Event, Options, Peer};
+pub use cluster::{Cluster, Event, Options, Peer, Rates};
 pub use netcluster_control::local::{LocalEventKind as EventKind, LocalStatus as Status};
 pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::wire::NodeId;

@@ -22,6 +22,8 @@
 //! | 8    | NODE            | |
 //! | 10   | RESULT          | |
 //! | 12   | EVENT           | |
+//! | 13   | PEERS_TRAFFIC_REQUEST | PEERS_TRAFFIC |
+//! | 14   | PEERS_TRAFFIC   | |
 //!
 //! Odd types go from the application to the daemon, even types back. Every
 //! body starts with a u32: the `request_id` chosen by the application and
@@ -35,6 +37,7 @@ use netcluster_core::protocol_messages;
 use netcluster_core::wire::{Error, Protocol, Result};
 
 pub mod messages;
+pub mod traffic;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +46,7 @@ pub use messages::{
     Connect, ConnectFlags, Connected, LocalEvent, LocalResult, NodeInfo, NodeRequest, Peers,
     PeersRequest, SocketOpened, SocketRequest,
 };
+pub use traffic::{PeersTraffic, PeersTrafficRequest};
 
 /// The version of the local sub-protocol this crate speaks.
 pub const VERSION: u8 = 1;
@@ -234,6 +238,10 @@ protocol_messages! {
         Result(LocalResult),
         /// Something happened to a socket.
         Event(LocalEvent),
+        /// List the peers with their traffic figures.
+        PeersTrafficRequest(PeersTrafficRequest),
+        /// The peers with their traffic figures.
+        PeersTraffic(PeersTraffic),
     }
 }
 
@@ -251,6 +259,8 @@ impl LocalMessage {
             LocalMessage::Node(m) => m.request_id,
             LocalMessage::Result(m) => m.request_id,
             LocalMessage::Event(m) => m.socket_id,
+            LocalMessage::PeersTrafficRequest(m) => m.request_id,
+            LocalMessage::PeersTraffic(m) => m.request_id,
         }
     }
 

@@ -9,7 +9,7 @@ use netcluster_core::wire::{Error, HeaderList, NodeId, NodeState, StrList};
 use proptest::prelude::*;
 
 use super::*;
-use crate::admin::MemberRecord;
+use crate::admin::{MemberRecord, MemberTrafficRecord, TrafficFigures};
 use crate::testutil::{addr, node_id, state};
 use crate::{ControlFrame, ControlMessage};
 
@@ -88,6 +88,22 @@ proptest! {
             status: LocalStatus::from_u8(status).unwrap(),
             detail: name.as_str().into(),
         }));
+        let figures = TrafficFigures {
+            rx_bytes_per_sec: u64::from(id),
+            tx_bytes_per_sec: 7,
+            rx_msgs_per_sec: 1,
+            tx_msgs_per_sec: 2,
+            srtt_us: (id % 2 == 0).then_some(1500),
+        };
+        let rec = MemberTrafficRecord { traffic: figures, member: member(node, st, a) };
+        roundtrip(LocalMessage::PeersTraffic(PeersTraffic {
+            request_id: id,
+            peers: VarList::from_records([rec]).unwrap(),
+        }));
+        roundtrip(LocalMessage::PeersTrafficRequest(PeersTrafficRequest {
+            request_id: id,
+            group: name.as_str().into(),
+        }));
         roundtrip(LocalMessage::Event(LocalEvent {
             socket_id: id,
             kind: LocalEventKind::from_u8(ev).unwrap(),
@@ -97,7 +113,7 @@ proptest! {
     }
 
     #[test]
-    fn garbage_bodies_are_refused_or_round_trip(t in 0u8..16, body in proptest::collection::vec(any::<u8>(), 0..96)) {
+    fn garbage_bodies_are_refused_or_round_trip(t in 0u8..20, body in proptest::collection::vec(any::<u8>(), 0..96)) {
         let mut v = Vec::with_capacity(10 + body.len());
         v.extend_from_slice(&[0x4e, 0x43, 5, 1, t, 0]);
         v.extend_from_slice(&((10 + body.len()) as u32).to_be_bytes());

@@ -1,10 +1,11 @@
 //! The golden vectors of the local sub-protocol (id 5, an application and
 //! its host daemon), whose codec lives in `netcluster-control`.
 
+use netcluster_control::admin::{MemberTrafficRecord, TrafficFigures};
 use netcluster_control::local::{
     Connect, ConnectFlags, Connected, LocalEvent, LocalEventKind, LocalMessage, LocalResult,
-    LocalStatus, NodeInfo, NodeRequest, Peers, PeersRequest, SocketOpened, SocketRequest,
-    TargetKind,
+    LocalStatus, NodeInfo, NodeRequest, Peers, PeersRequest, PeersTraffic, PeersTrafficRequest,
+    SocketOpened, SocketRequest, TargetKind,
 };
 use netcluster_control::{ControlFrame, ControlMessage};
 use netcluster_core::wire::link::Semantics;
@@ -148,6 +149,53 @@ pub(super) fn locals() -> Vec<Vector> {
         local(LocalMessage::Peers(Peers {
             request_id: 3,
             peers: VarList::from_records([member(&MEMBER_B)]).expect("records"),
+        })),
+        None,
+        &e,
+    ));
+
+    let mut e = Enc::default();
+    e.u32(5, "request_id").str8("", "group (empty: every peer)");
+    out.push(vector(
+        "local/peers_traffic_request.hex",
+        &["PEERS_TRAFFIC_REQUEST (local type 13), version 1: every peer, with figures."],
+        local(LocalMessage::PeersTrafficRequest(PeersTrafficRequest {
+            request_id: 5,
+            group: "".into(),
+        })),
+        None,
+        &e,
+    ));
+
+    let figures = TrafficFigures {
+        rx_bytes_per_sec: 125_000,
+        tx_bytes_per_sec: 2_000,
+        rx_msgs_per_sec: 100,
+        tx_msgs_per_sec: 4,
+        srtt_us: Some(1_500),
+    };
+    let mut e = Enc::default();
+    e.u32(5, "request_id")
+        .u16(1, "peer_count")
+        .u64(125_000, "peers[0].rx_bytes_per_sec")
+        .u64(2_000, "peers[0].tx_bytes_per_sec")
+        .u64(100, "peers[0].rx_msgs_per_sec")
+        .u64(4, "peers[0].tx_msgs_per_sec")
+        .u32(1_500, "peers[0].srtt_us");
+    member_fields(&mut e, &MEMBER_B, "peers[0].");
+    out.push(vector(
+        "local/peers_traffic.hex",
+        &[
+            "PEERS_TRAFFIC (local type 14), version 1: peer B behind its figures",
+            "(125 kB/s and 100 msg/s from it, 2 kB/s and 4 msg/s to it, 1.5 ms SRTT).",
+        ],
+        local(LocalMessage::PeersTraffic(PeersTraffic {
+            request_id: 5,
+            peers: VarList::from_records([MemberTrafficRecord {
+                traffic: figures,
+                member: member(&MEMBER_B),
+            }])
+            .expect("records"),
         })),
         None,
         &e,
