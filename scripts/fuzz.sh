@@ -132,7 +132,7 @@ if [[ -d $root/tests/vectors ]]; then
         if [[ $size -ge 10 ]]; then
             read -r proto msg_type flags < <(od -An -tu1 -j2 -N4 "$tmp" | awk '{print $1, $3, $4}')
             case $proto in
-            1) pt=discovery ;; 2) pt=link ;; 3) pt=admin ;; 4) pt=tracker ;; *) pt= ;;
+            1) pt=discovery ;; 2) pt=link ;; 3) pt=admin ;; 4) pt=tracker ;; 5) pt=local ;; *) pt= ;;
             esac
             if [[ -n $pt && $flags == 0 && " ${targets[*]} " == *" $pt "* ]]; then
                 { printf "\\x$(printf '%02x' "$msg_type")"; tail -c +11 "$tmp"; } \
@@ -152,7 +152,7 @@ for t in "${targets[@]}"; do
     stream | discovery_auth | noise_handshake) printf '\x00NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     # A record with nonce 0, then a replay of a real one, then time.
     sealed) printf '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x10AAAAAAAAAAAAAAAA\x02\x03\x05' ;;
-    discovery | link | admin | tracker) printf '\x01' ;;
+    discovery | link | admin | tracker | local) printf '\x01' ;;
     *) printf 'NC\x01\x01\x01\x00\x00\x00\x00\x0a' ;;
     esac >"$fuzz_dir/corpus/$t/seed-header"
 done

@@ -6,7 +6,8 @@
 #      toolchain (system packages, kernel features, ...). It runs on a fresh
 #      Debian machine as root in CI, so each step must be idempotent and must
 #      skip itself where it is not needed. Empty for now.
-#   2. test: the whole workspace's tests.
+#   2. test: the whole workspace's tests, then the Python client's
+#      (clients/python, pytest against daemons built from the tree).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,12 +64,39 @@ setup() {
         dnsmasq dnsmasq-base \
         nft nftables \
         tshark tshark \
-        tcpdump tcpdump
+        tcpdump tcpdump \
+        python3 python3
 }
 setup
+
+# pytest for the Python client's tests: from Debian as root, else with pip
+# for this user; without either the Python tests skip with a reason.
+pytest_install() {
+    if python3 -c 'import pytest' >/dev/null 2>&1; then
+        echo "pytest: present"
+    elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "installing: python3-pytest"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pytest \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pytest; }
+    else
+        python3 -m pip install --user --quiet pytest || echo "pytest unavailable: the Python tests skip"
+    fi
+}
+if command -v python3 >/dev/null; then
+    pytest_install
+fi
 
 # ---------------------------------------------------------------------------
 # 2. test
 # ---------------------------------------------------------------------------
 section "test: cargo test --workspace"
 cargo test --workspace "$@"
+
+section "test: Python client (clients/python)"
+if command -v python3 >/dev/null && python3 -c 'import pytest' >/dev/null 2>&1; then
+    cargo build -p netcluster
+    (cd clients/python && NETCLUSTER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/netcluster" \
+        python3 -m pytest -q tests)
+else
+    echo "skipped: no python3 with pytest"
+fi

@@ -1,5 +1,6 @@
-//! `netcluster agent`: a node that stays in the mesh, serving the admin
-//! socket, until SIGINT or SIGTERM.
+//! `netcluster agent`: the host daemon, in the clusters its applications
+//! ask for (and the one `--cluster` holds), serving applications and admin
+//! clients on its socket until SIGINT or SIGTERM.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,10 +8,12 @@ use netcluster_net::keyfile::{load_keyring, KeyFileError};
 use netcluster_tokio::{BeaconMode, Builder, InterfaceSelector};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::admin::events::EventHub;
-use crate::admin::server::{AdminServer, BindError};
+use std::sync::Arc;
+
+use crate::admin::server::{remove_if_ours, AdminServer, BindError};
 use crate::args::Beacon;
 use crate::config::Settings;
+use crate::daemon::{Clusters, Daemon};
 
 /// Why the agent could not run.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +57,10 @@ pub fn interface(s: &str) -> InterfaceSelector {
     }
 }
 
-async fn resolve_seed(seed: &str) -> Result<SocketAddr, AgentError> {
-    let err = |reason: String| AgentError::Seed { seed: seed.to_string(), reason };
-    let mut addrs = tokio::net::lookup_host(seed).await.map_err(|e| err(e.to_string()))?;
-    addrs.next().ok_or_else(|| err("no address".into()))
-}
-
-/// The node builder for these settings (seeds already resolved).
-pub fn builder(s: &Settings, seeds: &[SocketAddr]) -> Builder {
-    let mut b = Builder::new(s.cluster.clone(), s.name.clone())
+/// The node builder for cluster `cluster` with these settings (seeds
+/// already resolved).
+pub fn builder(s: &Settings, cluster: &str, seeds: &[SocketAddr]) -> Builder {
+    let mut b = Builder::new(cluster.to_string(), s.name.clone())
         .bind_ip(s.bind.ip())
         .link_port(s.bind.port())
         .beacons(beacon_mode(s.beacon));
@@ -84,78 +82,72 @@ pub fn builder(s: &Settings, seeds: &[SocketAddr]) -> Builder {
     b
 }
 
-/// Runs the agent until SIGINT or SIGTERM, then leaves the mesh cleanly.
+/// Runs the agent until SIGINT or SIGTERM, then leaves every cluster
+/// cleanly: the host daemon, serving applications and admin clients on one
+/// socket, holding the `--cluster` of the settings if there is one.
 pub async fn run(s: Settings) -> Result<(), AgentError> {
     // Before anything is opened: a bad key file stops the agent at once.
     let keyring = s.keyring.as_deref().map(load_keyring).transpose()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(AgentError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(AgentError::Signals)?;
-    // The admin socket first: a second agent on the same path stops here,
-    // before it opens any network socket.
+    // The socket first: a second agent on the same path stops here, before
+    // it opens any network socket.
     let server = AdminServer::bind(&s.admin, s.admin_limits.clone()).await?;
-    let started = async {
-        let mut seeds = Vec::with_capacity(s.seeds.len());
-        for seed in &s.seeds {
-            seeds.push(resolve_seed(seed).await?);
-        }
-        let mut b = builder(&s, &seeds);
-        if let Some(k) = keyring {
-            b = b.keyring(k);
-        }
-        Ok::<_, AgentError>(b.start().await?)
+    let clusters = Clusters::new(s.clone(), keyring);
+    let held = match &s.cluster {
+        Some(c) => match clusters.hold(c).await {
+            Ok(node) => Some(node),
+            Err(e) => {
+                server.discard();
+                return Err(e);
+            }
+        },
+        None => None,
     };
-    let handle = match started.await {
-        Ok(h) => h,
-        Err(e) => {
-            server.discard();
-            return Err(e);
-        }
-    };
-    let hub = EventHub::start(&handle, s.admin_limits.out_queue);
-    let admin_path = server.path().to_path_buf();
-    let serving = server.serve(handle.clone(), hub);
+    let (listener, path, ino) = server.into_parts();
+    let daemon = Arc::new(Daemon::new(clusters, s.daemon_limits.clone(), &path));
+    let serving = tokio::spawn(crate::daemon::accept_loop(listener, daemon.clone()));
     let mut helpers = Vec::new();
-    // The tracker client deregisters by itself once the node stops: it is
-    // awaited, not aborted, after the shutdown.
-    let tracker = s.tracker.as_ref().map(|t| {
-        crate::tracker::spawn_tracker_client(handle.clone(), t.clone(), s.cluster.clone())
-    });
     if s.dns_server.is_some() && s.dns_srv.is_none() {
         tracing::warn!("--dns-server is only used with --dns-srv; ignored");
     }
-    if let Some(srv) = &s.dns_srv {
-        helpers.push(crate::dns::spawn_srv_seeds(handle.clone(), srv.clone(), s.dns_server));
+    if let (Some(srv), Some(node)) = (&s.dns_srv, &held) {
+        helpers.push(crate::dns::spawn_srv_seeds(node.handle.clone(), srv.clone(), s.dns_server));
     }
-    tracing::info!(
-        cluster = %s.cluster,
-        name = %s.name,
-        id = %handle.id(),
-        link = %handle.link_addr(),
-        admin = %admin_path.display(),
-        "agent running"
-    );
+    match &held {
+        Some(node) => tracing::info!(
+            cluster = %node.name,
+            name = %s.name,
+            id = %node.handle.id(),
+            link = %node.handle.link_addr(),
+            admin = %path.display(),
+            "agent running"
+        ),
+        None => {
+            tracing::info!(name = %s.name, socket = %path.display(), "agent running (host daemon)")
+        }
+    }
+    let held_handle = held.as_ref().map(|n| n.handle.clone());
+    drop(held);
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: leaving"),
         _ = sigint.recv() => tracing::info!("SIGINT: leaving"),
-        () = node_stopped(&handle) => tracing::warn!("the node stopped by itself"),
+        () = node_stopped(held_handle.as_ref()) => tracing::warn!("the node stopped by itself"),
     }
     for h in helpers {
         h.abort();
     }
-    serving.close();
-    handle.shutdown().await;
-    if let Some(t) = tracker {
-        // Bounded: a tracker that cannot be reached must not hold the exit.
-        if tokio::time::timeout(std::time::Duration::from_secs(2), t).await.is_err() {
-            tracing::warn!("tracker client did not finish within 2 s");
-        }
-    }
+    serving.abort();
+    remove_if_ours(&path, ino);
+    daemon.clusters.shutdown_all().await;
     tracing::info!("agent stopped");
     Ok(())
 }
 
-/// Resolves when the node's task has ended on its own.
-async fn node_stopped(h: &netcluster_tokio::Handle) {
+/// Resolves when the held node's task has ended on its own (never without
+/// one).
+async fn node_stopped(h: Option<&netcluster_tokio::Handle>) {
+    let Some(h) = h else { return std::future::pending().await };
     while h.is_running() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }

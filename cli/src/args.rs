@@ -80,7 +80,9 @@ pub enum Beacon {
 /// flags win (a list given on the command line replaces the file's).
 #[derive(Debug, Clone, Default, Args)]
 pub struct AgentArgs {
-    /// The cluster to join.
+    /// A cluster to join at start and hold while the agent runs. Without
+    /// it the agent is the host daemon: it joins clusters as applications
+    /// ask for them, and leaves each when its last application goes.
     #[arg(long)]
     pub cluster: Option<String>,
     /// This node's name.
@@ -118,10 +120,22 @@ pub struct AgentArgs {
     /// The link address peers should connect to (NAT, port forwarding).
     #[arg(long, value_name = "ADDR:PORT")]
     pub advertise: Option<SocketAddr>,
-    /// The admin socket (default: $XDG_RUNTIME_DIR/netcluster/CLUSTER-NAME.sock,
-    /// else /tmp/netcluster-UID/CLUSTER-NAME.sock).
+    /// The agent's socket, for admin clients and applications alike
+    /// (default: $NETCLUSTER_SOCKET, else $XDG_RUNTIME_DIR/netcluster/agent.sock,
+    /// else /tmp/netcluster-UID/agent.sock). Two agents on one host need
+    /// two paths.
     #[arg(long, value_name = "PATH")]
     pub admin: Option<PathBuf>,
+    /// Clusters the agent may be in at once (default 16).
+    #[arg(long, value_name = "N")]
+    pub max_clusters: Option<usize>,
+    /// Sockets one application may have open (default 256).
+    #[arg(long, value_name = "N")]
+    pub max_sockets: Option<usize>,
+    /// Messages the agent holds for one application socket before it stops
+    /// reading the mesh for it (default 256).
+    #[arg(long, value_name = "N")]
+    pub socket_queue: Option<usize>,
     /// A keyring file (see `netcluster keygen`): one 64-hex-digit key per
     /// line, the first signs. Discovery is then authenticated; the file
     /// must be private to its owner (mode 0600). Links are not

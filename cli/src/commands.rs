@@ -51,7 +51,17 @@ fn output_error(e: std::io::Error) -> CommandError {
 fn socket(a: &AdminArg) -> Result<PathBuf, CommandError> {
     match &a.admin {
         Some(p) => Ok(p.clone()),
-        None => crate::admin::find_default_socket().map_err(CommandError::NoSocket),
+        // The host daemon's socket first, then the only socket of the
+        // default directory (agents of older releases, named after their
+        // cluster and node).
+        None => {
+            let daemon = netcluster_client::paths::default_socket();
+            if daemon.exists() {
+                Ok(daemon)
+            } else {
+                crate::admin::find_default_socket().map_err(CommandError::NoSocket)
+            }
+        }
     }
 }
 

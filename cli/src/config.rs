@@ -73,6 +73,23 @@ pub struct FileConfig {
     /// Bounds on admin clients.
     #[serde(default)]
     pub admin_limits: FileAdminLimits,
+    /// Bounds of the host daemon (applications, clusters, sockets).
+    #[serde(default)]
+    pub daemon_limits: FileDaemonLimits,
+}
+
+/// `[daemon_limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDaemonLimits {
+    /// Clusters the daemon is in at once.
+    pub max_clusters: Option<usize>,
+    /// Sockets one application connection may have open.
+    pub max_sockets: Option<usize>,
+    /// Messages held for one socket (the default of SOCKET's `queue`).
+    pub socket_queue: Option<usize>,
+    /// Application connections at once.
+    pub max_apps: Option<usize>,
 }
 
 /// `[admin_limits]`.
@@ -117,9 +134,10 @@ fn first_line(s: &str) -> String {
 /// The agent's settings after merging.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The cluster.
-    pub cluster: String,
-    /// The node's name.
+    /// The cluster held for the daemon's lifetime (`--cluster`), if any;
+    /// without it the agent joins clusters as applications ask.
+    pub cluster: Option<String>,
+    /// The node's name (default: the host name).
     pub name: String,
     /// Groups joined at start.
     pub groups: Vec<String>,
@@ -149,6 +167,8 @@ pub struct Settings {
     pub log_level: Option<String>,
     /// Admin client bounds.
     pub admin_limits: AdminLimits,
+    /// Host daemon bounds.
+    pub daemon_limits: crate::daemon::DaemonLimits,
 }
 
 impl Settings {
@@ -164,14 +184,17 @@ impl Settings {
     /// Flags over file: a flag given wins, a list given replaces the file's.
     pub fn merge(a: AgentArgs, f: FileConfig) -> Result<Settings, ConfigError> {
         let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
-        let cluster = a.cluster.or(f.cluster).ok_or(ConfigError::Missing("cluster"))?;
-        let name = a.name.or(f.name).ok_or(ConfigError::Missing("name"))?;
+        let cluster = a.cluster.or(f.cluster);
+        // A held cluster needs a name, as before; the daemon alone takes the
+        // host's.
+        let name = match (a.name.or(f.name), &cluster) {
+            (Some(n), _) => n,
+            (None, Some(_)) => return Err(ConfigError::Missing("name")),
+            (None, None) => host_name(),
+        };
         let headers =
             if a.headers.is_empty() { f.headers.into_iter().collect() } else { a.headers };
-        let admin = a
-            .admin
-            .or(f.admin)
-            .unwrap_or_else(|| crate::admin::default_socket_path(&cluster, &name));
+        let admin = a.admin.or(f.admin).unwrap_or_else(netcluster_client::paths::default_socket);
         let mut admin_limits = AdminLimits::default();
         if let Some(n) = f.admin_limits.max_clients {
             admin_limits.max_clients = n.max(1);
@@ -179,7 +202,20 @@ impl Settings {
         if let Some(n) = f.admin_limits.max_pending {
             admin_limits.max_pending = n.max(1);
         }
+        let mut daemon_limits = crate::daemon::DaemonLimits::default();
+        let dl = &f.daemon_limits;
+        for (v, slot) in [
+            (a.max_clusters.or(dl.max_clusters), &mut daemon_limits.max_clusters),
+            (a.max_sockets.or(dl.max_sockets), &mut daemon_limits.max_sockets),
+            (a.socket_queue.or(dl.socket_queue), &mut daemon_limits.socket_queue),
+            (dl.max_apps, &mut daemon_limits.max_apps),
+        ] {
+            if let Some(v) = v {
+                *slot = v.max(1);
+            }
+        }
         Ok(Settings {
+            daemon_limits,
             groups: list(a.groups, f.groups),
             headers,
             seeds: list(a.seeds, f.seeds),
@@ -198,6 +234,15 @@ impl Settings {
             name,
         })
     }
+}
+
+/// The host name, for a daemon not given `--name`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -232,14 +277,15 @@ mod tests {
             ..AgentArgs::default()
         };
         let s = Settings::merge(args, file).unwrap();
-        assert_eq!(s.cluster, "c-file");
+        assert_eq!(s.cluster.as_deref(), Some("c-file"));
         assert_eq!(s.name, "n-flag");
         assert_eq!(s.groups, ["x"]);
         assert_eq!(s.seeds, ["127.0.0.1:1"]);
         assert_eq!(s.beacon, Beacon::Off);
         assert_eq!(s.headers, [("role".to_string(), "db".to_string())]);
         assert_eq!(s.admin_limits.max_clients, 3);
-        assert!(s.admin.ends_with("c-file-n-flag.sock"));
+        // One well-known socket, whatever the cluster: the host daemon's.
+        assert_eq!(s.admin, netcluster_client::paths::default_socket());
     }
 
     #[test]

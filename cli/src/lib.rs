@@ -1,7 +1,8 @@
 //! The pieces of the `netcluster` command, as a library so that its tests
 //! and other programs can use them.
 //!
-//! - [`agent`]: `netcluster agent`, a node serving the [`admin`] socket;
+//! - [`agent`]: `netcluster agent`, the host [`daemon`] serving
+//!   applications and the [`admin`] socket;
 //! - [`commands`]: the client commands (`members`, `send`, `watch`...);
 //! - [`output`]: their text and JSON formats;
 //! - [`demo`]: `netcluster demo`;
@@ -15,6 +16,7 @@ pub mod agent;
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod dns;
 pub mod keygen;

@@ -76,6 +76,7 @@ fn show(title: &str, frame: ControlFrame) -> Bytes {
     let body = match &parsed.message {
         ControlMessage::Admin(m) => format!("{m:#?}"),
         ControlMessage::Tracker(m) => format!("{m:#?}"),
+        ControlMessage::Local(m) => format!("{m:#?}"),
     };
     println!("parsed: {} v{}\n{body}", parsed.message.name(), parsed.version);
     bytes

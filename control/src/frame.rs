@@ -1,5 +1,5 @@
-//! Whole admin and tracker frames: the core's frame format (header,
-//! extensions, body) around a message of one of these two sub-protocols.
+//! Whole admin, tracker and local frames: the core's frame format (header,
+//! extensions, body) around a message of one of these sub-protocols.
 
 use bytes::Bytes;
 use netcluster_core::wire::{
@@ -8,15 +8,18 @@ use netcluster_core::wire::{
 };
 
 use crate::admin::AdminMessage;
+use crate::local::LocalMessage;
 use crate::tracker::TrackerMessage;
 
-/// A message of the admin or the tracker sub-protocol.
+/// A message of the admin, tracker or local sub-protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlMessage {
     /// An admin request, response or event.
     Admin(AdminMessage),
     /// A tracker message.
     Tracker(TrackerMessage),
+    /// A local message (an application and its host daemon).
+    Local(LocalMessage),
 }
 
 impl ControlMessage {
@@ -25,6 +28,7 @@ impl ControlMessage {
         match self {
             ControlMessage::Admin(_) => Protocol::Admin,
             ControlMessage::Tracker(_) => Protocol::Tracker,
+            ControlMessage::Local(_) => Protocol::Local,
         }
     }
 
@@ -33,6 +37,7 @@ impl ControlMessage {
         match self {
             ControlMessage::Admin(m) => m.msg_type(),
             ControlMessage::Tracker(m) => m.msg_type(),
+            ControlMessage::Local(m) => m.msg_type(),
         }
     }
 
@@ -41,6 +46,7 @@ impl ControlMessage {
         match self {
             ControlMessage::Admin(m) => m.name(),
             ControlMessage::Tracker(m) => m.name(),
+            ControlMessage::Local(m) => m.name(),
         }
     }
 }
@@ -58,6 +64,7 @@ impl FrameMessage for ControlMessage {
         match self {
             ControlMessage::Admin(m) => m.body_len(),
             ControlMessage::Tracker(m) => m.body_len(),
+            ControlMessage::Local(m) => m.body_len(),
         }
     }
 
@@ -65,6 +72,7 @@ impl FrameMessage for ControlMessage {
         match self {
             ControlMessage::Admin(m) => m.emit_body(out),
             ControlMessage::Tracker(m) => m.emit_body(out),
+            ControlMessage::Local(m) => m.emit_body(out),
         }
     }
 }
@@ -72,6 +80,12 @@ impl FrameMessage for ControlMessage {
 impl From<AdminMessage> for ControlMessage {
     fn from(m: AdminMessage) -> Self {
         ControlMessage::Admin(m)
+    }
+}
+
+impl From<LocalMessage> for ControlMessage {
+    fn from(m: LocalMessage) -> Self {
+        ControlMessage::Local(m)
     }
 }
 
@@ -130,6 +144,11 @@ impl ControlFrame {
                 limits,
             )?),
             Protocol::Tracker => ControlMessage::Tracker(TrackerMessage::parse_typed(
+                parts.msg_type,
+                &parts.body,
+                limits,
+            )?),
+            Protocol::Local => ControlMessage::Local(LocalMessage::parse_typed(
                 parts.msg_type,
                 &parts.body,
                 limits,

@@ -49,3 +49,8 @@ pub fn admin(data: &[u8]) {
 pub fn tracker(data: &[u8]) {
     sub_protocol(Protocol::Tracker, data);
 }
+
+/// The local decoders: arbitrary bytes as a local body, and raw.
+pub fn local(data: &[u8]) {
+    sub_protocol(Protocol::Local, data);
+}

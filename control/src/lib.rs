@@ -1,12 +1,14 @@
 //! # netcluster-control
 //!
-//! Codecs of the two netcluster sub-protocols that a mesh node never takes
+//! Codecs of the netcluster sub-protocols that a mesh node never takes
 //! from the network, kept out of the no_std core so that the core decodes
 //! only what a node needs:
 //!
 //! - [`admin`] (id 3): the agent and its local command-line clients, over a
 //!   UNIX stream socket;
-//! - [`tracker`] (id 4): nodes and a rendezvous server, over UDP.
+//! - [`tracker`] (id 4): nodes and a rendezvous server, over UDP;
+//! - [`local`] (id 5): applications and their host daemon, over the
+//!   daemon's UNIX stream socket.
 //!
 //! [`ControlFrame`] parses and emits whole frames of either. The frame format
 //! is the core's (`netcluster_core::wire`): the same header, extension,
@@ -36,6 +38,7 @@
 extern crate alloc;
 
 pub mod admin;
+pub mod local;
 pub mod tracker;
 
 mod frame;
@@ -46,4 +49,5 @@ mod testutil;
 
 pub use admin::AdminMessage;
 pub use frame::{ControlFrame, ControlMessage};
+pub use local::LocalMessage;
 pub use tracker::TrackerMessage;

@@ -88,11 +88,12 @@ fn run_vector(origin: &str, v: &[u8]) {
         run("stream", fuzz::stream, &format!("{origin} as a stream, seed {seed:#04x}"), &s);
     }
     if v.len() >= HEADER_LEN && v[5] == 0 {
-        let bodies: [(Protocol, FuzzBody); 4] = [
+        let bodies: [(Protocol, FuzzBody); 5] = [
             (Protocol::Discovery, fuzz::discovery),
             (Protocol::Link, fuzz::link),
             (Protocol::Admin, control_fuzz::admin),
             (Protocol::Tracker, control_fuzz::tracker),
+            (Protocol::Local, control_fuzz::local),
         ];
         for (protocol, body) in bodies {
             if v[2] == protocol.id() {

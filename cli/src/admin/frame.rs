@@ -27,17 +27,37 @@ pub struct FrameReader<R> {
     inner: R,
     buf: BytesMut,
     max_frame: usize,
+    /// A frame already read, handed out first.
+    unread: Option<Bytes>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Frames of at most `max_frame` bytes from `inner`.
     pub fn new(inner: R, max_frame: usize) -> Self {
-        FrameReader { inner, buf: BytesMut::with_capacity(4096), max_frame }
+        FrameReader { inner, buf: BytesMut::with_capacity(4096), max_frame, unread: None }
+    }
+
+    /// Puts `frame` back: the next [`next`](Self::next) returns it.
+    pub fn unread(&mut self, frame: Bytes) {
+        self.unread = Some(frame);
+    }
+
+    /// The reader's stream.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The reader's stream, dropping what was buffered.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// The next whole frame (header included), `None` at a clean end of
     /// stream.
     pub async fn next(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if let Some(f) = self.unread.take() {
+            return Ok(Some(f));
+        }
         loop {
             if let Some(len) =
                 peek_frame_len(&self.buf, self.max_frame).map_err(FrameError::Framing)?

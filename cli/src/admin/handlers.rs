@@ -159,7 +159,7 @@ fn members(node: &Node) -> Vec<MemberRecord> {
 }
 
 /// The agent's own member record (`hops` 0).
-fn own_record(node: &Node) -> MemberRecord {
+pub(crate) fn own_record(node: &Node) -> MemberRecord {
     let cfg = node.config();
     let groups: Vec<String> = node.groups().map(str::to_string).collect();
     MemberRecord {
@@ -191,7 +191,7 @@ fn micros(d: Option<Duration>) -> Option<u32> {
     d.map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX).min(u32::MAX - 1))
 }
 
-fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigures {
+pub(crate) fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigures {
     TrafficFigures {
         rx_bytes_per_sec: t.rx_bytes_per_sec,
         tx_bytes_per_sec: t.tx_bytes_per_sec,
@@ -229,7 +229,7 @@ fn link_record(l: &netcluster_tokio::LinkInfo) -> LinkRecord {
 /// host's interfaces with the link port: IPv4 first if the node is bound
 /// to an IPv4 address (IPv6 first if to IPv6), routable before IPv6
 /// link-local (given with its scope), loopback last.
-fn reachable_addr(advertised: SocketAddr) -> SocketAddr {
+pub(crate) fn reachable_addr(advertised: SocketAddr) -> SocketAddr {
     if !advertised.ip().is_unspecified() {
         return advertised;
     }

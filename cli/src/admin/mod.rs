@@ -3,10 +3,10 @@
 //! command side's [`client`], and where the socket lives by default.
 
 pub mod client;
-mod context;
+pub(crate) mod context;
 pub mod events;
 pub mod frame;
-mod handlers;
+pub(crate) mod handlers;
 pub mod resolve;
 pub mod server;
 

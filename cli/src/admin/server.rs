@@ -117,6 +117,13 @@ impl AdminServer {
         &self.path
     }
 
+    /// The listener, its path and the socket file's inode (for
+    /// [`remove_if_ours`]), for a server that accepts on its own (the host
+    /// daemon).
+    pub(crate) fn into_parts(self) -> (UnixListener, PathBuf, u64) {
+        (self.listener, self.path, self.ino)
+    }
+
     /// Gives the socket up without serving (the agent could not start):
     /// the file is removed so it is not left behind as a stale socket.
     pub fn discard(self) {
@@ -156,7 +163,7 @@ impl Serving {
 }
 
 /// Removes the socket file unless another agent has replaced it since.
-fn remove_if_ours(path: &Path, ino: u64) {
+pub(crate) fn remove_if_ours(path: &Path, ino: u64) {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.ino() == ino => {
             if let Err(e) = std::fs::remove_file(path) {
@@ -210,7 +217,45 @@ fn request_id_of(frame: &Bytes) -> u32 {
 }
 
 async fn connection(stream: UnixStream, ctx: Arc<Ctx>) {
-    let (r, mut w) = stream.into_split();
+    let (r, w) = stream.into_split();
+    let reader = FrameReader::new(r, ctx.limits.wire.max_frame);
+    serve_connection(reader, w, ctx).await;
+}
+
+/// The shared state of an admin server for the node behind `handle`, for
+/// serving connections accepted elsewhere (the host daemon's socket).
+pub(crate) fn context(handle: Handle, hub: EventHub, limits: AdminLimits) -> Arc<Ctx> {
+    Arc::new(Ctx {
+        handle,
+        hub,
+        clients: Arc::new(Semaphore::new(limits.max_clients.max(1))),
+        limits,
+    })
+}
+
+/// Serves one admin client of the host daemon: refused with `limit` past
+/// `max_clients`, else as [`serve_connection`].
+pub(crate) async fn serve_counted(
+    reader: FrameReader<tokio::net::unix::OwnedReadHalf>,
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    ctx: Arc<Ctx>,
+) {
+    let Ok(permit) = ctx.clients.clone().try_acquire_owned() else {
+        tracing::warn!("admin client refused: too many clients");
+        let _ = frame::write(&mut w, result(0, Status::Limit, "too many clients")).await;
+        return;
+    };
+    serve_connection(reader, w, ctx).await;
+    drop(permit);
+}
+
+/// Serves one admin client whose stream is already being read by `reader`
+/// (which may hold its first frame), until it closes.
+pub(crate) async fn serve_connection(
+    mut reader: FrameReader<tokio::net::unix::OwnedReadHalf>,
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    ctx: Arc<Ctx>,
+) {
     let (tx, mut rx) = mpsc::channel::<Bytes>(ctx.limits.out_queue.max(1));
     let out = Out(tx);
     let writer = tokio::spawn(async move {
@@ -221,7 +266,6 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>) {
             }
         }
     });
-    let mut reader = FrameReader::new(r, ctx.limits.wire.max_frame);
     let pending = Arc::new(Semaphore::new(ctx.limits.max_pending.max(1)));
     let mut requests = JoinSet::new();
     let mut subscription: Option<JoinHandle<()>> = None;

@@ -205,7 +205,7 @@ impl Frame {
             Protocol::Link => {
                 Message::Link(LinkMessage::parse_typed(parts.msg_type, &parts.body, limits)?)
             }
-            protocol @ (Protocol::Admin | Protocol::Tracker) => {
+            protocol @ (Protocol::Admin | Protocol::Tracker | Protocol::Local) => {
                 return Err(Error::UnexpectedProtocol { protocol })
             }
         };

@@ -57,12 +57,24 @@ pub enum Protocol {
     Admin = 3,
     /// Rendezvous server: REGISTER, QUERY, PEERS.
     Tracker = 4,
+    /// Applications talking to the host daemon (the agent) over its UNIX
+    /// socket: clusters, mesh sockets, events. Never spoken between nodes,
+    /// so never offered in HELLO or beacons (see [`Protocol::ALL`]).
+    Local = 5,
 }
 
 impl Protocol {
-    /// Every sub-protocol, in id order.
+    /// The sub-protocols a node offers to other nodes (in HELLO and
+    /// beacons, [`VersionRanges::supported`](super::VersionRanges::supported)),
+    /// in id order: every one but [`Protocol::Local`], which only an
+    /// application and its host daemon speak.
     pub const ALL: [Protocol; 4] =
         [Protocol::Discovery, Protocol::Link, Protocol::Admin, Protocol::Tracker];
+
+    /// Every sub-protocol this codec knows, in id order, [`Protocol::Local`]
+    /// included.
+    pub const EVERY: [Protocol; 5] =
+        [Protocol::Discovery, Protocol::Link, Protocol::Admin, Protocol::Tracker, Protocol::Local];
 
     /// The sub-protocol with wire id `id`.
     pub fn from_id(id: u8) -> Result<Protocol> {
@@ -71,6 +83,7 @@ impl Protocol {
             2 => Ok(Protocol::Link),
             3 => Ok(Protocol::Admin),
             4 => Ok(Protocol::Tracker),
+            5 => Ok(Protocol::Local),
             _ => Err(Error::UnknownProtocol { id }),
         }
     }
@@ -93,6 +106,7 @@ impl fmt::Display for Protocol {
             Protocol::Link => "link",
             Protocol::Admin => "admin",
             Protocol::Tracker => "tracker",
+            Protocol::Local => "local",
         })
     }
 }

@@ -19,6 +19,7 @@
 mod control;
 mod figures;
 mod link;
+mod local;
 pub mod secure;
 
 use std::fmt::Write as _;
@@ -232,6 +233,7 @@ fn proto_name(id: u8) -> &'static str {
         Ok(Protocol::Link) => "link",
         Ok(Protocol::Admin) => "admin",
         Ok(Protocol::Tracker) => "tracker",
+        Ok(Protocol::Local) => "local",
         _ => "unknown",
     }
 }
@@ -533,5 +535,6 @@ pub fn all() -> Vec<Vector> {
     v.extend(control::admin_events());
     v.extend(figures::admin_figures());
     v.extend(control::trackers());
+    v.extend(local::locals());
     v
 }
