@@ -30,7 +30,9 @@ pub(crate) struct ClusterNode {
     /// Its traffic to the applications.
     pub(crate) router: Arc<Router>,
     tasks: Vec<JoinHandle<()>>,
-    tracker: Option<JoinHandle<()>>,
+    /// The tracker client, taken and awaited at the stop: it sends its
+    /// last REGISTER (ttl 0) by itself once the node has stopped.
+    tracker: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Groups joined for group_receive sockets, with their counts.
     groups: Mutex<HashMap<String, usize>>,
 }
@@ -72,8 +74,15 @@ impl ClusterNode {
             t.abort();
         }
         self.handle.shutdown().await;
-        if let Some(t) = &self.tracker {
-            t.abort();
+        let tracker = self.tracker.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = tracker {
+            // Bounded: a tracker that cannot be reached must not hold the
+            // exit.
+            let abort = t.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(2), t).await.is_err() {
+                tracing::warn!(cluster = %self.name, "tracker client did not finish within 2 s");
+                abort.abort();
+            }
         }
         tracing::info!(cluster = %self.name, "cluster left");
     }
@@ -123,7 +132,7 @@ impl Clusters {
             admin,
             router,
             tasks,
-            tracker,
+            tracker: std::sync::Mutex::new(tracker),
             groups: Mutex::new(HashMap::new()),
         })
     }
