@@ -206,7 +206,9 @@ pub enum Event {
         /// Its bytes.
         payload: Bytes,
     },
-    /// A reliable or sequenced message was acknowledged by its destination.
+    /// A reliable or sequenced message was acknowledged by its destination
+    /// (unless it was sent with [`SendOptions::confirm`](crate::node::SendOptions::confirm)
+    /// off).
     Delivered {
         /// The message.
         id: MessageId,
