@@ -426,3 +426,27 @@ fn events_report_a_failed_delivery() {
         assert!(Instant::now() < end, "no delivery_failed event");
     }
 }
+
+#[test]
+fn the_daemons_limits_refuse_with_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "alpha", &["--max-clusters", "1", "--max-sockets", "2"]);
+    let mut c = Cluster::connect(&common::unique_cluster("lim"), options(&d, vec![])).unwrap();
+    match Cluster::connect(&common::unique_cluster("lim2"), options(&d, vec![])) {
+        Err(Error::Refused { status: Status::Limit, .. }) => {}
+        other => panic!("a second cluster past --max-clusters 1: {other:?}"),
+    }
+    let _a = sock(&mut c, Target::GroupReceive("a".into()), Semantics::Reliable);
+    assert!(c.local_node().unwrap().groups.contains(&"a".to_string()));
+    let _b = sock(&mut c, Target::Group("b".into()), Semantics::Reliable);
+    match c.socket(Target::Group("c".into()), Semantics::Reliable, SocketOptions::default()) {
+        Err(Error::Refused { status: Status::Limit, .. }) => {}
+        other => panic!("a third socket past --max-sockets 2: {other:?}"),
+    }
+    // Closing one makes room again.
+    drop(_a);
+    wait_for("room for a socket", || {
+        c.socket(Target::Group("c".into()), Semantics::Reliable, SocketOptions::default()).ok()
+    });
+    assert!(!c.local_node().unwrap().groups.contains(&"a".to_string()), "its group is left");
+}

@@ -175,13 +175,19 @@ pub(crate) async fn serve(
                 sink.send(result(id, LocalStatus::NotConnected, "send CONNECT first")).await;
             }
             (LocalMessage::Socket(req), Some(node)) => {
+                // Sockets the application closed make room (and leave their
+                // groups) first.
+                let (done, live): (Vec<_>, Vec<_>) = open.drain(..).partition(|s| s.finished());
+                open = live;
+                for s in done {
+                    s.close(Some(node)).await;
+                }
                 if open.len() >= daemon.limits.max_sockets {
                     let detail =
                         format!("at most {} sockets per connection", daemon.limits.max_sockets);
                     sink.send(result(id, LocalStatus::Limit, detail)).await;
                     continue;
                 }
-                open.retain(|s| !s.finished());
                 match sockets::open(node, &req, &daemon, &sink).await {
                     Ok((sock, fd)) => {
                         let socket_id = sock.id;
