@@ -463,3 +463,25 @@ fn the_daemons_limits_refuse_with_limit() {
     });
     assert!(!c.local_node().unwrap().groups.contains(&"a".to_string()), "its group is left");
 }
+
+#[test]
+fn a_held_cluster_keeps_its_configured_groups_when_sockets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("held");
+    let d = daemon(dir.path(), "alpha", &["--cluster", &cluster, "--group", "jobs"]);
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let r = sock(&mut c, Target::GroupReceive("jobs".into()), Semantics::Reliable);
+    let t = sock(&mut c, Target::GroupReceive("temp".into()), Semantics::Reliable);
+    let groups = c.local_node().unwrap().groups;
+    assert!(groups.contains(&"jobs".into()) && groups.contains(&"temp".into()), "{groups:?}");
+    drop((r, t));
+    drop(c);
+    // The held cluster stays, with its own group; the socket's group goes.
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    wait_for("temp left", || {
+        let g = c.local_node().ok()?.groups;
+        (!g.contains(&"temp".into())).then_some(g)
+    });
+    assert!(c.local_node().unwrap().groups.contains(&"jobs".into()), "the configured group stays");
+    assert!(d.proc.stderr().contains("agent running"), "{}", d.proc.stderr());
+}

@@ -31,37 +31,50 @@ pub(crate) struct ClusterNode {
     pub(crate) router: Arc<Router>,
     tasks: Vec<JoinHandle<()>>,
     tracker: Option<JoinHandle<()>>,
-    /// Groups joined for group_receive sockets, with their counts.
-    groups: Mutex<HashMap<String, usize>>,
+    /// Groups of group_receive sockets: how many sockets need each, and
+    /// whether the daemon joined it for them (else the node was in it).
+    groups: Mutex<HashMap<String, (usize, bool)>>,
 }
 
 impl ClusterNode {
     /// Joins `group` for one more socket.
     pub(crate) async fn join_group(&self, group: &str) -> Result<(), (LocalStatus, String)> {
         let mut groups = self.groups.lock().await;
-        if let Some(n) = groups.get_mut(group) {
+        if let Some((n, _)) = groups.get_mut(group) {
             *n += 1;
             return Ok(());
         }
-        // A group the node holds by configuration stays joined: count it
-        // as held by nobody here, and never leave it.
-        self.handle
-            .join(group.to_string())
+        // A group the node is in already (by configuration, `--group`)
+        // stays joined when the sockets go: only a join made here is undone.
+        let g = group.to_string();
+        let member = self
+            .handle
+            .query(move |node| node.groups().any(|x| x == g))
             .await
-            .map_err(|e| (LocalStatus::Limit, e.to_string()))?;
-        groups.insert(group.to_string(), 1);
+            .map_err(|e| (LocalStatus::Failed, e.to_string()))?;
+        if !member {
+            self.handle
+                .join(group.to_string())
+                .await
+                .map_err(|e| (LocalStatus::Limit, e.to_string()))?;
+        }
+        groups.insert(group.to_string(), (1, !member));
         Ok(())
     }
 
-    /// Leaves `group` when the last socket that needed it goes.
+    /// Leaves `group` when the last socket that needed it goes, if the
+    /// daemon joined it for them.
     pub(crate) async fn leave_group(&self, group: &str) {
         let mut groups = self.groups.lock().await;
-        if let Some(n) = groups.get_mut(group) {
+        if let Some((n, ours)) = groups.get_mut(group) {
             *n -= 1;
             if *n == 0 {
+                let ours = *ours;
                 groups.remove(group);
-                if let Err(e) = self.handle.leave(group.to_string()).await {
-                    tracing::debug!(%group, error = %e, "leaving a group");
+                if ours {
+                    if let Err(e) = self.handle.leave(group.to_string()).await {
+                        tracing::debug!(%group, error = %e, "leaving a group");
+                    }
                 }
             }
         }
