@@ -30,7 +30,7 @@ pub(crate) struct ClusterNode {
     /// Its traffic to the applications.
     pub(crate) router: Arc<Router>,
     tasks: Vec<JoinHandle<()>>,
-    tracker: Option<JoinHandle<()>>,
+    tracker: Mutex<Option<JoinHandle<()>>>,
     /// Groups of group_receive sockets: how many sockets need each, and
     /// whether the daemon joined it for them (else the node was in it).
     groups: Mutex<HashMap<String, (usize, bool)>>,
@@ -85,8 +85,14 @@ impl ClusterNode {
             t.abort();
         }
         self.handle.shutdown().await;
-        if let Some(t) = &self.tracker {
-            t.abort();
+        // The tracker client deregisters by itself once the node stops: it
+        // is awaited, not aborted, but a tracker that cannot be reached
+        // must not hold the exit.
+        let tracker = self.tracker.lock().await.take();
+        if let Some(t) = tracker {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), t).await.is_err() {
+                tracing::warn!(cluster = %self.name, "tracker client did not finish within 2 s");
+            }
         }
         tracing::info!(cluster = %self.name, "cluster left");
     }
@@ -136,7 +142,7 @@ impl Clusters {
             admin,
             router,
             tasks,
-            tracker,
+            tracker: Mutex::new(tracker),
             groups: Mutex::new(HashMap::new()),
         })
     }
