@@ -485,3 +485,23 @@ fn a_held_cluster_keeps_its_configured_groups_when_sockets_go() {
     assert!(c.local_node().unwrap().groups.contains(&"jobs".into()), "the configured group stays");
     assert!(d.proc.stderr().contains("agent running"), "{}", d.proc.stderr());
 }
+
+#[test]
+fn admin_commands_find_the_daemons_socket_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("adm");
+    let d = daemon(dir.path(), "alpha", &["--cluster", &cluster]);
+    // An application on the same socket at the same time.
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let out = Command::new(bin())
+        .args(["members", "--json"])
+        .env("NETCLUSTER_SOCKET", &d.socket)
+        .env_remove("NETCLUSTER_ADMIN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let members: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(members[0]["name"], "alpha", "{members}");
+    assert_eq!(members[0]["id"], c.node_id().to_string());
+    assert_eq!(c.local_node().unwrap().name, "alpha");
+}
