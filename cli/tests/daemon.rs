@@ -416,13 +416,92 @@ fn events_report_a_failed_delivery() {
     let _ = db.proc.child.kill();
     let _ = db.proc.child.wait();
     let end = Instant::now() + Duration::from_secs(120);
+    // Waiting for the event, then taking what else came without waiting.
+    let mut waited = false;
     loop {
         let _ = tx.send(b"into the void");
-        if let Some(e) = ca.next_event(Duration::from_millis(500)).unwrap() {
+        let e = if waited {
+            ca.events().unwrap().into_iter().next()
+        } else {
+            ca.next_event(Duration::from_millis(500)).unwrap()
+        };
+        waited = !waited;
+        if let Some(e) = e {
             assert_eq!(e.kind, EventKind::DeliveryFailed);
             assert_eq!(e.socket_id, tx.id());
             break;
         }
         assert!(Instant::now() < end, "no delivery_failed event");
     }
+    // Later failures are reported too, and taken without waiting.
+    wait_for("more delivery_failed events", || {
+        let _ = tx.send(b"still nobody");
+        ca.events().unwrap().into_iter().find(|e| e.kind == EventKind::DeliveryFailed)
+    });
+}
+
+#[test]
+fn the_daemons_limits_refuse_with_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "alpha", &["--max-clusters", "1", "--max-sockets", "2"]);
+    let mut c = Cluster::connect(&common::unique_cluster("lim"), options(&d, vec![])).unwrap();
+    match Cluster::connect(&common::unique_cluster("lim2"), options(&d, vec![])) {
+        Err(Error::Refused { status: Status::Limit, .. }) => {}
+        other => panic!("a second cluster past --max-clusters 1: {other:?}"),
+    }
+    let _a = sock(&mut c, Target::GroupReceive("a".into()), Semantics::Reliable);
+    assert!(c.local_node().unwrap().groups.contains(&"a".to_string()));
+    let _b = sock(&mut c, Target::Group("b".into()), Semantics::Reliable);
+    match c.socket(Target::Group("c".into()), Semantics::Reliable, SocketOptions::default()) {
+        Err(Error::Refused { status: Status::Limit, .. }) => {}
+        other => panic!("a third socket past --max-sockets 2: {other:?}"),
+    }
+    // Closing one makes room again.
+    drop(_a);
+    wait_for("room for a socket", || {
+        c.socket(Target::Group("c".into()), Semantics::Reliable, SocketOptions::default()).ok()
+    });
+    assert!(!c.local_node().unwrap().groups.contains(&"a".to_string()), "its group is left");
+}
+
+#[test]
+fn a_held_cluster_keeps_its_configured_groups_when_sockets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("held");
+    let d = daemon(dir.path(), "alpha", &["--cluster", &cluster, "--group", "jobs"]);
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let r = sock(&mut c, Target::GroupReceive("jobs".into()), Semantics::Reliable);
+    let t = sock(&mut c, Target::GroupReceive("temp".into()), Semantics::Reliable);
+    let groups = c.local_node().unwrap().groups;
+    assert!(groups.contains(&"jobs".into()) && groups.contains(&"temp".into()), "{groups:?}");
+    drop((r, t));
+    drop(c);
+    // The held cluster stays, with its own group; the socket's group goes.
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    wait_for("temp left", || {
+        let g = c.local_node().ok()?.groups;
+        (!g.contains(&"temp".into())).then_some(g)
+    });
+    assert!(c.local_node().unwrap().groups.contains(&"jobs".into()), "the configured group stays");
+    assert!(d.proc.stderr().contains("agent running"), "{}", d.proc.stderr());
+}
+
+#[test]
+fn admin_commands_find_the_daemons_socket_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::unique_cluster("adm");
+    let d = daemon(dir.path(), "alpha", &["--cluster", &cluster]);
+    // An application on the same socket at the same time.
+    let mut c = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let out = Command::new(bin())
+        .args(["members", "--json"])
+        .env("NETCLUSTER_SOCKET", &d.socket)
+        .env_remove("NETCLUSTER_ADMIN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let members: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(members[0]["name"], "alpha", "{members}");
+    assert_eq!(members[0]["id"], c.node_id().to_string());
+    assert_eq!(c.local_node().unwrap().name, "alpha");
 }

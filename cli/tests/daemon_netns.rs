@@ -75,6 +75,7 @@ fn rust_and_python_applications_on_two_daemons_in_namespaces() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_da, sock_a) = daemon(dir.path(), &hosts[0], "a");
+    let sock_a2 = sock_a.clone();
     let (_db, sock_b) = daemon(dir.path(), &hosts[1], "b");
     let cluster = unique_cluster("netns");
 
@@ -180,6 +181,42 @@ fn rust_and_python_applications_on_two_daemons_in_namespaces() {
     s.read_to_string(&mut answer).unwrap();
     let digest = writer.join().unwrap();
     assert_eq!(answer, format!("{} {digest}", 50 * 1024 * 1024), "the stream arrived exactly");
+
+    // One daemon, two clusters: a second cluster on both daemons (its
+    // nodes on ephemeral link ports, 7400 being the first's), whose
+    // applications see only their own cluster's traffic.
+    let other = format!("{cluster}-2");
+    let on = |socket: &Path, seeds: Vec<String>, name: &str| Options {
+        broadcast: false,
+        seeds,
+        name: Some(name.into()),
+        daemon: DaemonOptions {
+            socket: socket.to_path_buf(),
+            start: false,
+            ..DaemonOptions::default()
+        },
+        ..Options::default()
+    };
+    let mut b2 =
+        Cluster::connect(&other, on(&sock_b, vec![], "b")).expect("b joins a second cluster");
+    let b2_addr = b2.local_node().unwrap().addr;
+    assert_eq!(b2_addr.ip().to_string(), "10.77.31.2", "b's second node is reachable: {b2_addr}");
+    assert_ne!(b2_addr.port(), 7400);
+    let mut a2 = Cluster::connect(&other, on(&sock_a2, vec![b2_addr.to_string()], "a")).unwrap();
+    a2.wait_for_peer("b", DEADLINE).expect("the second cluster forms");
+    assert_ne!(a2.node_id(), c.node_id(), "one node per cluster");
+    let rx2 = b2.socket(Target::GroupReceive("".into()), Semantics::Sequenced, so).unwrap();
+    let tx2 = a2.socket(Target::Group("".into()), Semantics::Sequenced, so).unwrap();
+    let tx1 = c.socket(Target::Group("".into()), Semantics::Sequenced, so).unwrap();
+    for i in 0..10 {
+        tx1.send(format!("one {i}").as_bytes()).unwrap();
+        tx2.send(format!("two {i}").as_bytes()).unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(recv(&rx2), format!("two {i}").as_bytes(), "only the second cluster's traffic");
+    }
+    rx2.set_nonblocking(true).unwrap();
+    assert!(rx2.recv(&mut [0u8; 64]).is_err(), "nothing of the first cluster");
 }
 
 /// SHA-256 (FIPS 180-4), enough for a test to check 50 MB without another

@@ -30,40 +30,51 @@ pub(crate) struct ClusterNode {
     /// Its traffic to the applications.
     pub(crate) router: Arc<Router>,
     tasks: Vec<JoinHandle<()>>,
-    /// The tracker client, taken and awaited at the stop: it sends its
-    /// last REGISTER (ttl 0) by itself once the node has stopped.
-    tracker: std::sync::Mutex<Option<JoinHandle<()>>>,
-    /// Groups joined for group_receive sockets, with their counts.
-    groups: Mutex<HashMap<String, usize>>,
+    tracker: Mutex<Option<JoinHandle<()>>>,
+    /// Groups of group_receive sockets: how many sockets need each, and
+    /// whether the daemon joined it for them (else the node was in it).
+    groups: Mutex<HashMap<String, (usize, bool)>>,
 }
 
 impl ClusterNode {
     /// Joins `group` for one more socket.
     pub(crate) async fn join_group(&self, group: &str) -> Result<(), (LocalStatus, String)> {
         let mut groups = self.groups.lock().await;
-        if let Some(n) = groups.get_mut(group) {
+        if let Some((n, _)) = groups.get_mut(group) {
             *n += 1;
             return Ok(());
         }
-        // A group the node holds by configuration stays joined: count it
-        // as held by nobody here, and never leave it.
-        self.handle
-            .join(group.to_string())
+        // A group the node is in already (by configuration, `--group`)
+        // stays joined when the sockets go: only a join made here is undone.
+        let g = group.to_string();
+        let member = self
+            .handle
+            .query(move |node| node.groups().any(|x| x == g))
             .await
-            .map_err(|e| (LocalStatus::Limit, e.to_string()))?;
-        groups.insert(group.to_string(), 1);
+            .map_err(|e| (LocalStatus::Failed, e.to_string()))?;
+        if !member {
+            self.handle
+                .join(group.to_string())
+                .await
+                .map_err(|e| (LocalStatus::Limit, e.to_string()))?;
+        }
+        groups.insert(group.to_string(), (1, !member));
         Ok(())
     }
 
-    /// Leaves `group` when the last socket that needed it goes.
+    /// Leaves `group` when the last socket that needed it goes, if the
+    /// daemon joined it for them.
     pub(crate) async fn leave_group(&self, group: &str) {
         let mut groups = self.groups.lock().await;
-        if let Some(n) = groups.get_mut(group) {
+        if let Some((n, ours)) = groups.get_mut(group) {
             *n -= 1;
             if *n == 0 {
+                let ours = *ours;
                 groups.remove(group);
-                if let Err(e) = self.handle.leave(group.to_string()).await {
-                    tracing::debug!(%group, error = %e, "leaving a group");
+                if ours {
+                    if let Err(e) = self.handle.leave(group.to_string()).await {
+                        tracing::debug!(%group, error = %e, "leaving a group");
+                    }
                 }
             }
         }
@@ -74,14 +85,13 @@ impl ClusterNode {
             t.abort();
         }
         self.handle.shutdown().await;
-        let tracker = self.tracker.lock().ok().and_then(|mut t| t.take());
+        // The tracker client deregisters by itself once the node stops: it
+        // is awaited, not aborted, but a tracker that cannot be reached
+        // must not hold the exit.
+        let tracker = self.tracker.lock().await.take();
         if let Some(t) = tracker {
-            // Bounded: a tracker that cannot be reached must not hold the
-            // exit.
-            let abort = t.abort_handle();
             if tokio::time::timeout(std::time::Duration::from_secs(2), t).await.is_err() {
                 tracing::warn!(cluster = %self.name, "tracker client did not finish within 2 s");
-                abort.abort();
             }
         }
         tracing::info!(cluster = %self.name, "cluster left");
@@ -132,7 +142,7 @@ impl Clusters {
             admin,
             router,
             tasks,
-            tracker: std::sync::Mutex::new(tracker),
+            tracker: Mutex::new(tracker),
             groups: Mutex::new(HashMap::new()),
         })
     }

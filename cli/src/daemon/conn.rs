@@ -87,12 +87,21 @@ fn result(request_id: u32, status: LocalStatus, detail: impl Into<String>) -> Lo
     LocalMessage::Result(LocalResult { request_id, status, detail: detail.into().into() })
 }
 
+/// Who is on the other end of a connection (`SO_PEERCRED`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Credentials {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) pid: Option<i32>,
+}
+
 /// Serves one application until it closes its connection, then closes its
 /// sockets, leaves its groups and detaches it from its cluster.
 pub(crate) async fn serve(
     mut reader: FrameReader<OwnedReadHalf>,
     mut w: OwnedWriteHalf,
     daemon: Arc<Daemon>,
+    peer: Credentials,
 ) {
     let (tx, mut rx) = mpsc::channel::<Out>(daemon.limits.out_queue.max(1));
     let sink = Sink(tx);
@@ -150,6 +159,13 @@ pub(crate) async fn serve(
             (LocalMessage::Connect(c), None) => match connect(&daemon, &c).await {
                 Ok(node) => {
                     let node_id = node.handle.id();
+                    tracing::info!(
+                        cluster = %node.name,
+                        uid = peer.uid,
+                        gid = peer.gid,
+                        pid = ?peer.pid,
+                        "application attached"
+                    );
                     cluster = Some(node);
                     sink.send(LocalMessage::Connected(Connected { request_id: id, node_id })).await;
                 }
@@ -159,13 +175,19 @@ pub(crate) async fn serve(
                 sink.send(result(id, LocalStatus::NotConnected, "send CONNECT first")).await;
             }
             (LocalMessage::Socket(req), Some(node)) => {
+                // Sockets the application closed make room (and leave their
+                // groups) first.
+                let (done, live): (Vec<_>, Vec<_>) = open.drain(..).partition(|s| s.finished());
+                open = live;
+                for s in done {
+                    s.close(Some(node)).await;
+                }
                 if open.len() >= daemon.limits.max_sockets {
                     let detail =
                         format!("at most {} sockets per connection", daemon.limits.max_sockets);
                     sink.send(result(id, LocalStatus::Limit, detail)).await;
                     continue;
                 }
-                open.retain(|s| !s.finished());
                 match sockets::open(node, &req, &daemon, &sink).await {
                     Ok((sock, fd)) => {
                         let socket_id = sock.id;
@@ -237,8 +259,10 @@ pub(crate) async fn serve(
     if let Some(node) = cluster {
         daemon.clusters.detach(&node.name).await;
     }
+    // The writer flushes what is queued and ends with the last sink (the
+    // bridges of accepted streams keep theirs while their streams live).
     drop(sink);
-    let _ = writer.await;
+    drop(writer);
 }
 
 async fn connect(daemon: &Daemon, c: &Connect) -> Result<Arc<ClusterNode>, (LocalStatus, String)> {

@@ -203,7 +203,8 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
         }
         return;
     };
-    conn::serve(reader, w, daemon.clone()).await;
+    let who = conn::Credentials { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
+    conn::serve(reader, w, daemon.clone(), who).await;
 }
 
 #[cfg(test)]

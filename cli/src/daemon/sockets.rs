@@ -136,9 +136,6 @@ pub(crate) async fn open(
                 group = Some(target.clone());
             }
             let (mine, theirs) = pair(packet_kind)?;
-            // Read-only: the application's writes fail (a datagram pair's
-            // are read and dropped).
-            let _ = fdpass::shutdown_read(&mine);
             let (tx, rx) = mpsc::channel(queue.max(1));
             router.add(id, Reads::Group(target, sem), Inbox::Messages(tx), sink.clone());
             let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem };
@@ -245,9 +242,6 @@ async fn messages(
         }
     };
     let outbound = async {
-        // A read-only socket's read side is shut: nothing to read, and its
-        // end of file would only say so.
-        let Some(dest) = &dest else { return std::future::pending().await };
         let mut buf = vec![0u8; MAX_PACKET];
         loop {
             if fd.readable().await.is_err() {
@@ -266,6 +260,9 @@ async fn messages(
                 ctx.failed(NodeId::default(), "message larger than the daemon's packet buffer");
                 continue;
             }
+            // A read-only socket's writes are read (so that its end of
+            // file is seen) and dropped.
+            let Some(dest) = &dest else { continue };
             if !ctx.send(dest, Bytes::copy_from_slice(&buf[..n])).await {
                 return;
             }

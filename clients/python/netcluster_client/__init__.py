@@ -13,6 +13,7 @@ from ._client import (
     Cluster,
     DaemonGone,
     MeshSocket,
+    MessageTooLong,
     NetclusterError,
     NoDaemon,
     NotOwner,
@@ -36,7 +37,7 @@ from ._protocol import (
 )
 
 __all__ = [
-    "Cluster", "DaemonGone", "MeshSocket", "NetclusterError", "NoDaemon", "NotOwner", "Refused",
+    "Cluster", "DaemonGone", "MeshSocket", "MessageTooLong", "NetclusterError", "NoDaemon", "NotOwner", "Refused",
     "Timeout", "default_socket", "DATAGRAM", "GROUP", "GROUP_RECEIVE", "LISTEN_STREAMS", "PEER",
     "RELIABLE", "SEQUENCED", "STREAM", "Event", "Peer", "ProtocolError", "Rates",
 ]

@@ -50,6 +50,10 @@ class Refused(NetclusterError):
         self.reason = reason
 
 
+class MessageTooLong(NetclusterError):
+    """A message did not fit the buffer given to recv."""
+
+
 class Timeout(NetclusterError):
     """The daemon did not answer in time."""
 
@@ -150,8 +154,14 @@ class MeshSocket:
         self.sock.sendall(data)
 
     def recv(self, size: int = 65536) -> bytes:
-        """One message (or some bytes of a stream; b"" is its end)."""
-        return self.sock.recv(size)
+        """One message (or some bytes of a stream; b"" is its end). A
+        message longer than size raises MessageTooLong (its end is lost)."""
+        if self.semantics == p.STREAM:
+            return self.sock.recv(size)
+        data, _anc, flags, _addr = self.sock.recvmsg(size)
+        if flags & socket.MSG_TRUNC:
+            raise MessageTooLong(f"a message longer than {size} bytes")
+        return data
 
     def accept(self) -> Tuple[str, "MeshSocket"]:
         """The next stream a peer opened (listening sockets): the peer's id

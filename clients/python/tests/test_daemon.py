@@ -16,7 +16,7 @@ import pytest
 
 from netcluster_client import (
     DATAGRAM, GROUP, GROUP_RECEIVE, LISTEN_STREAMS, PEER, RELIABLE, SEQUENCED, STREAM,
-    Cluster, DaemonGone, NoDaemon, NotOwner, Refused,
+    Cluster, DaemonGone, MessageTooLong, NoDaemon, NotOwner, Refused,
 )
 from netcluster_client import _client
 
@@ -100,6 +100,10 @@ def test_select_over_three_sockets(daemons: Callable[[str], Daemon], cluster_nam
         for s in ready:
             got.add(s.recv())
     assert got == {b"one", b"two"}
+    seq.send(b"x" * 1000)
+    socks[1].settimeout(DEADLINE)
+    with pytest.raises(MessageTooLong):
+        socks[1].recv(10)
 
 
 def test_errors(daemons: Callable[[str], Daemon], cluster_name: str, tmp_path: Path) -> None:

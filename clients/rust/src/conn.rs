@@ -81,19 +81,23 @@ impl Conn {
                     };
                 }
             }
-            let timeout = match deadline {
-                None => None,
+            // Past the deadline, one read that does not wait: what has
+            // arrived is still taken.
+            let (timeout, flags) = match deadline {
+                None => (None, RecvFlags::empty()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Ok(None);
+                        (None, RecvFlags::DONTWAIT)
+                    } else {
+                        (Some(left.max(Duration::from_millis(1))), RecvFlags::empty())
                     }
-                    Some(left.max(Duration::from_millis(1)))
                 }
             };
+            let polling = flags.contains(RecvFlags::DONTWAIT);
             self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
             let mut chunk = [0u8; 16 * 1024];
-            match fdpass::recv_with_fds(&self.stream, &mut chunk, RecvFlags::empty()) {
+            match fdpass::recv_with_fds(&self.stream, &mut chunk, flags) {
                 Ok(r) if r.len == 0 && r.fds.is_empty() => return Err(Error::DaemonGone),
                 Ok(r) => {
                     self.buf.extend_from_slice(&chunk[..r.len]);
@@ -105,7 +109,10 @@ impl Conn {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    continue
+                    if polling {
+                        return Ok(None);
+                    }
+                    continue;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(gone(e)),

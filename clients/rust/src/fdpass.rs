@@ -103,12 +103,6 @@ pub fn shutdown_write(socket: impl AsFd) -> io::Result<()> {
     Ok(rustix::net::shutdown(socket, rustix::net::Shutdown::Write)?)
 }
 
-/// Shuts the read side of a socket: the other end's writes then fail
-/// (stream and packet sockets).
-pub fn shutdown_read(socket: impl AsFd) -> io::Result<()> {
-    Ok(rustix::net::shutdown(socket, rustix::net::Shutdown::Read)?)
-}
-
 /// Sets or clears `O_NONBLOCK`.
 pub fn set_nonblocking(fd: impl AsFd, on: bool) -> io::Result<()> {
     let mut flags = rustix::fs::fcntl_getfl(&fd)?;

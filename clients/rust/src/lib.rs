@@ -22,8 +22,19 @@
 //! `SOCK_SEQPACKET` for reliable and sequenced messages (one message per
 //! packet), `SOCK_DGRAM` for datagrams, `SOCK_STREAM` for streams.
 //!
-//! The API is blocking; for an event loop, register
-//! [`MeshSocket`]'s and [`Cluster`]'s descriptors with it.
+//! The API is blocking. For an event loop, register [`MeshSocket`]'s and
+//! [`Cluster`]'s descriptors with it; for an async runtime, hand the
+//! descriptor to the runtime's own socket type, e.g. with tokio (a stream
+//! socket; a packet socket goes the same way through `UnixDatagram`, whose
+//! `send` and `recv` keep message boundaries on a `SOCK_SEQPACKET` socket
+//! too):
+//!
+//! ```text
+//! let fd: std::os::fd::OwnedFd = sock.into();
+//! let std = std::os::unix::net::UnixStream::from(fd);
+//! std.set_nonblocking(true)?;
+//! let stream = tokio::net::UnixStream::from_std(std)?;
+//! ```
 #![deny(missing_docs)]
 
 mod cluster;

@@ -21,7 +21,8 @@ pub enum Target {
     /// Streams other nodes open to this one: [`MeshSocket::accept`] them.
     ListenStreams,
     /// What is shouted to a group in the socket's semantics; the daemon's
-    /// node is in the group while the socket is open. Read-only.
+    /// node is in the group while the socket is open. What is written is
+    /// dropped.
     GroupReceive(String),
 }
 

@@ -68,7 +68,7 @@ pub enum TargetKind {
     ListenStreams = 2,
     /// The messages shouted to a group, named by `target`, in the socket's
     /// semantics: the node joins the group while the socket is open; writes
-    /// are refused.
+    /// are dropped.
     GroupReceive = 3,
 }
 
