@@ -96,6 +96,12 @@ pub struct RunArgs {
     /// which unwinds code built without frame pointers).
     #[arg(long, default_value = "fp", requires = "perf")]
     pub perf_call_graph: String,
+    /// Also run every mesh cell with the cluster keys of this keyring file
+    /// (`netcluster keygen --out FILE`): its links are then encrypted
+    /// (Noise, PROTOCOL 12), and each mesh cell is measured both ways in
+    /// the same run.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     /// Seconds allowed for every cell on top of its size-based allowance.
     #[arg(long, default_value_t = 30)]
     pub deadline: u64,

@@ -319,6 +319,7 @@ impl Ctx<'_> {
         size: usize,
         count: u64,
         o: Overrides,
+        keyring: Option<&Path>,
     ) -> Result<Measured, Fail> {
         let cluster = self.cluster();
         let mut procs = Procs::new(self.exe);
@@ -337,6 +338,9 @@ impl Ctx<'_> {
                 v.extend(["--max-links".into(), max.to_string()]);
             }
             v.extend(o.args());
+            if let Some(k) = keyring {
+                v.extend(["--keyring".into(), k.display().to_string()]);
+            }
             v
         };
         let mut a = vec!["sub".to_string()];
@@ -388,16 +392,18 @@ impl Ctx<'_> {
     /// A mesh cell, with the library's driver limits or those given on
     /// the command line. No retries: a slow link slows its sender, it is
     /// never closed, so a failure is a failure.
-    fn mesh(&mut self, relays: u8, case: &SizeCase) -> Cell {
+    /// `encrypted`: with the `--keyring` keys (links over Noise).
+    fn mesh(&mut self, relays: u8, encrypted: bool, case: &SizeCase) -> Cell {
         let count = self.count(case.count);
         let o = Overrides {
             write_queue: self.args.write_queue,
             event_capacity: self.args.event_capacity,
         };
-        let r = self.mesh_once(relays, case.size, count, o);
+        let keyring = self.args.keyring.as_deref().filter(|_| encrypted);
+        let r = self.mesh_once(relays, case.size, count, o, keyring);
         let error = r.as_ref().err().map(ToString::to_string);
         let attempts = vec![Attempt { overrides: o, error }];
-        let path = PathKind::Mesh { relays };
+        let path = PathKind::Mesh { relays, encrypted };
         Cell::new(path, case, count, r.map(|m| (m.seconds, m.route_nodes)), o, attempts)
     }
 
@@ -526,7 +532,10 @@ pub fn main(args: RunArgs) -> i32 {
             let mut row = Vec::new();
             if !args.tcp_only {
                 for &r in &relays {
-                    row.push(ctx.mesh(r, case));
+                    row.push(ctx.mesh(r, false, case));
+                    if args.keyring.is_some() {
+                        row.push(ctx.mesh(r, true, case));
+                    }
                 }
             }
             if !args.mesh_only {

@@ -24,6 +24,8 @@ pub enum PathKind {
     Mesh {
         /// Relays between sender and receiver (0: direct).
         relays: u8,
+        /// With a cluster key: every link encrypted (`--keyring`).
+        encrypted: bool,
     },
     /// Plain TCP, one `write_all` per message.
     Tcp,
@@ -35,9 +37,18 @@ impl PathKind {
     /// How tables and the plot name it.
     pub fn label(&self) -> String {
         match self {
-            PathKind::Mesh { relays: 0 } => "mesh direct".into(),
-            PathKind::Mesh { relays: 1 } => "mesh 1 relay".into(),
-            PathKind::Mesh { relays } => format!("mesh {relays} relays"),
+            PathKind::Mesh { relays, encrypted } => {
+                let path = match relays {
+                    0 => "mesh direct".to_string(),
+                    1 => "mesh 1 relay".to_string(),
+                    n => format!("mesh {n} relays"),
+                };
+                if *encrypted {
+                    path + " encrypted"
+                } else {
+                    path
+                }
+            }
             PathKind::Tcp => "TCP".into(),
             PathKind::TcpBuffered => "TCP BufWriter".into(),
         }
@@ -586,7 +597,7 @@ mod tests {
         let a = Attempt { overrides: Overrides::default(), error: None };
         let cells = vec![
             Cell::new(
-                PathKind::Mesh { relays: 0 },
+                PathKind::Mesh { relays: 0, encrypted: false },
                 &SIZES[0],
                 100,
                 Ok((0.5, Some(2))),
@@ -602,7 +613,7 @@ mod tests {
                 vec![a],
             ),
             Cell::new(
-                PathKind::Mesh { relays: 3 },
+                PathKind::Mesh { relays: 3, encrypted: false },
                 &SIZES[0],
                 100,
                 Err(Fail::Other("deadline".into())),

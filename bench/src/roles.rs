@@ -44,6 +44,9 @@ pub struct NodeArgs {
     /// Driver event capacity per subscriber (default: the library's).
     #[arg(long)]
     pub event_capacity: Option<usize>,
+    /// Keyring file: discovery signed and links encrypted.
+    #[arg(long)]
+    pub keyring: Option<std::path::PathBuf>,
 }
 
 /// The mesh receiver's arguments.
@@ -231,6 +234,9 @@ async fn start_node(a: &NodeArgs) -> Res<(Handle, EventStream)> {
     }
     if let Some(n) = a.event_capacity {
         b = b.event_capacity(n);
+    }
+    if let Some(path) = &a.keyring {
+        b = b.keyring(netcluster_tokio::net::keyfile::load_keyring(path)?);
     }
     let h = b.start().await?;
     let events = h.events();

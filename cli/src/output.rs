@@ -148,7 +148,7 @@ pub fn members_text(members: &[(MemberRecord, Option<TrafficFigures>)]) -> Strin
 }
 
 /// A link as JSON: `id`, `peer`, `peer_name`, `addr`, `kind`, `outgoing`,
-/// `up`, `queued_bytes`, `queued_data_bytes`, `queued_frames`,
+/// `up`, `encrypted`, `queued_bytes`, `queued_data_bytes`, `queued_frames`,
 /// `peak_bytes`, `dropped`, `marked`, `rtt_us`.
 pub fn link_json(l: &LinkRecord, names: &Names) -> Value {
     json!({
@@ -159,6 +159,7 @@ pub fn link_json(l: &LinkRecord, names: &Names) -> Value {
         "kind": l.kind.as_str(),
         "outgoing": l.outgoing,
         "up": l.up,
+        "encrypted": l.encrypted,
         "queued_bytes": l.queued_bytes,
         "queued_data_bytes": l.queued_data_bytes,
         "queued_frames": l.queued_frames,
@@ -181,6 +182,7 @@ pub fn links_text(links: &[LinkRecord], names: &Names) -> String {
                 l.kind.as_str().to_string(),
                 if l.outgoing { "out" } else { "in" }.to_string(),
                 if l.up { "up" } else { "handshake" }.to_string(),
+                if l.encrypted { "noise" } else { "clear" }.to_string(),
                 l.queued_bytes.to_string(),
                 l.queued_frames.to_string(),
                 l.peak_bytes.to_string(),
@@ -192,8 +194,8 @@ pub fn links_text(links: &[LinkRecord], names: &Names) -> String {
         .collect();
     table(
         &[
-            "LINK", "PEER", "ADDR", "KIND", "DIR", "STATE", "QUEUED", "FRAMES", "PEAK", "DROPPED",
-            "MARKED", "RTT MS",
+            "LINK", "PEER", "ADDR", "KIND", "DIR", "STATE", "CRYPTO", "QUEUED", "FRAMES", "PEAK",
+            "DROPPED", "MARKED", "RTT MS",
         ],
         &rows,
     )
@@ -439,6 +441,7 @@ mod tests {
             kind: LinkKind::Datagram,
             outgoing: false,
             up: false,
+            encrypted: false,
             queued_frames: 0,
             queued_bytes: 0,
             queued_data_bytes: 0,

@@ -147,6 +147,7 @@ fn two_agents_members_send_watch_and_leave() {
     assert_eq!(link["kind"], "stream");
     assert_eq!(link["up"], true);
     assert_eq!(link["outgoing"], true, "b dialled its seed");
+    assert_eq!(link["encrypted"], false, "no keyring, no Noise");
     for field in ["id", "queued_bytes", "queued_data_bytes", "queued_frames", "peak_bytes"] {
         assert!(link[field].is_u64(), "link without a number `{field}`: {link}");
     }

@@ -348,6 +348,14 @@ fn the_dissector_decodes_a_capture_of_real_agents() {
         .collect();
     assert_eq!(path, [id("b"), id("c")], "a reaches c through b: {route}");
 
+    // b's links, to a and to c, run over Noise (`links --json`).
+    let links = wait_for("b's two encrypted links", || {
+        let v = cli(&lab.admin("b"), &["links", "--json"], None);
+        let up: Vec<&Value> = v.as_array()?.iter().filter(|l| l["up"] == true).collect();
+        (up.len() == 2 && up.iter().all(|l| l["encrypted"] == true)).then_some(v.clone())
+    });
+    println!("b's links: {links}");
+
     // Traffic: reliable messages a -> c (sequence numbers 0, 1, ... on
     // channel 1), one large enough to be fragmented, a shout to everyone and
     // two pings through the mesh.

@@ -264,7 +264,8 @@ field("admin.link.flags", U8, "Link flags", HEX)
 field("admin.link.flags.outgoing", ProtoField.bool, "Outgoing", 8, nil, 0x01)
 field("admin.link.flags.up", ProtoField.bool, "Up", 8, nil, 0x02)
 field("admin.link.flags.peer_known", ProtoField.bool, "Peer known", 8, nil, 0x04)
-field("admin.link.flags.reserved", U8, "Reserved", HEX, nil, 0xf8)
+field("admin.link.flags.encrypted", ProtoField.bool, "Encrypted", 8, nil, 0x08)
+field("admin.link.flags.reserved", U8, "Reserved", HEX, nil, 0xf0)
 field("admin.link.queued_frames", U32, "Queued frames", DEC)
 field("admin.link.queued_bytes", U64, "Queued bytes", DEC)
 field("admin.link.queued_data_bytes", U64, "Queued DATA bytes", DEC)
@@ -1088,10 +1089,10 @@ local function link_record(r, t, label)
     local peer, peer_item = r:node_id(sub, F["admin.link.peer"], "peer")
     r:enum(sub, F["admin.link.kind"], LINK_KINDS, "kind")
     local fl, fitem, fr = r:uint(sub, F["admin.link.flags"], 1, "link_flags")
-    for _, k in ipairs({ "outgoing", "up", "peer_known", "reserved" }) do
+    for _, k in ipairs({ "outgoing", "up", "peer_known", "encrypted", "reserved" }) do
         fitem:add(F["admin.link.flags." .. k], fr)
     end
-    if band(fl, 0xf8) ~= 0 then
+    if band(fl, 0xf0) ~= 0 then
         flag(fitem, "link_flags: reserved bits set")
     end
     if band(fl, 4) == 0 and tostring(peer:bytes()) ~= string.rep("0", 32) then

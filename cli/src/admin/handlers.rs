@@ -212,6 +212,7 @@ fn link_record(l: &netcluster_tokio::LinkInfo) -> LinkRecord {
         },
         outgoing: l.outgoing,
         up: l.up,
+        encrypted: l.encrypted,
         queued_frames: u32::try_from(l.queued_frames).unwrap_or(u32::MAX),
         queued_bytes: big(l.queued_bytes),
         queued_data_bytes: big(l.queued_data_bytes),

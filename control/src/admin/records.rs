@@ -555,6 +555,8 @@ pub const LINK_OUTGOING: u8 = 0x01;
 pub const LINK_UP: u8 = 0x02;
 /// `link_flags`: `peer` holds the peer's id.
 pub const LINK_PEER_KNOWN: u8 = 0x04;
+/// `link_flags`: the link runs over a Noise session (every frame sealed).
+pub const LINK_ENCRYPTED: u8 = 0x08;
 
 wire_view! {
     /// Zero-copy view of the fixed part of a link record.
@@ -598,6 +600,8 @@ pub struct LinkRecord {
     pub outgoing: bool,
     /// Its handshake is done.
     pub up: bool,
+    /// It runs over a Noise session: every frame is sealed (PROTOCOL 12).
+    pub encrypted: bool,
     /// Frames in its output queue now (datagram links have none).
     pub queued_frames: u32,
     /// Bytes in its output queue now, control frames included.
@@ -621,7 +625,7 @@ impl VarRecord for LinkRecord {
     fn parse_record(buf: &Bytes, _limits: &Limits) -> Result<(Self, usize)> {
         let v = LinkView::new_checked(&buf[..])?;
         let flags = v.link_flags();
-        if flags & !(LINK_OUTGOING | LINK_UP | LINK_PEER_KNOWN) != 0 {
+        if flags & !(LINK_OUTGOING | LINK_UP | LINK_PEER_KNOWN | LINK_ENCRYPTED) != 0 {
             return Err(Error::Malformed { field: "link_flags" });
         }
         // One encoding per record: an unknown peer is all zeros.
@@ -640,6 +644,7 @@ impl VarRecord for LinkRecord {
             kind: LinkKind::from_u8(v.kind())?,
             outgoing: flags & LINK_OUTGOING != 0,
             up: flags & LINK_UP != 0,
+            encrypted: flags & LINK_ENCRYPTED != 0,
             queued_frames: v.queued_frames(),
             queued_bytes: v.queued_bytes(),
             queued_data_bytes: v.queued_data_bytes(),
@@ -663,6 +668,7 @@ impl VarRecord for LinkRecord {
             (self.outgoing, LINK_OUTGOING),
             (self.up, LINK_UP),
             (self.peer.is_some(), LINK_PEER_KNOWN),
+            (self.encrypted, LINK_ENCRYPTED),
         ] {
             if set {
                 flags |= bit;

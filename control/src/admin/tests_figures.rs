@@ -39,25 +39,28 @@ fn arb_traffic_member() -> impl Strategy<Value = MemberTrafficRecord> {
 fn arb_link() -> impl Strategy<Value = LinkRecord> {
     (
         (any::<u64>(), proptest::option::of(arb_node_id()), any::<bool>(), any::<bool>()),
-        (any::<bool>(), any::<u32>(), any::<[u64; 5]>(), arb_us(), arb_addr()),
+        (any::<(bool, bool)>(), any::<u32>(), any::<[u64; 5]>(), arb_us(), arb_addr()),
     )
-        .prop_map(|((link_id, peer, datagram, outgoing), (up, frames, q, rtt_us, addr))| {
-            LinkRecord {
-                link_id,
-                peer,
-                kind: if datagram { LinkKind::Datagram } else { LinkKind::Stream },
-                outgoing,
-                up,
-                queued_frames: frames,
-                queued_bytes: q[0],
-                queued_data_bytes: q[1],
-                peak_bytes: q[2],
-                dropped: q[3],
-                marked: q[4],
-                rtt_us,
-                addr,
-            }
-        })
+        .prop_map(
+            |((link_id, peer, datagram, outgoing), ((up, encrypted), frames, q, rtt_us, addr))| {
+                LinkRecord {
+                    link_id,
+                    peer,
+                    kind: if datagram { LinkKind::Datagram } else { LinkKind::Stream },
+                    outgoing,
+                    up,
+                    encrypted,
+                    queued_frames: frames,
+                    queued_bytes: q[0],
+                    queued_data_bytes: q[1],
+                    peak_bytes: q[2],
+                    dropped: q[3],
+                    marked: q[4],
+                    rtt_us,
+                    addr,
+                }
+            },
+        )
 }
 
 pub(super) fn arb_members_traffic() -> impl Strategy<Value = MembersTraffic> {
@@ -120,6 +123,7 @@ fn sample_link() -> LinkRecord {
         kind: LinkKind::Stream,
         outgoing: true,
         up: true,
+        encrypted: true,
         queued_frames: 1,
         queued_bytes: 100,
         queued_data_bytes: 90,
@@ -151,7 +155,7 @@ fn link_records_have_one_encoding() {
     let l = sample_link();
     assert_eq!(patched_link(l.clone(), link::KIND, 2), Err(Error::Malformed { field: "kind" }));
     assert_eq!(
-        patched_link(l.clone(), link::LINK_FLAGS, 0x08 | 0x07),
+        patched_link(l.clone(), link::LINK_FLAGS, 0x10 | 0x0f),
         Err(Error::Malformed { field: "link_flags" })
     );
     // Without "peer known", the peer must be all zeros.
@@ -161,7 +165,8 @@ fn link_records_have_one_encoding() {
     // The flags and the "not measured" value read back as set.
     let bytes = one_link(l.clone()).to_bytes().unwrap();
     let at = HEADER_LEN + links_field::FIXED_LEN;
-    assert_eq!(bytes[at + link::LINK_FLAGS], records::LINK_OUTGOING | records::LINK_UP | 0x04);
+    let all = records::LINK_OUTGOING | records::LINK_UP | 0x04 | records::LINK_ENCRYPTED;
+    assert_eq!(bytes[at + link::LINK_FLAGS], all);
     let none = one_link(LinkRecord { rtt_us: None, ..l }).to_bytes().unwrap();
     assert_eq!(none[at + link::RTT_US..at + link::RTT_US + 4], [0xff; 4]);
 }

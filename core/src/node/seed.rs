@@ -70,4 +70,16 @@ mod tests {
         let shown = alloc::format!("{:?}", Seed::with_secret(1, [0xab; 32]));
         assert!(!shown.contains("171") && !shown.contains("ab"), "{shown}");
     }
+
+    #[test]
+    fn a_node_with_a_keyring_needs_a_secret() {
+        use crate::{Config, Instant, Node, NodeId};
+        let mut cfg = Config::lan("c", "n");
+        cfg.keyring = Some(crate::auth::Keyring::new([1; 32]));
+        let refused = Node::new(cfg.clone(), NodeId([1; 16]), 7u64, Instant::ZERO).err();
+        assert_eq!(refused.map(|e| e.field), Some("keyring"));
+        assert!(Node::new(cfg, NodeId([1; 16]), Seed::deterministic(7), Instant::ZERO).is_ok());
+        // Without a keyring a bare jitter seed is enough.
+        assert!(Node::new(Config::lan("c", "n"), NodeId([1; 16]), 7u64, Instant::ZERO).is_ok());
+    }
 }

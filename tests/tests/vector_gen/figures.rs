@@ -81,6 +81,7 @@ pub(super) fn admin_figures() -> Vec<Vector> {
         kind: LinkKind::Stream,
         outgoing: true,
         up: true,
+        encrypted: true,
         queued_frames: 3,
         queued_bytes: 3_120,
         queued_data_bytes: 3_072,
@@ -96,6 +97,7 @@ pub(super) fn admin_figures() -> Vec<Vector> {
         kind: LinkKind::Stream,
         outgoing: false,
         up: false,
+        encrypted: false,
         queued_frames: 0,
         queued_bytes: 0,
         queued_data_bytes: 0,
@@ -110,7 +112,7 @@ pub(super) fn admin_figures() -> Vec<Vector> {
     e.u64(1, "links[0]: link_id")
         .id(B, "links[0]: peer")
         .u8_as(0, "links[0]: kind = 0 (stream)")
-        .u8_as(0x07, "links[0]: link_flags = 0x07 (outgoing | up | peer known)")
+        .u8_as(0x0f, "links[0]: link_flags = 0x0f (outgoing | up | peer known | encrypted)")
         .u32(3, "links[0]: queued_frames")
         .u64(3_120, "links[0]: queued_bytes")
         .u64(3_072, "links[0]: queued_data_bytes")
@@ -135,7 +137,7 @@ pub(super) fn admin_figures() -> Vec<Vector> {
         "admin/links.hex",
         &[
             "LINKS (admin type 24), version 1, answering request_id 23: link 1 to",
-            "B, opened by the agent, up, with three frames queued, 2 DATA frames",
+            "B, opened by the agent, up and encrypted, with three frames queued, 2 DATA frames",
             "dropped and 40 marked so far; link 2, accepted from an IPv6 address,",
             "still in its handshake.",
         ],

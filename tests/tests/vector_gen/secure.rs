@@ -4,11 +4,15 @@
 //! after it. Everything is fixed: the key, the prologue, and the seeds of
 //! the two ephemeral keys, so the bytes are the same on every run.
 //!
-//! The Noise messages themselves come from `snow` (there is no second
-//! Noise implementation here to compute them independently); what the
-//! field-by-field encoding checks is the framing around them. The vectors
-//! test also runs the handshake from these files and opens the record to
-//! `link/ping.hex`.
+//! The Noise messages come from `snow` through the core; they must equal
+//! [`INDEPENDENT`], the same handshake and record computed outside this
+//! code base, from the Noise specification (revision 34) and PROTOCOL 12,
+//! with Python's `cryptography` (X25519, ChaCha20, ChaCha20-Poly1305) and
+//! `hashlib` (BLAKE2s, HMAC-BLAKE2s for HKDF), by
+//! `tools/vectors/noise_nnpsk0.py`: the psk and prologue
+//! derivations, the CSPRNG's ephemeral keys and the whole protocol are
+//! thereby checked, not only the framing. The vectors test also runs the
+//! handshake from these files and opens the record to `link/ping.hex`.
 
 use bytes::Bytes;
 use netcluster_core::auth::noise::{prologue, respond, Initiator, Transport};
@@ -34,6 +38,16 @@ pub const OPENER_SEED: [u8; 32] = [0xa1; 32];
 pub const ACCEPTOR_SEED: [u8; 32] = [0xb2; 32];
 /// The incarnations of A and B (those of link/hello.hex and welcome.hex).
 pub const INCARNATIONS: (u64, u64) = (1, 2);
+
+/// NOISE_INIT's message, NOISE_RESP's message and the SEALED ciphertext
+/// with its tag, as computed independently (see the module documentation).
+const INDEPENDENT: [&str; 3] = [
+    "d20e97c0995d56109555d06d6e8e5b89b3b389f99fe2479af6a888d58eb5cc5b\
+     7f9dd290ce2ecba768825fe516d0af69",
+    "aafd1c3167acd9038d35efcc0c1b6f3d87eb7897097508a5210494cfb52ec664\
+     8755c43a2ada3d8b753c9172efe06ade",
+    "f1ac32f39f5ad81544205df04f73ff0755d45471e9241fc4fbaa236e5ba857fd6d69",
+];
 
 fn link(m: impl Into<LinkMessage>) -> Frame {
     Frame::new(Message::Link(m.into()))
@@ -81,6 +95,8 @@ pub(super) fn vectors() -> Vec<Vector> {
             "starts Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s with the cluster key",
             "00 01 02 .. 1f. The prologue is \"netcluster link v1\", then A's id and",
             "incarnation (1), then B's id and incarnation (2), all big-endian.",
+            "This message, noise_resp's and sealed's ciphertext were also computed",
+            "independently of snow and this code: tools/vectors/noise_nnpsk0.py.",
             &about_key,
             &about_prologue,
             &about_eph_a,
@@ -113,6 +129,13 @@ pub(super) fn vectors() -> Vec<Vector> {
     let mut ct = vec![0u8; plain.len() + 16];
     let n = opener.seal(0, &plain, &mut ct).expect("seal");
     ct.truncate(n);
+    for (ours, name, theirs) in [
+        (&m1[..], "NOISE_INIT", INDEPENDENT[0]),
+        (&m2[..], "NOISE_RESP", INDEPENDENT[1]),
+        (&ct[..], "SEALED", INDEPENDENT[2]),
+    ] {
+        assert_eq!(hex(ours), theirs, "{name}: the core and the independent computation disagree");
+    }
     let mut e = Enc::default();
     e.u64(0, "nonce")
         .raw(&ct[..plain.len()], "ciphertext of link/ping.hex (18 bytes)")
