@@ -47,6 +47,10 @@ pub enum Command {
     Ping(PingArgs),
     /// Run a rendezvous server for networks without multicast.
     Tracker(TrackerArgs),
+    /// Print the mesh as the agent's link-state database knows it: nodes,
+    /// links with their costs, groups and routes, as a Graphviz digraph or
+    /// JSON (read from the agent's HTTP API, see `agent --http`).
+    Topology(TopologyArgs),
     /// Five nodes in this process on loopback: discovery, group chat, a
     /// crash and a rejoin.
     Demo(DemoArgs),
@@ -142,6 +146,11 @@ pub struct AgentArgs {
     /// authenticated yet.
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,
+    /// Serve Prometheus metrics (`/metrics`), a JSON API (`/api/...`) and
+    /// a live page of the mesh (`/`) over HTTP on this address (default:
+    /// off; port 0 picks a free one, logged at start).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
     /// A TOML file with any of these settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -235,6 +244,26 @@ pub struct PingArgs {
     /// Pings to send, one a second.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub count: u16,
+}
+
+/// `netcluster topology`.
+#[derive(Debug, Clone, Args)]
+pub struct TopologyArgs {
+    /// The agent's HTTP address (its `--http`).
+    #[arg(long, value_name = "ADDR:PORT", env = "NETCLUSTER_HTTP")]
+    pub http: SocketAddr,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: TopologyFormat,
+}
+
+/// The formats of `netcluster topology`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopologyFormat {
+    /// A Graphviz digraph (`| dot -Tsvg`).
+    Dot,
+    /// JSON, as `/api/topology` serves it.
+    Json,
 }
 
 /// `netcluster tracker`.

@@ -105,6 +105,7 @@ async fn run(cmd: Command) -> ExitCode {
         Command::Leave(a) => client(commands::leave(a).await),
         Command::Watch(a) => client(commands::watch(a).await),
         Command::Ping(a) => client(commands::ping(a).await),
+        Command::Topology(a) => client(commands::topology(a).await),
         Command::Keygen(k) => keygen::run(&k).map_err(|e| e.to_string()),
     };
     match r {
