@@ -5,7 +5,9 @@
 //! nodes and their links; `netcluster topology` prints the same graph as a
 //! digraph and as JSON; `/api/events` streams the crash of c, after which
 //! the API no longer lists it; and what a client sends never hurts the
-//! agent.
+//! agent. Then the live page in a headless Chromium (where installed):
+//! every node and link in its DOM, and a crashed node gone from it, with
+//! screenshots under `target/tmp/page/`.
 
 mod common;
 
@@ -251,6 +253,11 @@ fn three_agents_serve_metrics_api_topology_and_events() {
     let _ = raw(ha, &[b'A'; 100_000]);
     assert_eq!(request(ha, "GET", "/api/members").0, 200);
 
+    // The page.
+    let (status, page) = request(ha, "GET", "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("/api/topology") && page.contains("/api/events"), "{page}");
+
     // c crashes: a's event stream says so, and the API stops listing it.
     let feed = events(ha);
     drop(c);
@@ -308,4 +315,117 @@ fn check_digraph(dot: &str, ids: &BTreeMap<String, String>) {
     } else {
         eprintln!("skip: Graphviz `dot` not on PATH; the digraph was checked by its lines only");
     }
+}
+
+/// A headless Chromium, if one is installed.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| on_path(c))
+}
+
+/// Runs the browser headless on `url` with `args` (killed after
+/// `DEADLINE`); its stdout.
+fn headless(browser: &str, profile: &Path, args: &[&str], url: &str) -> String {
+    let mut child = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args(["--no-first-run", "--window-size=1200,800", "--virtual-time-budget=3000"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the browser");
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let mut guard = Guard { child, name: "browser".into(), log: profile.join("none") };
+    assert!(guard.wait_exit(DEADLINE).is_some(), "the browser did not finish within {DEADLINE:?}");
+    reader.join().unwrap()
+}
+
+/// The values of attribute `attr` in `dom`, each once.
+fn attrs(dom: &str, attr: &str) -> std::collections::BTreeSet<String> {
+    let key = format!("{attr}=\"");
+    dom.match_indices(&key)
+        .filter_map(|(i, _)| dom[i + key.len()..].split('"').next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_page_draws_every_node_and_link_and_sees_a_crash() {
+    let Some(browser) = chromium() else {
+        eprintln!("skip: no headless Chromium on PATH (Debian package `chromium`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("page");
+    std::fs::create_dir_all(&shots).unwrap();
+    let cluster = unique_cluster("page");
+    let mut a = spawn_agent(dir.path(), &cluster, "a", &["--http", "127.0.0.1:0", "--group", "g"]);
+    let a_addr = own_record(&mut a)["addr"].as_str().unwrap().to_string();
+    let mut b = spawn_agent(dir.path(), &cluster, "b", &["--seed", &a_addr]);
+    let b_addr = own_record(&mut b)["addr"].as_str().unwrap().to_string();
+    let mut c = spawn_agent(dir.path(), &cluster, "c", &["--seed", &b_addr, "--group", "g"]);
+    own_record(&mut c);
+    let ha = http_addr(&mut a);
+    let topo = wait_for("a's topology to hold the three nodes", || {
+        let t = get_json(ha, "/api/topology");
+        (t["nodes"].as_array()?.len() == 3 && t["groups"][0]["members"].as_array()?.len() == 2)
+            .then_some(t)
+    });
+    let ids: BTreeMap<String, String> = topo["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap().to_string(), n["id"].as_str().unwrap().to_string()))
+        .collect();
+    let key = |x: &str, y: &str| if x < y { format!("{x}|{y}") } else { format!("{y}|{x}") };
+
+    // Every node and link of the topology is in the page's DOM, and the
+    // route to c is shown from a to c.
+    let url = format!("http://{ha}/?events=0&select={}", ids["c"]);
+    let dom = wait_for("the page to draw the three nodes and every link", || {
+        let t = get_json(ha, "/api/topology");
+        let links: std::collections::BTreeSet<String> = t["links"]
+            .as_array()?
+            .iter()
+            .map(|l| key(l["from"].as_str().unwrap(), l["to"].as_str().unwrap()))
+            .collect();
+        let dom = headless(browser, &profile, &["--dump-dom"], &url);
+        let drawn = attrs(&dom, "data-node-id");
+        let ok = drawn == ids.values().cloned().collect() && attrs(&dom, "data-link") == links;
+        (ok && !links.is_empty()).then_some(dom)
+    });
+    let names = attrs(&dom, "data-node-name");
+    assert_eq!(names, ["a", "b", "c"].iter().map(|s| s.to_string()).collect());
+    assert!(attrs(&dom, "data-group").contains("g"), "no group g in the page");
+    let route: Vec<String> = attrs(&dom, "data-route")
+        .into_iter()
+        .next()
+        .expect("a data-route")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(route.first(), Some(&ids["a"]), "{route:?}");
+    assert_eq!(route.last(), Some(&ids["c"]), "{route:?}");
+    let shot = shots.join("three-agents.png");
+    headless(browser, &profile, &[&format!("--screenshot={}", shot.display())], &url);
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 0), "no screenshot at {shot:?}");
+
+    // c crashes: the page stops drawing it.
+    drop(c);
+    let plain = format!("http://{ha}/?events=0");
+    wait_for("the page to drop c", || {
+        let dom = headless(browser, &profile, &["--dump-dom"], &plain);
+        let drawn = attrs(&dom, "data-node-id");
+        (drawn.len() == 2 && !drawn.contains(&ids["c"])).then_some(())
+    });
+    let shot = shots.join("after-crash.png");
+    headless(browser, &profile, &[&format!("--screenshot={}", shot.display())], &plain);
+    eprintln!("screenshots in {}", shots.display());
 }
