@@ -147,7 +147,11 @@ fn three_agents_serve_metrics_api_topology_and_events() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = unique_cluster("http");
     let http = ["--http", "127.0.0.1:0"];
-    let mut a = spawn_agent(dir.path(), &cluster, "a", &[&http[..], &["--group", "g"]].concat());
+    // One event client at a time for a, to see the bound hold.
+    let config = dir.path().join("a.toml");
+    std::fs::write(&config, "[http_limits]\nmax_event_clients = 1\n").unwrap();
+    let a_extra = [&http[..], &["--group", "g", "--config", config.to_str().unwrap()]].concat();
+    let mut a = spawn_agent(dir.path(), &cluster, "a", &a_extra);
     let a_addr = own_record(&mut a)["addr"].as_str().unwrap().to_string();
     let mut b = spawn_agent(dir.path(), &cluster, "b", &[&http[..], &["--seed", &a_addr]].concat());
     let b_addr = own_record(&mut b)["addr"].as_str().unwrap().to_string();
@@ -260,6 +264,8 @@ fn three_agents_serve_metrics_api_topology_and_events() {
 
     // c crashes: a's event stream says so, and the API stops listing it.
     let feed = events(ha);
+    let (status, body) = request(ha, "GET", "/api/events");
+    assert_eq!(status, 503, "a second event client past the bound of 1: {body}");
     drop(c);
     let down = wait_for("a peer_down event for c", || {
         feed.recv_timeout(Duration::from_millis(200))
