@@ -395,6 +395,35 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_name_cannot_break_the_exposition() {
+        let peer = netcluster_tokio::PeerInfo {
+            id: NodeId([9; 16]),
+            incarnation: 1,
+            name: "x\"} 1\nnetcluster_fake 2 \\".into(),
+            addr: "127.0.0.1:7400".parse().unwrap(),
+            state: netcluster_tokio::NodeState::Ready,
+            headers: Vec::new(),
+            groups: Vec::new(),
+            hops: 1,
+            traffic: Default::default(),
+        };
+        let f = NodeFigures {
+            id: NodeId([7; 16]),
+            name: "a".into(),
+            stats: Vec::new(),
+            states: vec!["ready"],
+            routes: 0,
+            peers: vec![peer],
+            links: Vec::new(),
+        };
+        let text = encode(&[("c".into(), f)], &ProcessFigures::default());
+        assert!(!text.lines().any(|l| l.starts_with("netcluster_fake")), "{text}");
+        let hops = text.lines().find(|l| l.starts_with("netcluster_peer_hops{")).unwrap();
+        assert!(hops.contains(r#"peer_name="x\"} 1\nnetcluster_fake 2 \\""#), "{hops}");
+        assert!(hops.ends_with("} 1"), "{hops}");
+    }
+
+    #[test]
     fn process_figures_are_read_on_linux() {
         let p = process_figures();
         if std::path::Path::new("/proc/self/status").exists() {
