@@ -123,7 +123,8 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
         helpers.push(crate::dns::spawn_srv_seeds(node.handle.clone(), srv.clone(), s.dns_server));
     }
     if let Some(addr) = s.http {
-        match crate::http::serve(addr, daemon.clone(), s.http_limits.clone()).await {
+        let source = crate::http::Source::Daemon(daemon.clone());
+        match crate::http::serve(addr, source, s.http_limits.clone()).await {
             Ok((task, local)) => {
                 tracing::info!(http = %local, "serving metrics, API and page over HTTP");
                 helpers.push(task);

@@ -283,6 +283,12 @@ pub struct DemoArgs {
     /// Plain line-by-line output even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// Serve alpha's metrics, API and live page over HTTP on this address
+    /// (as `agent --http`): the demo then pauses a few seconds between
+    /// phases so the page shows each, and at the end keeps the nodes up
+    /// until interrupted.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

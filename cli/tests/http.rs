@@ -435,3 +435,58 @@ fn the_page_draws_every_node_and_link_and_sees_a_crash() {
     headless(browser, &profile, &[&format!("--screenshot={}", shot.display())], &plain);
     eprintln!("screenshots in {}", shots.display());
 }
+
+#[test]
+fn the_demo_with_http_shows_the_crash_and_the_rejoin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["demo", "--plain", "--http", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("demo.log")).unwrap())
+        .spawn()
+        .expect("start the demo");
+    let out = child.stdout.take().unwrap();
+    let mut demo = Guard { child, name: "demo".into(), log: dir.path().join("demo.log") };
+    let (tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut next_line = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no {what} from the demo; it printed:\n{seen:#?}"));
+            seen.push(line.clone());
+            if pred(&line) {
+                return line;
+            }
+        }
+    };
+    let line = next_line("page address", &|l| l.contains("live page of alpha's view: http://"));
+    let addr: SocketAddr =
+        line.rsplit("http://").next().unwrap().trim_end_matches('/').parse().unwrap();
+    // The demo holds each phase 3 s while it serves the page: the stream is
+    // open long before the crash.
+    let feed = events(addr);
+    next_line("the end", &|l| l.contains("the page stays up until interrupted"));
+    let evs: Vec<Value> = feed.try_iter().collect();
+    let down = evs.iter().position(|e| e["event"] == "peer_down" && e["name"] == "delta");
+    let down = down.unwrap_or_else(|| panic!("no peer_down of delta in {evs:#?}"));
+    let up = evs[down..].iter().find(|e| e["event"] == "peer_up" && e["name"] == "delta");
+    let up = up.unwrap_or_else(|| panic!("no peer_up of delta after its crash in {evs:#?}"));
+    assert_ne!(up["id"], evs[down]["id"], "delta restarts with a new id");
+    let t = get_json(addr, "/api/topology");
+    let nodes = t["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5, "{t}");
+    assert!(nodes.iter().any(|n| n["name"] == "delta" && n["id"] == up["id"]), "{t}");
+    demo.term();
+    let status = demo.wait_exit(DEADLINE).expect("the demo to end on SIGTERM");
+    assert!(status.success(), "{status}: {}", demo.stderr());
+    next_line("its last line", &|l| l.contains("demo complete"));
+}

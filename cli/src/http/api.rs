@@ -4,7 +4,6 @@
 //! serves: the held one, else the only one (503 otherwise).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,17 +15,15 @@ use hyper::{Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::{text, whole, Body, State};
+use super::{text, whole, Body, Served, State};
 use crate::admin::handlers;
-use crate::daemon::clusters::ClusterNode;
 use crate::output::{self, Names};
 use crate::topology::Topology;
 
 /// The node the API answers for, or the reason there is none.
-async fn target(st: &State) -> Result<Arc<ClusterNode>, Response<Body>> {
-    st.daemon
-        .clusters
-        .admin_target()
+async fn target(st: &State) -> Result<Served, Response<Body>> {
+    st.source
+        .target()
         .await
         .map_err(|why| text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")))
 }
@@ -74,7 +71,7 @@ pub(super) async fn topology(st: &State) -> Response<Body> {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let cluster = node.name.clone();
+    let cluster = node.cluster.clone();
     match node.handle.query(move |n| Topology::of(n, &cluster)).await {
         Ok(t) => json(&t.to_json()),
         Err(_) => stopped(),
@@ -94,7 +91,7 @@ pub(super) async fn events(st: &State) -> Response<Body> {
     };
     let Ok(members) = node.handle.query(handlers::members).await else { return stopped() };
     let mut names = Names::from_members(&members);
-    let mut feed = node.admin.hub.subscribe();
+    let mut feed = node.hub.subscribe();
     let (tx, rx) = mpsc::channel::<Bytes>(st.limits.event_queue.max(1));
     let _ = tx.try_send(Bytes::from_static(b"retry: 2000\n: connected\n\n"));
     tokio::spawn(async move {

@@ -35,8 +35,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::daemon::Daemon;
-
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
@@ -87,12 +85,12 @@ impl NodeFigures {
 }
 
 /// The whole `/metrics` page: every cluster's node, then the process.
-pub(crate) async fn render(daemon: &Daemon) -> String {
+pub(crate) async fn render(source: &super::Source) -> String {
     let mut figures = Vec::new();
-    for n in daemon.clusters.nodes().await {
+    for (cluster, handle) in source.all().await {
         // A node stopping under us is simply left out.
-        if let Ok(f) = n.handle.query(NodeFigures::of).await {
-            figures.push((n.name.clone(), f));
+        if let Ok(f) = handle.query(NodeFigures::of).await {
+            figures.push((cluster, f));
         }
     }
     encode(&figures, &process_figures())

@@ -25,6 +25,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use netcluster_tokio::Handle;
+
+use crate::admin::events::EventHub;
 use crate::daemon::Daemon;
 
 /// The live page, self-contained (inline script and style, no fetches but
@@ -57,9 +60,57 @@ impl Default for HttpLimits {
     }
 }
 
+/// What the server shows.
+pub(crate) enum Source {
+    /// The agent: every cluster of its daemon for `/metrics`; for the API,
+    /// the cluster its admin socket serves.
+    Daemon(Arc<Daemon>),
+    /// One node and its event feed (the demo's).
+    Node(Served),
+}
+
+/// One cluster's node as the server sees it.
+#[derive(Clone)]
+pub(crate) struct Served {
+    /// The cluster's name.
+    pub(crate) cluster: String,
+    /// The node.
+    pub(crate) handle: Handle,
+    /// Its admin event feed.
+    pub(crate) hub: EventHub,
+}
+
+impl Source {
+    /// The node the API answers for, or why there is none.
+    pub(crate) async fn target(&self) -> Result<Served, String> {
+        match self {
+            Source::Daemon(d) => d.clusters.admin_target().await.map(|n| Served {
+                cluster: n.name.clone(),
+                handle: n.handle.clone(),
+                hub: n.admin.hub.clone(),
+            }),
+            Source::Node(s) => Ok(s.clone()),
+        }
+    }
+
+    /// Every node `/metrics` covers: cluster name and handle.
+    pub(crate) async fn all(&self) -> Vec<(String, Handle)> {
+        match self {
+            Source::Daemon(d) => d
+                .clusters
+                .nodes()
+                .await
+                .iter()
+                .map(|n| (n.name.clone(), n.handle.clone()))
+                .collect(),
+            Source::Node(s) => vec![(s.cluster.clone(), s.handle.clone())],
+        }
+    }
+}
+
 /// What every connection shares.
 pub(crate) struct State {
-    pub(crate) daemon: Arc<Daemon>,
+    pub(crate) source: Source,
     pub(crate) limits: HttpLimits,
     pub(crate) event_clients: Arc<Semaphore>,
     connections: Arc<Semaphore>,
@@ -72,13 +123,13 @@ pub(crate) type Body = BoxBody<Bytes, Infallible>;
 /// returns the bound address (port 0 picks a free one).
 pub(crate) async fn serve(
     addr: SocketAddr,
-    daemon: Arc<Daemon>,
+    source: Source,
     limits: HttpLimits,
 ) -> std::io::Result<(JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let state = Arc::new(State {
-        daemon,
+        source,
         event_clients: Arc::new(Semaphore::new(limits.max_event_clients.max(1))),
         connections: Arc::new(Semaphore::new(limits.max_connections.max(1))),
         limits,
@@ -129,7 +180,7 @@ async fn route(st: &State, req: Request<Incoming>) -> Response<Body> {
     match req.uri().path() {
         "/" | "/index.html" => whole(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         "/metrics" => {
-            let body = metrics::render(&st.daemon).await;
+            let body = metrics::render(&st.source).await;
             whole(StatusCode::OK, metrics::CONTENT_TYPE, body)
         }
         "/api/members" => api::members(st).await,
