@@ -146,3 +146,61 @@ impl hyper::body::Body for EventBody {
         self.rx.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::events::EventHub;
+    use crate::http::{HttpLimits, Source};
+    use netcluster_control::admin::AdminEvent;
+    use netcluster_tokio::{BeaconMode, Builder, NodeId};
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    /// An events client that never reads is let go; the agent's event feed
+    /// goes on at full speed, and its place is given back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_never_reads_does_not_hold_the_feed_back() {
+        let handle = Builder::new(format!("sse-{}", std::process::id()), "a")
+            .bind_ip(std::net::Ipv4Addr::LOCALHOST.into())
+            .link_port(0)
+            .beacons(BeaconMode::Off)
+            .start()
+            .await
+            .unwrap();
+        // A hub as small as the agent's default would take long to fill.
+        let hub = EventHub::start(&handle, 8);
+        let limits = HttpLimits { event_queue: 4, max_event_clients: 1, ..HttpLimits::default() };
+        let st = State {
+            source: Source::Node(Served {
+                cluster: "c".into(),
+                handle: handle.clone(),
+                hub: hub.clone(),
+            }),
+            event_clients: Arc::new(Semaphore::new(1)),
+            connections: Arc::new(Semaphore::new(1)),
+            limits,
+        };
+        let stalled = events(&st).await;
+        assert_eq!(stalled.status(), StatusCode::OK);
+        assert_eq!(events(&st).await.status(), StatusCode::SERVICE_UNAVAILABLE, "one place only");
+        // Far more events than the hub's and the client's queues hold.
+        let publish = async {
+            for i in 0..1_000u32 {
+                let group = format!("g{i}").as_str().into();
+                hub.publish(AdminEvent::Joined { node_id: NodeId([1; 16]), group }).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), publish)
+            .await
+            .expect("the feed was held back by a client that does not read");
+        // The stalled stream ends (its body yields its queue, then nothing),
+        // and once its body is dropped the place is free again.
+        let rest = tokio::time::timeout(Duration::from_secs(20), stalled.into_body().collect())
+            .await
+            .expect("the stalled stream to end");
+        assert!(rest.is_ok_and(|r| !r.to_bytes().is_empty()));
+        assert_eq!(events(&st).await.status(), StatusCode::OK);
+        handle.shutdown().await;
+    }
+}
