@@ -69,6 +69,16 @@ setup() {
 }
 setup
 
+# The tools of the agent's HTTP tests (cli/tests/http.rs), each installed
+# on its own so that one Debian cannot provide leaves the others: promtool
+# (package prometheus) checks /metrics, a headless Chromium (package
+# chromium) loads the live page. Without them the metrics test checks its
+# own parse of /metrics only, and the page test skips, each saying so.
+apt_install promtool prometheus \
+    || echo "prometheus (promtool) could not be installed: the metrics test skips promtool"
+apt_install chromium chromium \
+    || echo "chromium could not be installed: the live page's test skips"
+
 # pytest for the Python client's tests: from Debian as root, else with pip
 # for this user; without either the Python tests skip with a reason.
 pytest_install() {

@@ -35,6 +35,14 @@ pub enum AgentError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The HTTP server (`--http`) could not listen.
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Http {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The keyring file was refused (permissions, format) or unreadable.
     #[error(transparent)]
     Keyring(#[from] KeyFileError),
@@ -113,6 +121,21 @@ pub async fn run(s: Settings) -> Result<(), AgentError> {
     }
     if let (Some(srv), Some(node)) = (&s.dns_srv, &held) {
         helpers.push(crate::dns::spawn_srv_seeds(node.handle.clone(), srv.clone(), s.dns_server));
+    }
+    if let Some(addr) = s.http {
+        let source = crate::http::Source::Daemon(daemon.clone());
+        match crate::http::serve(addr, source, s.http_limits.clone()).await {
+            Ok((task, local)) => {
+                tracing::info!(http = %local, "serving metrics, API and page over HTTP");
+                helpers.push(task);
+            }
+            Err(source) => {
+                serving.abort();
+                remove_if_ours(&path, ino);
+                daemon.clusters.shutdown_all().await;
+                return Err(AgentError::Http { addr, source });
+            }
+        }
     }
     match &held {
         Some(node) => tracing::info!(

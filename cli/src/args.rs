@@ -47,6 +47,10 @@ pub enum Command {
     Ping(PingArgs),
     /// Run a rendezvous server for networks without multicast.
     Tracker(TrackerArgs),
+    /// Print the mesh as the agent's link-state database knows it: nodes,
+    /// links with their costs, groups and routes, as a Graphviz digraph or
+    /// JSON (read from the agent's HTTP API, see `agent --http`).
+    Topology(TopologyArgs),
     /// Five nodes in this process on loopback: discovery, group chat, a
     /// crash and a rejoin.
     Demo(DemoArgs),
@@ -142,6 +146,11 @@ pub struct AgentArgs {
     /// authenticated yet.
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,
+    /// Serve Prometheus metrics (`/metrics`), a JSON API (`/api/...`) and
+    /// a live page of the mesh (`/`) over HTTP on this address (default:
+    /// off; port 0 picks a free one, logged at start).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
     /// A TOML file with any of these settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -237,6 +246,26 @@ pub struct PingArgs {
     pub count: u16,
 }
 
+/// `netcluster topology`.
+#[derive(Debug, Clone, Args)]
+pub struct TopologyArgs {
+    /// The agent's HTTP address (its `--http`).
+    #[arg(long, value_name = "ADDR:PORT", env = "NETCLUSTER_HTTP")]
+    pub http: SocketAddr,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: TopologyFormat,
+}
+
+/// The formats of `netcluster topology`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopologyFormat {
+    /// A Graphviz digraph (`| dot -Tsvg`).
+    Dot,
+    /// JSON, as `/api/topology` serves it.
+    Json,
+}
+
 /// `netcluster tracker`.
 #[derive(Debug, Clone, Args)]
 pub struct TrackerArgs {
@@ -254,6 +283,12 @@ pub struct DemoArgs {
     /// Plain line-by-line output even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// Serve alpha's metrics, API and live page over HTTP on this address
+    /// (as `agent --http`): the demo then pauses a few seconds between
+    /// phases so the page shows each, and at the end keeps the nodes up
+    /// until interrupted.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

@@ -275,3 +275,13 @@ pub async fn ping(a: PingArgs) -> Result<(), CommandError> {
     }
     Ok(r?)
 }
+
+/// `netcluster topology`: the graph from the agent's HTTP API, as a
+/// Graphviz digraph or JSON.
+pub async fn topology(a: crate::args::TopologyArgs) -> Result<(), CommandError> {
+    let t = crate::topology::fetch(a.http).await.map_err(std::io::Error::other)?;
+    match a.format {
+        crate::args::TopologyFormat::Dot => print(t.to_dot().trim_end()),
+        crate::args::TopologyFormat::Json => json_pretty(&t.to_json()),
+    }
+}

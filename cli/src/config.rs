@@ -16,6 +16,11 @@
 //! admin = "/run/netcluster/web-1.sock"
 //! keyring = "/etc/netcluster/cluster.key"
 //! log_level = "info"
+//! http = "127.0.0.1:9464"       # metrics, JSON API and live page
+//!
+//! [http_limits]
+//! max_connections = 256         # HTTP connections at once
+//! max_event_clients = 32        # /api/events streams at once
 //!
 //! [admin_limits]
 //! max_clients = 64              # clients connected at once
@@ -70,6 +75,11 @@ pub struct FileConfig {
     pub keyring: Option<PathBuf>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--http`.
+    pub http: Option<SocketAddr>,
+    /// Bounds on HTTP clients.
+    #[serde(default)]
+    pub http_limits: FileHttpLimits,
     /// Bounds on admin clients.
     #[serde(default)]
     pub admin_limits: FileAdminLimits,
@@ -90,6 +100,16 @@ pub struct FileDaemonLimits {
     pub socket_queue: Option<usize>,
     /// Application connections at once.
     pub max_apps: Option<usize>,
+}
+
+/// `[http_limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttpLimits {
+    /// HTTP connections at once.
+    pub max_connections: Option<usize>,
+    /// `/api/events` clients at once.
+    pub max_event_clients: Option<usize>,
 }
 
 /// `[admin_limits]`.
@@ -169,6 +189,10 @@ pub struct Settings {
     pub admin_limits: AdminLimits,
     /// Host daemon bounds.
     pub daemon_limits: crate::daemon::DaemonLimits,
+    /// The HTTP server's address, if it is on.
+    pub http: Option<SocketAddr>,
+    /// HTTP client bounds.
+    pub http_limits: crate::http::HttpLimits,
 }
 
 impl Settings {
@@ -214,7 +238,16 @@ impl Settings {
                 *slot = v.max(1);
             }
         }
+        let mut http_limits = crate::http::HttpLimits::default();
+        if let Some(n) = f.http_limits.max_connections {
+            http_limits.max_connections = n.max(1);
+        }
+        if let Some(n) = f.http_limits.max_event_clients {
+            http_limits.max_event_clients = n.max(1);
+        }
         Ok(Settings {
+            http: a.http.or(f.http),
+            http_limits,
             daemon_limits,
             groups: list(a.groups, f.groups),
             headers,
@@ -304,6 +337,25 @@ mod tests {
         };
         let s = Settings::merge(args, file).unwrap();
         assert_eq!(s.keyring, Some(PathBuf::from("/tmp/flag.key")));
+    }
+
+    #[test]
+    fn http_comes_from_the_file_unless_flagged() {
+        let file: FileConfig = toml::from_str(
+            "http = \"127.0.0.1:9464\"\n[http_limits]\nmax_event_clients = 2\nmax_connections = 0\n",
+        )
+        .unwrap();
+        let s = Settings::merge(AgentArgs::default(), file).unwrap();
+        assert_eq!(s.http, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(s.http_limits.max_event_clients, 2);
+        assert_eq!(s.http_limits.max_connections, 1);
+        let args = AgentArgs { http: Some("127.0.0.1:1".parse().unwrap()), ..AgentArgs::default() };
+        let s = Settings::merge(args, FileConfig::default()).unwrap();
+        assert_eq!(s.http, Some("127.0.0.1:1".parse().unwrap()));
+        assert!(Settings::merge(AgentArgs::default(), FileConfig::default())
+            .unwrap()
+            .http
+            .is_none());
     }
 
     #[test]

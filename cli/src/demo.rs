@@ -29,6 +29,9 @@ pub enum DemoError {
     /// A node could not start.
     #[error("cannot start a node: {0}")]
     Node(#[from] netcluster_tokio::Error),
+    /// The HTTP server (`--http`) could not listen.
+    #[error("cannot serve HTTP: {0}")]
+    Http(std::io::Error),
     /// A phase did not complete in time.
     #[error("{0} did not happen within {PHASE_LIMIT:?}")]
     Timeout(&'static str),
@@ -43,6 +46,8 @@ struct Node {
 /// line per change otherwise.
 struct Screen {
     live: bool,
+    /// Serving the page: phases are held longer, for people to watch.
+    watched: bool,
     last: String,
     tick: usize,
 }
@@ -75,7 +80,9 @@ impl Screen {
     /// Lets a person read a phase's outcome before the next one scrolls it
     /// away; only on a terminal, so scripts and tests do not wait.
     async fn pause(&self) {
-        if self.live {
+        if self.watched {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        } else if self.live {
             tokio::time::sleep(Duration::from_millis(800)).await;
         }
     }
@@ -94,10 +101,15 @@ struct Report {
     detail: String,
 }
 
-/// Runs the demo; `plain` forces line-by-line output.
-pub async fn run(plain: bool) -> Result<(), DemoError> {
-    let mut screen =
-        Screen { live: !plain && std::io::stdout().is_terminal(), last: String::new(), tick: 0 };
+/// Runs the demo; `plain` forces line-by-line output; `http` serves
+/// alpha's metrics, API and live page there.
+pub async fn run(plain: bool, http: Option<SocketAddr>) -> Result<(), DemoError> {
+    let mut screen = Screen {
+        live: !plain && std::io::stdout().is_terminal(),
+        watched: http.is_some(),
+        last: String::new(),
+        tick: 0,
+    };
     let cluster = format!("demo-{}", std::process::id());
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Event)>();
     let mut reports = Vec::new();
@@ -107,10 +119,25 @@ pub async fn run(plain: bool) -> Result<(), DemoError> {
     // Discovery is timed from the first start: it begins right away.
     let t = Instant::now();
     let mut nodes: Vec<Node> = Vec::new();
+    let mut server = None;
     for (i, name) in NAMES.iter().enumerate() {
         let seed = nodes.first().map(|n| n.handle.link_addr());
         let node = start(&cluster, name, seed, i, &tx).await?;
         screen.say(&format!("   {name:<8} {}  link {}", node.handle.id(), node.handle.link_addr()));
+        if let (Some(addr), true) = (http, nodes.is_empty()) {
+            let served = crate::http::Served {
+                cluster: cluster.clone(),
+                handle: node.handle.clone(),
+                hub: crate::admin::events::EventHub::start(&node.handle, 1024),
+            };
+            let limits = crate::http::HttpLimits::default();
+            let (task, local) = crate::http::serve(addr, crate::http::Source::Node(served), limits)
+                .await
+                .map_err(DemoError::Http)?;
+            server = Some(task);
+            screen.say(&format!("   live page of alpha's view: http://{local}/"));
+            screen.pause().await;
+        }
         nodes.push(node);
     }
 
@@ -252,11 +279,26 @@ pub async fn run(plain: bool) -> Result<(), DemoError> {
     for line in table(&["PHASE / NODE", "TIME / PEERS", "DETAIL"], &rows).lines() {
         screen.say(&format!("   {line}"));
     }
+    if let Some(task) = server {
+        screen.say("the page stays up until interrupted (Ctrl-C)");
+        wait_for_interrupt().await;
+        task.abort();
+    }
     for n in &nodes {
         n.handle.shutdown().await;
     }
     screen.say("all nodes left cleanly; demo complete");
     Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM (at once if they cannot be caught).
+async fn wait_for_interrupt() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 async fn start(

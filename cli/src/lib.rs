@@ -6,6 +6,8 @@
 //! - [`commands`]: the client commands (`members`, `send`, `watch`...);
 //! - [`output`]: their text and JSON formats;
 //! - [`demo`]: `netcluster demo`;
+//! - [`http`]: the agent's metrics, JSON API and live page (`--http`);
+//!   [`topology`]: the mesh graph they and `netcluster topology` show;
 //! - [`tracker`] and [`dns`]: the rendezvous server and client, DNS SRV
 //!   seeds.
 #![forbid(unsafe_code)]
@@ -19,6 +21,8 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod dns;
+pub mod http;
 pub mod keygen;
 pub mod output;
+pub mod topology;
 pub mod tracker;

@@ -92,7 +92,7 @@ async fn run(cmd: Command) -> ExitCode {
             if let Err(e) = init_logs(&log_filter(None, "warn")) {
                 return fail(e);
             }
-            demo::run(d.plain).await.map_err(|e| e.to_string())
+            demo::run(d.plain, d.http).await.map_err(|e| e.to_string())
         }
         Command::Members(a) => client(commands::members(a).await),
         Command::Groups(a) => client(commands::groups(a).await),
@@ -105,6 +105,7 @@ async fn run(cmd: Command) -> ExitCode {
         Command::Leave(a) => client(commands::leave(a).await),
         Command::Watch(a) => client(commands::watch(a).await),
         Command::Ping(a) => client(commands::ping(a).await),
+        Command::Topology(a) => client(commands::topology(a).await),
         Command::Keygen(k) => keygen::run(&k).map_err(|e| e.to_string()),
     };
     match r {

@@ -152,7 +152,7 @@ fn resolve_error(e: ResolveError) -> (Status, String) {
 }
 
 /// The agent's own member record, then every reachable peer's.
-fn members(node: &Node) -> Vec<MemberRecord> {
+pub(crate) fn members(node: &Node) -> Vec<MemberRecord> {
     let mut out = vec![own_record(node)];
     out.extend(node.peers().map(member_record));
     out
@@ -175,7 +175,7 @@ pub(crate) fn own_record(node: &Node) -> MemberRecord {
 }
 
 /// [`members`], each behind its traffic figures (the agent's own: none).
-fn members_traffic(node: &Node) -> Vec<MemberTrafficRecord> {
+pub(crate) fn members_traffic(node: &Node) -> Vec<MemberTrafficRecord> {
     let own = MemberTrafficRecord { traffic: TrafficFigures::default(), member: own_record(node) };
     std::iter::once(own)
         .chain(node.peers().map(|p| MemberTrafficRecord {
@@ -201,7 +201,7 @@ pub(crate) fn traffic_figures(t: &netcluster_tokio::PeerTraffic) -> TrafficFigur
     }
 }
 
-fn link_record(l: &netcluster_tokio::LinkInfo) -> LinkRecord {
+pub(crate) fn link_record(l: &netcluster_tokio::LinkInfo) -> LinkRecord {
     let big = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     LinkRecord {
         link_id: l.id.0,
@@ -262,7 +262,7 @@ pub(crate) fn reachable_addr(advertised: SocketAddr) -> SocketAddr {
 }
 
 /// Every named group with a reachable member, the agent's own included.
-fn groups(node: &Node) -> Vec<GroupRecord> {
+pub(crate) fn groups(node: &Node) -> Vec<GroupRecord> {
     let mut by_group: std::collections::BTreeMap<&str, Vec<NodeId>> = Default::default();
     for g in node.groups() {
         by_group.entry(g).or_default().push(node.id());
@@ -284,7 +284,7 @@ fn groups(node: &Node) -> Vec<GroupRecord> {
 
 /// One route per reachable peer. Every link costs 1 in this implementation
 /// (the LSAs carry cost 1), so a route's cost is its hop count.
-fn routes(node: &Node) -> Vec<RouteRecord> {
+pub(crate) fn routes(node: &Node) -> Vec<RouteRecord> {
     node.peers()
         .filter_map(|p| {
             let path = node.route_to(&p.id)?;
@@ -301,7 +301,7 @@ fn routes(node: &Node) -> Vec<RouteRecord> {
 }
 
 /// The node's counters, plus two gauges of the agent's view.
-fn counters(node: &Node) -> Vec<Counter> {
+pub(crate) fn counters(node: &Node) -> Vec<Counter> {
     let mut out: Vec<Counter> = node
         .stats()
         .iter()

@@ -274,6 +274,13 @@ impl Clusters {
         }
     }
 
+    /// Every cluster's node, by cluster name.
+    pub(crate) async fn nodes(&self) -> Vec<Arc<ClusterNode>> {
+        let mut v: Vec<_> = self.map.lock().await.values().map(|e| e.node.clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
     /// Leaves every cluster.
     pub(crate) async fn shutdown_all(&self) {
         let nodes: Vec<_> = self.map.lock().await.drain().map(|(_, e)| e.node).collect();

@@ -97,6 +97,7 @@ pub use output::{
     LinkQueueStats, MessageId, PeerInfo, PeerTraffic, StreamEnd, StreamId, Transmit, PRIORITIES,
     TRAFFIC_WINDOW,
 };
+pub use routing::LsdbEntry;
 pub use seed::Seed;
 pub use stats::Stats;
 pub use transport::{

@@ -402,6 +402,11 @@ impl Routing {
         dropped
     }
 
+    /// Whether `id`'s entry is stale (see `stale`).
+    pub(crate) fn is_stale(&self, id: &NodeId) -> bool {
+        self.stale.contains(id)
+    }
+
     /// The link address an origin's LSA gives, if its IP is known.
     pub(crate) fn addr(&self, id: &NodeId) -> Option<SocketAddr> {
         self.db.get(id).map(|e| e.addr).filter(|a| !a.ip().is_unspecified())

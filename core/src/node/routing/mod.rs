@@ -3,6 +3,7 @@
 //! membership (a peer is up while a route to it exists).
 
 mod lsdb;
+mod view;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -17,6 +18,7 @@ use crate::wire::link::{Intro, Lsa, LsaKey, Neighbour};
 use crate::wire::{FixedList, HeaderList, NodeId, StrList};
 use lsdb::{encode, peer_info, Encoded};
 pub(crate) use lsdb::{Received, RouteEntry, Routing};
+pub use view::LsdbEntry;
 
 impl Node {
     fn own_lsa(&self, sequence: u64, flags: u8) -> Lsa {
