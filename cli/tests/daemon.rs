@@ -330,12 +330,20 @@ fn errors_are_typed_and_never_crash_the_daemon() {
         Err(Error::Refused { status: Status::UnknownTarget, .. }) => {}
         other => panic!("unknown peer: {other:?}"),
     }
-    // Overrides the node cannot honour per message.
-    let o = SocketOptions { timeout_ms: 100, ..SocketOptions::default() };
-    match c.socket(Target::Group("g".into()), Semantics::Reliable, o) {
+    // Timeout and retry overrides are for messages, not streams.
+    let o = SocketOptions::default().timeout(Duration::from_millis(100));
+    match c.socket(Target::ListenStreams, Semantics::Stream, o) {
         Err(Error::Refused { status: Status::Unsupported, .. }) => {}
-        other => panic!("timeout override: {other:?}"),
+        other => panic!("timeout override on a stream listener: {other:?}"),
     }
+    let o = SocketOptions::default().retries(3);
+    match c.socket(Target::ListenStreams, Semantics::Stream, o) {
+        Err(Error::Refused { status: Status::Unsupported, .. }) => {}
+        other => panic!("retry override on a stream listener: {other:?}"),
+    }
+    // On messages they are taken.
+    let o = SocketOptions::default().timeout(Duration::from_millis(100)).retries(3);
+    c.socket(Target::Group("g".into()), Semantics::Reliable, o).expect("overrides on messages");
     // Garbage on the socket: the connection is closed, the daemon lives.
     for garbage in
         [&b"hello daemon"[..], &[0x4e, 0x43, 5, 1, 3, 0, 0, 0, 0, 12, 9, 9][..], &[0xff; 4096][..]]
@@ -441,6 +449,45 @@ fn events_report_a_failed_delivery() {
 }
 
 #[test]
+fn a_socket_timeout_fails_a_message_to_a_stopped_peer_long_before_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (da, mut db, mut ca, mut cb) = pair(dir.path(), &common::unique_cluster("timeout"));
+    let o = SocketOptions::default().timeout(Duration::from_millis(300)).retries(50);
+    let tx = ca.socket(Target::Peer("bravo".into()), Semantics::Reliable, o).expect("socket");
+    // One message goes through: the override does not fail what is answered.
+    let rx = sock(&mut cb, Target::Peer("alpha".into()), Semantics::Reliable);
+    tx.send(b"before").unwrap();
+    assert_eq!(recv_msg(&rx), b"before");
+    // b's daemon is stopped, not killed: its links stay open and say
+    // nothing, so only a timeout can fail what a sends (the keepalive
+    // would take seconds to declare b gone, the default timeout 30 s).
+    let pid = db.proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // The signal stops it soon, not at once: until every thread is
+    // stopped it could still acknowledge.
+    wait_for("bravo stopped", || all_stopped(&pid).then_some(()));
+    let sent = Instant::now();
+    tx.send(b"into a stopped peer").unwrap();
+    let end = sent + Duration::from_secs(20);
+    let failed = loop {
+        let e = ca.next_event(Duration::from_millis(500)).unwrap();
+        if let Some(e) = e.filter(|e| e.kind == EventKind::DeliveryFailed) {
+            break e;
+        }
+        if Instant::now() > end {
+            let log = da.proc.stderr();
+            panic!("no delivery_failed event; alpha's log ends:\n{}", tail(&log, 4000));
+        }
+    };
+    let took = sent.elapsed();
+    assert_eq!(failed.socket_id, tx.id());
+    assert_eq!(failed.detail, "timeout", "failed by its timeout, not by the link's loss");
+    assert!(took < Duration::from_secs(10), "the 300 ms timeout took {took:?}");
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    let _ = db.proc.child.kill();
+}
+
+#[test]
 fn the_daemons_limits_refuse_with_limit() {
     let dir = tempfile::tempdir().unwrap();
     let d = daemon(dir.path(), "alpha", &["--max-clusters", "1", "--max-sockets", "2"]);
@@ -504,4 +551,23 @@ fn admin_commands_find_the_daemons_socket_without_flags() {
     assert_eq!(members[0]["name"], "alpha", "{members}");
     assert_eq!(members[0]["id"], c.node_id().to_string());
     assert_eq!(c.local_node().unwrap().name, "alpha");
+}
+
+/// Whether every thread of process `pid` is stopped (state `T`).
+fn all_stopped(pid: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    })
+}
+
+/// The last `n` bytes of `s` (from a character boundary).
+fn tail(s: &str, n: usize) -> &str {
+    let mut at = s.len().saturating_sub(n);
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    &s[at..]
 }
