@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use common::{bin, text, wait_for, Guard, DEADLINE};
 use netcluster_client::{
-    Cluster, DaemonOptions, Error, EventKind, MeshSocket, Options, Semantics, SocketOptions,
-    Status, Target,
+    AsyncMeshSocket, Cluster, DaemonOptions, Error, EventKind, MeshSocket, Options, Semantics,
+    SocketOptions, Status, Target,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A daemon started by the test, killed when dropped.
 struct Daemon {
@@ -570,4 +571,70 @@ fn tail(s: &str, n: usize) -> &str {
         at += 1;
     }
     &s[at..]
+}
+
+#[tokio::test]
+async fn the_async_client_sends_receives_streams_and_waits_for_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_da, db, mut ca, mut cb) = pair(dir.path(), &common::unique_cluster("async"));
+    let o = SocketOptions::default().timeout(Duration::from_millis(300));
+    let a = ca.socket(Target::Peer("bravo".into()), Semantics::Sequenced, o).unwrap();
+    let a = AsyncMeshSocket::new(a).unwrap();
+    let b = AsyncMeshSocket::new(sock(&mut cb, Target::Peer("alpha".into()), Semantics::Sequenced))
+        .unwrap();
+    let listen =
+        AsyncMeshSocket::new(sock(&mut cb, Target::ListenStreams, Semantics::Stream)).unwrap();
+    // Messages both ways, in order, boundaries kept.
+    let send = async {
+        for i in 0..200u32 {
+            a.send(&i.to_be_bytes()).await.unwrap();
+        }
+    };
+    let recv = async {
+        let mut buf = [0u8; 16];
+        for i in 0..200u32 {
+            let n = b.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], i.to_be_bytes());
+        }
+    };
+    let both = async { tokio::join!(send, recv) };
+    tokio::time::timeout(DEADLINE, both).await.expect("messages within the deadline");
+    b.send(b"back").await.unwrap();
+    let mut buf = [0u8; 16];
+    let n =
+        tokio::time::timeout(DEADLINE, a.recv(&mut buf)).await.expect("reply within the deadline");
+    assert_eq!(&buf[..n.unwrap()], b"back");
+    // A stream: written and finished on a, accepted and read to its end
+    // on b.
+    let s = ca.socket(Target::Peer("bravo".into()), Semantics::Stream, SocketOptions::default());
+    let mut s = AsyncMeshSocket::new(s.unwrap()).unwrap();
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let write = async {
+        s.write_all(&body).await.unwrap();
+        s.shutdown().await.unwrap();
+    };
+    let read = async {
+        let (from, mut t) = listen.accept().await.unwrap();
+        assert_eq!(from, ca.node_id());
+        let mut got = Vec::new();
+        t.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    let (_, got) = tokio::time::timeout(DEADLINE, async { tokio::join!(write, read) })
+        .await
+        .expect("stream within the deadline");
+    assert!(got == body, "the stream's bytes arrive whole and in order");
+    // Events: b's daemon stops, a's next message times out, and the event
+    // wakes an async wait.
+    let pid = db.proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    wait_for("bravo stopped", || all_stopped(&pid).then_some(()));
+    a.send(b"into a stopped peer").await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(60), ca.next_event_async())
+        .await
+        .expect("event within the deadline")
+        .unwrap();
+    assert_eq!((e.kind, e.socket_id), (EventKind::DeliveryFailed, a.id()));
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    drop(db);
 }
