@@ -638,3 +638,96 @@ async fn the_async_client_sends_receives_streams_and_waits_for_events() {
     let _ = Command::new("kill").args(["-CONT", &pid]).status();
     drop(db);
 }
+
+/// The daemon's resident memory (`VmRSS`), in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the daemon lives");
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("a VmRSS line");
+    kb * 1024
+}
+
+/// One application's life as a killed process leaves it: a connection
+/// with sockets of every kind, a group joined, messages sent and some
+/// queued unread, and sometimes a cluster of its own; then every
+/// descriptor closes at once, with no goodbye.
+fn short_lived_client(d: &Daemon, cluster: &str, i: usize) -> Vec<Cluster> {
+    let mut c = Cluster::connect(cluster, options(d, vec![])).expect("a client connects");
+    let shout = sock(&mut c, Target::Group(format!("g{i}")), Semantics::Reliable);
+    let _inbox = sock(&mut c, Target::GroupReceive(format!("r{i}")), Semantics::Sequenced);
+    let _all = sock(&mut c, Target::GroupReceive(String::new()), Semantics::Datagram);
+    let _listen = sock(&mut c, Target::ListenStreams, Semantics::Stream);
+    let _dgram = sock(&mut c, Target::Group(format!("g{i}")), Semantics::Datagram);
+    for _ in 0..20 {
+        shout.send(&[7u8; 4096]).expect("a shout");
+    }
+    let mut held = vec![c];
+    if i.is_multiple_of(5) {
+        let own = format!("{cluster}-own{i}");
+        let mut o = Cluster::connect(&own, options(d, vec![])).expect("a cluster of its own");
+        let _r = sock(&mut o, Target::GroupReceive("x".into()), Semantics::Reliable);
+        held.push(o);
+    }
+    // The sockets close here, the connections when the caller drops them.
+    held
+}
+
+#[test]
+fn fifty_killed_clients_leave_the_daemons_memory_where_it_was() {
+    /// Growth allowed past the value after the first clients.
+    const BOUND: u64 = 8 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "alpha", &[]);
+    let pid = d.proc.pid();
+    let cluster = common::unique_cluster("rss");
+    let mut holder = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let admin = d.socket.to_str().unwrap().to_string();
+    let clean = |holder: &mut Cluster| {
+        let groups = holder.local_node().expect("the daemon answers").groups;
+        // Admin requests answer while the daemon is in one cluster only:
+        // the clients' own ones are gone.
+        let one_cluster = common::run(&["members", "--admin", &admin]).status.success();
+        (groups.is_empty() && one_cluster).then_some(())
+    };
+    // Five at a time, all dropped together, as five processes killed.
+    let batch = |from: usize| {
+        let alive: Vec<Vec<Cluster>> =
+            (from..from + 5).map(|i| short_lived_client(&d, &cluster, i)).collect();
+        drop(alive);
+    };
+    for b in 0..2 {
+        batch(b * 5);
+    }
+    wait_for("the first clients cleaned up", || clean(&mut holder));
+    let after_first = rss(pid);
+    for b in 2..12 {
+        batch(b * 5);
+    }
+    wait_for("fifty clients cleaned up", || clean(&mut holder));
+    // Memory freed is not always returned at once: poll for it.
+    let end = Instant::now() + Duration::from_secs(60);
+    let last = loop {
+        let now = rss(pid);
+        if now <= after_first + BOUND || Instant::now() > end {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    eprintln!(
+        "daemon VmRSS: {} KiB after 10 clients, {} KiB after 60 (bound +{} KiB)",
+        after_first >> 10,
+        last >> 10,
+        BOUND >> 10
+    );
+    assert!(
+        last <= after_first + BOUND,
+        "the daemon's RSS grew from {} KiB after 10 clients to {} KiB after 60",
+        after_first >> 10,
+        last >> 10
+    );
+    assert_eq!(holder.local_node().unwrap().name, "alpha", "the daemon still serves");
+}
