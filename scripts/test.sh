@@ -6,8 +6,9 @@
 #      toolchain (system packages, kernel features, ...). It runs on a fresh
 #      Debian machine as root in CI, so each step must be idempotent and must
 #      skip itself where it is not needed. Empty for now.
-#   2. test: the whole workspace's tests, then the Python client's
-#      (clients/python, pytest against daemons built from the tree).
+#   2. test: the whole workspace's tests, the Rust client's with its
+#      `tokio` feature, then the Python client's (clients/python, pytest
+#      against daemons built from the tree).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -101,6 +102,12 @@ fi
 # ---------------------------------------------------------------------------
 section "test: cargo test --workspace"
 cargo test --workspace "$@"
+
+# The Rust client's optional async API (feature `tokio`). The daemon's
+# tests enable it through their dev-dependency, so the workspace run above
+# normally has it already; this makes sure, whatever the feature set.
+section "test: Rust client with its tokio feature"
+cargo test -p netcluster-client --features tokio "$@"
 
 section "test: Python client (clients/python)"
 if command -v python3 >/dev/null && python3 -c 'import pytest' >/dev/null 2>&1; then

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use common::{bin, text, wait_for, Guard, DEADLINE};
 use netcluster_client::{
-    Cluster, DaemonOptions, Error, EventKind, MeshSocket, Options, Semantics, SocketOptions,
-    Status, Target,
+    AsyncMeshSocket, Cluster, DaemonOptions, Error, EventKind, MeshSocket, Options, Semantics,
+    SocketOptions, Status, Target,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A daemon started by the test, killed when dropped.
 struct Daemon {
@@ -330,12 +331,20 @@ fn errors_are_typed_and_never_crash_the_daemon() {
         Err(Error::Refused { status: Status::UnknownTarget, .. }) => {}
         other => panic!("unknown peer: {other:?}"),
     }
-    // Overrides the node cannot honour per message.
-    let o = SocketOptions { timeout_ms: 100, ..SocketOptions::default() };
-    match c.socket(Target::Group("g".into()), Semantics::Reliable, o) {
+    // Timeout and retry overrides are for messages, not streams.
+    let o = SocketOptions::default().timeout(Duration::from_millis(100));
+    match c.socket(Target::ListenStreams, Semantics::Stream, o) {
         Err(Error::Refused { status: Status::Unsupported, .. }) => {}
-        other => panic!("timeout override: {other:?}"),
+        other => panic!("timeout override on a stream listener: {other:?}"),
     }
+    let o = SocketOptions::default().retries(3);
+    match c.socket(Target::ListenStreams, Semantics::Stream, o) {
+        Err(Error::Refused { status: Status::Unsupported, .. }) => {}
+        other => panic!("retry override on a stream listener: {other:?}"),
+    }
+    // On messages they are taken.
+    let o = SocketOptions::default().timeout(Duration::from_millis(100)).retries(3);
+    c.socket(Target::Group("g".into()), Semantics::Reliable, o).expect("overrides on messages");
     // Garbage on the socket: the connection is closed, the daemon lives.
     for garbage in
         [&b"hello daemon"[..], &[0x4e, 0x43, 5, 1, 3, 0, 0, 0, 0, 12, 9, 9][..], &[0xff; 4096][..]]
@@ -441,6 +450,45 @@ fn events_report_a_failed_delivery() {
 }
 
 #[test]
+fn a_socket_timeout_fails_a_message_to_a_stopped_peer_long_before_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (da, mut db, mut ca, mut cb) = pair(dir.path(), &common::unique_cluster("timeout"));
+    let o = SocketOptions::default().timeout(Duration::from_millis(300)).retries(50);
+    let tx = ca.socket(Target::Peer("bravo".into()), Semantics::Reliable, o).expect("socket");
+    // One message goes through: the override does not fail what is answered.
+    let rx = sock(&mut cb, Target::Peer("alpha".into()), Semantics::Reliable);
+    tx.send(b"before").unwrap();
+    assert_eq!(recv_msg(&rx), b"before");
+    // b's daemon is stopped, not killed: its links stay open and say
+    // nothing, so only a timeout can fail what a sends (the keepalive
+    // would take seconds to declare b gone, the default timeout 30 s).
+    let pid = db.proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // The signal stops it soon, not at once: until every thread is
+    // stopped it could still acknowledge.
+    wait_for("bravo stopped", || all_stopped(&pid).then_some(()));
+    let sent = Instant::now();
+    tx.send(b"into a stopped peer").unwrap();
+    let end = sent + Duration::from_secs(20);
+    let failed = loop {
+        let e = ca.next_event(Duration::from_millis(500)).unwrap();
+        if let Some(e) = e.filter(|e| e.kind == EventKind::DeliveryFailed) {
+            break e;
+        }
+        if Instant::now() > end {
+            let log = da.proc.stderr();
+            panic!("no delivery_failed event; alpha's log ends:\n{}", tail(&log, 4000));
+        }
+    };
+    let took = sent.elapsed();
+    assert_eq!(failed.socket_id, tx.id());
+    assert_eq!(failed.detail, "timeout", "failed by its timeout, not by the link's loss");
+    assert!(took < Duration::from_secs(10), "the 300 ms timeout took {took:?}");
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    let _ = db.proc.child.kill();
+}
+
+#[test]
 fn the_daemons_limits_refuse_with_limit() {
     let dir = tempfile::tempdir().unwrap();
     let d = daemon(dir.path(), "alpha", &["--max-clusters", "1", "--max-sockets", "2"]);
@@ -504,4 +552,182 @@ fn admin_commands_find_the_daemons_socket_without_flags() {
     assert_eq!(members[0]["name"], "alpha", "{members}");
     assert_eq!(members[0]["id"], c.node_id().to_string());
     assert_eq!(c.local_node().unwrap().name, "alpha");
+}
+
+/// Whether every thread of process `pid` is stopped (state `T`).
+fn all_stopped(pid: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    })
+}
+
+/// The last `n` bytes of `s` (from a character boundary).
+fn tail(s: &str, n: usize) -> &str {
+    let mut at = s.len().saturating_sub(n);
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    &s[at..]
+}
+
+#[tokio::test]
+async fn the_async_client_sends_receives_streams_and_waits_for_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_da, db, mut ca, mut cb) = pair(dir.path(), &common::unique_cluster("async"));
+    let o = SocketOptions::default().timeout(Duration::from_millis(300));
+    let a = ca.socket(Target::Peer("bravo".into()), Semantics::Sequenced, o).unwrap();
+    let a = AsyncMeshSocket::new(a).unwrap();
+    let b = AsyncMeshSocket::new(sock(&mut cb, Target::Peer("alpha".into()), Semantics::Sequenced))
+        .unwrap();
+    let listen =
+        AsyncMeshSocket::new(sock(&mut cb, Target::ListenStreams, Semantics::Stream)).unwrap();
+    // Messages both ways, in order, boundaries kept.
+    let send = async {
+        for i in 0..200u32 {
+            a.send(&i.to_be_bytes()).await.unwrap();
+        }
+    };
+    let recv = async {
+        let mut buf = [0u8; 16];
+        for i in 0..200u32 {
+            let n = b.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], i.to_be_bytes());
+        }
+    };
+    let both = async { tokio::join!(send, recv) };
+    tokio::time::timeout(DEADLINE, both).await.expect("messages within the deadline");
+    b.send(b"back").await.unwrap();
+    let mut buf = [0u8; 16];
+    let n =
+        tokio::time::timeout(DEADLINE, a.recv(&mut buf)).await.expect("reply within the deadline");
+    assert_eq!(&buf[..n.unwrap()], b"back");
+    // A stream: written and finished on a, accepted and read to its end
+    // on b.
+    let s = ca.socket(Target::Peer("bravo".into()), Semantics::Stream, SocketOptions::default());
+    let mut s = AsyncMeshSocket::new(s.unwrap()).unwrap();
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let write = async {
+        s.write_all(&body).await.unwrap();
+        s.shutdown().await.unwrap();
+    };
+    let read = async {
+        let (from, mut t) = listen.accept().await.unwrap();
+        assert_eq!(from, ca.node_id());
+        let mut got = Vec::new();
+        t.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    let (_, got) = tokio::time::timeout(DEADLINE, async { tokio::join!(write, read) })
+        .await
+        .expect("stream within the deadline");
+    assert!(got == body, "the stream's bytes arrive whole and in order");
+    // Events: b's daemon stops, a's next message times out, and the event
+    // wakes an async wait.
+    let pid = db.proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    wait_for("bravo stopped", || all_stopped(&pid).then_some(()));
+    a.send(b"into a stopped peer").await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(60), ca.next_event_async())
+        .await
+        .expect("event within the deadline")
+        .unwrap();
+    assert_eq!((e.kind, e.socket_id), (EventKind::DeliveryFailed, a.id()));
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    drop(db);
+}
+
+/// The daemon's resident memory (`VmRSS`), in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the daemon lives");
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("a VmRSS line");
+    kb * 1024
+}
+
+/// One application's life as a killed process leaves it: a connection
+/// with sockets of every kind, a group joined, messages sent and some
+/// queued unread, and sometimes a cluster of its own; then every
+/// descriptor closes at once, with no goodbye.
+fn short_lived_client(d: &Daemon, cluster: &str, i: usize) -> Vec<Cluster> {
+    let mut c = Cluster::connect(cluster, options(d, vec![])).expect("a client connects");
+    let shout = sock(&mut c, Target::Group(format!("g{i}")), Semantics::Reliable);
+    let _inbox = sock(&mut c, Target::GroupReceive(format!("r{i}")), Semantics::Sequenced);
+    let _all = sock(&mut c, Target::GroupReceive(String::new()), Semantics::Datagram);
+    let _listen = sock(&mut c, Target::ListenStreams, Semantics::Stream);
+    let _dgram = sock(&mut c, Target::Group(format!("g{i}")), Semantics::Datagram);
+    for _ in 0..20 {
+        shout.send(&[7u8; 4096]).expect("a shout");
+    }
+    let mut held = vec![c];
+    if i.is_multiple_of(5) {
+        let own = format!("{cluster}-own{i}");
+        let mut o = Cluster::connect(&own, options(d, vec![])).expect("a cluster of its own");
+        let _r = sock(&mut o, Target::GroupReceive("x".into()), Semantics::Reliable);
+        held.push(o);
+    }
+    // The sockets close here, the connections when the caller drops them.
+    held
+}
+
+#[test]
+fn fifty_killed_clients_leave_the_daemons_memory_where_it_was() {
+    /// Growth allowed past the value after the first clients.
+    const BOUND: u64 = 8 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "alpha", &[]);
+    let pid = d.proc.pid();
+    let cluster = common::unique_cluster("rss");
+    let mut holder = Cluster::connect(&cluster, options(&d, vec![])).unwrap();
+    let admin = d.socket.to_str().unwrap().to_string();
+    let clean = |holder: &mut Cluster| {
+        let groups = holder.local_node().expect("the daemon answers").groups;
+        // Admin requests answer while the daemon is in one cluster only:
+        // the clients' own ones are gone.
+        let one_cluster = common::run(&["members", "--admin", &admin]).status.success();
+        (groups.is_empty() && one_cluster).then_some(())
+    };
+    // Five at a time, all dropped together, as five processes killed.
+    let batch = |from: usize| {
+        let alive: Vec<Vec<Cluster>> =
+            (from..from + 5).map(|i| short_lived_client(&d, &cluster, i)).collect();
+        drop(alive);
+    };
+    for b in 0..2 {
+        batch(b * 5);
+    }
+    wait_for("the first clients cleaned up", || clean(&mut holder));
+    let after_first = rss(pid);
+    for b in 2..12 {
+        batch(b * 5);
+    }
+    wait_for("fifty clients cleaned up", || clean(&mut holder));
+    // Memory freed is not always returned at once: poll for it.
+    let end = Instant::now() + Duration::from_secs(60);
+    let last = loop {
+        let now = rss(pid);
+        if now <= after_first + BOUND || Instant::now() > end {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    eprintln!(
+        "daemon VmRSS: {} KiB after 10 clients, {} KiB after 60 (bound +{} KiB)",
+        after_first >> 10,
+        last >> 10,
+        BOUND >> 10
+    );
+    assert!(
+        last <= after_first + BOUND,
+        "the daemon's RSS grew from {} KiB after 10 clients to {} KiB after 60",
+        after_first >> 10,
+        last >> 10
+    );
+    assert_eq!(holder.local_node().unwrap().name, "alpha", "the daemon still serves");
 }

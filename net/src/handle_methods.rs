@@ -61,7 +61,9 @@ macro_rules! handle_methods {
         }
 
         /// Sends `payload` to the node `to` with the given semantics, or
-        /// `SendOptions` (semantics and priority, 0 most urgent to 7).
+        /// `SendOptions` (semantics, priority 0 most urgent to 7, and
+        /// optionally the delivery report, timeout and retransmission
+        /// limit).
         /// Reliable and Sequenced messages are reported later as
         /// `Event::Delivered` or `Event::SendFailed` with the returned id; a
         /// full window is refused with `SendError::WouldBlock` until

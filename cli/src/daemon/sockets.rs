@@ -86,13 +86,15 @@ pub(crate) async fn open(
     daemon: &Daemon,
     sink: &Sink,
 ) -> Result<(OpenSocket, OwnedFd), Refusal> {
-    if req.timeout_ms != 0 || req.retries != 0 {
+    let sem = req.semantics;
+    let overridden = req.timeout_ms != 0 || req.retries != 0;
+    if overridden && (sem == Semantics::Stream || req.target_kind == TargetKind::ListenStreams) {
         return refuse(
             LocalStatus::Unsupported,
-            "timeout and retry overrides: the node's delivery timeout and retries are per node, not per message",
+            "timeout and retry overrides apply to messages, not to streams",
         );
     }
-    let sem = req.semantics;
+    let opts = send_options(req);
     let target = req.target.to_string();
     let queue = if req.queue == 0 { daemon.limits.socket_queue } else { usize::from(req.queue) };
     let id = daemon.next_socket_id();
@@ -117,7 +119,7 @@ pub(crate) async fn open(
             let (mine, theirs) = pair(packet_kind)?;
             let (tx, rx) = mpsc::channel(queue.max(1));
             router.add(id, Reads::Peer(peer, sem), Inbox::Messages(tx), sink.clone());
-            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem };
+            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem, opts };
             (tokio::spawn(messages(mine, Some(rx), Some(Dest::Peer(peer)), ctx)), theirs)
         }
         (TargetKind::Group, Semantics::Stream) | (TargetKind::GroupReceive, Semantics::Stream) => {
@@ -125,7 +127,7 @@ pub(crate) async fn open(
         }
         (TargetKind::Group, _) => {
             let (mine, theirs) = pair(packet_kind)?;
-            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem };
+            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem, opts };
             (tokio::spawn(messages(mine, None, Some(Dest::Group(target)), ctx)), theirs)
         }
         (TargetKind::GroupReceive, _) => {
@@ -138,7 +140,7 @@ pub(crate) async fn open(
             let (mine, theirs) = pair(packet_kind)?;
             let (tx, rx) = mpsc::channel(queue.max(1));
             router.add(id, Reads::Group(target, sem), Inbox::Messages(tx), sink.clone());
-            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem };
+            let ctx = MsgCtx { handle, router: router.clone(), id, sink: sink.clone(), sem, opts };
             (tokio::spawn(messages(mine, Some(rx), None, ctx)), theirs)
         }
         (TargetKind::ListenStreams, Semantics::Stream) if target.is_empty() => {
@@ -158,12 +160,29 @@ pub(crate) async fn open(
     Ok((OpenSocket { id, task, group, router }, app))
 }
 
+/// The options of every message a socket sends: its semantics, and its
+/// delivery timeout and retransmission limit when the SOCKET request
+/// overrides the node's (PROTOCOL 16: `timeout_ms`, `retries`; 0 keeps the
+/// node's own).
+fn send_options(req: &SocketRequest) -> SendOptions {
+    let mut opts = SendOptions::new(req.semantics);
+    if req.timeout_ms != 0 {
+        opts = opts.timeout(Duration::from_millis(u64::from(req.timeout_ms)));
+    }
+    if req.retries != 0 {
+        opts = opts.max_retransmissions(u32::from(req.retries));
+    }
+    opts
+}
+
 struct MsgCtx {
     handle: Handle,
     router: Arc<Router>,
     id: u32,
     sink: Sink,
     sem: Semantics,
+    /// What each message is sent with (see [`send_options`]).
+    opts: SendOptions,
 }
 
 impl MsgCtx {
@@ -179,7 +198,7 @@ impl MsgCtx {
     /// Hands one message to the node, waiting for `Writable` while its
     /// window is full. `false` once the node has stopped.
     async fn send(&self, dest: &Dest, payload: Bytes) -> bool {
-        let opts = SendOptions::new(self.sem);
+        let opts = self.opts;
         loop {
             let notified = self.router.writable.notified();
             tokio::pin!(notified);

@@ -4,6 +4,7 @@ daemon, on the standard library only (socket, select, struct, fcntl)."""
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import select
 import socket
@@ -303,11 +304,25 @@ class Cluster:
             time.sleep(0.05)
 
     def socket(self, target: str, semantics: int, kind: int = p.PEER, queue: int = 0,
-               timeout_ms: int = 0, retries: int = 0) -> MeshSocket:
+               timeout_ms: int = 0, retries: int = 0,
+               timeout: Optional[float] = None) -> MeshSocket:
         """Opens a mesh socket: kind PEER (target a peer), GROUP (shout to a
         group), LISTEN_STREAMS (target ""), GROUP_RECEIVE (read a group).
-        timeout_ms and retries are refused by the reference daemon
-        (unsupported): the node's are per node."""
+
+        timeout (seconds, or timeout_ms in milliseconds) and retries
+        override, for each message written on a reliable or sequenced
+        socket, the node's delivery timeout and retransmissions: a message
+        not acknowledged in time, or after that many retransmissions, gives
+        a delivery_failed event. 0 or None keeps the node's. A stream socket
+        with an override is refused (unsupported)."""
+        if timeout is not None:
+            if timeout < 0:
+                raise ValueError("timeout must not be negative")
+            timeout_ms = math.ceil(timeout * 1000)
+        if not 0 <= timeout_ms <= 0xFFFFFFFF:
+            raise ValueError("timeout_ms out of range (0 to 2**32 - 1)")
+        if not 0 <= retries <= 255:
+            raise ValueError("retries out of range (0 to 255)")
         rid = self._id()
         self._send(p.socket_request(rid, semantics, kind, target, queue, timeout_ms, retries))
         m = self._answer(rid)

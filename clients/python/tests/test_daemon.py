@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable, List, Tuple
 
@@ -116,8 +118,11 @@ def test_errors(daemons: Callable[[str], Daemon], cluster_name: str, tmp_path: P
         c.socket("nobody", RELIABLE)
     assert e.value.status == "unknown_target"
     with pytest.raises(Refused) as e:
-        c.socket("g", RELIABLE, kind=GROUP, timeout_ms=5)
-    assert e.value.status == "unsupported"
+        c.socket("", STREAM, kind=LISTEN_STREAMS, timeout=0.005)
+    assert e.value.status == "unsupported", "no timeout override on streams"
+    c.socket("g", RELIABLE, kind=GROUP, timeout=0.1, retries=3).close()
+    with pytest.raises(ValueError):
+        c.socket("g", RELIABLE, kind=GROUP, retries=256)
     g = socket.socket(socket.AF_UNIX)
     g.connect(d.socket)
     g.sendall(b"\x00garbage\xff" * 100)
@@ -204,3 +209,48 @@ def test_a_restarted_daemon_gives_a_clear_error_then_a_new_connection(
     assert d2.socket == d.socket
     c = Cluster(cluster_name, broadcast=False, socket_path=d2.socket, start_daemon=False)
     assert c.local_node().name == "alpha"
+
+
+def all_stopped(pid: int) -> bool:
+    """Whether every thread of process pid is stopped (state T)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        states = []
+        for t in tasks:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+    except OSError:
+        return False
+    return all(s == "t" or s == "T" for s in states)
+
+
+def test_a_socket_timeout_fails_a_message_to_a_stopped_peer_quickly(
+        daemons: Callable[[str], Daemon], cluster_name: str) -> None:
+    ca, cb = pair(daemons, cluster_name)
+    tx = ca.socket("bravo", RELIABLE, timeout=0.3, retries=50)
+    rx = cb.socket("alpha", RELIABLE)
+    tx.send(b"before")
+    rx.settimeout(DEADLINE)
+    assert rx.recv() == b"before"
+    bravo = cb.daemon_pid()
+    # Stopped, its links stay open and silent: only the timeout fails
+    # what is sent now (the default is 30 s, the keepalive takes seconds).
+    os.kill(bravo, signal.SIGSTOP)
+    try:
+        # Stopped soon, not at once: until every thread is, it could still
+        # acknowledge.
+        wait_for("bravo stopped", lambda: all_stopped(bravo))
+        sent = time.monotonic()
+        tx.send(b"into a stopped peer")
+        event = None
+        while event is None and time.monotonic() < sent + 60:
+            e = ca.next_event(0.5)
+            if e is not None and e.kind == "delivery_failed":
+                event = e
+        took = time.monotonic() - sent
+    finally:
+        os.kill(bravo, signal.SIGCONT)
+    assert event is not None, "no delivery_failed event"
+    assert event.socket_id == tx.socket_id
+    assert event.detail == "timeout"
+    assert took < 10, f"the 0.3 s timeout took {took:.1f} s"

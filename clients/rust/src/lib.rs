@@ -23,11 +23,14 @@
 //! packet), `SOCK_DGRAM` for datagrams, `SOCK_STREAM` for streams.
 //!
 //! The API is blocking. For an event loop, register [`MeshSocket`]'s and
-//! [`Cluster`]'s descriptors with it; for an async runtime, hand the
-//! descriptor to the runtime's own socket type, e.g. with tokio (a stream
-//! socket; a packet socket goes the same way through `UnixDatagram`, whose
-//! `send` and `recv` keep message boundaries on a `SOCK_SEQPACKET` socket
-//! too):
+//! [`Cluster`]'s descriptors with it. On tokio, the cargo feature `tokio`
+//! adds `AsyncMeshSocket` (async `send`, `recv` and `accept`,
+//! `AsyncRead` and `AsyncWrite` for streams) and
+//! `Cluster::next_event_async`. For another async runtime, hand the
+//! descriptor to the runtime's own socket type, e.g. (here with tokio) a
+//! stream socket; a packet socket goes the same way through `UnixDatagram`,
+//! whose `send` and `recv` keep message boundaries on a `SOCK_SEQPACKET`
+//! socket too:
 //!
 //! ```text
 //! let fd: std::os::fd::OwnedFd = sock.into();
@@ -37,6 +40,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod asyncio;
 mod cluster;
 mod conn;
 pub mod fdpass;
@@ -52,6 +57,9 @@ pub use netcluster_core::wire::link::Semantics;
 pub use netcluster_core::wire::NodeId;
 pub use socket::{MeshSocket, SocketOptions, Target};
 pub use spawn::DaemonOptions;
+
+#[cfg(feature = "tokio")]
+pub use asyncio::AsyncMeshSocket;
 
 /// What can go wrong.
 #[derive(Debug)]

@@ -31,12 +31,39 @@ pub enum Target {
 pub struct SocketOptions {
     /// Messages the daemon holds for the socket (0: its default, 256).
     pub queue: u16,
-    /// Delivery timeout override in ms (0: the node's). The reference
-    /// daemon refuses a non-zero value with `unsupported`: the node's
-    /// timeouts are per node, not per message.
+    /// Delivery timeout of each message written on the socket, in ms (0:
+    /// the node's, 30 s on a LAN): one not acknowledged by then fails with
+    /// an [`EventKind::DeliveryFailed`](crate::EventKind::DeliveryFailed)
+    /// event. Reliable and sequenced sockets; a stream socket with an
+    /// override is refused with `unsupported`.
     pub timeout_ms: u32,
-    /// Retry override (0: the node's); refused like `timeout_ms`.
+    /// Retransmissions of each message before it fails (0: the node's, no
+    /// limit but the timeout). As `timeout_ms`.
     pub retries: u8,
+}
+
+impl SocketOptions {
+    /// The same, with each message's delivery timeout `timeout` (rounded
+    /// up to a millisecond, at most `u32::MAX` ms; zero keeps the node's).
+    #[must_use]
+    pub fn timeout(self, timeout: std::time::Duration) -> SocketOptions {
+        let ms = timeout.as_nanos().div_ceil(1_000_000);
+        SocketOptions { timeout_ms: u32::try_from(ms).unwrap_or(u32::MAX), ..self }
+    }
+
+    /// The same, with at most `retries` retransmissions of each message
+    /// (zero keeps the node's).
+    #[must_use]
+    pub fn retries(self, retries: u8) -> SocketOptions {
+        SocketOptions { retries, ..self }
+    }
+
+    /// The same, with the daemon holding at most `queue` messages for the
+    /// socket (zero: its default).
+    #[must_use]
+    pub fn queue(self, queue: u16) -> SocketOptions {
+        SocketOptions { queue, ..self }
+    }
 }
 
 /// A mesh socket: the application's end of a UNIX socket pair whose other

@@ -118,7 +118,7 @@ pub enum LocalStatus {
     /// A limit refused it (too many sockets, clusters or groups).
     Limit = 4,
     /// The daemon does not implement this (a request type, a timeout or
-    /// retry override).
+    /// retry override on a stream socket).
     Unsupported = 5,
     /// A request that needs a cluster came before CONNECT.
     NotConnected = 6,

@@ -37,7 +37,8 @@ impl Node {
     }
 
     /// Sends `payload` to `to` with the given semantics, or
-    /// [`SendOptions`] (semantics and priority). Returns the message's id;
+    /// [`SendOptions`] (semantics, priority, delivery report, delivery
+    /// timeout, retransmission limit). Returns the message's id;
     /// `Reliable` and `Sequenced` messages are reported
     /// [`Event::Delivered`] or [`Event::SendFailed`] later.
     pub fn send(

@@ -205,6 +205,9 @@ mod tests {
             priority: 0,
             reroute_at: None,
             confirm: true,
+            timeout: Duration::ZERO,
+            retransmissions: 0,
+            max_retransmissions: None,
         }
     }
 

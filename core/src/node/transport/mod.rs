@@ -67,6 +67,8 @@ pub enum SendError {
     ShuttingDown,
     /// The priority is above [`LOWEST_PRIORITY`].
     BadPriority,
+    /// The delivery timeout ([`SendOptions::timeout`]) is zero.
+    BadTimeout,
 }
 
 /// What [`Node::send_many`](crate::Node::send_many) did.
@@ -107,12 +109,47 @@ pub struct SendOptions {
     /// and Sequenced (Datagram is never reported, Stream reports per
     /// stream).
     pub confirm: bool,
+    /// How long the message may take to be acknowledged before it fails
+    /// with [`FailReason::Timeout`](crate::node::FailReason::Timeout)
+    /// (or `Unreachable`): `None` for
+    /// [`Config::delivery_timeout`](crate::Config::delivery_timeout).
+    /// Zero is refused with [`SendError::BadTimeout`]. Meaningful for
+    /// Reliable and Sequenced.
+    pub timeout: Option<Duration>,
+    /// At most this many retransmissions, after which the message fails
+    /// with [`FailReason::Timeout`](crate::node::FailReason::Timeout) when
+    /// the next one would be due, whatever time its `timeout` leaves;
+    /// `None` for no limit but the timeout. As with the timeout, a failure
+    /// on a Sequenced channel fails what is in flight behind it too (the
+    /// receiver cannot deliver past it). Meaningful for Reliable and
+    /// Sequenced.
+    pub max_retransmissions: Option<u32>,
 }
 
 impl SendOptions {
     /// `semantics` at [`DEFAULT_PRIORITY`].
     pub const fn new(semantics: Semantics) -> SendOptions {
-        SendOptions { semantics, priority: DEFAULT_PRIORITY, confirm: true }
+        SendOptions {
+            semantics,
+            priority: DEFAULT_PRIORITY,
+            confirm: true,
+            timeout: None,
+            max_retransmissions: None,
+        }
+    }
+
+    /// The same, failing if not acknowledged within `timeout` (see
+    /// [`timeout`](Self::timeout)).
+    #[must_use]
+    pub const fn timeout(self, timeout: Duration) -> SendOptions {
+        SendOptions { timeout: Some(timeout), ..self }
+    }
+
+    /// The same, failing after `n` retransmissions (see
+    /// [`max_retransmissions`](Self::max_retransmissions)).
+    #[must_use]
+    pub const fn max_retransmissions(self, n: u32) -> SendOptions {
+        SendOptions { max_retransmissions: Some(n), ..self }
     }
 
     /// The same, with delivery reported or not (see [`confirm`](Self::confirm)).
@@ -143,6 +180,7 @@ impl core::fmt::Display for SendError {
             SendError::Unsupported => "semantics not supported by send",
             SendError::ShuttingDown => "node is shutting down",
             SendError::BadPriority => "priority above 7",
+            SendError::BadTimeout => "delivery timeout of zero",
         })
     }
 }
@@ -199,6 +237,14 @@ struct Outgoing {
     reroute_at: Option<Instant>,
     /// Report its delivery (see [`SendOptions::confirm`]).
     confirm: bool,
+    /// Its delivery timeout: `deadline` is this after it was sent, or
+    /// after the destination last said it was alive but holding back.
+    timeout: Duration,
+    /// Retransmissions so far (timer, fast, reroute, reopened window).
+    retransmissions: u32,
+    /// Fail rather than retransmit past this many (see
+    /// [`SendOptions::max_retransmissions`]).
+    max_retransmissions: Option<u32>,
 }
 
 impl Outgoing {
@@ -207,6 +253,27 @@ impl Outgoing {
     fn due(&self) -> Instant {
         let at = (self.last_sent + self.rto).min(self.deadline);
         self.reroute_at.map_or(at, |r| r.min(at))
+    }
+
+    /// It may not be retransmitted again (see
+    /// [`SendOptions::max_retransmissions`]).
+    fn exhausted(&self) -> bool {
+        self.max_retransmissions.is_some_and(|n| self.retransmissions >= n)
+    }
+
+    /// It fails at `now`: past its deadline, or due for a retransmission
+    /// it may not have.
+    fn expired(&self, now: Instant) -> bool {
+        now >= self.deadline
+            || (self.exhausted()
+                && (now >= self.last_sent + self.rto || self.reroute_at.is_some_and(|t| now >= t)))
+    }
+
+    /// Counts one more transmission of it.
+    fn resent(&mut self, now: Instant) {
+        self.last_sent = now;
+        self.retransmitted = true;
+        self.retransmissions = self.retransmissions.saturating_add(1);
     }
 }
 
@@ -261,6 +328,10 @@ struct NewMessage {
     priority: u8,
     /// Report its delivery (see [`SendOptions::confirm`]).
     confirm: bool,
+    /// See [`SendOptions::timeout`].
+    timeout: Option<Duration>,
+    /// See [`SendOptions::max_retransmissions`].
+    max_retransmissions: Option<u32>,
 }
 
 #[derive(Debug, Default)]

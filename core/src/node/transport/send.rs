@@ -43,7 +43,7 @@ impl Transport {
             return Err(SendError::Unreachable);
         }
         let id = self.next_message_id();
-        let SendOptions { semantics, priority, confirm } = opts;
+        let SendOptions { semantics, priority, confirm, timeout, max_retransmissions } = opts;
         let channel = channel_of(semantics);
         let msg = NewMessage {
             id,
@@ -54,6 +54,8 @@ impl Transport {
             flags: 0,
             priority,
             confirm,
+            timeout,
+            max_retransmissions,
         };
         self.enqueue(m, now, to, msg)?;
         Ok(id)
@@ -71,7 +73,8 @@ impl Transport {
         payload: Bytes,
     ) -> Result<MessageId, SendError> {
         check_send(m, &payload, opts)?;
-        let SendOptions { semantics, priority, confirm } = opts;
+        let SendOptions { semantics, priority, confirm, timeout, max_retransmissions } = opts;
+        let timeout = timeout.unwrap_or(m.cfg.delivery_timeout);
         let channel = group_channel(group, semantics);
         let full = members.iter().any(|p| !self.has_room(m, *p, channel, priority));
         if full && semantics != Semantics::Datagram {
@@ -101,11 +104,14 @@ impl Transport {
                     last_sent: now,
                     rto,
                     retransmitted: false,
-                    deadline: now + m.cfg.delivery_timeout,
+                    deadline: now + timeout,
                     flags: 0,
                     priority,
                     reroute_at: None,
                     confirm,
+                    timeout,
+                    retransmissions: 0,
+                    max_retransmissions,
                 };
                 self.tx.entry((*p, channel)).or_default().insert(seq, out);
                 m.out.timers.set_earliest(Timer::Retransmit, now + rto);
@@ -230,6 +236,7 @@ impl Transport {
         if msg.semantics == Semantics::Datagram {
             return;
         }
+        let timeout = msg.timeout.unwrap_or(m.cfg.delivery_timeout);
         let out = Outgoing {
             id: msg.id,
             semantics: msg.semantics,
@@ -239,11 +246,14 @@ impl Transport {
             last_sent: now,
             rto,
             retransmitted: false,
-            deadline: now + m.cfg.delivery_timeout,
+            deadline: now + timeout,
             flags,
             priority: msg.priority,
             reroute_at: None,
             confirm: msg.confirm,
+            timeout,
+            retransmissions: 0,
+            max_retransmissions: msg.max_retransmissions,
         };
         if let Some(c) = self.tx.get_mut(&(to, msg.channel)) {
             c.insert(seq, out);
@@ -331,12 +341,15 @@ impl Transport {
             let full = a.window == 0 && !chan.inflight.is_empty();
             if full {
                 for o in chan.inflight.values_mut() {
-                    o.deadline = now + m.cfg.delivery_timeout;
+                    o.deadline = now + o.timeout;
                 }
             } else if chan.peer_full {
                 for (seq, o) in chan.inflight.iter_mut() {
-                    o.last_sent = now;
-                    o.retransmitted = true;
+                    if o.exhausted() {
+                        // It fails at its timer instead.
+                        continue;
+                    }
+                    o.resent(now);
                     reopened.push(Resend::of(from, a.channel, seq, o));
                 }
             }
@@ -349,9 +362,8 @@ impl Transport {
             if seq >= highest {
                 break;
             }
-            if now - o.last_sent >= gap_after {
-                o.last_sent = now;
-                o.retransmitted = true;
+            if now - o.last_sent >= gap_after && !o.exhausted() {
+                o.resent(now);
                 fast.push(Resend::of(from, a.channel, seq, o));
             }
         }
@@ -359,7 +371,7 @@ impl Transport {
             // The receiver answered, so it is alive: a stream stalled by a
             // reader that does not read waits as long as it must.
             for o in chan.inflight.values_mut() {
-                o.deadline = now + m.cfg.delivery_timeout;
+                o.deadline = now + o.timeout;
             }
         }
         let lost = !fast.is_empty();
@@ -509,7 +521,7 @@ impl Transport {
                 None => continue,
                 Some(_) => {}
             }
-            let expired = chan.inflight.values().any(|o| now >= o.deadline);
+            let expired = chan.inflight.values().any(|o| o.expired(now));
             if expired {
                 let reason =
                     if m.reachable(&to) { FailReason::Timeout } else { FailReason::Unreachable };
@@ -520,11 +532,7 @@ impl Transport {
                 let dead: Vec<u64> = if ordered {
                     chan.inflight.keys().collect()
                 } else {
-                    chan.inflight
-                        .iter()
-                        .filter(|(_, o)| now >= o.deadline)
-                        .map(|(s, _)| s)
-                        .collect()
+                    chan.inflight.iter().filter(|(_, o)| o.expired(now)).map(|(s, _)| s).collect()
                 };
                 for seq in dead {
                     if let Some(o) = chan.remove(seq) {
@@ -544,8 +552,7 @@ impl Transport {
                     timed_out.push(to);
                 }
                 if rerouted || now >= o.last_sent + o.rto {
-                    o.last_sent = now;
-                    o.retransmitted = true;
+                    o.resent(now);
                     if !rerouted {
                         o.rto = (o.rto * 2).min(rto_max);
                     }
@@ -614,6 +621,9 @@ pub(super) fn check_send(
     }
     if opts.priority > LOWEST_PRIORITY {
         return Err(SendError::BadPriority);
+    }
+    if opts.timeout == Some(Duration::ZERO) {
+        return Err(SendError::BadTimeout);
     }
     if opts.semantics == Semantics::Stream {
         return Err(SendError::Unsupported);

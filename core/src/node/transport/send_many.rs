@@ -123,7 +123,7 @@ impl Transport {
         if !m.reachable(&to) {
             return (Some(SendError::Unreachable), 0);
         }
-        let SendOptions { semantics, priority, confirm } = opts;
+        let SendOptions { semantics, priority, confirm, timeout, max_retransmissions } = opts;
         let channel = channel_of(semantics);
         let path = m.path_route(&to);
         // A bundle is one frame: no larger than a fragment, so that it
@@ -191,6 +191,8 @@ impl Transport {
                 flags: 0,
                 priority,
                 confirm,
+                timeout,
+                max_retransmissions,
             };
             self.keep_with_rto(m, now, to, seq, flags, msg, rto);
         }

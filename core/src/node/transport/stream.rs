@@ -205,6 +205,8 @@ impl Transport {
             flags: FLAG_SYN,
             priority: DEFAULT_PRIORITY,
             confirm: false,
+            timeout: None,
+            max_retransmissions: None,
         };
         if self.enqueue(m, now, to, syn).is_err() {
             self.remove_stream(now, id);
@@ -374,6 +376,8 @@ impl Transport {
                 flags,
                 priority: DEFAULT_PRIORITY,
                 confirm: false,
+                timeout: None,
+                max_retransmissions: None,
             };
             if self.enqueue(m, now, peer, seg).is_err() {
                 // Not expected (the same room was checked above), but then

@@ -24,6 +24,7 @@ use crate::wire::{Frame, LinkMessage, Message, NodeId};
 
 mod bundle;
 mod confirm;
+mod overrides;
 
 fn id(n: u8) -> NodeId {
     NodeId([n; 16])
