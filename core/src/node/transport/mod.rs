@@ -334,6 +334,25 @@ struct NewMessage {
     max_retransmissions: Option<u32>,
 }
 
+impl NewMessage {
+    /// A message to one destination, sent as `opts` says, on its
+    /// semantics' channel.
+    fn unicast(id: MessageId, opts: SendOptions, payload: Bytes) -> NewMessage {
+        NewMessage {
+            id,
+            semantics: opts.semantics,
+            channel: channel_of(opts.semantics),
+            payload,
+            group: None,
+            flags: 0,
+            priority: opts.priority,
+            confirm: opts.confirm,
+            timeout: opts.timeout,
+            max_retransmissions: opts.max_retransmissions,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct TxChannel {
     next_seq: u64,

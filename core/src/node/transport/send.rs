@@ -14,8 +14,8 @@ use super::congestion::{Change, Signal, Window};
 use super::forward::forward;
 use super::mesh::Mesh;
 use super::{
-    channel_of, group_channel, Msg, NewMessage, Outgoing, Resend, SendError, SendOptions,
-    Transport, LOWEST_PRIORITY,
+    group_channel, Msg, NewMessage, Outgoing, Resend, SendError, SendOptions, Transport,
+    LOWEST_PRIORITY,
 };
 use crate::time::Instant;
 use crate::wire::link::{Ack, Data, Route, RouteError, Semantics, FLAG_SYN};
@@ -43,21 +43,7 @@ impl Transport {
             return Err(SendError::Unreachable);
         }
         let id = self.next_message_id();
-        let SendOptions { semantics, priority, confirm, timeout, max_retransmissions } = opts;
-        let channel = channel_of(semantics);
-        let msg = NewMessage {
-            id,
-            semantics,
-            channel,
-            payload,
-            group: None,
-            flags: 0,
-            priority,
-            confirm,
-            timeout,
-            max_retransmissions,
-        };
-        self.enqueue(m, now, to, msg)?;
+        self.enqueue(m, now, to, NewMessage::unicast(id, opts, payload))?;
         Ok(id)
     }
 

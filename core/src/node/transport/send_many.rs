@@ -123,7 +123,7 @@ impl Transport {
         if !m.reachable(&to) {
             return (Some(SendError::Unreachable), 0);
         }
-        let SendOptions { semantics, priority, confirm, timeout, max_retransmissions } = opts;
+        let SendOptions { semantics, priority, .. } = opts;
         let channel = channel_of(semantics);
         let path = m.path_route(&to);
         // A bundle is one frame: no larger than a fragment, so that it
@@ -182,19 +182,7 @@ impl Transport {
                 transmit_on(m, path, one);
                 room.queued();
             }
-            let msg = NewMessage {
-                id,
-                semantics,
-                channel,
-                payload,
-                group: None,
-                flags: 0,
-                priority,
-                confirm,
-                timeout,
-                max_retransmissions,
-            };
-            self.keep_with_rto(m, now, to, seq, flags, msg, rto);
+            self.keep_with_rto(m, now, to, seq, flags, NewMessage::unicast(id, opts, payload), rto);
         }
         flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
         (refused, accepted)
