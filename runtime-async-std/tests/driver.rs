@@ -29,12 +29,13 @@ fn dropping_every_handle_stops_the_node() {
     });
 }
 
-// Ignored: on an idle machine this test now stalls every time (also at
-// commit 126457e): the slow subscriber ends with 19 of the 20 messages
-// while the fast one has all 20, and then waits forever. Under load it
-// passed. Whether the hub loses a message for one subscriber or the test's
-// reading order deadlocks is not yet known; see the closing note of
-// 2026-12-06. Run it with `--ignored` while investigating.
+// Ignored: on an idle machine this test times out every time (also at
+// commit 126457e); under load it passed. Traces taken while investigating
+// disagree: in some runs the slow reader has 19 of the 20 messages when
+// it stalls, in others it has all 20 and the task still never reaches the
+// statement after its loop. The cause (a lost wake-up in the hub or the
+// driver, or the test's own reading order) is not known yet; see the
+// closing note of 2026-12-06. Run it with `--ignored` while investigating.
 #[test]
 #[ignore = "stalls on an idle machine (slow subscriber ends one message short); under investigation"]
 fn a_slow_subscriber_holds_delivery_back_and_loses_nothing() {
