@@ -37,7 +37,7 @@ fn dropping_every_handle_stops_the_node() {
 // driver, or the test's own reading order) is not known yet; see the
 // closing note of 2026-12-06. Run it with `--ignored` while investigating.
 #[test]
-#[ignore = "stalls on an idle machine (slow subscriber ends one message short); under investigation"]
+#[ignore = "times out on an idle machine at every commit since 126457e (cause unknown: a lost wake-up in the hub/driver or the test's reading order); see the comment above and the 2026-12-06 closing note"]
 fn a_slow_subscriber_holds_delivery_back_and_loses_nothing() {
     init_tracing();
     smol::block_on(async {

@@ -13,6 +13,7 @@ use netcluster_control::local::{
 use netcluster_control::{ControlFrame, ControlMessage};
 use netcluster_core::wire::lists::VarList;
 use netcluster_core::wire::HEADER_LEN;
+use netcluster_core::PeerInfo;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
@@ -200,12 +201,8 @@ pub(crate) async fn serve(
                 }
             }
             (LocalMessage::PeersRequest(p), Some(node)) => {
-                let group = p.group.to_string();
-                let records: Vec<_> = node
-                    .handle
-                    .peers()
+                let records: Vec<_> = peers_in(node, &p.group)
                     .iter()
-                    .filter(|peer| group.is_empty() || peer.groups.contains(&group))
                     .map(crate::admin::events::member_record)
                     .collect();
                 match VarList::from_records(&records) {
@@ -216,12 +213,8 @@ pub(crate) async fn serve(
                 }
             }
             (LocalMessage::PeersTrafficRequest(p), Some(node)) => {
-                let group = p.group.to_string();
-                let records: Vec<_> = node
-                    .handle
-                    .peers()
+                let records: Vec<_> = peers_in(node, &p.group)
                     .iter()
-                    .filter(|peer| group.is_empty() || peer.groups.contains(&group))
                     .map(|peer| MemberTrafficRecord {
                         traffic: crate::admin::handlers::traffic_figures(&peer.traffic),
                         member: crate::admin::events::member_record(peer),
@@ -277,4 +270,15 @@ pub(crate) fn request_id_of(frame: &Bytes) -> u32 {
     frame
         .get(HEADER_LEN..HEADER_LEN + 4)
         .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The cluster's peers in `group` (every peer when it is empty), as a
+/// PEERS or PEERS_TRAFFIC request names them.
+fn peers_in(node: &ClusterNode, group: &str) -> Vec<PeerInfo> {
+    node.handle
+        .peers()
+        .iter()
+        .filter(|peer| group.is_empty() || peer.groups.iter().any(|g| g == group))
+        .cloned()
+        .collect()
 }

@@ -142,7 +142,8 @@ impl Transport {
             priority: msg.priority,
         };
         transmit_message(m, to, one);
-        self.keep(m, now, to, seq, flags, msg);
+        let rto = self.rto_for(m, &to);
+        self.keep(m, now, to, seq, flags, msg, rto);
         Ok(seq)
     }
 
@@ -190,26 +191,12 @@ impl Transport {
     }
 
     /// Puts an admitted message in flight with the `flags` it was sent
-    /// with (datagrams are not kept). It
-    /// takes the payload rather than a copy: cloning a `Bytes` made from
-    /// a `Vec` allocates.
-    pub(super) fn keep(
-        &mut self,
-        m: &mut Mesh<'_>,
-        now: Instant,
-        to: NodeId,
-        seq: u64,
-        flags: u8,
-        msg: NewMessage,
-    ) {
-        let rto = self.rto_for(m, &to);
-        self.keep_with_rto(m, now, to, seq, flags, msg, rto);
-    }
-
-    /// [`keep`](Self::keep) with the retransmission timeout already looked
-    /// up (it is the same for every message of one call).
+    /// with and its first retransmission timeout `rto` (datagrams are not
+    /// kept). It takes the payload rather than a copy: cloning a `Bytes`
+    /// made from a `Vec` allocates. The caller looks `rto` up
+    /// ([`rto_for`](Self::rto_for)), once for a whole `send_many`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn keep_with_rto(
+    pub(super) fn keep(
         &mut self,
         m: &mut Mesh<'_>,
         now: Instant,

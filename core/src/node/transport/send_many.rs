@@ -182,7 +182,7 @@ impl Transport {
                 transmit_on(m, path, one);
                 room.queued();
             }
-            self.keep_with_rto(m, now, to, seq, flags, NewMessage::unicast(id, opts, payload), rto);
+            self.keep(m, now, to, seq, flags, NewMessage::unicast(id, opts, payload), rto);
         }
         flush(m, path.as_ref(), &mut pending, semantics, channel, priority);
         (refused, accepted)
